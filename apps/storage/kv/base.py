@@ -1,0 +1,135 @@
+"""The key-value contract every backend implements (shaped like Django's cache backends).
+
+Keys and values are strings. A backend instance is bound to one namespace: it stores `<namespace>:<key>`
+(llama-stack's layout, so an existing llama-stack store can be read) and hands back logical keys with the
+namespace stripped. Range reads are half-open `[start, end)`, sorted by key (code point order, which is the
+byte order of UTF-8 on every backend), and never show expired entries.
+
+The atomic primitives exist so callers can allocate things (prompt version numbers) without races:
+`set_if_absent` for one key and `write_batch` for several keys that must appear together or not at all.
+Driver errors are wrapped in `KVBackendError`, never swallowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+
+class KVBackendError(Exception):
+    """A storage driver failed (connection refused, timeout, constraint error...)."""
+
+
+class BaseKVStore:
+    """The contract. Subclasses implement the sync methods; async twins default to a worker thread."""
+
+    backend_type = "base"
+
+    def __init__(self, config: Any, namespace: str | None) -> None:
+        self.config = config
+        self.namespace = namespace or None
+        self._prefix = f"{namespace}:" if namespace else ""
+
+    # -- key helpers shared by every backend
+    def _physical(self, key: str) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"KV keys are strings, got {type(key).__name__}")
+        return self._prefix + key
+
+    def _logical(self, physical: str) -> str:
+        return physical[len(self._prefix) :]
+
+    @staticmethod
+    def _check_value(value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"KV values are strings, got {type(value).__name__}")
+
+    @staticmethod
+    def _check_expiration(expiration: datetime | None) -> None:
+        if expiration is not None and expiration.tzinfo is None:
+            raise ValueError("expiration must be a timezone-aware datetime")
+
+    @staticmethod
+    def _now() -> datetime:
+        return datetime.now(UTC)
+
+    # -- the contract
+    def get(self, key: str) -> str | None:
+        raise NotImplementedError("subclasses of BaseKVStore must provide a get() method")
+
+    def set(self, key: str, value: str, expiration: datetime | None = None) -> None:
+        raise NotImplementedError("subclasses of BaseKVStore must provide a set() method")
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError("subclasses of BaseKVStore must provide a delete() method")
+
+    def items_in_range(self, start: str, end: str) -> list[tuple[str, str]]:
+        """(key, value) pairs with start <= key < end, sorted by key."""
+        raise NotImplementedError("subclasses of BaseKVStore must provide an items_in_range() method")
+
+    def set_if_absent(self, key: str, value: str, expiration: datetime | None = None) -> bool:
+        """Write `value` only if `key` holds nothing (or only an expired entry). True when this call wrote it."""
+        raise NotImplementedError("subclasses of BaseKVStore must provide a set_if_absent() method")
+
+    def write_batch(
+        self,
+        sets: Mapping[str, str],
+        *,
+        require_absent: Iterable[str] = (),
+        deletes: Iterable[str] = (),
+    ) -> bool:
+        """All-or-nothing: if every key in `require_absent` is absent, apply `sets` and `deletes` and return True;
+        otherwise change nothing and return False."""
+        raise NotImplementedError("subclasses of BaseKVStore must provide a write_batch() method")
+
+    def delete_range(self, start: str, end: str) -> int:
+        """Delete every key in [start, end) atomically; returns how many live keys were removed."""
+        raise NotImplementedError("subclasses of BaseKVStore must provide a delete_range() method")
+
+    def close(self) -> None:
+        """Release connections. The instance may be used again afterwards (it reconnects lazily)."""
+
+    # -- derived reads
+    def keys_in_range(self, start: str, end: str) -> list[str]:
+        return [k for k, _ in self.items_in_range(start, end)]
+
+    def values_in_range(self, start: str, end: str) -> list[str]:
+        return [v for _, v in self.items_in_range(start, end)]
+
+    # -- async twins
+    async def aget(self, key: str) -> str | None:
+        return await sync_to_async(self.get, thread_sensitive=False)(key)
+
+    async def aset(self, key: str, value: str, expiration: datetime | None = None) -> None:
+        return await sync_to_async(self.set, thread_sensitive=False)(key, value, expiration)
+
+    async def adelete(self, key: str) -> None:
+        return await sync_to_async(self.delete, thread_sensitive=False)(key)
+
+    async def aitems_in_range(self, start: str, end: str) -> list[tuple[str, str]]:
+        return await sync_to_async(self.items_in_range, thread_sensitive=False)(start, end)
+
+    async def akeys_in_range(self, start: str, end: str) -> list[str]:
+        return [k for k, _ in await self.aitems_in_range(start, end)]
+
+    async def avalues_in_range(self, start: str, end: str) -> list[str]:
+        return [v for _, v in await self.aitems_in_range(start, end)]
+
+    async def aset_if_absent(self, key: str, value: str, expiration: datetime | None = None) -> bool:
+        return await sync_to_async(self.set_if_absent, thread_sensitive=False)(key, value, expiration)
+
+    async def awrite_batch(
+        self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()
+    ) -> bool:
+        return await sync_to_async(self.write_batch, thread_sensitive=False)(
+            sets, require_absent=tuple(require_absent), deletes=tuple(deletes)
+        )
+
+    async def adelete_range(self, start: str, end: str) -> int:
+        return await sync_to_async(self.delete_range, thread_sensitive=False)(start, end)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} namespace={self.namespace!r}>"

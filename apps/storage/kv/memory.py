@@ -1,0 +1,94 @@
+"""Process-local KV store: the fake for tests, and a throwaway single-process server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from apps.storage.kv.base import BaseKVStore
+
+# Shared by every instance in the process, keyed by the physical key, so two instances bound to the same
+# (backend, namespace) see the same data, like two connections to a real server would.
+_DATA: dict[str, dict[str, tuple[str, datetime | None]]] = {}
+_LOCK = threading.RLock()
+
+
+class MemoryKVStore(BaseKVStore):
+    backend_type = "kv_memory"
+
+    def __init__(self, config, namespace, *, name: str = "memory") -> None:
+        super().__init__(config, namespace)
+        with _LOCK:
+            self._data = _DATA.setdefault(name, {})
+
+    def _live(self, physical: str) -> str | None:
+        entry = self._data.get(physical)
+        if entry is None:
+            return None
+        value, expiration = entry
+        if expiration is not None and expiration <= self._now():
+            del self._data[physical]
+            return None
+        return value
+
+    def get(self, key):
+        with _LOCK:
+            return self._live(self._physical(key))
+
+    def set(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        with _LOCK:
+            self._data[self._physical(key)] = (value, expiration)
+
+    def delete(self, key):
+        with _LOCK:
+            self._data.pop(self._physical(key), None)
+
+    def items_in_range(self, start, end):
+        lo, hi = self._physical(start), self._physical(end)
+        with _LOCK:
+            keys = sorted(k for k in self._data if lo <= k < hi)
+            out = []
+            for k in keys:
+                value = self._live(k)
+                if value is not None:
+                    out.append((self._logical(k), value))
+            return out
+
+    def set_if_absent(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        physical = self._physical(key)
+        with _LOCK:
+            if self._live(physical) is not None:
+                return False
+            self._data[physical] = (value, expiration)
+            return True
+
+    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+        for value in sets.values():
+            self._check_value(value)
+        with _LOCK:
+            if any(self._live(self._physical(k)) is not None for k in require_absent):
+                return False
+            for k in deletes:
+                self._data.pop(self._physical(k), None)
+            for k, v in sets.items():
+                self._data[self._physical(k)] = (v, None)
+            return True
+
+    def delete_range(self, start, end):
+        lo, hi = self._physical(start), self._physical(end)
+        with _LOCK:
+            doomed = [k for k in self._data if lo <= k < hi]
+            live = sum(1 for k in doomed if self._live(k) is not None)
+            for k in doomed:
+                self._data.pop(k, None)
+            return live
+
+    def clear_all(self) -> None:
+        """Test helper: forget everything this backend name holds."""
+        with _LOCK:
+            self._data.clear()

@@ -1,0 +1,195 @@
+"""kv_postgres: llama-stack's `(key, value, expiration)` table in PostgreSQL, through a psycopg pool."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterable, Mapping
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from apps.storage.kv.base import BaseKVStore, KVBackendError
+
+# Keys compare in code point order everywhere (COLLATE "C"), so ranges mean the same on every backend.
+_SCHEMA = 'CREATE TABLE IF NOT EXISTS {table} (key TEXT COLLATE "C" PRIMARY KEY, value TEXT, expiration TIMESTAMPTZ)'
+_LIVE = "(expiration IS NULL OR expiration > now())"
+
+
+def conninfo(config) -> str:
+    parts = {"host": config.host, "port": config.port, "dbname": config.db, "user": config.user}
+    if config.password:
+        parts["password"] = config.password
+    if getattr(config, "ssl_mode", None):
+        parts["sslmode"] = config.ssl_mode
+    if getattr(config, "ca_cert_path", None):
+        parts["sslrootcert"] = config.ca_cert_path
+    return psycopg.conninfo.make_conninfo(**parts, connect_timeout=5, application_name="stackadmin")
+
+
+def _wrapped(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise KVBackendError(
+                f"kv_postgres {self.config.host}:{self.config.port}/{self.config.db}: {exc}".strip()
+            ) from exc
+
+    return wrapper
+
+
+class PostgresKVStore(BaseKVStore):
+    backend_type = "kv_postgres"
+
+    def __init__(self, config, namespace) -> None:
+        super().__init__(config, namespace)
+        self._pool: ConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+        self._t = sql.Identifier(config.table_name)
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        conn.autocommit = True
+        conn.execute("SET TIME ZONE 'UTC'")
+
+    @property
+    def pool(self) -> ConnectionPool:
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    pool = ConnectionPool(
+                        conninfo(self.config),
+                        min_size=1,
+                        max_size=8,
+                        timeout=10,
+                        configure=self._configure,
+                        open=False,
+                        name=f"kv:{self.config.table_name}:{self.namespace}",
+                    )
+                    pool.open(wait=True, timeout=10)
+                    with pool.connection() as conn, conn.transaction():
+                        # Serialise table creation across processes starting at the same time.
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.config.table_name,))
+                        conn.execute(sql.SQL(_SCHEMA).format(table=self._t))
+                    self._pool = pool
+        return self._pool
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(t=self._t)
+
+    @_wrapped
+    def get(self, key):
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                self._q("SELECT value FROM {t} WHERE key = %s AND " + _LIVE), (self._physical(key),)
+            ).fetchone()
+        return row[0] if row else None
+
+    @_wrapped
+    def set(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        with self.pool.connection() as conn:
+            conn.execute(
+                self._q(
+                    "INSERT INTO {t} (key, value, expiration) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expiration = EXCLUDED.expiration"
+                ),
+                (self._physical(key), value, expiration),
+            )
+
+    @_wrapped
+    def delete(self, key):
+        with self.pool.connection() as conn:
+            conn.execute(self._q("DELETE FROM {t} WHERE key = %s"), (self._physical(key),))
+
+    @_wrapped
+    def items_in_range(self, start, end):
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                self._q(
+                    'SELECT key, value FROM {t} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s AND '
+                    + _LIVE
+                    + ' ORDER BY key COLLATE "C"'
+                ),
+                (self._physical(start), self._physical(end)),
+            ).fetchall()
+        return [(self._logical(k), v) for k, v in rows]
+
+    def _insert_if_absent(self, conn, key: str, value: str, expiration) -> bool:
+        cur = conn.execute(
+            self._q(
+                "INSERT INTO {t} (key, value, expiration) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expiration = EXCLUDED.expiration "
+                "WHERE {t}.expiration IS NOT NULL AND {t}.expiration <= now()"
+            ),
+            (self._physical(key), value, expiration),
+        )
+        return cur.rowcount == 1
+
+    @_wrapped
+    def set_if_absent(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        with self.pool.connection() as conn:
+            return self._insert_if_absent(conn, key, value, expiration)
+
+    @_wrapped
+    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+        for value in sets.values():
+            self._check_value(value)
+        absent = list(dict.fromkeys(require_absent))
+        with self.pool.connection() as conn:
+            try:
+                with conn.transaction():
+                    # Keys we also write are claimed by an atomic insert; the row lock it takes makes any
+                    # concurrent claimant wait for our commit and then see the key as present.
+                    for key in absent:
+                        if key in sets:
+                            if not self._insert_if_absent(conn, key, sets[key], None):
+                                raise _Abort
+                        else:
+                            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._physical(key),))
+                            row = conn.execute(
+                                self._q("SELECT 1 FROM {t} WHERE key = %s AND " + _LIVE), (self._physical(key),)
+                            ).fetchone()
+                            if row:
+                                raise _Abort
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            self._q("DELETE FROM {t} WHERE key = %s"), [(self._physical(k),) for k in deletes]
+                        )
+                        rest = [(self._physical(k), v) for k, v in sets.items() if k not in absent]
+                        cur.executemany(
+                            self._q(
+                                "INSERT INTO {t} (key, value, expiration) VALUES (%s, %s, NULL) "
+                                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expiration = NULL"
+                            ),
+                            rest,
+                        )
+            except _Abort:
+                return False
+        return True
+
+    @_wrapped
+    def delete_range(self, start, end):
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                self._q(
+                    'DELETE FROM {t} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s '
+                    "RETURNING (expiration IS NULL OR expiration > now())"
+                ),
+                (self._physical(start), self._physical(end)),
+            ).fetchall()
+        return sum(1 for (live,) in rows if live)
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+class _Abort(Exception):
+    """Raised inside a transaction to roll it back when a required-absent key exists."""

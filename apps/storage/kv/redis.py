@@ -1,0 +1,194 @@
+"""kv_redis: plain string keys `<namespace>:<key>` plus a sorted-set index per namespace for range reads.
+
+llama-stack scans with a prefix pattern, includes the end key and forgets to strip the namespace; here a
+lexicographic sorted set gives exact half-open ranges. Writes that touch a key and the index run as one
+MULTI/EXEC or Lua script, so the index never disagrees with the data for longer than an expiry.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterable, Mapping
+
+import redis
+
+from apps.storage.kv.base import BaseKVStore, KVBackendError
+
+_SET_IF_ABSENT = """
+local ok
+if ARGV[2] ~= '' then
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2])
+else
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+end
+if ok then redis.call('ZADD', KEYS[2], 0, KEYS[1]) return 1 end
+return 0
+"""
+
+_WRITE_BATCH = """
+local na, ns, nd = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, na do
+  if redis.call('EXISTS', KEYS[1 + i]) == 1 then return 0 end
+end
+for i = 1, nd do
+  local k = KEYS[1 + na + ns + i]
+  redis.call('DEL', k)
+  redis.call('ZREM', KEYS[1], k)
+end
+for i = 1, ns do
+  local k = KEYS[1 + na + i]
+  redis.call('SET', k, ARGV[3 + i])
+  redis.call('ZADD', KEYS[1], 0, k)
+end
+return 1
+"""
+
+_DELETE_RANGE = """
+local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2])
+local n = 0
+for _, k in ipairs(members) do n = n + redis.call('DEL', k) end
+redis.call('ZREMRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2])
+return n
+"""
+
+
+def _wrapped(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except redis.RedisError as exc:
+            raise KVBackendError(f"kv_redis {self.config.host}:{self.config.port}/{self.config.db}: {exc}") from exc
+
+    return wrapper
+
+
+def _pxat(expiration) -> int:
+    return int(expiration.timestamp() * 1000)
+
+
+class RedisKVStore(BaseKVStore):
+    backend_type = "kv_redis"
+
+    def __init__(self, config, namespace) -> None:
+        super().__init__(config, namespace)
+        self._client: redis.Redis | None = None
+        self._client_lock = threading.Lock()
+        self._index = "\x00kvindex:" + (self.namespace or "")
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    client = redis.Redis(
+                        host=self.config.host,
+                        port=self.config.port,
+                        db=self.config.db,
+                        password=self.config.password,
+                        decode_responses=True,
+                        socket_timeout=10,
+                        socket_connect_timeout=5,
+                        health_check_interval=30,
+                    )
+                    self._scripts = {
+                        "set_if_absent": client.register_script(_SET_IF_ABSENT),
+                        "write_batch": client.register_script(_WRITE_BATCH),
+                        "delete_range": client.register_script(_DELETE_RANGE),
+                    }
+                    self._bootstrap_index(client)
+                    self._client = client
+        return self._client
+
+    def _bootstrap_index(self, client: redis.Redis) -> None:
+        """Index keys written by llama-stack (which keeps no index) the first time a namespace is opened."""
+        if not self.namespace or client.exists(self._index):
+            return
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*"
+        batch: list[str] = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.zadd(self._index, dict.fromkeys(batch, 0))
+                batch.clear()
+        if batch:
+            client.zadd(self._index, dict.fromkeys(batch, 0))
+
+    @_wrapped
+    def get(self, key):
+        return self.client.get(self._physical(key))
+
+    @_wrapped
+    def set(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        physical = self._physical(key)
+        pipe = self.client.pipeline(transaction=True)
+        if expiration is None:
+            pipe.set(physical, value)
+        else:
+            pipe.set(physical, value, pxat=_pxat(expiration))
+        pipe.zadd(self._index, {physical: 0})
+        pipe.execute()
+
+    @_wrapped
+    def delete(self, key):
+        physical = self._physical(key)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(physical)
+        pipe.zrem(self._index, physical)
+        pipe.execute()
+
+    @_wrapped
+    def items_in_range(self, start, end):
+        lo, hi = self._physical(start), self._physical(end)
+        if lo >= hi:
+            return []
+        members = self.client.zrangebylex(self._index, "[" + lo, "(" + hi)
+        if not members:
+            return []
+        values = self.client.mget(members)
+        out, gone = [], []
+        for key, value in zip(members, values, strict=True):
+            if value is None:
+                gone.append(key)
+            else:
+                out.append((self._logical(key), value))
+        if gone:  # expired keys leave their index entry behind; tidy it lazily
+            self.client.zrem(self._index, *gone)
+        return out
+
+    @_wrapped
+    def set_if_absent(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        client = self.client
+        args = [value, str(_pxat(expiration)) if expiration else ""]
+        return bool(self._scripts["set_if_absent"](keys=[self._physical(key), self._index], args=args, client=client))
+
+    @_wrapped
+    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+        for value in sets.values():
+            self._check_value(value)
+        client = self.client
+        absent = [self._physical(k) for k in require_absent]
+        set_keys = [self._physical(k) for k in sets]
+        del_keys = [self._physical(k) for k in deletes]
+        args = [len(absent), len(set_keys), len(del_keys), *sets.values()]
+        keys = [self._index, *absent, *set_keys, *del_keys]
+        return bool(self._scripts["write_batch"](keys=keys, args=args, client=client))
+
+    @_wrapped
+    def delete_range(self, start, end):
+        lo, hi = self._physical(start), self._physical(end)
+        if lo >= hi:
+            return 0
+        client = self.client
+        return int(self._scripts["delete_range"](keys=[self._index], args=["[" + lo, "(" + hi], client=client))
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None

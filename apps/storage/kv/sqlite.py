@@ -1,0 +1,175 @@
+"""kv_sqlite: llama-stack's `kvstore(key, value, expiration)` table in a SQLite file."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from apps.storage.kv.base import BaseKVStore, KVBackendError
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS kvstore (key TEXT PRIMARY KEY, value TEXT, expiration TIMESTAMP)"
+
+
+def _ts(moment: datetime) -> str:
+    """Expirations are stored as UTC text in the format Python's sqlite3 adapter wrote for llama-stack."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _wrapped(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise KVBackendError(f"kv_sqlite {self.config.db_path}: {exc}") from exc
+
+    return wrapper
+
+
+class SqliteKVStore(BaseKVStore):
+    backend_type = "kv_sqlite"
+
+    def __init__(self, config, namespace) -> None:
+        super().__init__(config, namespace)
+        self._local = threading.local()
+        self._memory_lock = threading.RLock() if config.db_path == ":memory:" else None
+        self._shared: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.config.db_path
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=path != ":memory:")
+        conn.execute("PRAGMA busy_timeout=30000")
+        if path != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(_SCHEMA)
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._memory_lock is not None:  # one connection holds the whole :memory: database
+            if self._shared is None:
+                self._shared = self._connect()
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _lock(self):
+        return self._memory_lock or _NoLock
+
+    @_wrapped
+    def get(self, key):
+        with self._lock():
+            row = self._conn.execute(
+                "SELECT value FROM kvstore WHERE key = ? AND (expiration IS NULL OR expiration > ?)",
+                (self._physical(key), _ts(self._now())),
+            ).fetchone()
+        return row[0] if row else None
+
+    @_wrapped
+    def set(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        with self._lock():
+            self._conn.execute(
+                "INSERT INTO kvstore (key, value, expiration) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiration = excluded.expiration",
+                (self._physical(key), value, _ts(expiration) if expiration else None),
+            )
+
+    @_wrapped
+    def delete(self, key):
+        with self._lock():
+            self._conn.execute("DELETE FROM kvstore WHERE key = ?", (self._physical(key),))
+
+    @_wrapped
+    def items_in_range(self, start, end):
+        with self._lock():
+            rows = self._conn.execute(
+                "SELECT key, value FROM kvstore WHERE key >= ? AND key < ? "
+                "AND (expiration IS NULL OR expiration > ?) ORDER BY key",
+                (self._physical(start), self._physical(end), _ts(self._now())),
+            ).fetchall()
+        return [(self._logical(k), v) for k, v in rows]
+
+    @_wrapped
+    def set_if_absent(self, key, value, expiration=None):
+        self._check_value(value)
+        self._check_expiration(expiration)
+        now = _ts(self._now())
+        with self._lock():
+            cur = self._conn.execute(
+                "INSERT INTO kvstore (key, value, expiration) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiration = excluded.expiration "
+                "WHERE kvstore.expiration IS NOT NULL AND kvstore.expiration <= ?",
+                (self._physical(key), value, _ts(expiration) if expiration else None, now),
+            )
+            return cur.rowcount == 1
+
+    @_wrapped
+    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+        for value in sets.values():
+            self._check_value(value)
+        now = _ts(self._now())
+        with self._lock():
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for key in require_absent:
+                    row = conn.execute(
+                        "SELECT 1 FROM kvstore WHERE key = ? AND (expiration IS NULL OR expiration > ?)",
+                        (self._physical(key), now),
+                    ).fetchone()
+                    if row:
+                        conn.execute("ROLLBACK")
+                        return False
+                conn.executemany("DELETE FROM kvstore WHERE key = ?", [(self._physical(k),) for k in deletes])
+                conn.executemany(
+                    "INSERT INTO kvstore (key, value, expiration) VALUES (?, ?, NULL) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiration = NULL",
+                    [(self._physical(k), v) for k, v in sets.items()],
+                )
+                conn.execute("COMMIT")
+                return True
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @_wrapped
+    def delete_range(self, start, end):
+        with self._lock():
+            cur = self._conn.execute(
+                "DELETE FROM kvstore WHERE key >= ? AND key < ? RETURNING expiration",
+                (self._physical(start), self._physical(end)),
+            )
+            now = _ts(self._now())
+            return sum(1 for (exp,) in cur.fetchall() if exp is None or exp > now)
+
+    def close(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
+
+
+class _NoLockType:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NoLock = _NoLockType()

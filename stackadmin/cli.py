@@ -1,0 +1,233 @@
+"""`stackadmin run|migrate`: validate the run config, reach every backend, migrate every alias, serve.
+
+Every failure before serving is one line on stderr naming the problem, and a non-zero exit. Nothing is
+written to disk until the config is valid and every backend answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+from apps.storage.config import ConfigError, RunConfig, load_config
+
+EXIT_CONFIG = 2
+EXIT_BACKEND = 3
+_WILDCARD_HOSTS = ("0.0.0.0", "::")  # noqa: S104  (recognised, not bound to)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"stackadmin: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _used_backends(config: RunConfig) -> dict[str, object]:
+    names = dict.fromkeys(ref.backend for ref in config.storage.stores.values())
+    return {name: config.storage.backends[name] for name in names}
+
+
+def check_backends(config: RunConfig) -> None:
+    """Connect once to every PostgreSQL and Redis backend a store uses; check SQLite paths are writable."""
+    for name, backend in _used_backends(config).items():
+        where = f"storage.backends.{name}"
+        kind = backend.type
+        if kind in ("kv_postgres", "sql_postgres"):
+            import psycopg
+
+            from apps.storage.kv.postgres import conninfo
+
+            try:
+                with psycopg.connect(conninfo(backend)) as conn:
+                    conn.execute("SELECT 1")
+            except psycopg.Error as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                _fail(
+                    f"{where} ({kind}): cannot connect to PostgreSQL at {backend.host}:{backend.port}, "
+                    f"database '{backend.db}': {reason}",
+                    EXIT_BACKEND,
+                )
+        elif kind == "kv_redis":
+            import redis
+
+            try:
+                redis.Redis(
+                    host=backend.host,
+                    port=backend.port,
+                    db=backend.db,
+                    password=backend.password,
+                    socket_connect_timeout=5,
+                    socket_timeout=5,
+                ).ping()
+            except redis.RedisError as exc:
+                _fail(f"{where} (kv_redis): cannot reach Redis at {backend.host}:{backend.port}: {exc}", EXIT_BACKEND)
+        elif kind in ("kv_sqlite", "sql_sqlite") and backend.db_path != ":memory:":
+            _check_writable(Path(backend.db_path).parent, f"{where}.db_path")
+    _check_writable(Path(config.home), "STACKADMIN_HOME")
+    _check_writable(Path(config.files.storage_dir), "files.storage_dir")
+
+
+def _check_writable(directory: Path, what: str) -> None:
+    probe = directory.expanduser().resolve()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        _fail(f"{what}: cannot create or write {directory} ({probe} is not a writable directory)", EXIT_BACKEND)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+def prepare(config: RunConfig) -> None:
+    """Create the home, the secret key and the SQLite directories, then set Django up and migrate."""
+    home = Path(config.home)
+    home.mkdir(parents=True, exist_ok=True)
+    key_file = home / "secret_key"
+    if not key_file.exists() and not os.environ.get("DJANGO_SECRET_KEY"):
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    for backend in _used_backends(config).values():
+        if backend.type in ("kv_sqlite", "sql_sqlite") and backend.db_path != ":memory:":
+            Path(backend.db_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(config.files.storage_dir).mkdir(parents=True, exist_ok=True)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("check")
+    call_command("migrate_all")
+    connections.close_all()
+
+
+def ensure_admin_user() -> None:
+    """On a fresh installation, create `admin` with a random password and show it once."""
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    User = get_user_model()
+    if User.objects.exists():
+        connections.close_all()
+        return
+    password = secrets.token_urlsafe(12)
+    User.objects.create_superuser(username="admin", email="", password=password)
+    connections.close_all()
+    _say("")
+    _say("  First start: created the administrator account (shown only this once).")
+    _say("    username: admin")
+    _say(f"    password: {password}")
+    _say("  Change it with: python manage.py changepassword admin")
+    _say("")
+
+
+def load(args: argparse.Namespace) -> RunConfig:
+    if getattr(args, "config", None):
+        os.environ["STACKADMIN_CONFIG"] = str(Path(args.config).expanduser().resolve())
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    for warning in config.warnings:
+        print(f"stackadmin: warning: {warning}", file=sys.stderr, flush=True)
+    return config
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    config = load(args)
+    check_backends(config)
+    prepare(config)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    config = load(args)
+    if not _is_loopback(args.host) and not args.allow_remote_without_auth:
+        _fail(
+            f"--host {args.host} is not a loopback address and authentication is not configured; anyone who "
+            "can reach it could read and change every prompt. Bind 127.0.0.1, or pass "
+            "--allow-remote-without-auth if that is really intended.",
+            EXIT_CONFIG,
+        )
+    if args.workers < 1:
+        _fail("--workers must be at least 1", EXIT_CONFIG)
+    check_backends(config)
+    prepare(config)
+    ensure_admin_user()
+    wildcard = args.host in _WILDCARD_HOSTS
+    if not os.environ.get("DJANGO_ALLOWED_HOSTS"):
+        if wildcard:
+            _say("stackadmin: note: set DJANGO_ALLOWED_HOSTS to the names clients use to reach this server")
+        else:
+            os.environ["DJANGO_ALLOWED_HOSTS"] = f"127.0.0.1,localhost,[::1],{args.host}"
+
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{shown}:{args.port}"
+    _say(f"stackadmin: config {config.source}; data in {config.home}")
+    _say(f"  Dashboard  {base}/dashboard/")
+    _say(f"  Admin      {base}/admin/")
+    _say(f"  API        {base}/v1   (docs: {base}/v1/docs)")
+    _say(f"  Serving with {args.workers} worker process{'es' if args.workers > 1 else ''}; Ctrl-C stops.")
+
+    import uvicorn
+
+    uvicorn.run(
+        "stackadmin.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        lifespan="off",
+        log_level=os.environ.get("STACKADMIN_SERVER_LOG_LEVEL", "warning"),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stackadmin", description="Self-hosted prompts and OpenAI-style state.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="validate the config, migrate every database and serve")
+    run.add_argument("--config", help="run config YAML (default: $STACKADMIN_CONFIG, else built-in SQLite)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8321)
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument(
+        "--allow-remote-without-auth",
+        action="store_true",
+        help="allow a non-loopback --host while authentication is off",
+    )
+    run.set_defaults(func=cmd_run)
+
+    migrate = sub.add_parser("migrate", help="validate the config and migrate every database alias")
+    migrate.add_argument("--config", help="run config YAML")
+    migrate.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""stackadmin settings: Django's own from `DJANGO_*` variables, storage from the run config.
+
+The run config (`STACKADMIN_CONFIG`, or the built-in SQLite default under `STACKADMIN_HOME`) is loaded
+once, here. A config that cannot be used does not crash the import: the error is kept in
+`STACKADMIN_CONFIG_ERROR`, `manage.py check` reports it (apps.storage.checks) and `stackadmin run`
+refuses to start with the same line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from apps.storage.config import ConfigError, load_config, parse_config
+from apps.storage.databases import django_databases
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    return [v.strip() for v in value.split(",") if v.strip()] if value else default
+
+
+# ------------------------------------------------------------------------------------------ run config
+STACKADMIN_CONFIG_ERROR: str | None = None
+try:
+    STACKADMIN_RUN_CONFIG = load_config()
+except ConfigError as exc:
+    STACKADMIN_CONFIG_ERROR = str(exc)
+    # Keep Django importable so `manage.py check` can say what is wrong; nothing is written to disk.
+    STACKADMIN_RUN_CONFIG = parse_config(
+        {
+            "storage": {
+                "backends": {
+                    "kv_default": {"type": "kv_memory"},
+                    "sql_default": {"type": "sql_sqlite", "db_path": ":memory:"},
+                }
+            }
+        },
+        source="unusable config",
+        home=os.path.expanduser(os.environ.get("STACKADMIN_HOME") or "~/.stackadmin"),
+    )
+STACKADMIN_HOME = STACKADMIN_RUN_CONFIG.home
+
+# ------------------------------------------------------------------------------------------ Django core
+DEBUG = _env_bool("DJANGO_DEBUG")
+
+
+def _secret_key() -> str:
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return os.environ["DJANGO_SECRET_KEY"]
+    # `stackadmin run` writes this file (mode 0600) on first start so every worker shares one key.
+    key_file = Path(STACKADMIN_HOME) / "secret_key"
+    if key_file.is_file():
+        return key_file.read_text().strip()
+    # Management commands and tests without a home: a throwaway key (sessions do not outlive the process).
+    return secrets.token_urlsafe(50)
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = _env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "ninja",
+    "django_htmx",
+    "template_partials",
+    "apps.storage",
+]
+
+MIDDLEWARE = [
+    "stackadmin.middleware.V1ErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "stackadmin.urls"
+ASGI_APPLICATION = "stackadmin.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = django_databases(STACKADMIN_RUN_CONFIG.storage)
+DATABASE_ROUTERS = ["apps.storage.routers.StoreRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
+
+# Request bodies: /v1 file uploads stream to disk through their own handler; everything else stays small.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+NINJA_PAGINATION_PER_PAGE = 20
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("STACKADMIN_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "stackadmin": {"level": os.environ.get("STACKADMIN_LOG_LEVEL", "INFO")},
+        "apps": {"level": os.environ.get("STACKADMIN_LOG_LEVEL", "INFO")},
+    },
+}

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from stackadmin.api import api
+
+admin.site.site_header = "stackadmin"
+admin.site.site_title = "stackadmin admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("v1/", api.urls),
+]
