@@ -59,6 +59,11 @@ class PostgresKVStore(BaseKVStore):
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
+                    # One direct connection first: it fails fast when the server is unreachable (a pool would
+                    # keep retrying until its timeout) and creates the table, serialised across processes.
+                    with psycopg.connect(conninfo(self.config), autocommit=True) as conn, conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.config.table_name,))
+                        conn.execute(sql.SQL(_SCHEMA).format(table=self._t))
                     pool = ConnectionPool(
                         conninfo(self.config),
                         min_size=1,
@@ -69,10 +74,6 @@ class PostgresKVStore(BaseKVStore):
                         name=f"kv:{self.config.table_name}:{self.namespace}",
                     )
                     pool.open(wait=True, timeout=10)
-                    with pool.connection() as conn, conn.transaction():
-                        # Serialise table creation across processes starting at the same time.
-                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.config.table_name,))
-                        conn.execute(sql.SQL(_SCHEMA).format(table=self._t))
                     self._pool = pool
         return self._pool
 

@@ -1,4 +1,4 @@
-"""kv_redis: plain string keys `<namespace>:<key>` plus a sorted-set index per namespace for range reads.
+"""kv_redis: plain string keys `<namespace>:<key>` plus one lexicographic sorted-set index for range reads.
 
 llama-stack scans with a prefix pattern, includes the end key and forgets to strip the namespace; here a
 lexicographic sorted set gives exact half-open ranges. Writes that touch a key and the index run as one
@@ -76,7 +76,8 @@ class RedisKVStore(BaseKVStore):
         super().__init__(config, namespace)
         self._client: redis.Redis | None = None
         self._client_lock = threading.Lock()
-        self._index = "\x00kvindex:" + (self.namespace or "")
+        # One index of physical keys per Redis database: a namespace's range is a range of physical keys.
+        self._index = "\x00kvindex"
 
     @property
     def client(self) -> redis.Redis:
@@ -104,7 +105,8 @@ class RedisKVStore(BaseKVStore):
 
     def _bootstrap_index(self, client: redis.Redis) -> None:
         """Index keys written by llama-stack (which keeps no index) the first time a namespace is opened."""
-        if not self.namespace or client.exists(self._index):
+        marker = "\x00kvindexed:" + (self.namespace or "")
+        if not self.namespace or client.exists(marker):
             return
         pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*"
         batch: list[str] = []
@@ -115,6 +117,7 @@ class RedisKVStore(BaseKVStore):
                 batch.clear()
         if batch:
             client.zadd(self._index, dict.fromkeys(batch, 0))
+        client.set(marker, "1")
 
     @_wrapped
     def get(self, key):

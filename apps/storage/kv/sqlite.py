@@ -24,7 +24,7 @@ def _wrapped(method):
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise KVBackendError(f"kv_sqlite {self.config.db_path}: {exc}") from exc
 
     return wrapper

@@ -1,0 +1,168 @@
+"""Shared fixtures: isolated storage, real PostgreSQL/Redis checks, and a live `stackadmin run` server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+import httpx
+import pytest
+
+from apps.storage.config import parse_config
+from apps.storage.kv import kv_stores
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "db": "test"}
+REDIS = {"host": "127.0.0.1", "port": 6379}
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str) -> None:
+    """Skip when a local service is missing on a developer machine; fail under CI, where it must run."""
+    target = PG if name == "postgres" else REDIS
+    if _reachable(target["host"], target["port"]):
+        return
+    message = f"{name} is not reachable at {target['host']}:{target['port']}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: tests needing {name} must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_service():
+    require_service("postgres")
+    return dict(PG)
+
+
+@pytest.fixture
+def redis_service():
+    require_service("redis")
+    return dict(REDIS)
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_run_config(tmp_path_factory):
+    """Point every in-process KV store and file directory at a throwaway home, never at ~/.stackadmin."""
+    home = tmp_path_factory.mktemp("stackadmin-home")
+    config = parse_config(
+        {
+            "storage": {
+                "backends": {
+                    "kv_default": {"type": "kv_sqlite", "db_path": str(home / "kvstore.db")},
+                    "sql_default": {"type": "sql_sqlite", "db_path": str(home / "sql_store.db")},
+                }
+            },
+            "files": {"storage_dir": str(home / "files")},
+        },
+        source="tests",
+        home=str(home),
+    )
+    original = settings.STACKADMIN_RUN_CONFIG
+    settings.STACKADMIN_RUN_CONFIG = config
+    kv_stores.close_all()
+    yield config
+    kv_stores.close_all()
+    settings.STACKADMIN_RUN_CONFIG = original
+
+
+# ------------------------------------------------------------------------------------------ live server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real `stackadmin run` process on a loopback port, with its own home and config."""
+
+    def __init__(self, home: Path, config: str | None = None, workers: int = 1, env: dict | None = None) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = home / "server.log"
+        full_env = {**os.environ, "STACKADMIN_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env.pop("STACKADMIN_CONFIG", None)
+        args = [sys.executable, "-m", "stackadmin.cli", "run", "--port", str(self.port), "--workers", str(workers)]
+        if config:
+            args += ["--config", config]
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+        self.admin_password = self._admin_password()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
+
+    def _admin_password(self) -> str | None:
+        for line in self.log_path.read_text().splitlines():
+            if line.strip().startswith("password:"):
+                return line.split(":", 1)[1].strip()
+        return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """One shared server on the default (SQLite) config for the whole session."""
+    server = LiveServer(tmp_path_factory.mktemp("live-home"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path_factory):
+    """Start extra servers with a given config; all are stopped at the end of the test."""
+    servers: list[LiveServer] = []
+
+    def start(config_text: str | None = None, workers: int = 1, env: dict | None = None) -> LiveServer:
+        home = tmp_path_factory.mktemp("server-home")
+        path = None
+        if config_text is not None:
+            path = str(home / "run.yaml")
+            Path(path).write_text(config_text)
+        server = LiveServer(home, path, workers=workers, env=env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
