@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError as NinjaAuthenticationError
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from apps.prompts.api import router as prompts_router
 from stackadmin.errors import StackAdminError
 
 logger = logging.getLogger("stackadmin.api")
@@ -128,3 +129,4 @@ def get_health(request: HttpRequest) -> dict:
 
 
 api.add_router("", health_router)
+api.add_router("", prompts_router)

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "apps.storage",
+    "apps.prompts",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,103 @@
+"""Operators' view of prompts. Prompts live in the KV store, so the changelist and change pages are custom views
+over the prompts selectors, and every action (set default, delete) goes through the prompts services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from apps.prompts import selectors, services
+from apps.prompts.models import Prompt
+from stackadmin.errors import StackAdminError
+from stackadmin.principal import Principal
+
+PAGE_SIZE = 50
+
+
+def _principal(request: HttpRequest) -> Principal:
+    return getattr(request, "principal", None) or Principal(request.user.get_username())
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("", wrap(self.changelist_view), name="%s_%s_changelist" % info),
+            path("<str:prompt_id>/change/", wrap(self.change_view), name="%s_%s_change" % info),
+            path("<str:prompt_id>/delete/", wrap(self.delete_view), name="%s_%s_delete" % info),
+        ]
+
+    def _context(self, request, **extra):
+        return {**self.admin_site.each_context(request), "opts": self.opts, **extra}
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        query = request.GET.get("q", "").strip()
+        after = request.GET.get("after") or None
+        try:
+            page = selectors.prompt_list(limit=PAGE_SIZE, after=after, query=query or None)
+        except StackAdminError as exc:
+            messages.error(request, exc.message)
+            page = selectors.prompt_list(limit=PAGE_SIZE, query=query or None)
+        context = self._context(request, title="Prompts", page=page, query=query, page_size=PAGE_SIZE)
+        return TemplateResponse(request, "admin/prompts/prompt/change_list.html", context)
+
+    def change_view(self, request, object_id=None, form_url="", extra_context=None, prompt_id=None):
+        prompt_id = prompt_id or object_id
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            try:
+                version = int(request.POST.get("version", ""))
+                services.prompt_version_set_default(prompt_id=prompt_id, version=version, principal=_principal(request))
+                messages.success(request, f"Version {version} is now the default of {prompt_id}.")
+            except ValueError:
+                messages.error(request, "Choose a version number.")
+            except StackAdminError as exc:
+                messages.error(request, exc.message)
+            return HttpResponseRedirect(request.path)
+        try:
+            versions = selectors.prompt_versions_list(prompt_id=prompt_id)
+        except StackAdminError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:prompts_prompt_changelist"))
+        context = self._context(
+            request,
+            title=f"Prompt {prompt_id}",
+            prompt_id=prompt_id,
+            versions=list(reversed(versions)),
+            default=next((v for v in versions if v.is_default), None),
+            can_change=self.has_change_permission(request),
+            can_delete=self.has_delete_permission(request),
+        )
+        return TemplateResponse(request, "admin/prompts/prompt/change_form.html", context)
+
+    def delete_view(self, request, object_id=None, extra_context=None, prompt_id=None):
+        prompt_id = prompt_id or object_id
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                services.prompt_delete(prompt_id=prompt_id, principal=_principal(request))
+                messages.success(request, f"Deleted prompt {prompt_id} and all its versions.")
+            except StackAdminError as exc:
+                messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:prompts_prompt_changelist"))
+        try:
+            versions = selectors.prompt_versions_list(prompt_id=prompt_id)
+        except StackAdminError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:prompts_prompt_changelist"))
+        context = self._context(request, title="Delete prompt?", prompt_id=prompt_id, version_count=len(versions))
+        return TemplateResponse(request, "admin/prompts/prompt/delete_confirmation.html", context)

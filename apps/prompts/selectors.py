@@ -1,0 +1,255 @@
+"""Prompt reads.
+
+Single-prompt reads go straight to the KV store (two key lookups). Listing uses a per-process index of every
+prompt, rebuilt only when the store's generation key changes; every write changes it in the same atomic batch
+as the data, so an index is never served after a write it does not include has been acknowledged, whichever
+worker process served that write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from apps.prompts.records import (
+    ALL_END,
+    ALL_START,
+    GENERATION_KEY,
+    PROMPT_ID_RE,
+    PromptVersion,
+    decode_record,
+    default_key,
+    parse_key,
+    prompt_range,
+    version_key,
+)
+from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
+from stackadmin.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+
+logger = logging.getLogger("apps.prompts")
+
+
+def prompt_store() -> BaseKVStore:
+    return kv_store("prompts")
+
+
+def validate_prompt_id(prompt_id: str, *, param: str = "prompt_id") -> None:
+    if not isinstance(prompt_id, str) or not PROMPT_ID_RE.match(prompt_id):
+        shown = prompt_id if isinstance(prompt_id, str) and len(prompt_id) <= 80 else f"{str(prompt_id)[:77]}..."
+        raise BadRequestError(
+            f"Invalid value for '{param}': {shown!r}. Prompt ids are 'pmpt_' followed by 48 lowercase hex characters.",
+            param=param,
+            code="invalid_prompt_id",
+        )
+
+
+def _kv_call(fn, *args):
+    try:
+        return fn(*args)
+    except KVBackendError as exc:
+        raise ServiceUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+
+
+def _decode(raw: str, prompt_id: str, is_default: bool) -> PromptVersion:
+    try:
+        return decode_record(raw, is_default=is_default)
+    except (ValueError, KeyError, TypeError) as exc:
+        logger.error("unreadable record for prompt %s: %s", prompt_id, exc)
+        raise NotFoundError(f"Prompt '{prompt_id}' has an unreadable record.", param="prompt_id") from exc
+
+
+def latest_version(prompt_id: str) -> int | None:
+    start, end = prompt_range(prompt_id)
+    versions = [
+        int(s)
+        for k in _kv_call(prompt_store().keys_in_range, start, end)
+        if (parsed := parse_key(k)) and (s := parsed[1]).isdigit()
+    ]
+    return max(versions) if versions else None
+
+
+def _default_version(prompt_id: str) -> int | None:
+    pointer = _kv_call(prompt_store().get, default_key(prompt_id))
+    return int(pointer) if pointer is not None and pointer.isdigit() else None
+
+
+def prompt_version_get(*, prompt_id: str, version: int) -> PromptVersion:
+    validate_prompt_id(prompt_id)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
+    raw = _kv_call(prompt_store().get, version_key(prompt_id, version))
+    if raw is None:
+        if latest_version(prompt_id) is None:
+            raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+        raise NotFoundError(f"Prompt '{prompt_id}' has no version {version}.", param="version")
+    return _decode(raw, prompt_id, _default_version(prompt_id) == version)
+
+
+def prompt_get(*, prompt_id: str, version: int | None = None) -> PromptVersion:
+    """One version, or the default version when `version` is None."""
+    if version is not None:
+        return prompt_version_get(prompt_id=prompt_id, version=version)
+    validate_prompt_id(prompt_id)
+    default = _default_version(prompt_id)
+    raw = _kv_call(prompt_store().get, version_key(prompt_id, default)) if default is not None else None
+    if raw is None:
+        raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+    return _decode(raw, prompt_id, True)
+
+
+def prompt_versions_list(*, prompt_id: str) -> list[PromptVersion]:
+    """Every version, oldest first, `is_default` set on the default one."""
+    validate_prompt_id(prompt_id)
+    start, end = prompt_range(prompt_id)
+    items = _kv_call(prompt_store().items_in_range, start, end)
+    default = None
+    raws: list[tuple[int, str]] = []
+    for key, value in items:
+        parsed = parse_key(key)
+        if not parsed:
+            continue
+        suffix = parsed[1]
+        if suffix == "default":
+            default = int(value) if value.isdigit() else None
+        elif suffix.isdigit():
+            raws.append((int(suffix), value))
+    if not raws:
+        raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+    raws.sort()
+    return [_decode(raw, prompt_id, number == default) for number, raw in raws]
+
+
+# ------------------------------------------------------------------------------------------ listing index
+@dataclass(frozen=True)
+class PromptSummary:
+    prompt_id: str
+    default: PromptVersion
+    latest_version: int
+    version_count: int
+    created_at: float
+    updated_at: float
+    updated_by: str | None
+    search_text: str = field(repr=False, default="")
+
+    @property
+    def updated(self) -> datetime | None:
+        return datetime.fromtimestamp(self.updated_at, UTC) if self.updated_at else None
+
+
+@dataclass
+class PromptIndex:
+    generation: str | None
+    ordered: list[PromptSummary]  # newest first
+    by_id: dict[str, PromptSummary]
+    _default_json: bytes | None = None
+
+    def default_list_json(self) -> bytes:
+        """llama-stack's list body for this index, serialised once per generation."""
+        if self._default_json is None:
+            body = {"data": [s.default.as_api() for s in self.ordered]}
+            self._default_json = json.dumps(body, ensure_ascii=False).encode()
+        return self._default_json
+
+
+_index_lock = threading.Lock()
+_index_cache: dict[int, PromptIndex] = {}
+
+
+def _build_index(store: BaseKVStore, generation: str | None) -> PromptIndex:
+    versions: dict[str, dict[int, str]] = {}
+    defaults: dict[str, int] = {}
+    for key, value in _kv_call(store.items_in_range, ALL_START, ALL_END):
+        parsed = parse_key(key)
+        if not parsed:
+            continue
+        prompt_id, suffix = parsed
+        if suffix == "default":
+            if value.isdigit():
+                defaults[prompt_id] = int(value)
+        elif suffix.isdigit():
+            versions.setdefault(prompt_id, {})[int(suffix)] = value
+    summaries = []
+    for prompt_id, numbered in versions.items():
+        default_number = defaults.get(prompt_id)
+        if default_number not in numbered:
+            continue  # llama-stack lists only prompts with a default pointer; so do we
+        try:
+            records = {n: decode_record(raw, is_default=n == default_number) for n, raw in numbered.items()}
+        except (ValueError, KeyError, TypeError):
+            logger.warning("skipping prompt %s: unreadable record", prompt_id)
+            continue
+        latest = max(records)
+        stamps = [r.created_at for r in records.values() if r.created_at is not None]
+        newest = records[latest]
+        default = records[default_number]
+        summaries.append(
+            PromptSummary(
+                prompt_id=prompt_id,
+                default=default,
+                latest_version=latest,
+                version_count=len(records),
+                created_at=min(stamps) if stamps else 0.0,
+                updated_at=max(stamps) if stamps else 0.0,
+                updated_by=newest.created_by,
+                search_text=f"{prompt_id}\n{default.prompt or ''}".casefold(),
+            )
+        )
+    summaries.sort(key=lambda s: (s.created_at, s.prompt_id), reverse=True)
+    return PromptIndex(generation=generation, ordered=summaries, by_id={s.prompt_id: s for s in summaries})
+
+
+def prompt_index() -> PromptIndex:
+    store = prompt_store()
+    generation = _kv_call(store.get, GENERATION_KEY)
+    cached = _index_cache.get(id(store))
+    if cached is not None and generation is not None and cached.generation == generation:
+        return cached
+    with _index_lock:
+        cached = _index_cache.get(id(store))
+        if cached is not None and generation is not None and cached.generation == generation:
+            return cached
+        index = _build_index(store, generation)
+        _index_cache[id(store)] = index
+        return index
+
+
+@dataclass(frozen=True)
+class PromptPage:
+    data: list[PromptSummary]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+    total: int
+
+
+def prompt_list(
+    *, limit: int | None = None, after: str | None = None, order: str = "desc", query: str | None = None
+) -> PromptPage:
+    """Prompts (their default versions) by creation time, newest first unless `order="asc"`."""
+    if order not in ("asc", "desc"):
+        raise BadRequestError("Invalid value for 'order': must be 'asc' or 'desc'.", param="order")
+    if limit is not None and not 1 <= limit <= 1000:
+        raise BadRequestError("Invalid value for 'limit': must be between 1 and 1000.", param="limit")
+    rows = prompt_index().ordered
+    if order == "asc":
+        rows = rows[::-1]
+    if query:
+        needle = query.casefold().strip()
+        rows = [s for s in rows if needle in s.search_text]
+    if after is not None:
+        position = next((i for i, s in enumerate(rows) if s.prompt_id == after), None)
+        if position is None:
+            raise BadRequestError(f"Invalid value for 'after': no prompt '{after}' in this listing.", param="after")
+        rows = rows[position + 1 :]
+    total = len(rows)
+    page = rows if limit is None else rows[:limit]
+    return PromptPage(
+        data=page,
+        has_more=len(page) < total,
+        first_id=page[0].prompt_id if page else None,
+        last_id=page[-1].prompt_id if page else None,
+        total=total,
+    )

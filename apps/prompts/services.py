@@ -1,0 +1,215 @@
+"""Prompt writes. Every version is immutable; new version numbers are claimed atomically in the KV store.
+
+Race-freedom: an update computes `latest + 1` and writes it with `write_batch(require_absent=[that key])`, so of
+N concurrent updates quoting the same latest version exactly one claims the number and the others get a 409.
+"""
+
+from __future__ import annotations
+
+import time
+
+from apps.prompts.records import (
+    GENERATION_KEY,
+    MAX_MESSAGE_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_VARIABLE_NAME_CHARS,
+    MAX_VARIABLES,
+    VARIABLE_NAME_RE,
+    PromptVersion,
+    analyze_template,
+    default_key,
+    encode_record,
+    new_generation,
+    new_prompt_id,
+    prompt_range,
+    version_key,
+)
+from apps.prompts.selectors import latest_version, prompt_store, prompt_version_get, validate_prompt_id
+from apps.storage.kv import KVBackendError
+from stackadmin.errors import BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError
+from stackadmin.events import publish
+from stackadmin.principal import ANONYMOUS, Principal
+
+EVENTS_GROUP = "prompts"
+
+
+def validate_template(*, text: object, variables: object) -> list[str]:
+    """Check the text and declared variables; returns the variables, de-duplicated in their given order."""
+    if not isinstance(text, str):
+        raise BadRequestError("Invalid value for 'prompt': expected a string.", param="prompt")
+    if not text.strip():
+        raise BadRequestError("Invalid value for 'prompt': the prompt text is empty.", param="prompt")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise BadRequestError(
+            f"Invalid value for 'prompt': {len(text)} characters is over the limit of {MAX_PROMPT_CHARS}.",
+            param="prompt",
+            code="string_above_max_length",
+        )
+    if variables is None:
+        variables = []
+    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
+        raise BadRequestError("Invalid value for 'variables': expected a list of strings.", param="variables")
+    if len(variables) > MAX_VARIABLES:
+        raise BadRequestError(f"Invalid value for 'variables': at most {MAX_VARIABLES} variables.", param="variables")
+    for name in variables:
+        if len(name) > MAX_VARIABLE_NAME_CHARS or not VARIABLE_NAME_RE.match(name):
+            raise BadRequestError(
+                f"Invalid value for 'variables': {name!r} is not a valid variable name (letters, digits and "
+                f"underscores, not starting with a digit, at most {MAX_VARIABLE_NAME_CHARS} characters).",
+                param="variables",
+            )
+    declared = list(dict.fromkeys(variables))
+    analysis = analyze_template(text)
+    if analysis.malformed:
+        first = analysis.malformed[0]
+        raise BadRequestError(
+            f"Invalid value for 'prompt': malformed placeholder {first.snippet!r} at character {first.position}; "
+            "placeholders look like {{ name }} with a name of letters, digits and underscores.",
+            param="prompt",
+            code="invalid_placeholder",
+        )
+    undeclared = analysis.undeclared(declared)
+    if undeclared:
+        raise BadRequestError(
+            f"Prompt contains undeclared variables: {undeclared}. Declare them in 'variables'.",
+            param="variables",
+            code="undeclared_variables",
+        )
+    return declared
+
+
+def _validate_message(message: object) -> str | None:
+    if message is None or message == "":
+        return None
+    if not isinstance(message, str):
+        raise BadRequestError("Invalid value for 'message': expected a string.", param="message")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise BadRequestError(f"Invalid value for 'message': at most {MAX_MESSAGE_CHARS} characters.", param="message")
+    return message.strip() or None
+
+
+def _author(principal: Principal, created_by: str | None) -> str | None:
+    return created_by or principal.name or None
+
+
+def _write(sets: dict[str, str], *, require_absent: tuple[str, ...] = ()) -> bool:
+    try:
+        return prompt_store().write_batch({**sets, GENERATION_KEY: new_generation()}, require_absent=require_absent)
+    except KVBackendError as exc:
+        raise ServiceUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+
+
+def prompt_create(
+    *,
+    text: str,
+    variables: list[str] | None = None,
+    message: str | None = None,
+    principal: Principal = ANONYMOUS,
+    created_by: str | None = None,
+) -> PromptVersion:
+    declared = validate_template(text=text, variables=variables)
+    record = PromptVersion(
+        prompt_id=new_prompt_id(),
+        prompt=text,
+        version=1,
+        variables=declared,
+        is_default=True,
+        created_at=time.time(),
+        created_by=_author(principal, created_by),
+        message=_validate_message(message),
+        owner_principal=principal.name,
+        access_attributes=principal.attributes,
+    )
+    key = version_key(record.prompt_id, 1)
+    if not _write({key: encode_record(record), default_key(record.prompt_id): "1"}, require_absent=(key,)):
+        raise ConflictError("Prompt id collision; retry the request.")  # 192 random bits: not in this universe
+    publish(EVENTS_GROUP, {"kind": "created", "prompt_id": record.prompt_id, "version": 1})
+    return record
+
+
+def prompt_update(
+    *,
+    prompt_id: str,
+    text: str,
+    version: int,
+    variables: list[str] | None = None,
+    set_as_default: bool = True,
+    message: str | None = None,
+    principal: Principal = ANONYMOUS,
+    created_by: str | None = None,
+) -> PromptVersion:
+    """Write version latest+1. `version` must be the latest version the caller saw (optimistic concurrency)."""
+    validate_prompt_id(prompt_id)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
+    latest = latest_version(prompt_id)
+    if latest is None:
+        raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+    if version != latest:
+        raise _stale(prompt_id, version, latest)
+    declared = validate_template(text=text, variables=variables)
+    new = latest + 1
+    record = PromptVersion(
+        prompt_id=prompt_id,
+        prompt=text,
+        version=new,
+        variables=declared,
+        is_default=set_as_default,
+        created_at=time.time(),
+        created_by=_author(principal, created_by),
+        message=_validate_message(message),
+        owner_principal=principal.name,
+        access_attributes=principal.attributes,
+    )
+    sets = {version_key(prompt_id, new): encode_record(record)}
+    if set_as_default:
+        sets[default_key(prompt_id)] = str(new)
+    if not _write(sets, require_absent=(version_key(prompt_id, new),)):
+        raise _stale(prompt_id, version, latest_version(prompt_id) or new)
+    if not set_as_default:
+        record = _with_default_flag(record)
+    publish(
+        EVENTS_GROUP,
+        {"kind": "version_created", "prompt_id": prompt_id, "version": new, "is_default": record.is_default},
+    )
+    return record
+
+
+def _stale(prompt_id: str, version: int, latest: int) -> ConflictError:
+    return ConflictError(
+        f"Version {version} is not the latest version of prompt '{prompt_id}': the latest is {latest}. "
+        f"Fetch version {latest}, reapply your change, and update with version={latest}.",
+        param="version",
+        code="version_conflict",
+    )
+
+
+def _with_default_flag(record: PromptVersion) -> PromptVersion:
+    current = prompt_store().get(default_key(record.prompt_id))
+    is_default = current is not None and current.isdigit() and int(current) == record.version
+    return PromptVersion(**{**record.__dict__, "is_default": is_default})
+
+
+def prompt_version_set_default(*, prompt_id: str, version: int, principal: Principal = ANONYMOUS) -> PromptVersion:
+    validate_prompt_id(prompt_id)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
+    record = prompt_version_get(prompt_id=prompt_id, version=version)
+    _write({default_key(prompt_id): str(version)})
+    publish(EVENTS_GROUP, {"kind": "default_changed", "prompt_id": prompt_id, "version": version})
+    return PromptVersion(**{**record.__dict__, "is_default": True})
+
+
+def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS) -> None:
+    """Remove every version and the default pointer."""
+    validate_prompt_id(prompt_id)
+    store = prompt_store()
+    start, end = prompt_range(prompt_id)
+    try:
+        removed = store.delete_range(start, end)
+    except KVBackendError as exc:
+        raise ServiceUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+    if not removed:
+        raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+    _write({})
+    publish(EVENTS_GROUP, {"kind": "deleted", "prompt_id": prompt_id})
