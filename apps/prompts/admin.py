@@ -27,12 +27,12 @@ class PromptAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         wrap = self.admin_site.admin_view
         return [
-            path("", wrap(self.changelist_view), name="%s_%s_changelist" % info),
-            path("<str:prompt_id>/change/", wrap(self.change_view), name="%s_%s_change" % info),
-            path("<str:prompt_id>/delete/", wrap(self.delete_view), name="%s_%s_delete" % info),
+            path("", wrap(self.changelist_view), name=f"{prefix}_changelist"),
+            path("<str:prompt_id>/change/", wrap(self.change_view), name=f"{prefix}_change"),
+            path("<str:prompt_id>/delete/", wrap(self.delete_view), name=f"{prefix}_delete"),
         ]
 
     def _context(self, request, **extra):
