@@ -141,7 +141,7 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
+def stackadmin_server(tmp_path_factory):
     """One shared server on the default (SQLite) config for the whole session."""
     server = LiveServer(tmp_path_factory.mktemp("live-home"))
     yield server

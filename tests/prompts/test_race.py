@@ -1,0 +1,113 @@
+"""N concurrent updates quoting the same latest version: exactly one new version, N-1 conflicts, on every backend."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psycopg
+import pytest
+
+from apps.prompts import selectors, services
+from apps.storage.config import KVRedisBackend
+from apps.storage.kv import build_kv_store
+from stackadmin.errors import ConflictError
+from tests.conftest import PG, REDIS, require_service, unique
+
+WRITERS = 16
+
+
+@pytest.mark.parametrize("prompts_backend", ["sqlite", "postgres", "redis"], indirect=True)
+def test_concurrent_updates_in_threads(prompts_backend):
+    prompt = services.prompt_create(text="base")
+    for round_no in range(1, 6):
+        barrier = threading.Barrier(WRITERS)
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def update(i, round_no=round_no, barrier=barrier, outcomes=outcomes, lock=lock):
+            barrier.wait()
+            try:
+                services.prompt_update(
+                    prompt_id=prompt.prompt_id, text=f"round {round_no} writer {i}", version=round_no
+                )
+                result = "ok"
+            except ConflictError:
+                result = "conflict"
+            with lock:
+                outcomes.append(result)
+
+        threads = [threading.Thread(target=update, args=(i,)) for i in range(WRITERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes.count("ok") == 1, f"round {round_no}: {outcomes}"
+        assert outcomes.count("conflict") == WRITERS - 1
+        versions = selectors.prompt_versions_list(prompt_id=prompt.prompt_id)
+        assert [v.version for v in versions] == list(range(1, round_no + 2))
+        assert versions[-1].is_default
+
+
+def _config(kind: str, table: str, namespace: str) -> str:
+    if kind == "postgres":
+        require_service("postgres")
+        backend = (
+            f"{{type: kv_postgres, host: {PG['host']}, port: {PG['port']}, db: {PG['db']}, "
+            f"user: {PG['user']}, table_name: {table}}}"
+        )
+    else:
+        require_service("redis")
+        backend = f"{{type: kv_redis, host: {REDIS['host']}, port: {REDIS['port']}}}"
+    return f"""
+storage:
+  backends:
+    shared_kv: {backend}
+    sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
+  stores:
+    prompts: {{backend: shared_kv, namespace: {namespace}}}
+    metadata: {{backend: shared_kv, namespace: {namespace}_registry}}
+"""
+
+
+@pytest.fixture
+def cleanup_shared():
+    made: list[tuple[str, str, str]] = []
+    yield made
+    for kind, table, namespace in made:
+        if kind == "postgres":
+            with psycopg.connect(host=PG["host"], port=PG["port"], dbname=PG["db"], user=PG["user"]) as conn:
+                conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+        else:
+            store = build_kv_store(KVRedisBackend(type="kv_redis", host=REDIS["host"], port=REDIS["port"]), namespace)
+            store.delete_range("", "\U0010ffff")
+            store.close()
+
+
+@pytest.mark.parametrize("kind", ["postgres", "redis"])
+def test_concurrent_updates_across_worker_processes(start_server, cleanup_shared, kind):
+    table, namespace = unique("kv_race_"), unique("race_")
+    cleanup_shared.append((kind, table, namespace))
+    server = start_server(_config(kind, table, namespace), workers=2)
+    base = server.url + "/v1"
+    created = httpx.post(f"{base}/prompts", json={"prompt": "base {{ x }}", "variables": ["x"]}).json()
+    pid = created["prompt_id"]
+    with httpx.Client(base_url=base, timeout=30, limits=httpx.Limits(max_connections=WRITERS)) as client:
+        for round_no in range(1, 4):
+
+            def put(i, round_no=round_no):
+                return client.put(f"/prompts/{pid}", json={"prompt": f"r{round_no} w{i}", "version": round_no})
+
+            with ThreadPoolExecutor(WRITERS) as pool:
+                statuses = sorted(r.status_code for r in pool.map(put, range(WRITERS)))
+            assert statuses == [200] + [409] * (WRITERS - 1), statuses
+        versions = client.get(f"/prompts/{pid}/versions").json()["data"]
+        assert [v["version"] for v in versions] == [1, 2, 3, 4]
+        # Every worker's list index notices the writes made by the other one.
+        for _ in range(10):
+            listed = client.get("/prompts").json()["data"]
+            assert [(p["prompt_id"], p["version"]) for p in listed] == [(pid, 4)]
+        client.put(f"/prompts/{pid}/set-default-version", json={"version": 2}).raise_for_status()
+        for _ in range(10):
+            assert [p["version"] for p in client.get("/prompts").json()["data"]] == [2]
