@@ -1,25 +1,131 @@
-"""The ASGI application: HTTP (Django, with static files) and websockets (channels)."""
+"""The ASGI application: HTTP (Django) and websockets (channels).
+
+HTTP is split by path. `/v1` requests go to a Django handler built with `API_MIDDLEWARE`: API clients send no
+cookies, so the session, CSRF, auth and message middleware (each a sync-only hop under ASGI) would only slow
+them down. Every other path (dashboard, admin, static files) gets the full `MIDDLEWARE` stack.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
 
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.core.asgi import get_asgi_application
+import django
 
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
 
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.core import signals  # noqa: E402
+from django.core.exceptions import RequestAborted  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
+from django.urls import set_script_prefix  # noqa: E402
+
+from asgiref.sync import sync_to_async  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from stackadmin.routing import websocket_urlpatterns  # noqa: E402
 
+
+class APIHandler(ASGIHandler):
+    """Django's ASGI handler for `/v1`: the API's own middleware list, and no thread hops of its own.
+
+    Django runs each request in a `ThreadSensitiveContext` (a fresh thread per request) and hops to a thread
+    for the request signals and `response.close()`. Every such hop waits for the GIL behind the busy event loop,
+    which dominated API latency. Here sync views share asgiref's one long-lived sync thread, and the signals
+    and `close()` run inline, except when a database alias wants its connection handed back after each request
+    (CONN_MAX_AGE=0, i.e. PostgreSQL through its pool): then `close()` (which sends `request_finished`) runs on
+    that sync thread, where the connection lives. SQLite aliases keep their connections (CONN_MAX_AGE=None).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.recycle_connections = any(db.get("CONN_MAX_AGE", 0) is not None for db in settings.DATABASES.values())
+
+    def load_middleware(self, is_async=False):
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"the API handler serves HTTP only, not {scope['type']}")
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            error_response.close()
+            return
+
+        async def process_request():
+            response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client went away while we were sending
+            return response
+
+        # As Django does: a client that disconnects cancels the view (a stream stops pulling upstream).
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        worker = asyncio.create_task(process_request())
+        await asyncio.wait([listener, worker], return_when=asyncio.FIRST_COMPLETED)
+        for task in (listener, worker):
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+            else:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, RequestAborted):
+                    pass
+        try:
+            response = worker.result()
+        except asyncio.CancelledError:
+            finish = functools.partial(signals.request_finished.send, sender=self.__class__)
+        else:
+            finish = response.close
+        if self.recycle_connections:
+            await sync_to_async(finish)()
+        else:
+            finish()
+        body_file.close()
+
+
+pages_app = ASGIStaticFilesHandler(ASGIHandler())
+api_app = APIHandler()
+
+
+async def http_app(scope, receive, send):
+    path = scope.get("path", "")
+    if path == "/v1" or path.startswith("/v1/"):
+        await api_app(scope, receive, send)
+    else:
+        await pages_app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

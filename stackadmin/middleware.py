@@ -75,9 +75,14 @@ class V1ErrorMiddleware:
     def __call__(self, request):
         if self.is_async:
             return self.__acall__(request)
-        response = self.get_response(request)
-        return _openai_body(request, response) if _needs_rewrite(request, response) else response
+        return _finish(request, self.get_response(request))
 
     async def __acall__(self, request):
-        response = await self.get_response(request)
-        return _openai_body(request, response) if _needs_rewrite(request, response) else response
+        return _finish(request, await self.get_response(request))
+
+
+def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if _needs_rewrite(request, response):
+        response = _openai_body(request, response)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response

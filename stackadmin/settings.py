@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "apps.storage",
+    "apps.conversations",
     "apps.prompts",
 ]
 
@@ -95,6 +96,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+]
+
+# What /v1 requests pass through (see stackadmin/asgi.py): no cookies, so no session, CSRF or messages.
+API_MIDDLEWARE = [
+    "stackadmin.middleware.V1ErrorMiddleware",
 ]
 
 ROOT_URLCONF = "stackadmin.urls"

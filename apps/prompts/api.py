@@ -7,6 +7,7 @@ from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 
+from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
 from apps.prompts import selectors, services
@@ -22,29 +23,45 @@ from stackadmin.principal import request_principal
 router = Router(tags=["prompts"])
 
 
+async def _read(fn, **kwargs):
+    """Run a selector: inline when the prompt store reads locally in microseconds, else on a worker thread."""
+    if selectors.prompt_store().inline_reads:
+        return fn(**kwargs)
+    return await sync_to_async(fn, thread_sensitive=False)(**kwargs)
+
+
+async def _write(fn, **kwargs):
+    """Run a service on a worker thread: a write may wait for a lock, which must not stall the event loop."""
+    return await sync_to_async(fn, thread_sensitive=False)(**kwargs)
+
+
 def _json(body) -> HttpResponse:
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     return HttpResponse(data, content_type="application/json")
 
 
 @router.post("/prompts", response=Prompt, summary="Create a prompt (version 1, the default)")
-def create_prompt(request: HttpRequest, body: CreatePromptRequest):
-    record = services.prompt_create(
-        text=body.prompt, variables=body.variables, message=body.message, principal=request_principal(request)
+async def create_prompt(request: HttpRequest, body: CreatePromptRequest):
+    record = await _write(
+        services.prompt_create,
+        text=body.prompt,
+        variables=body.variables,
+        message=body.message,
+        principal=request_principal(request),
     )
     return _json(record.as_api())
 
 
 @router.get("/prompts", response=ListPromptsResponse, summary="List prompts (each prompt's default version)")
-def list_prompts(
+async def list_prompts(
     request: HttpRequest,
     limit: int | None = Query(None, description="Page size (1-1000). Without paging parameters: every prompt."),
     after: str | None = Query(None, description="Return prompts after this prompt id."),
     order: Literal["asc", "desc"] | None = Query(None, description="By creation time; default newest first."),
 ):
     if limit is None and after is None and order is None:
-        return _json(selectors.prompt_index().default_list_json())
-    page = selectors.prompt_list(limit=limit, after=after, order=order or "desc")
+        return _json((await _read(selectors.prompt_index)).default_list_json())
+    page = await _read(selectors.prompt_list, limit=limit, after=after, order=order or "desc")
     return _json(
         {
             "object": "list",
@@ -57,13 +74,14 @@ def list_prompts(
 
 
 @router.get("/prompts/{prompt_id}", response=Prompt, summary="Get a prompt (the default version unless `version`)")
-def get_prompt(request: HttpRequest, prompt_id: str, version: int | None = None):
-    return _json(selectors.prompt_get(prompt_id=prompt_id, version=version).as_api())
+async def get_prompt(request: HttpRequest, prompt_id: str, version: int | None = None):
+    return _json((await _read(selectors.prompt_get, prompt_id=prompt_id, version=version)).as_api())
 
 
 @router.put("/prompts/{prompt_id}", response=Prompt, summary="Create a new version of a prompt")
-def update_prompt(request: HttpRequest, prompt_id: str, body: UpdatePromptRequest):
-    record = services.prompt_update(
+async def update_prompt(request: HttpRequest, prompt_id: str, body: UpdatePromptRequest):
+    record = await _write(
+        services.prompt_update,
         prompt_id=prompt_id,
         text=body.prompt,
         version=body.version,
@@ -76,20 +94,23 @@ def update_prompt(request: HttpRequest, prompt_id: str, body: UpdatePromptReques
 
 
 @router.delete("/prompts/{prompt_id}", response={200: None}, summary="Delete a prompt and all its versions")
-def delete_prompt(request: HttpRequest, prompt_id: str):
-    services.prompt_delete(prompt_id=prompt_id, principal=request_principal(request))
+async def delete_prompt(request: HttpRequest, prompt_id: str):
+    await _write(services.prompt_delete, prompt_id=prompt_id, principal=request_principal(request))
     return _json(b"null")
 
 
 @router.get("/prompts/{prompt_id}/versions", response=ListPromptsResponse, summary="List every version of a prompt")
-def list_prompt_versions(request: HttpRequest, prompt_id: str):
-    versions = selectors.prompt_versions_list(prompt_id=prompt_id)
+async def list_prompt_versions(request: HttpRequest, prompt_id: str):
+    versions = await _read(selectors.prompt_versions_list, prompt_id=prompt_id)
     return _json({"data": [v.as_api() for v in versions]})
 
 
 @router.put("/prompts/{prompt_id}/set-default-version", response=Prompt, summary="Make a version the default")
-def set_default_prompt_version(request: HttpRequest, prompt_id: str, body: SetDefaultVersionRequest):
-    record = services.prompt_version_set_default(
-        prompt_id=prompt_id, version=body.version, principal=request_principal(request)
+async def set_default_prompt_version(request: HttpRequest, prompt_id: str, body: SetDefaultVersionRequest):
+    record = await _write(
+        services.prompt_version_set_default,
+        prompt_id=prompt_id,
+        version=body.version,
+        principal=request_principal(request),
     )
     return _json(record.as_api())

@@ -34,6 +34,7 @@ def database_settings(backend) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": backend.db_path,
+            "CONN_MAX_AGE": None,  # opening a file and running the PRAGMAs per request costs more than the query
             "OPTIONS": {
                 "timeout": 30,
                 "transaction_mode": "IMMEDIATE",

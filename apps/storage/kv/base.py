@@ -27,6 +27,9 @@ class BaseKVStore:
     """The contract. Subclasses implement the sync methods; async twins default to a worker thread."""
 
     backend_type = "base"
+    # True when a read is a local call of a few microseconds (SQLite file, process memory): async callers may
+    # run it inline instead of paying for a hop to a worker thread. Network backends leave this False.
+    inline_reads = False
 
     def __init__(self, config: Any, namespace: str | None) -> None:
         self.config = config

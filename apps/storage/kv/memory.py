@@ -16,6 +16,7 @@ _LOCK = threading.RLock()
 
 class MemoryKVStore(BaseKVStore):
     backend_type = "kv_memory"
+    inline_reads = True
 
     def __init__(self, config, namespace, *, name: str = "memory") -> None:
         super().__init__(config, namespace)

@@ -32,6 +32,7 @@ def _wrapped(method):
 
 class SqliteKVStore(BaseKVStore):
     backend_type = "kv_sqlite"
+    inline_reads = True
 
     def __init__(self, config, namespace) -> None:
         super().__init__(config, namespace)
