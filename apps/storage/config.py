@@ -250,7 +250,8 @@ def _pydantic_message(prefix: str, exc: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown field"
     if err["type"] == "union_tag_invalid":
-        return f"{prefix}.type: unknown backend type {err['input']!r}; supported: {', '.join(BACKEND_TYPES)}"
+        tag = err.get("ctx", {}).get("tag", err["input"])
+        return f"{prefix}.type: unknown backend type {tag!r}; supported: {', '.join(BACKEND_TYPES)}"
     if err["type"] == "union_tag_not_found":
         return f"{prefix}.type: required field is missing; supported: {', '.join(BACKEND_TYPES)}"
     return f"{where}: {err['msg']} (got {err.get('input')!r})"
