@@ -187,6 +187,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     _say(f"  Admin      {base}/admin/")
     _say(f"  API        {base}/v1   (docs: {base}/v1/docs)")
     _say(f"  Serving with {args.workers} worker process{'es' if args.workers > 1 else ''}; Ctrl-C stops.")
+    if args.workers > 1 and not config.server.get("channel_layer"):
+        _say(
+            "  Note: live dashboard updates only reach pages served by the same worker; set "
+            "server.channel_layer to a kv_redis backend to share them."
+        )
 
     import uvicorn
 

@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from apps.storage.config import ConfigError, load_config, parse_config
+from apps.storage.config import ConfigError, channel_layer_backend, load_config, parse_config
 from apps.storage.databases import django_databases
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "template_partials",
     "apps.storage",
     "apps.conversations",
+    "apps.files",
     "apps.prompts",
 ]
 
@@ -153,7 +154,26 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Live-update events: in-process by default; through Redis when `server.channel_layer` names a kv_redis backend,
+# so that pages served by one worker process hear about changes made through another.
+_events = channel_layer_backend(STACKADMIN_RUN_CONFIG)
+if _events is None:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": f"redis://{_events.host}:{_events.port}/{_events.db}",
+                        **({"password": _events.password} if _events.password else {}),
+                    }
+                ],
+                "prefix": "stackadmin:events",
+            },
+        }
+    }
 
 NINJA_PAGINATION_PER_PAGE = 20
 

@@ -327,6 +327,29 @@ def _check_backend_ref(path: str, backend: str, family: str | None, backends: di
         )
 
 
+def _check_channel_layer(raw: Any, storage: StorageConfig) -> None:
+    """`server.channel_layer: {backend: <kv_redis backend>}` carries live-update events between worker processes."""
+    if raw is None:
+        return
+    path = "server.channel_layer"
+    if not isinstance(raw, dict) or set(raw) != {"backend"}:
+        raise ConfigError(f"{path}: must be a mapping with exactly one field, 'backend' (a kv_redis backend name)")
+    name = raw["backend"]
+    declared = ", ".join(sorted(storage.backends)) or "none"
+    if name not in storage.backends:
+        raise ConfigError(f"{path} references backend '{name}', which is not declared; declared: {declared}")
+    if storage.backends[name].type != "kv_redis":
+        raise ConfigError(
+            f"{path} references backend '{name}' of type '{storage.backends[name].type}', "
+            "but the channel layer needs a kv_redis backend"
+        )
+
+
+def channel_layer_backend(config: RunConfig) -> KVRedisBackend | None:
+    raw = config.server.get("channel_layer")
+    return config.storage.backends[raw["backend"]] if raw else None
+
+
 def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
     """Validate an already-loaded (and env-substituted) run config mapping."""
     if data is None:
@@ -360,6 +383,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
     server = data.get("server") or {}
     if not isinstance(server, dict):
         raise ConfigError("server: must be a mapping")
+    _check_channel_layer(server.get("channel_layer"), storage)
     providers = data.get("providers") or {}
     if not isinstance(providers, dict):
         raise ConfigError("providers: must be a mapping of API name to a list of providers")

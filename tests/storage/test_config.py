@@ -293,3 +293,18 @@ def test_manage_py_check_reports_the_same_line(tmp_path):
     assert result.returncode != 0
     assert "stackadmin.E001) storage.backends.kv_default.type: unknown backend type 'kv_nope'" in result.stderr
     assert not (tmp_path / "home").exists()
+
+
+def test_channel_layer_must_name_a_redis_backend(tmp_path):
+    base = """
+        storage:
+          backends:
+            kv_default: {type: kv_sqlite, db_path: /tmp/kv.db}
+            sql_default: {type: sql_sqlite, db_path: /tmp/sql.db}
+            events: {type: kv_redis, host: 127.0.0.1}
+        server:
+    """
+    config = load(tmp_path, base + "          channel_layer: {backend: events}\n")
+    assert config.server["channel_layer"] == {"backend": "events"}
+    assert "of type 'kv_sqlite'" in error_of(tmp_path, base + "          channel_layer: {backend: kv_default}\n")
+    assert "not declared" in error_of(tmp_path, base + "          channel_layer: {backend: nope}\n")
