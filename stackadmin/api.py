@@ -11,6 +11,8 @@ from ninja.errors import AuthenticationError as NinjaAuthenticationError
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from apps.conversations.api import router as conversations_router
+from apps.files.api import router as files_router
 from apps.prompts.api import router as prompts_router
 from stackadmin.errors import StackAdminError
 
@@ -130,3 +132,5 @@ def get_health(request: HttpRequest) -> dict:
 
 api.add_router("", health_router)
 api.add_router("", prompts_router)
+api.add_router("", conversations_router)
+api.add_router("", files_router)

@@ -1,0 +1,158 @@
+"""`/v1/conversations`: OpenAI's Conversations API (and llama-stack's), plus a paged conversation list.
+
+The `include` query parameter OpenAI accepts on item routes is accepted and ignored: items are returned whole.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+
+from ninja import Query, Router
+
+from apps.conversations import selectors, services
+from apps.conversations.schemas import (
+    AddConversationItemsRequest,
+    Conversation,
+    ConversationDeletedResource,
+    ConversationItemList,
+    ConversationList,
+    CreateConversationRequest,
+    UpdateConversationRequest,
+    conversation_object,
+)
+from stackadmin.principal import request_principal
+
+router = Router(tags=["conversations"])
+
+_LIMIT = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selectors.MAX_PAGE_SIZE}.")
+_ORDER = Query("desc", description="'asc' (oldest first) or 'desc' (newest first, the default).")
+
+
+def _json(body: object) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
+    )
+
+
+def _list_json(page: selectors.Page, data: list) -> HttpResponse:
+    return _json(
+        {"object": "list", "data": data, "first_id": page.first_id, "last_id": page.last_id, "has_more": page.has_more}
+    )
+
+
+@router.post("/conversations", response=Conversation, summary="Create a conversation")
+def create_conversation(request: HttpRequest, body: CreateConversationRequest):
+    conversation = services.conversation_create(
+        items=body.items, metadata=body.metadata, principal=request_principal(request)
+    )
+    return _json(conversation_object(conversation))
+
+
+@router.get(
+    "/conversations",
+    response=ConversationList,
+    summary="List conversations (stackadmin extension)",
+    description="Not part of OpenAI's API: pages through conversations in creation order.",
+)
+def list_conversations(
+    request: HttpRequest,
+    after: str | None = Query(None, description="A conversation id: return the conversations after it."),
+    limit: int = _LIMIT,
+    order: str = _ORDER,
+):
+    page = selectors.conversation_list(after=after, limit=limit, order=order, principal=request_principal(request))
+    return _list_json(page, [conversation_object(c) for c in page.data])
+
+
+@router.get("/conversations/{conversation_id}", response=Conversation, summary="Retrieve a conversation")
+def get_conversation(request: HttpRequest, conversation_id: str):
+    conversation = selectors.conversation_get(conversation_id=conversation_id, principal=request_principal(request))
+    return _json(conversation_object(conversation))
+
+
+@router.post("/conversations/{conversation_id}", response=Conversation, summary="Replace a conversation's metadata")
+def update_conversation(request: HttpRequest, conversation_id: str, body: UpdateConversationRequest):
+    conversation = services.conversation_update(
+        conversation_id=conversation_id,
+        metadata=body.metadata,
+        principal=request_principal(request),
+    )
+    return _json(conversation_object(conversation))
+
+
+@router.delete(
+    "/conversations/{conversation_id}",
+    response=ConversationDeletedResource,
+    summary="Delete a conversation and its items",
+)
+def delete_conversation(request: HttpRequest, conversation_id: str):
+    services.conversation_delete(conversation_id=conversation_id, principal=request_principal(request))
+    return _json({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+
+
+@router.post(
+    "/conversations/{conversation_id}/items",
+    response=ConversationItemList,
+    summary="Add items to a conversation",
+)
+def create_conversation_items(request: HttpRequest, conversation_id: str, body: AddConversationItemsRequest):
+    items = services.conversation_items_add(
+        conversation_id=conversation_id,
+        items=body.items,
+        principal=request_principal(request),
+    )
+    return _json(
+        {"object": "list", "data": items, "first_id": items[0]["id"], "last_id": items[-1]["id"], "has_more": False}
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}/items",
+    response=ConversationItemList,
+    summary="List a conversation's items",
+)
+def list_conversation_items(
+    request: HttpRequest,
+    conversation_id: str,
+    after: str | None = Query(None, description="An item id: return the items after it in the chosen order."),
+    limit: int = _LIMIT,
+    order: str = _ORDER,
+):
+    page = selectors.conversation_items_list(
+        conversation_id=conversation_id,
+        after=after,
+        limit=limit,
+        order=order,
+        principal=request_principal(request),
+    )
+    return _list_json(page, page.data)
+
+
+@router.get(
+    "/conversations/{conversation_id}/items/{item_id}",
+    response=dict,
+    summary="Retrieve an item of a conversation",
+)
+def get_conversation_item(request: HttpRequest, conversation_id: str, item_id: str):
+    item = selectors.conversation_item_get(
+        conversation_id=conversation_id,
+        item_id=item_id,
+        principal=request_principal(request),
+    )
+    return _json(item)
+
+
+@router.delete(
+    "/conversations/{conversation_id}/items/{item_id}",
+    response=Conversation,
+    summary="Delete an item of a conversation; returns the conversation (as OpenAI does)",
+)
+def delete_conversation_item(request: HttpRequest, conversation_id: str, item_id: str):
+    conversation = services.conversation_item_delete(
+        conversation_id=conversation_id,
+        item_id=item_id,
+        principal=request_principal(request),
+    )
+    return _json(conversation_object(conversation))

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ConversationsConfig(AppConfig):
+    name = "apps.conversations"
+    label = "conversations"
+    verbose_name = "Conversations"

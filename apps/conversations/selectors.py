@@ -1,0 +1,172 @@
+"""Conversation reads.
+
+Every read starts from `conversations_visible` / `items_visible`: the one place where the caller's principal will
+narrow the rows (authentication and attribute-based access control are a later issue). Because the narrowing is a
+queryset filter, it lands in the same SQL statement as the page it restricts, so pages are never short.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from django.db.models import QuerySet, Subquery
+
+from apps.conversations.models import Conversation, ConversationItem
+from stackadmin.errors import BadRequestError, NotFoundError
+from stackadmin.principal import ANONYMOUS, Principal
+
+CONVERSATION_ID_RE = re.compile(r"^conv_[0-9a-f]{48}$")
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+def validate_conversation_id(conversation_id: object, *, param: str = "conversation_id") -> str:
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID_RE.match(conversation_id):
+        shown = str(conversation_id)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise BadRequestError(
+            f"Invalid value for '{param}': {shown}. Conversation ID must match format 'conv_' followed by 48 "
+            "lowercase hex characters.",
+            param=param,
+            code="invalid_value",
+        )
+    return conversation_id
+
+
+def conversation_not_found(conversation_id: str) -> NotFoundError:
+    return NotFoundError(f"Conversation '{conversation_id}' not found.", param="conversation_id")
+
+
+def item_not_found(conversation_id: str, item_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"Conversation item '{item_id}' not found in conversation '{conversation_id}'. Use "
+        f"'client.conversations.items.list(\"{conversation_id}\")' to list available conversation items.",
+        param="item_id",
+    )
+
+
+def _check_page_args(limit: int, order: str) -> None:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BadRequestError(
+            f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {MAX_PAGE_SIZE}.",
+            param="limit",
+            code="invalid_value",
+        )
+    if order not in ("asc", "desc"):
+        raise BadRequestError(
+            f"Invalid value for 'order': {order!r}; expected 'asc' or 'desc'.", param="order", code="invalid_value"
+        )
+
+
+def conversations_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[Conversation]:
+    """Conversations the principal may see. Everyone sees everything until access control arrives."""
+    return Conversation.objects.all()
+
+
+def items_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[ConversationItem]:
+    """Items of conversations the principal may see (the same rule as `conversations_visible`, through the join)."""
+    return ConversationItem.objects.all()
+
+
+def conversation_get(*, conversation_id: str, principal: Principal = ANONYMOUS) -> Conversation:
+    validate_conversation_id(conversation_id)
+    conversation = conversations_visible(principal=principal).filter(public_id=conversation_id).first()
+    if conversation is None:
+        raise conversation_not_found(conversation_id)
+    return conversation
+
+
+def conversation_list(
+    *, after: str | None = None, limit: int = DEFAULT_PAGE_SIZE, order: Order = "desc", principal: Principal = ANONYMOUS
+) -> Page:
+    """Conversations in creation order (the integer key orders them: it never ties)."""
+    _check_page_args(limit, order)
+    visible = conversations_visible(principal=principal)
+    rows = visible
+    if after is not None:
+        cursor = visible.filter(public_id=after).values_list("pk", flat=True).first()
+        if cursor is None:
+            raise BadRequestError(
+                f"Invalid value for 'after': no conversation with id '{after}'.", param="after", code="invalid_value"
+            )
+        rows = rows.filter(pk__lt=cursor) if order == "desc" else rows.filter(pk__gt=cursor)
+    page = list(rows.order_by("-pk" if order == "desc" else "pk")[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return Page(
+        data=page,
+        has_more=has_more,
+        first_id=page[0].public_id if page else None,
+        last_id=page[-1].public_id if page else None,
+    )
+
+
+def conversation_items_list(
+    *,
+    conversation_id: str,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    order: Order = "desc",
+    principal: Principal = ANONYMOUS,
+) -> Page:
+    """One page of items as stored (dicts), in `sequence` order, `limit + 1` rows read to know `has_more`.
+
+    The usual case is a single statement: the page itself, with the cursor's sequence number as a subquery.
+    Only an empty page costs more, to tell an empty conversation from a missing one or an unknown cursor.
+    """
+    validate_conversation_id(conversation_id)
+    _check_page_args(limit, order)
+    items = items_visible(principal=principal).filter(conversation__public_id=conversation_id)
+    rows = items
+    if after is not None:
+        cursor = Subquery(items.filter(public_id=after).values("sequence")[:1])
+        rows = rows.filter(sequence__lt=cursor) if order == "desc" else rows.filter(sequence__gt=cursor)
+    page = list(
+        rows.order_by("-sequence" if order == "desc" else "sequence").values_list("data", flat=True)[: limit + 1]
+    )
+    if not page:
+        if not conversations_visible(principal=principal).filter(public_id=conversation_id).exists():
+            raise conversation_not_found(conversation_id)
+        if after is not None and not items.filter(public_id=after).exists():
+            raise BadRequestError(
+                f"Invalid value for 'after': no item '{after}' in conversation '{conversation_id}'.",
+                param="after",
+                code="invalid_value",
+            )
+    has_more = len(page) > limit
+    page = page[:limit]
+    return Page(
+        data=page,
+        has_more=has_more,
+        first_id=page[0]["id"] if page else None,
+        last_id=page[-1]["id"] if page else None,
+    )
+
+
+def conversation_item_get(*, conversation_id: str, item_id: str, principal: Principal = ANONYMOUS) -> dict:
+    validate_conversation_id(conversation_id)
+    if not item_id:
+        raise BadRequestError("Invalid value for 'item_id': expected a non-empty id.", param="item_id")
+    data = (
+        items_visible(principal=principal)
+        .filter(conversation__public_id=conversation_id, public_id=item_id)
+        .values_list("data", flat=True)
+        .first()
+    )
+    if data is None:
+        if not conversations_visible(principal=principal).filter(public_id=conversation_id).exists():
+            raise conversation_not_found(conversation_id)
+        raise item_not_found(conversation_id, item_id)
+    return data

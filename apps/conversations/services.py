@@ -1,0 +1,202 @@
+"""Conversation writes. Each is one transaction on the conversations store's database.
+
+Item order comes from the conversation row's `last_item_sequence` counter: an add bumps it by the number of new
+items with one UPDATE, which also locks the row, so concurrent adds to one conversation (from any worker process)
+get disjoint, gap-free ranges, and adds to different conversations never wait for each other.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.conversations.items import MAX_ITEMS_PER_ADD, normalize_items
+from apps.conversations.models import Conversation, ConversationItem
+from apps.conversations.selectors import (
+    conversation_not_found,
+    conversations_visible,
+    item_not_found,
+    validate_conversation_id,
+)
+from stackadmin.errors import BadRequestError, ConflictError
+from stackadmin.principal import ANONYMOUS, Principal
+
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_VALUE_CHARS = 512
+
+
+def _db() -> str:
+    return router.db_for_write(Conversation)
+
+
+def new_conversation_id() -> str:
+    return "conv_" + secrets.token_hex(24)
+
+
+def validate_metadata(metadata: Any, *, param: str = "metadata") -> dict[str, str]:
+    """OpenAI's limits: at most 16 pairs, string keys up to 64 characters, string values up to 512."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise BadRequestError(f"Invalid value for '{param}': expected an object of strings.", param=param)
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise BadRequestError(
+            f"Invalid value for '{param}': at most {MAX_METADATA_PAIRS} key-value pairs; got {len(metadata)}.",
+            param=param,
+            code="object_above_max_properties",
+        )
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_METADATA_KEY_CHARS:
+            raise BadRequestError(
+                f"Invalid value for '{param}': keys are non-empty strings of at most {MAX_METADATA_KEY_CHARS} "
+                f"characters; {str(key)[:80]!r} is not.",
+                param=param,
+                code="invalid_metadata_key",
+            )
+        if not isinstance(value, str):
+            raise BadRequestError(
+                f"Invalid value for '{param}.{key}': metadata values are strings.",
+                param=f"{param}.{key}",
+                code="invalid_type",
+            )
+        if len(value) > MAX_METADATA_VALUE_CHARS:
+            raise BadRequestError(
+                f"Invalid value for '{param}.{key}': {len(value)} characters is over the limit of "
+                f"{MAX_METADATA_VALUE_CHARS}.",
+                param=f"{param}.{key}",
+                code="string_above_max_length",
+            )
+    return dict(metadata)
+
+
+def _item_rows(
+    conversation: Conversation, items: list[dict], first_sequence: int, now: datetime, principal: Principal
+) -> list[ConversationItem]:
+    return [
+        ConversationItem(
+            conversation=conversation,
+            public_id=item["id"],
+            sequence=first_sequence + offset,
+            type=item["type"],
+            data=item,
+            created_at=now,
+            owner_principal=principal.name,
+            access_attributes=principal.attributes,
+        )
+        for offset, item in enumerate(items)
+    ]
+
+
+def conversation_create(
+    *, items: list | None = None, metadata: Any = None, principal: Principal = ANONYMOUS
+) -> Conversation:
+    """A new conversation, with its initial items (any number: llama-stack does not cap create) in given order."""
+    clean_metadata = validate_metadata(metadata)
+    clean_items = normalize_items(items) if items is not None else []
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        conversation = Conversation.objects.create(
+            public_id=new_conversation_id(),
+            created_at=now,
+            metadata=clean_metadata,
+            last_item_sequence=len(clean_items),
+            owner_principal=principal.name,
+            access_attributes=principal.attributes,
+        )
+        if clean_items:
+            ConversationItem.objects.bulk_create(_item_rows(conversation, clean_items, 1, now, principal))
+    return conversation
+
+
+def conversation_update(*, conversation_id: str, metadata: Any, principal: Principal = ANONYMOUS) -> Conversation:
+    """Replace the metadata wholesale (OpenAI and llama-stack do not merge); `None` clears it."""
+    validate_conversation_id(conversation_id)
+    clean_metadata = validate_metadata(metadata)
+    with transaction.atomic(using=_db()):
+        conversation = (
+            conversations_visible(principal=principal).select_for_update().filter(public_id=conversation_id).first()
+        )
+        if conversation is None:
+            raise conversation_not_found(conversation_id)
+        conversation.metadata = clean_metadata
+        conversation.save(update_fields=["metadata"])
+    return conversation
+
+
+def conversation_delete(*, conversation_id: str, principal: Principal = ANONYMOUS) -> None:
+    """Delete the conversation and every item in it (llama-stack left the items behind)."""
+    validate_conversation_id(conversation_id)
+    with transaction.atomic(using=_db()):
+        pk = (
+            conversations_visible(principal=principal)
+            .filter(public_id=conversation_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            raise conversation_not_found(conversation_id)
+        # The cascade is one DELETE of the items by conversation (no per-item signals are connected).
+        Conversation.objects.filter(pk=pk).delete()
+
+
+def conversation_items_add(*, conversation_id: str, items: Any, principal: Principal = ANONYMOUS) -> list[dict]:
+    """Append 1-20 items after the conversation's last one; returns them as stored (with their ids)."""
+    validate_conversation_id(conversation_id)
+    clean_items = normalize_items(items, max_items=MAX_ITEMS_PER_ADD)
+    if not clean_items:
+        raise BadRequestError(
+            "Invalid value for 'items': add at least one item.", param="items", code="array_below_min_length"
+        )
+    supplied = [item["id"] for item, raw in zip(clean_items, items, strict=True) if raw.get("id") is not None]
+    now = timezone.now()
+    try:
+        with transaction.atomic(using=_db()):
+            visible = conversations_visible(principal=principal).filter(public_id=conversation_id)
+            # One UPDATE both claims the sequence range and takes the row lock that serialises concurrent adds.
+            if not visible.update(last_item_sequence=F("last_item_sequence") + len(clean_items)):
+                raise conversation_not_found(conversation_id)
+            conversation = Conversation.objects.only("pk", "last_item_sequence").get(public_id=conversation_id)
+            if supplied:
+                taken = list(
+                    ConversationItem.objects.filter(conversation=conversation, public_id__in=supplied).values_list(
+                        "public_id", flat=True
+                    )[:1]
+                )
+                if taken:
+                    raise ConflictError(
+                        f"Item '{taken[0]}' already exists in conversation '{conversation_id}'.",
+                        param="items",
+                        code="duplicate_item_id",
+                    )
+            first = conversation.last_item_sequence - len(clean_items) + 1
+            ConversationItem.objects.bulk_create(_item_rows(conversation, clean_items, first, now, principal))
+    except IntegrityError as exc:
+        # Only the (conversation, id) constraint can fail here: another request added one of these ids first.
+        raise ConflictError(
+            f"One of these item ids was just added to conversation '{conversation_id}' by another request.",
+            param="items",
+            code="duplicate_item_id",
+        ) from exc
+    return clean_items
+
+
+def conversation_item_delete(*, conversation_id: str, item_id: str, principal: Principal = ANONYMOUS) -> Conversation:
+    """Delete one item of this conversation (an item of another conversation is not found); returns the conversation."""
+    validate_conversation_id(conversation_id)
+    if not item_id:
+        raise BadRequestError("Invalid value for 'item_id': expected a non-empty id.", param="item_id")
+    with transaction.atomic(using=_db()):
+        conversation = conversations_visible(principal=principal).filter(public_id=conversation_id).first()
+        if conversation is None:
+            raise conversation_not_found(conversation_id)
+        deleted, _ = ConversationItem.objects.filter(conversation=conversation, public_id=item_id).delete()
+        if not deleted:
+            raise item_not_found(conversation_id, item_id)
+    return conversation

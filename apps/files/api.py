@@ -1,0 +1,111 @@
+"""`/v1/files`: OpenAI's Files API. Uploads stream to disk; downloads stream from it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from asgiref.sync import sync_to_async
+from ninja import Query, Router
+
+from apps.files import disk, selectors, services
+from apps.files.schemas import UPLOAD_REQUEST_BODY, FileDeleted, FileList, FileObject, content_disposition, file_object
+from apps.files.uploads import receive_upload
+from stackadmin.principal import request_principal
+
+logger = logging.getLogger("apps.files")
+router = Router(tags=["files"])
+
+
+def _db(fn):
+    """`fn` on the sync thread that owns this process's database connections (where sync views run too)."""
+    return sync_to_async(fn, thread_sensitive=True)
+
+
+def _json(body: object) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
+    )
+
+
+@router.post(
+    "/files",
+    response=FileObject,
+    summary="Upload a file",
+    openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
+)
+async def create_file(request: HttpRequest):
+    # Parsing reads the spooled body and writes the staged file: blocking I/O, kept off the event loop.
+    upload = await sync_to_async(receive_upload, thread_sensitive=False)(request, max_bytes=disk.max_upload_bytes())
+    try:
+        file = await _db(services.file_create)(
+            staged=upload.staged,
+            filename=upload.filename,
+            purpose=upload.purpose,
+            expires_after=upload.expires_after,
+            principal=request_principal(request),
+        )
+    finally:
+        upload.discard()
+    return _json(file_object(file))
+
+
+@router.get("/files", response=FileList, summary="List files")
+def list_files(
+    request: HttpRequest,
+    after: str | None = Query(None, description="A file id: return the files after it in the chosen order."),
+    limit: int = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selectors.MAX_PAGE_SIZE}."),
+    order: str = Query("desc", description="'asc' (oldest first) or 'desc' (newest first, the default)."),
+    purpose: str | None = Query(None, description="Only files with this purpose."),
+):
+    page = selectors.file_list(
+        after=after,
+        limit=limit,
+        order=order,
+        purpose=purpose,
+        principal=request_principal(request),
+    )
+    return _json(
+        {
+            "object": "list",
+            "data": [file_object(f) for f in page.data],
+            "first_id": page.first_id,
+            "last_id": page.last_id,
+            "has_more": page.has_more,
+        }
+    )
+
+
+@router.get("/files/{file_id}", response=FileObject, summary="Retrieve a file's metadata")
+def get_file(request: HttpRequest, file_id: str):
+    file = selectors.file_get(file_id=file_id, principal=request_principal(request))
+    return _json(file_object(file))
+
+
+@router.delete("/files/{file_id}", response=FileDeleted, summary="Delete a file and its bytes")
+def delete_file(request: HttpRequest, file_id: str):
+    services.file_delete(file_id=file_id, principal=request_principal(request))
+    return _json({"id": file_id, "object": "file", "deleted": True})
+
+
+@router.get(
+    "/files/{file_id}/content",
+    response={200: bytes},
+    summary="Download a file's bytes",
+    openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}}}},
+)
+async def get_file_content(request: HttpRequest, file_id: str):
+    file, path = await _db(selectors.file_content_path)(file_id=file_id, principal=request_principal(request))
+    try:
+        # Opened before the response starts, so a file deleted from now on still streams in full.
+        fh = await asyncio.to_thread(path.open, "rb")
+    except FileNotFoundError:
+        logger.error("file %s: its bytes are missing from the storage directory (%s)", file.public_id, path)
+        raise selectors.file_not_found(file_id) from None
+    response = StreamingHttpResponse(disk.read_chunks(fh), content_type="application/octet-stream")
+    response["Content-Length"] = str(file.bytes)
+    response["Content-Disposition"] = content_disposition(file.filename)
+    return response

@@ -1,0 +1,170 @@
+"""Where file bytes live: `files.storage_dir` from the run config, read at call time.
+
+Layout: `<storage_dir>/<2 hex>/<file id>` (the two characters after `file-` spread files over 256 directories).
+The path comes from the generated id alone, so no filename or caller-supplied value can point it anywhere else,
+and `resolve` re-checks that a stored relative path stays inside the directory before anything opens it.
+
+Incoming bytes are staged in `<storage_dir>/.incoming/`, on the same filesystem as their final place, and become
+a file with one `os.replace`: a reader sees all of a file or none of it. A crash mid-upload can only leave a
+`.part` file in `.incoming`, which `purge_expired_files` sweeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+from stackadmin.errors import PayloadTooLargeError
+
+INCOMING_DIR = ".incoming"
+FILE_ID_RE = re.compile(r"^file-[0-9a-f]{32}$")
+_WRITE_BUFFER = 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
+
+
+def storage_root() -> Path:
+    return Path(settings.STACKADMIN_RUN_CONFIG.files.storage_dir).expanduser().resolve()
+
+
+def max_upload_bytes() -> int:
+    return settings.STACKADMIN_RUN_CONFIG.files.max_upload_bytes
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def too_large(max_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"File is larger than the maximum upload size of {max_bytes} bytes ({human_size(max_bytes)}).",
+        param="file",
+        code="file_too_large",
+    )
+
+
+def relative_path(file_id: str) -> str:
+    if not FILE_ID_RE.match(file_id):
+        raise ValueError(f"not a file id: {file_id!r}")
+    return f"{file_id[5:7]}/{file_id}"
+
+
+def resolve(relative: str) -> Path:
+    """The absolute path of a stored file, refusing anything that would leave the storage directory."""
+    root = storage_root()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or path == root or path.is_relative_to(root / INCOMING_DIR):
+        raise ValueError(f"stored path {relative!r} is outside the storage directory {root}")
+    return path
+
+
+def remove(relative: str) -> bool:
+    """Delete a stored file's bytes; False when they were already gone."""
+    try:
+        resolve(relative).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class StagedFile:
+    """Bytes being received into `.incoming/`, counted against a size limit; then committed (renamed) or discarded."""
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.committed = False
+        incoming = storage_root() / INCOMING_DIR
+        incoming.mkdir(parents=True, exist_ok=True)
+        self.path = incoming / f"{secrets.token_hex(16)}.part"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh: BinaryIO | None = os.fdopen(fd, "wb", buffering=_WRITE_BUFFER)
+
+    def write(self, chunk: bytes) -> None:
+        if self._fh is None:
+            raise ValueError("write to a closed staged file")
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise too_large(self.max_bytes)
+        self._fh.write(chunk)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            fh, self._fh = self._fh, None
+            fh.close()
+
+    def commit(self, relative: str) -> Path:
+        """Move the bytes to their final place (one rename on the same filesystem)."""
+        self.close()
+        final = resolve(relative)
+        final.parent.mkdir(exist_ok=True)
+        os.replace(self.path, final)
+        self.committed = True
+        return final
+
+    def discard(self) -> None:
+        """Remove the staged bytes unless they were committed; safe to call any number of times."""
+        self.close()
+        if not self.committed:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()
+
+
+def stage_stream(stream: BinaryIO, *, max_bytes: int | None = None, chunk_size: int = _WRITE_BUFFER) -> StagedFile:
+    """Copy a readable binary stream into a staged file (for callers that are not an HTTP upload)."""
+    staged = StagedFile(max_bytes=max_upload_bytes() if max_bytes is None else max_bytes)
+    try:
+        while chunk := stream.read(chunk_size):
+            staged.write(chunk)
+        staged.close()
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def sweep_incoming(*, older_than_seconds: float) -> list[Path]:
+    """Delete staged files abandoned by a crashed upload; returns what was removed."""
+    incoming = storage_root() / INCOMING_DIR
+    if not incoming.is_dir():
+        return []
+    cutoff = time.time() - older_than_seconds
+    removed = []
+    for path in incoming.glob("*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+async def read_chunks(handle: BinaryIO, chunk_size: int = READ_CHUNK_BYTES) -> AsyncIterator[bytes]:
+    """Stream an open file without blocking the event loop, closing it at the end (or when the client leaves).
+
+    Responses need an async iterator: under ASGI, Django reads a sync one (a plain `FileResponse`) into memory
+    whole before sending the first byte.
+    """
+    try:
+        while chunk := await asyncio.to_thread(handle.read, chunk_size):
+            yield chunk
+    finally:
+        handle.close()

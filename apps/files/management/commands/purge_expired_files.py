@@ -1,0 +1,57 @@
+"""Delete expired files (rows and bytes) and abandoned uploads. Safe to run at any time, from cron or a timer."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from apps.files import disk, selectors, services
+
+_DAY = 24 * 3600
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete every expired file's bytes and row, and staged uploads older than --incoming-max-age "
+        "(left by a crash mid-upload). Expired files are already hidden from the API; this frees the space."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=500, help="rows deleted per transaction (default 500)")
+        parser.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
+        parser.add_argument(
+            "--incoming-max-age",
+            type=float,
+            default=_DAY,
+            metavar="SECONDS",
+            help="staged uploads older than this are abandoned (default 86400, one day)",
+        )
+
+    def handle(self, *args, **options):
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1")
+        now = timezone.now()
+        expired = selectors.files_expired(now=now)
+        count = expired.count()
+        root = disk.storage_root()
+        self.stdout.write(f"Storage directory {root}: {count} expired file{'' if count == 1 else 's'}.")
+        if options["dry_run"]:
+            for public_id, filename, expires_at in expired.order_by("pk").values_list(
+                "public_id", "filename", "expires_at"
+            ):
+                self.stdout.write(f"  would delete {public_id} ({filename}), expired {expires_at:%Y-%m-%d %H:%M:%S}")
+            return
+
+        def progress(done: int, total: int, freed: int) -> None:
+            self.stdout.write(f"  deleted {done}/{total} ({disk.human_size(freed)} freed)")
+
+        result = services.files_purge_expired(now=now, batch_size=options["batch_size"], progress=progress)
+        swept = disk.sweep_incoming(older_than_seconds=options["incoming_max_age"])
+        for path in swept:
+            self.stdout.write(f"  removed abandoned upload {path.name}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Deleted {result.files} expired file{'' if result.files == 1 else 's'} "
+                f"({disk.human_size(result.bytes)}) and {len(swept)} abandoned upload{'' if len(swept) == 1 else 's'}."
+            )
+        )

@@ -1,0 +1,120 @@
+"""File reads. An expired file is gone as far as readers are concerned, whether or not it was purged yet.
+
+`files_visible` is where the caller's principal will narrow the rows once access control exists; it is a
+queryset filter, so it will land in the same statement as the page or lookup it restricts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.files import disk
+from apps.files.models import File
+from stackadmin.errors import BadRequestError, NotFoundError
+from stackadmin.principal import ANONYMOUS, Principal
+
+DEFAULT_PAGE_SIZE = 10_000
+MAX_PAGE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list[File]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+def validate_file_id(file_id: object, *, param: str = "file_id") -> str:
+    if not isinstance(file_id, str) or not disk.FILE_ID_RE.match(file_id):
+        shown = str(file_id)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise BadRequestError(
+            f"Invalid value for '{param}': {shown}. File ids are 'file-' followed by 32 lowercase hex characters.",
+            param=param,
+            code="invalid_value",
+        )
+    return file_id
+
+
+def file_not_found(file_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"File '{file_id}' not found. Use 'client.files.list()' to list available files.", param="file_id"
+    )
+
+
+def files_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[File]:
+    """Files the principal may see. Everyone sees everything until access control arrives."""
+    return File.objects.all()
+
+
+def unexpired(files: QuerySet[File], *, now: datetime | None = None) -> QuerySet[File]:
+    return files.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now()))
+
+
+def file_get(*, file_id: str, principal: Principal = ANONYMOUS, now: datetime | None = None) -> File:
+    validate_file_id(file_id)
+    file = unexpired(files_visible(principal=principal), now=now).filter(public_id=file_id).first()
+    if file is None:
+        raise file_not_found(file_id)
+    return file
+
+
+def file_list(
+    *,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    order: str = "desc",
+    purpose: str | None = None,
+    principal: Principal = ANONYMOUS,
+    now: datetime | None = None,
+) -> Page:
+    """Unexpired files in upload order (by the integer key, which never ties), `limit + 1` read for `has_more`."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BadRequestError(
+            f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {MAX_PAGE_SIZE}.",
+            param="limit",
+            code="invalid_value",
+        )
+    if order not in ("asc", "desc"):
+        raise BadRequestError(
+            f"Invalid value for 'order': {order!r}; expected 'asc' or 'desc'.", param="order", code="invalid_value"
+        )
+    visible = files_visible(principal=principal)
+    rows = unexpired(visible, now=now)
+    if purpose is not None:
+        rows = rows.filter(purpose=purpose)
+    if after is not None:
+        # The cursor may have expired since the previous page was read; its position still counts.
+        cursor = visible.filter(public_id=after).values_list("pk", flat=True).first()
+        if cursor is None:
+            raise BadRequestError(
+                f"Invalid value for 'after': no file with id '{after}'.", param="after", code="invalid_value"
+            )
+        rows = rows.filter(pk__lt=cursor) if order == "desc" else rows.filter(pk__gt=cursor)
+    page = list(rows.order_by("-pk" if order == "desc" else "pk")[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return Page(
+        data=page,
+        has_more=has_more,
+        first_id=page[0].public_id if page else None,
+        last_id=page[-1].public_id if page else None,
+    )
+
+
+def file_content_path(
+    *, file_id: str, principal: Principal = ANONYMOUS, now: datetime | None = None
+) -> tuple[File, Path]:
+    file = file_get(file_id=file_id, principal=principal, now=now)
+    return file, disk.resolve(file.path)
+
+
+def files_expired(*, now: datetime | None = None) -> QuerySet[File]:
+    """Every expired file, whoever owns it: what `purge_expired_files` removes."""
+    return File.objects.filter(expires_at__lte=now or timezone.now())
