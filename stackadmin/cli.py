@@ -7,14 +7,12 @@ written to disk until the config is valid and every backend answered.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import secrets
-import socket
 import sys
 from pathlib import Path
 
-from apps.storage.config import ConfigError, RunConfig, load_config
+from apps.storage.config import ConfigError, RunConfig, auth_settings, is_loopback_host, load_config
 
 EXIT_CONFIG = 2
 EXIT_BACKEND = 3
@@ -83,18 +81,6 @@ def _check_writable(directory: Path, what: str) -> None:
         _fail(f"{what}: cannot create or write {directory} ({probe} is not a writable directory)", EXIT_BACKEND)
 
 
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
-        except OSError:
-            return False
-
-
 def prepare(config: RunConfig) -> None:
     """Create the home, the secret key and the SQLite directories, then set Django up and migrate."""
     home = Path(config.home)
@@ -161,10 +147,12 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     config = load(args)
-    if not _is_loopback(args.host) and not args.allow_remote_without_auth:
+    os.environ["STACKADMIN_BIND_HOST"] = args.host
+    auth_enabled, _ = auth_settings(config, args.host)
+    if not auth_enabled and not is_loopback_host(args.host) and not args.allow_remote_without_auth:
         _fail(
-            f"--host {args.host} is not a loopback address and authentication is not configured; anyone who "
-            "can reach it could read and change every prompt. Bind 127.0.0.1, or pass "
+            f"--host {args.host} is not a loopback address and server.auth.enabled is false; anyone who can "
+            "reach it could read and change every prompt. Bind 127.0.0.1, turn authentication on, or pass "
             "--allow-remote-without-auth if that is really intended.",
             EXIT_CONFIG,
         )
@@ -186,6 +174,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     _say(f"  Dashboard  {base}/dashboard/")
     _say(f"  Admin      {base}/admin/")
     _say(f"  API        {base}/v1   (docs: {base}/v1/docs)")
+    if auth_enabled:
+        _say(
+            "  Authentication is on: /v1 needs 'Authorization: Bearer <key>' "
+            "(create keys in the dashboard, the admin, or with: python manage.py create_api_key <user>)"
+        )
     _say(f"  Serving with {args.workers} worker process{'es' if args.workers > 1 else ''}; Ctrl-C stops.")
     if args.workers > 1 and not config.server.get("channel_layer"):
         _say(

@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from apps.storage.config import ConfigError, channel_layer_backend, load_config, parse_config
+from apps.storage.config import ConfigError, auth_settings, channel_layer_backend, load_config, parse_config
 from apps.storage.databases import django_databases
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +50,10 @@ except ConfigError as exc:
         home=os.path.expanduser(os.environ.get("STACKADMIN_HOME") or "~/.stackadmin"),
     )
 STACKADMIN_HOME = STACKADMIN_RUN_CONFIG.home
+# /v1 authentication: `server.auth.enabled`, defaulting to on when `stackadmin run` binds beyond loopback.
+STACKADMIN_AUTH_ENABLED, STACKADMIN_ACCESS_POLICY = auth_settings(
+    STACKADMIN_RUN_CONFIG, os.environ.get("STACKADMIN_BIND_HOST")
+)
 
 # ------------------------------------------------------------------------------------------ Django core
 DEBUG = _env_bool("DJANGO_DEBUG")
@@ -82,6 +86,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "apps.storage",
+    "apps.accounts",
     "apps.conversations",
     "apps.files",
     "apps.prompts",
@@ -94,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.middleware.SessionPrincipalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -102,6 +108,7 @@ MIDDLEWARE = [
 # What /v1 requests pass through (see stackadmin/asgi.py): no cookies, so no session, CSRF or messages.
 API_MIDDLEWARE = [
     "stackadmin.middleware.V1ErrorMiddleware",
+    "apps.accounts.middleware.APIKeyMiddleware",
 ]
 
 ROOT_URLCONF = "stackadmin.urls"

@@ -1,24 +1,22 @@
 """Operators' view of prompts. Prompts live in the KV store, so the changelist and change pages are custom views
-over the prompts selectors, and every action (set default, delete) goes through the prompts services."""
+over the prompts selectors, and every action (set default, delete) goes through the prompts services.
+
+Operators (staff with the model permissions) see and manage every prompt: the admin calls the services without a
+principal, so the access policy, which governs API keys and the dashboard, does not hide anything here."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from apps.prompts import selectors, services
 from apps.prompts.models import Prompt
 from stackadmin.errors import StackAdminError
-from stackadmin.principal import Principal
 
 PAGE_SIZE = 50
-
-
-def _principal(request: HttpRequest) -> Principal:
-    return getattr(request, "principal", None) or Principal(request.user.get_username())
 
 
 @admin.register(Prompt)
@@ -60,7 +58,7 @@ class PromptAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             try:
                 version = int(request.POST.get("version", ""))
-                services.prompt_version_set_default(prompt_id=prompt_id, version=version, principal=_principal(request))
+                services.prompt_version_set_default(prompt_id=prompt_id, version=version)
                 messages.success(request, f"Version {version} is now the default of {prompt_id}.")
             except ValueError:
                 messages.error(request, "Choose a version number.")
@@ -89,7 +87,7 @@ class PromptAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             try:
-                services.prompt_delete(prompt_id=prompt_id, principal=_principal(request))
+                services.prompt_delete(prompt_id=prompt_id)
                 messages.success(request, f"Deleted prompt {prompt_id} and all its versions.")
             except StackAdminError as exc:
                 messages.error(request, exc.message)

@@ -59,9 +59,12 @@ async def list_prompts(
     after: str | None = Query(None, description="Return prompts after this prompt id."),
     order: Literal["asc", "desc"] | None = Query(None, description="By creation time; default newest first."),
 ):
-    if limit is None and after is None and order is None:
+    principal = request_principal(request)
+    if limit is None and after is None and order is None and selectors.read_predicate(principal, "prompt").op == "true":
         return _json((await _read(selectors.prompt_index)).default_list_json())
-    page = await _read(selectors.prompt_list, limit=limit, after=after, order=order or "desc")
+    page = await _read(selectors.prompt_list, limit=limit, after=after, order=order, principal=principal)
+    if limit is None and after is None and order is None:
+        return _json({"data": [s.default.as_api() for s in page.data]})
     return _json(
         {
             "object": "list",
@@ -75,7 +78,10 @@ async def list_prompts(
 
 @router.get("/prompts/{prompt_id}", response=Prompt, summary="Get a prompt (the default version unless `version`)")
 async def get_prompt(request: HttpRequest, prompt_id: str, version: int | None = None):
-    return _json((await _read(selectors.prompt_get, prompt_id=prompt_id, version=version)).as_api())
+    record = await _read(
+        selectors.prompt_get, prompt_id=prompt_id, version=version, principal=request_principal(request)
+    )
+    return _json(record.as_api())
 
 
 @router.put("/prompts/{prompt_id}", response=Prompt, summary="Create a new version of a prompt")
@@ -101,7 +107,7 @@ async def delete_prompt(request: HttpRequest, prompt_id: str):
 
 @router.get("/prompts/{prompt_id}/versions", response=ListPromptsResponse, summary="List every version of a prompt")
 async def list_prompt_versions(request: HttpRequest, prompt_id: str):
-    versions = await _read(selectors.prompt_versions_list, prompt_id=prompt_id)
+    versions = await _read(selectors.prompt_versions_list, prompt_id=prompt_id, principal=request_principal(request))
     return _json({"data": [v.as_api() for v in versions]})
 
 

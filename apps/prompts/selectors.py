@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from apps.accounts.access import allowed, read_predicate
+from apps.accounts.policy import access_keys, evaluate
 from apps.prompts.records import (
     ALL_END,
     ALL_START,
@@ -28,6 +30,7 @@ from apps.prompts.records import (
 )
 from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
 from stackadmin.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from stackadmin.principal import ANONYMOUS, Principal
 
 logger = logging.getLogger("apps.prompts")
 
@@ -76,31 +79,52 @@ def _default_version(prompt_id: str) -> int | None:
     return int(pointer) if pointer is not None and pointer.isdigit() else None
 
 
-def prompt_version_get(*, prompt_id: str, version: int) -> PromptVersion:
+def _not_found(prompt_id: str) -> NotFoundError:
+    return NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+
+
+def can_access(record: PromptVersion, principal: Principal, action: str = "read") -> bool:
+    """Whether `principal` may act on the prompt `record` belongs to (every version carries the owner)."""
+    return allowed(
+        principal,
+        action,
+        "prompt",
+        record.prompt_id,
+        owner=record.owner_principal,
+        owner_attributes=record.access_attributes,
+    )
+
+
+def _visible(record: PromptVersion, principal: Principal) -> PromptVersion:
+    if not can_access(record, principal):
+        raise _not_found(record.prompt_id)  # exactly as if it did not exist
+    return record
+
+
+def prompt_version_get(*, prompt_id: str, version: int, principal: Principal = ANONYMOUS) -> PromptVersion:
     validate_prompt_id(prompt_id)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
     raw = _kv_call(prompt_store().get, version_key(prompt_id, version))
     if raw is None:
-        if latest_version(prompt_id) is None:
-            raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+        prompt_get(prompt_id=prompt_id, principal=principal)  # 404 unless the prompt exists and is visible
         raise NotFoundError(f"Prompt '{prompt_id}' has no version {version}.", param="version")
-    return _decode(raw, prompt_id, _default_version(prompt_id) == version)
+    return _visible(_decode(raw, prompt_id, _default_version(prompt_id) == version), principal)
 
 
-def prompt_get(*, prompt_id: str, version: int | None = None) -> PromptVersion:
+def prompt_get(*, prompt_id: str, version: int | None = None, principal: Principal = ANONYMOUS) -> PromptVersion:
     """One version, or the default version when `version` is None."""
     if version is not None:
-        return prompt_version_get(prompt_id=prompt_id, version=version)
+        return prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
     validate_prompt_id(prompt_id)
     default = _default_version(prompt_id)
     raw = _kv_call(prompt_store().get, version_key(prompt_id, default)) if default is not None else None
     if raw is None:
-        raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
-    return _decode(raw, prompt_id, True)
+        raise _not_found(prompt_id)
+    return _visible(_decode(raw, prompt_id, True), principal)
 
 
-def prompt_versions_list(*, prompt_id: str) -> list[PromptVersion]:
+def prompt_versions_list(*, prompt_id: str, principal: Principal = ANONYMOUS) -> list[PromptVersion]:
     """Every version, oldest first, `is_default` set on the default one."""
     validate_prompt_id(prompt_id)
     start, end = prompt_range(prompt_id)
@@ -117,9 +141,11 @@ def prompt_versions_list(*, prompt_id: str) -> list[PromptVersion]:
         elif suffix.isdigit():
             raws.append((int(suffix), value))
     if not raws:
-        raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+        raise _not_found(prompt_id)
     raws.sort()
-    return [_decode(raw, prompt_id, number == default) for number, raw in raws]
+    versions = [_decode(raw, prompt_id, number == default) for number, raw in raws]
+    _visible(versions[0], principal)
+    return versions
 
 
 # ------------------------------------------------------------------------------------------ listing index
@@ -226,14 +252,32 @@ class PromptPage:
 
 
 def prompt_list(
-    *, limit: int | None = None, after: str | None = None, order: str = "desc", query: str | None = None
+    *,
+    limit: int | None = None,
+    after: str | None = None,
+    order: str | None = "desc",
+    query: str | None = None,
+    principal: Principal = ANONYMOUS,
 ) -> PromptPage:
     """Prompts (their default versions) by creation time, newest first unless `order="asc"`."""
+    order = order or "desc"
     if order not in ("asc", "desc"):
         raise BadRequestError("Invalid value for 'order': must be 'asc' or 'desc'.", param="order")
     if limit is not None and not 1 <= limit <= 1000:
         raise BadRequestError("Invalid value for 'limit': must be between 1 and 1000.", param="limit")
     rows = prompt_index().ordered
+    predicate = read_predicate(principal, "prompt")
+    if predicate.op != "true":
+        rows = [
+            s
+            for s in rows
+            if evaluate(
+                predicate,
+                owner=s.default.owner_principal,
+                keys=access_keys(s.default.access_attributes),
+                identifier=s.prompt_id,
+            )
+        ]
     if order == "asc":
         rows = rows[::-1]
     if query:

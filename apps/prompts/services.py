@@ -24,9 +24,22 @@ from apps.prompts.records import (
     prompt_range,
     version_key,
 )
-from apps.prompts.selectors import latest_version, prompt_store, prompt_version_get, validate_prompt_id
+from apps.prompts.selectors import (
+    can_access,
+    latest_version,
+    prompt_get,
+    prompt_store,
+    prompt_version_get,
+    validate_prompt_id,
+)
 from apps.storage.kv import KVBackendError
-from stackadmin.errors import BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError
+from stackadmin.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 from stackadmin.events import publish
 from stackadmin.principal import ANONYMOUS, Principal
 
@@ -142,6 +155,7 @@ def prompt_update(
     validate_prompt_id(prompt_id)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
+    current = _require(prompt_id, principal, "update")
     latest = latest_version(prompt_id)
     if latest is None:
         raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
@@ -158,8 +172,8 @@ def prompt_update(
         created_at=time.time(),
         created_by=_author(principal, created_by),
         message=_validate_message(message),
-        owner_principal=principal.name,
-        access_attributes=principal.attributes,
+        owner_principal=current.owner_principal,  # a new version never changes who owns the prompt
+        access_attributes=current.access_attributes,
     )
     sets = {version_key(prompt_id, new): encode_record(record)}
     if set_as_default:
@@ -172,6 +186,15 @@ def prompt_update(
         EVENTS_GROUP,
         {"kind": "version_created", "prompt_id": prompt_id, "version": new, "is_default": record.is_default},
     )
+    return record
+
+
+def _require(prompt_id: str, principal: Principal, action: str, record: PromptVersion | None = None) -> PromptVersion:
+    """The prompt's default version if `principal` may `action` it: 404 when they cannot even see it (exactly
+    as if it did not exist), 403 when they can see it but the policy forbids the action."""
+    record = record or prompt_get(prompt_id=prompt_id, principal=principal)
+    if not can_access(record, principal, action):
+        raise PermissionDeniedError(f"You may not {action} prompt '{prompt_id}'.", param="prompt_id")
     return record
 
 
@@ -194,7 +217,8 @@ def prompt_version_set_default(*, prompt_id: str, version: int, principal: Princ
     validate_prompt_id(prompt_id)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
-    record = prompt_version_get(prompt_id=prompt_id, version=version)
+    record = prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
+    _require(prompt_id, principal, "update", record)
     _write({default_key(prompt_id): str(version)})
     publish(EVENTS_GROUP, {"kind": "default_changed", "prompt_id": prompt_id, "version": version})
     return PromptVersion(**{**record.__dict__, "is_default": True})
@@ -203,6 +227,7 @@ def prompt_version_set_default(*, prompt_id: str, version: int, principal: Princ
 def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS) -> None:
     """Remove every version and the default pointer."""
     validate_prompt_id(prompt_id)
+    _require(prompt_id, principal, "delete")
     store = prompt_store()
     start, end = prompt_range(prompt_id)
     try:

@@ -345,6 +345,51 @@ def _check_channel_layer(raw: Any, storage: StorageConfig) -> None:
         )
 
 
+def _check_auth(raw: Any) -> None:
+    """`server.auth: {enabled: bool, access_policy: [rules]}`; a rule that does not parse names its index and text."""
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        raise ConfigError("server.auth: must be a mapping with 'enabled' and optional 'access_policy'")
+    unknown = set(raw) - {"enabled", "access_policy"}
+    if unknown:
+        raise ConfigError(f"server.auth.{sorted(unknown)[0]}: unknown field (known: enabled, access_policy)")
+    if "enabled" in raw and not isinstance(raw["enabled"], bool):
+        raise ConfigError(f"server.auth.enabled: must be true or false (got {raw['enabled']!r})")
+    from apps.accounts.policy import PolicyError, parse_policy
+
+    try:
+        parse_policy(raw.get("access_policy"))
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def auth_settings(config: RunConfig, bind_host: str | None) -> tuple[bool, Any]:
+    """(enabled, access policy). Authentication defaults to on when the server listens beyond loopback."""
+    from apps.accounts.policy import parse_policy
+
+    raw = config.server.get("auth") or {}
+    enabled = raw.get("enabled")
+    if enabled is None:
+        enabled = bool(bind_host) and not is_loopback_host(bind_host)
+    return enabled, parse_policy(raw.get("access_policy"))
+
+
+def is_loopback_host(host: str) -> bool:
+    import ipaddress
+    import socket
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
 def channel_layer_backend(config: RunConfig) -> KVRedisBackend | None:
     raw = config.server.get("channel_layer")
     return config.storage.backends[raw["backend"]] if raw else None
@@ -384,6 +429,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
     if not isinstance(server, dict):
         raise ConfigError("server: must be a mapping")
     _check_channel_layer(server.get("channel_layer"), storage)
+    _check_auth(server.get("auth"))
     providers = data.get("providers") or {}
     if not isinstance(providers, dict):
         raise ConfigError("providers: must be a mapping of API name to a list of providers")

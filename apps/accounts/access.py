@@ -1,0 +1,86 @@
+"""What services and selectors ask of the access policy: who acts, and which rows they may touch.
+
+With authentication off, or for anonymous callers, nothing is filtered (rows are unowned). Otherwise reads are
+filtered in the query itself (`visible_q`), so a page of `limit` rows is full whenever more visible rows exist,
+and another user's resource is simply not found.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Q
+
+from apps.accounts.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
+from stackadmin.principal import Principal
+
+__all__ = ["access_keys", "allowed", "policy_user", "visible_q"]
+
+
+def policy_user(principal: Principal | None) -> User | None:
+    if not settings.STACKADMIN_AUTH_ENABLED or principal is None or principal.is_anonymous:
+        return None
+    return User(principal.name, dict(principal.attributes or {}))
+
+
+def allowed(
+    principal: Principal | None,
+    action: str,
+    resource_type: str,
+    identifier: str,
+    *,
+    owner: str,
+    owner_attributes: dict | None,
+) -> bool:
+    return is_allowed(
+        settings.STACKADMIN_ACCESS_POLICY,
+        policy_user(principal),
+        action,
+        Resource(resource_type, identifier, owner, owner_attributes),
+    )
+
+
+def read_predicate(principal: Principal | None, resource_type: str, action: str = "read") -> Pred:
+    return compile_read_filter(settings.STACKADMIN_ACCESS_POLICY, policy_user(principal), resource_type, action)
+
+
+def visible_q(
+    principal: Principal | None,
+    resource_type: str,
+    *,
+    id_field: str,
+    action: str = "read",
+    owner_field: str = "owner_principal",
+    keys_field: str = "access_keys",
+) -> Q:
+    """A Q object selecting the rows of `resource_type` that `principal` may `action`."""
+    return _to_q(read_predicate(principal, resource_type, action), id_field, owner_field, keys_field, resource_type)
+
+
+def _to_q(pred: Pred, id_field: str, owner_field: str, keys_field: str, resource_type: str) -> Q:
+    op = pred.op
+    if op == "true" or pred is TRUE:
+        return Q()
+    if op == "false" or pred is FALSE:
+        return Q(pk__in=[])
+    if op == "owner_is":
+        return Q(**{owner_field: pred.args[0]})
+    if op == "owner_empty":
+        return Q(**{owner_field: ""})
+    if op == "keys_contain":
+        return Q(**{f"{keys_field}__contains": pred.args[0]})
+    if op == "id_is":
+        return Q(**{id_field: pred.args[0]})
+    if op == "id_matches":
+        pattern, kind = pred.args
+        prefix = f"{kind}::"
+        body = pattern[len(prefix) :] if pattern.startswith(prefix) else None
+        if body is None:
+            return Q(pk__in=[])
+        return Q(**{f"{id_field}__regex": "^" + body})
+    parts = [_to_q(p, id_field, owner_field, keys_field, resource_type) for p in pred.args]
+    if op == "not":
+        return ~parts[0]
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined & part if op == "and" else combined | part
+    return combined

@@ -1,0 +1,358 @@
+"""Attribute-based access policy: llama-stack's rule language, evaluated in Python and compiled to SQL filters.
+
+A policy is an ordered list of rules. Each rule has exactly one of `permit` / `forbid` (a scope with `actions`,
+optional `resource` and `principal`) and at most one of `when` / `unless` (a condition or a list of them). The
+first rule whose scope matches and whose condition holds decides; no matching rule denies. Conditions:
+
+    user is owner            user is not owner
+    user in owners <attr>    user not in owners <attr>
+    user with <value> in <attr>    user with <value> not in <attr>
+    resource is unowned
+
+Resources are named `<type>::<id>` (types: prompt, conversation, conversation_item, response, chat_completion,
+file); a scope's `resource` matches an exact name, a `<type>::*` wildcard, or `regex:<pattern>`. llama-stack's
+`sql_record::<table>::<id>` names are understood too. With no user (authentication off) everything is allowed.
+
+The same rules compile (`compile_read_filter`) into a predicate over the two ownership columns each row keeps
+(`owner_principal`, and `access_keys`: the owner's attributes as `|attr=value|` tokens, hex-encoded), so list
+queries filter in the database and pages stay full.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIONS = ("create", "read", "update", "delete")
+ATTRIBUTE_KEYS = ("roles", "teams", "projects", "namespaces")
+RESOURCE_TYPES = ("prompt", "conversation", "conversation_item", "response", "chat_completion", "file")
+# llama-stack names SQL rows after their table; map those names onto our resource types.
+LLAMA_STACK_TABLES = {
+    "openai_conversations": "conversation",
+    "conversation_items": "conversation_item",
+    "openai_responses": "response",
+    "responses": "response",
+    "inference_store": "chat_completion",
+    "openai_files": "file",
+}
+_ATTR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class PolicyError(ValueError):
+    """An access policy that cannot be parsed. The message names the rule's index and text."""
+
+
+# ------------------------------------------------------------------------------------------ the model
+@dataclass(frozen=True)
+class User:
+    principal: str
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+
+    def values(self, attr: str) -> list[str]:
+        return list(self.attributes.get(attr) or [])
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    identifier: str
+    owner: str = ""  # "" = unowned
+    owner_attributes: dict[str, list[str]] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.type}::{self.identifier}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str  # is_owner | in_owners | with_value | unowned
+    negated: bool = False
+    attr: str | None = None
+    value: str | None = None
+
+    def holds(self, user: User, resource: Resource) -> bool:
+        if self.kind == "is_owner":
+            result = bool(resource.owner) and resource.owner == user.principal
+        elif self.kind == "unowned":
+            result = not resource.owner
+        elif self.kind == "in_owners":
+            owned = set((resource.owner_attributes or {}).get(self.attr) or [])
+            result = bool(owned) and bool(owned & set(user.values(self.attr)))
+        else:  # with_value
+            result = self.value in user.values(self.attr)
+        return result != self.negated
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int
+    text: str
+    effect: str  # permit | forbid
+    actions: tuple[str, ...]
+    resource: str | None
+    principal: str | None
+    conditions: tuple[Condition, ...]
+    unless: bool
+
+    def scope_matches(self, user: User, action: str, resource_type: str, identifier: str | None) -> bool:
+        if action not in self.actions:
+            return False
+        if self.principal is not None and self.principal != user.principal:
+            return False
+        return self.resource is None or _resource_matches(self.resource, resource_type, identifier)
+
+    def condition_holds(self, user: User, resource: Resource) -> bool:
+        if not self.conditions:
+            return True
+        all_true = all(c.holds(user, resource) for c in self.conditions)
+        return not all_true if self.unless else all_true
+
+
+def _normalise_resource(pattern: str) -> str:
+    if pattern.startswith("sql_record::"):
+        parts = pattern.split("::", 2)
+        table = parts[1] if len(parts) > 1 else ""
+        rest = parts[2] if len(parts) > 2 else "*"
+        return f"{LLAMA_STACK_TABLES.get(table, table)}::{rest}"
+    return pattern
+
+
+def _resource_matches(pattern: str, resource_type: str, identifier: str | None) -> bool:
+    name = f"{resource_type}::{identifier}" if identifier is not None else None
+    if pattern.startswith("regex:"):
+        try:
+            return name is not None and re.match(pattern[len("regex:") :], name) is not None
+        except re.error:
+            return False
+    pattern = _normalise_resource(pattern)
+    if pattern.endswith("::*"):
+        return pattern[:-3] == resource_type
+    return name is not None and pattern == name
+
+
+# ------------------------------------------------------------------------------------------ parsing
+def parse_condition(text: str, *, where: str) -> Condition:
+    words = text.split()
+    match words:
+        case ["user", "is", "owner"]:
+            return Condition("is_owner")
+        case ["user", "is", "not", "owner"]:
+            return Condition("is_owner", negated=True)
+        case ["resource", "is", "unowned"]:
+            return Condition("unowned")
+        case ["user", "in", "owners", attr]:
+            return Condition("in_owners", attr=_attr(attr, where))
+        case ["user", "not", "in", "owners", attr]:
+            return Condition("in_owners", negated=True, attr=_attr(attr, where))
+        case ["user", "with", value, "in", attr]:
+            return Condition("with_value", attr=_attr(attr, where), value=value)
+        case ["user", "with", value, "not", "in", attr]:
+            return Condition("with_value", negated=True, attr=_attr(attr, where), value=value)
+    raise PolicyError(
+        f"{where}: unknown condition {text!r}; use 'user is [not] owner', 'user [not] in owners <attr>', "
+        "'user with <value> [not] in <attr>' or 'resource is unowned'"
+    )
+
+
+def _attr(attr: str, where: str) -> str:
+    if not _ATTR_RE.match(attr):
+        raise PolicyError(f"{where}: {attr!r} is not an attribute name")
+    return attr
+
+
+def parse_policy(raw: Any, *, path: str = "server.auth.access_policy") -> tuple[Rule, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise PolicyError(f"{path}: must be a list of rules")
+    return tuple(_parse_rule(i, item, f"{path}[{i}]") for i, item in enumerate(raw))
+
+
+def _parse_rule(index: int, item: Any, where: str) -> Rule:
+    text = repr(item)
+    where = f"{where} {text if len(text) <= 120 else text[:117] + '...'}"
+    if not isinstance(item, dict):
+        raise PolicyError(f"{where}: a rule is a mapping with 'permit' or 'forbid'")
+    unknown = set(item) - {"permit", "forbid", "when", "unless", "description"}
+    if unknown:
+        raise PolicyError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    effects = [e for e in ("permit", "forbid") if e in item]
+    if len(effects) != 1:
+        raise PolicyError(f"{where}: needs exactly one of 'permit' or 'forbid'")
+    if "when" in item and "unless" in item:
+        raise PolicyError(f"{where}: use 'when' or 'unless', not both")
+    effect = effects[0]
+    scope = item[effect]
+    if not isinstance(scope, dict) or set(scope) - {"actions", "resource", "principal"}:
+        raise PolicyError(f"{where}: '{effect}' takes a mapping with 'actions' and optional 'resource', 'principal'")
+    actions = scope.get("actions")
+    actions = [actions] if isinstance(actions, str) else actions
+    if not actions or not isinstance(actions, list) or any(a not in ACTIONS for a in actions):
+        raise PolicyError(f"{where}: 'actions' must be one or more of {', '.join(ACTIONS)}")
+    resource = scope.get("resource")
+    if resource is not None:
+        if not isinstance(resource, str) or not resource:
+            raise PolicyError(f"{where}: 'resource' must be a string")
+        if resource.startswith("regex:"):
+            try:
+                re.compile(resource[len("regex:") :])
+            except re.error as exc:
+                raise PolicyError(f"{where}: invalid regex in 'resource': {exc}") from None
+        elif "::" not in resource:
+            raise PolicyError(f"{where}: 'resource' looks like '<type>::<id>', '<type>::*' or 'regex:<pattern>'")
+    principal = scope.get("principal")
+    if principal is not None and not isinstance(principal, str):
+        raise PolicyError(f"{where}: 'principal' must be a string")
+    key = "unless" if "unless" in item else "when" if "when" in item else None
+    raw_conditions = item.get(key) if key else []
+    raw_conditions = [raw_conditions] if isinstance(raw_conditions, str) else raw_conditions
+    if not isinstance(raw_conditions, list) or not all(isinstance(c, str) for c in raw_conditions):
+        raise PolicyError(f"{where}: '{key}' must be a condition or a list of conditions")
+    conditions = tuple(parse_condition(c, where=where) for c in raw_conditions)
+    return Rule(index, text, effect, tuple(actions), resource, principal, conditions, key == "unless")
+
+
+def _default_policy() -> tuple[Rule, ...]:
+    """llama-stack's default: permit everything to the owner, to anyone sharing an attribute value with the
+    owner, and on unowned resources."""
+    raw = [{"permit": {"actions": list(ACTIONS)}, "when": f"user in owners {attr}"} for attr in ATTRIBUTE_KEYS]
+    raw += [
+        {"permit": {"actions": list(ACTIONS)}, "when": "user is owner"},
+        {"permit": {"actions": list(ACTIONS)}, "when": "resource is unowned"},
+    ]
+    return parse_policy(raw, path="default policy")
+
+
+DEFAULT_POLICY = _default_policy()
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+def is_allowed(policy: tuple[Rule, ...], user: User | None, action: str, resource: Resource) -> bool:
+    if user is None:
+        return True
+    for rule in policy or DEFAULT_POLICY:
+        if rule.scope_matches(user, action, resource.type, resource.identifier) and rule.condition_holds(
+            user, resource
+        ):
+            return rule.effect == "permit"
+    return False
+
+
+def token(attr: str, value: str) -> str:
+    """One `|attr=value|` token with both parts hex-encoded: no value can forge another token by containing
+    `|` or `=`, and SQLite's case-insensitive LIKE cannot confuse `Team` with `team`."""
+    return f"|{attr.encode().hex()}={str(value).encode().hex()}|"
+
+
+def access_keys(attributes: dict[str, list[str]] | None) -> str:
+    """The owner's attributes as searchable tokens, e.g. `|7465616d73=61|` ("" when there are none)."""
+    tokens = [token(attr, value) for attr, values in sorted((attributes or {}).items()) for value in values or []]
+    return "".join(tokens)
+
+
+# Compiled predicates: a tiny boolean algebra the ORM layer turns into Q objects (and tests can evaluate).
+@dataclass(frozen=True)
+class Pred:
+    op: str  # true | false | owner_is | owner_empty | keys_contain | id_is | id_matches | not | and | or
+    args: tuple = ()
+
+
+TRUE, FALSE = Pred("true"), Pred("false")
+
+
+def _not(p: Pred) -> Pred:
+    if p is TRUE or p.op == "true":
+        return FALSE
+    if p.op == "false":
+        return TRUE
+    return Pred("not", (p,))
+
+
+def _and(*ps: Pred) -> Pred:
+    if any(p.op == "false" for p in ps):
+        return FALSE
+    ps = tuple(p for p in ps if p.op != "true")
+    return TRUE if not ps else ps[0] if len(ps) == 1 else Pred("and", ps)
+
+
+def _or(*ps: Pred) -> Pred:
+    if any(p.op == "true" for p in ps):
+        return TRUE
+    ps = tuple(p for p in ps if p.op != "false")
+    return FALSE if not ps else ps[0] if len(ps) == 1 else Pred("or", ps)
+
+
+def _condition_pred(c: Condition, user: User) -> Pred:
+    if c.kind == "is_owner":
+        p = Pred("owner_is", (user.principal,)) if user.principal else FALSE
+    elif c.kind == "unowned":
+        p = Pred("owner_empty")
+    elif c.kind == "in_owners":
+        p = _or(*(Pred("keys_contain", (token(c.attr, v),)) for v in user.values(c.attr)))
+    else:
+        p = TRUE if c.value in user.values(c.attr) else FALSE
+    return _not(p) if c.negated else p
+
+
+def _rule_pred(rule: Rule, user: User) -> Pred:
+    if not rule.conditions:
+        return TRUE
+    all_true = _and(*(_condition_pred(c, user) for c in rule.conditions))
+    return _not(all_true) if rule.unless else all_true
+
+
+def _scope_pred(rule: Rule, resource_type: str) -> Pred:
+    """Whether a rule's resource pattern covers rows of this type (per row for exact ids and regexes)."""
+    if rule.resource is None:
+        return TRUE
+    if rule.resource.startswith("regex:"):
+        return Pred("id_matches", (rule.resource[len("regex:") :], resource_type))
+    pattern = _normalise_resource(rule.resource)
+    kind, _, ident = pattern.partition("::")
+    if kind != resource_type:
+        return FALSE
+    return TRUE if ident == "*" else Pred("id_is", (ident,))
+
+
+def compile_read_filter(policy: tuple[Rule, ...], user: User | None, resource_type: str, action: str = "read") -> Pred:
+    """The rows of `resource_type` that `user` may `action`, as a predicate over the ownership columns."""
+    if user is None:
+        return TRUE
+    # First match decides, so a permit counts unless an earlier forbid matched (an earlier matching permit
+    # would already have made the row visible on its own).
+    result, forbidden = FALSE, FALSE
+    for rule in policy or DEFAULT_POLICY:
+        if action not in rule.actions or (rule.principal is not None and rule.principal != user.principal):
+            continue
+        matches = _and(_scope_pred(rule, resource_type), _rule_pred(rule, user))
+        if rule.effect == "permit":
+            result = _or(result, _and(matches, _not(forbidden)))
+        else:
+            forbidden = _or(forbidden, matches)
+    return result
+
+
+def evaluate(pred: Pred, *, owner: str, keys: str, identifier: str) -> bool:
+    """Evaluate a compiled predicate for one row (used where rows are not in SQL, e.g. prompts)."""
+    op = pred.op
+    if op == "true":
+        return True
+    if op == "false":
+        return False
+    if op == "owner_is":
+        return owner == pred.args[0]
+    if op == "owner_empty":
+        return not owner
+    if op == "keys_contain":
+        return pred.args[0] in keys
+    if op == "id_is":
+        return identifier == pred.args[0]
+    if op == "id_matches":
+        return re.match(pred.args[0], f"{pred.args[1]}::{identifier}") is not None
+    if op == "not":
+        return not evaluate(pred.args[0], owner=owner, keys=keys, identifier=identifier)
+    if op == "and":
+        return all(evaluate(p, owner=owner, keys=keys, identifier=identifier) for p in pred.args)
+    return any(evaluate(p, owner=owner, keys=keys, identifier=identifier) for p in pred.args)
