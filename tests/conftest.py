@@ -101,9 +101,10 @@ class LiveServer:
         self.log_path = home / "server.log"
         full_env = {**os.environ, "STACKADMIN_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
         full_env.pop("STACKADMIN_CONFIG", None)
-        args = [sys.executable, "-m", "stackadmin.cli", "run", "--port", str(self.port), "--workers", str(workers)]
         if config:
-            args += ["--config", config]
+            full_env["STACKADMIN_CONFIG"] = config
+        self.env = full_env
+        args = [sys.executable, "-m", "stackadmin.cli", "run", "--port", str(self.port), "--workers", str(workers)]
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -128,6 +129,15 @@ class LiveServer:
             if line.strip().startswith("password:"):
                 return line.split(":", 1)[1].strip()
         return None
+
+    def manage(self, *args: str) -> str:
+        """Run a `manage.py` command against this server's config and data; returns its stdout."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
 
     def stop(self) -> None:
         if self.process.poll() is None:
