@@ -1,0 +1,171 @@
+"""The Conversations API through the OpenAI SDK against a live server whose store is PostgreSQL (2 workers)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+
+from tests.conversations.pg import postgres_server
+
+pytestmark = pytest.mark.postgres
+
+
+def user(text: str) -> dict:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def text_of(item) -> str:
+    return item.content[0].text
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory):
+    with postgres_server(tmp_path_factory, workers=2) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(pg):
+    with openai.OpenAI(base_url=pg.url + "/v1", api_key="test", max_retries=0, timeout=60) as sdk:
+        yield sdk
+
+
+class TestConversationsOnPostgres:
+    def test_rows_are_in_postgres_with_ownership_columns(self, pg, client):
+        conversation = client.conversations.create(metadata={"where": "pg"}, items=[user("hello")])
+        with pg.connect() as conn:
+            row = conn.execute(
+                "SELECT metadata, owner_principal, access_attributes FROM openai_conversations WHERE public_id = %s",
+                (conversation.id,),
+            ).fetchone()
+            items = conn.execute(
+                "SELECT i.public_id, i.sequence, i.owner_principal, i.access_attributes FROM conversation_items i "
+                "JOIN openai_conversations c ON c.id = i.conversation_id WHERE c.public_id = %s",
+                (conversation.id,),
+            ).fetchall()
+        assert row == ({"where": "pg"}, "", None)
+        assert [(seq, owner, attrs) for _, seq, owner, attrs in items] == [(1, "", None)]
+
+    def test_lifecycle_and_cascade(self, pg, client):
+        conversation = client.conversations.create(items=[user("a"), user("b")])
+        added = client.conversations.items.create(conversation.id, items=[user("c")])
+        assert [text_of(i) for i in client.conversations.items.list(conversation.id, order="asc")] == ["a", "b", "c"]
+        assert text_of(client.conversations.items.retrieve(added.data[0].id, conversation_id=conversation.id)) == "c"
+        assert (
+            client.conversations.items.delete(added.data[0].id, conversation_id=conversation.id).id == conversation.id
+        )
+        assert client.conversations.update(conversation.id, metadata={"x": "y"}).metadata == {"x": "y"}
+        client.conversations.delete(conversation.id)
+        with pg.connect() as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM conversation_items i LEFT JOIN openai_conversations c "
+                "ON c.id = i.conversation_id WHERE c.id IS NULL"
+            ).fetchone()[0]
+        assert left == 0
+        with pytest.raises(openai.NotFoundError):
+            client.conversations.items.list(conversation.id)
+
+    def test_pagination_with_tied_timestamps(self, client):
+        conversation = client.conversations.create(items=[user(f"i{i:02d}") for i in range(30)])
+        expected = [f"i{i:02d}" for i in range(30)]
+        for limit in (4, 30):
+            assert [text_of(i) for i in client.conversations.items.list(conversation.id, limit=limit, order="asc")] == (
+                expected
+            )
+            assert [text_of(i) for i in client.conversations.items.list(conversation.id, limit=limit)] == expected[::-1]
+
+    def test_errors_keep_their_status(self, client):
+        with pytest.raises(openai.BadRequestError):
+            client.conversations.retrieve("conv_nope")
+        with pytest.raises(openai.NotFoundError):
+            client.conversations.retrieve("conv_" + "0" * 48)
+        conversation = client.conversations.create()
+        with pytest.raises(openai.BadRequestError):
+            client.conversations.items.create(conversation.id, items=[user(str(i)) for i in range(21)])
+        with pytest.raises(openai.BadRequestError):
+            client.conversations.items.list(conversation.id, after="msg_missing")
+
+    def test_concurrent_adds_from_both_workers_get_distinct_ordered_sequences(self, pg, client):
+        conversation = client.conversations.create()
+
+        def writer(n: int) -> list[str]:
+            with httpx.Client(base_url=pg.url + "/v1", timeout=60) as http:
+                ids = []
+                for k in range(10):
+                    response = http.post(
+                        f"/conversations/{conversation.id}/items",
+                        json={"items": [user(f"w{n}-{k}-a"), user(f"w{n}-{k}-b")]},
+                    )
+                    assert response.status_code == 200, response.text
+                    ids += [item["id"] for item in response.json()["data"]]
+                return ids
+
+        with ThreadPoolExecutor(8) as pool:
+            per_writer = list(pool.map(writer, range(8)))
+        listed = [i.id for i in client.conversations.items.list(conversation.id, order="asc", limit=100)]
+        assert len(listed) == 160 and len(set(listed)) == 160
+        for ids in per_writer:  # each writer's items appear in the order it added them
+            positions = [listed.index(item_id) for item_id in ids]
+            assert positions == sorted(positions)
+            assert all(positions[i + 1] == positions[i] + 1 for i in range(0, len(positions), 2))
+        with pg.connect() as conn:
+            sequences = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT i.sequence FROM conversation_items i JOIN openai_conversations c "
+                    "ON c.id = i.conversation_id WHERE c.public_id = %s ORDER BY i.sequence",
+                    (conversation.id,),
+                )
+            ]
+        assert sequences == list(range(1, 161))
+
+    def test_a_page_is_as_fast_with_100000_items(self, pg, client):
+        small = client.conversations.create(items=[user(str(i)) for i in range(30)])
+        big = client.conversations.create()
+        body = json.dumps(user("filler"))
+        with pg.connect() as conn:
+            conn.execute(
+                "INSERT INTO conversation_items (conversation_id, public_id, sequence, type, data, created_at, "
+                "owner_principal) SELECT c.id, 'msg_bulk_' || n, n, 'message', "
+                "jsonb_set(%s::jsonb, '{id}', to_jsonb('msg_bulk_' || n)), now(), '' "
+                "FROM openai_conversations c, generate_series(1, 100000) n WHERE c.public_id = %s",
+                (body, big.id),
+            )
+            conn.execute("UPDATE openai_conversations SET last_item_sequence = 100000 WHERE public_id = %s", (big.id,))
+            conn.execute("ANALYZE conversation_items")
+            plan = "\n".join(
+                r[0]
+                for r in conn.execute(
+                    # The statement conversation_items_list runs for a page after a cursor.
+                    "EXPLAIN SELECT data FROM conversation_items WHERE conversation_id = (SELECT id FROM "
+                    "openai_conversations WHERE public_id = %s LIMIT 1) AND sequence < (SELECT sequence FROM "
+                    "conversation_items WHERE conversation_id = (SELECT id FROM openai_conversations WHERE "
+                    "public_id = %s LIMIT 1) AND public_id = 'msg_bulk_50000' LIMIT 1) ORDER BY sequence DESC LIMIT 21",
+                    (big.id, big.id),
+                )
+            )
+        assert "conversation_item_sequence_uniq" in plan and "Sort" not in plan, plan
+
+        def median_ms(conversation_id: str, after: str | None) -> float:
+            timings = []
+            with httpx.Client(base_url=pg.url + "/v1", timeout=60) as http:
+                for _ in range(15):
+                    started = time.perf_counter()
+                    response = http.get(
+                        f"/conversations/{conversation_id}/items", params={"after": after} if after else {}
+                    )
+                    timings.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200 and len(response.json()["data"]) == 20
+            return statistics.median(timings)
+
+        baseline = median_ms(small.id, None)
+        for after in (None, "msg_bulk_50000", "msg_bulk_21"):
+            assert median_ms(big.id, after) < baseline * 3 + 20, (after, baseline)
+        deep = client.conversations.items.list(big.id, after="msg_bulk_50000", limit=3)
+        assert [i.id for i in deep.data] == ["msg_bulk_49999", "msg_bulk_49998", "msg_bulk_49997"]

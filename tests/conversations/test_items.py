@@ -1,0 +1,160 @@
+"""What counts as a conversation item: every Responses item type, checked on its essentials, kept as given."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from apps.conversations.items import ITEM_TYPES, normalize_item, normalize_items
+from stackadmin.errors import BadRequestError
+
+# One valid example of every item type the Responses API produces, with fields beyond the essentials.
+EXAMPLES = {
+    "message": {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "hi", "annotations": []}],
+        "status": "completed",
+    },
+    "function_call": {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"},
+    "function_call_output": {"type": "function_call_output", "call_id": "call_1", "output": '{"temp": 20}'},
+    "file_search_call": {"type": "file_search_call", "queries": ["q"], "status": "completed", "results": None},
+    "web_search_call": {"type": "web_search_call", "status": "completed", "action": {"type": "search", "query": "x"}},
+    "image_generation_call": {"type": "image_generation_call", "status": "completed", "result": "aGk="},
+    "computer_call": {
+        "type": "computer_call",
+        "call_id": "c",
+        "action": {"type": "click", "x": 1, "y": 2},
+        "pending_safety_checks": [],
+        "status": "completed",
+    },
+    "computer_call_output": {
+        "type": "computer_call_output",
+        "call_id": "c",
+        "output": {"type": "computer_screenshot", "image_url": "data:,"},
+    },
+    "tool_search_call": {"type": "tool_search_call", "arguments": {"query": "x"}},
+    "tool_search_output": {"type": "tool_search_output", "tools": []},
+    "additional_tools": {"type": "additional_tools", "role": "developer", "tools": []},
+    "configuration_update": {"type": "configuration_update"},
+    "reasoning": {
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "thinking"}],
+        "encrypted_content": "xyz",
+    },
+    "program": {"type": "program", "call_id": "p", "code": "1+1", "fingerprint": "f"},
+    "program_output": {"type": "program_output", "call_id": "p", "result": "2", "status": "completed"},
+    "compaction": {"type": "compaction", "encrypted_content": "opaque"},
+    "code_interpreter_call": {
+        "type": "code_interpreter_call",
+        "code": "print(1)",
+        "container_id": "cntr",
+        "outputs": [],
+        "status": "completed",
+    },
+    "local_shell_call": {
+        "type": "local_shell_call",
+        "call_id": "s",
+        "action": {"type": "exec", "command": ["ls"], "env": {}},
+        "status": "completed",
+    },
+    "local_shell_call_output": {"type": "local_shell_call_output", "output": "{}"},
+    "shell_call": {"type": "shell_call", "call_id": "s", "action": {"commands": ["ls"]}},
+    "shell_call_output": {"type": "shell_call_output", "call_id": "s", "output": []},
+    "apply_patch_call": {
+        "type": "apply_patch_call",
+        "call_id": "a",
+        "operation": {"type": "create_file", "path": "x", "diff": ""},
+        "status": "completed",
+    },
+    "apply_patch_call_output": {"type": "apply_patch_call_output", "call_id": "a", "status": "completed"},
+    "mcp_list_tools": {"type": "mcp_list_tools", "server_label": "srv", "tools": [{"name": "t", "input_schema": {}}]},
+    "mcp_approval_request": {"type": "mcp_approval_request", "server_label": "srv", "name": "t", "arguments": "{}"},
+    "mcp_approval_response": {"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": True},
+    "mcp_call": {"type": "mcp_call", "server_label": "srv", "name": "t", "arguments": "{}", "output": "ok"},
+    "custom_tool_call": {"type": "custom_tool_call", "call_id": "x", "name": "grammar", "input": "raw"},
+    "custom_tool_call_output": {"type": "custom_tool_call_output", "call_id": "x", "output": "done"},
+}
+
+
+def test_examples_cover_every_type():
+    assert set(EXAMPLES) == set(ITEM_TYPES)
+
+
+@pytest.mark.parametrize("item_type", ITEM_TYPES)
+def test_every_type_is_kept_as_given_plus_an_id(item_type):
+    given = {**copy.deepcopy(EXAMPLES[item_type]), "x_future_field": {"nested": [1, None]}}
+    stored = normalize_item(given, param="items[0]")
+    prefix = "msg_" if item_type == "message" else "item_"
+    assert stored.pop("id").startswith(prefix)
+    assert stored == given
+
+
+def test_generated_ids_are_prefix_and_48_hex():
+    ids = [normalize_item({"role": "user", "content": "x"}, param="i")["id"] for _ in range(3)]
+    ids.append(normalize_item(EXAMPLES["function_call"], param="i")["id"])
+    for item_id in ids:
+        prefix, _, digits = item_id.partition("_")
+        assert prefix in ("msg", "item") and len(digits) == 48 and int(digits, 16) >= 0
+    assert len(set(ids)) == 4
+
+
+def test_easy_input_message_gets_type_message_and_string_content_stays_a_string():
+    stored = normalize_item({"role": "user", "content": "Hello!"}, param="items[0]")
+    assert stored["type"] == "message" and stored["content"] == "Hello!"
+
+
+def test_caller_ids_are_kept_verbatim():
+    stored = normalize_item({**EXAMPLES["function_call"], "id": "fc_ABC.123:x-y"}, param="i")
+    assert stored["id"] == "fc_ABC.123:x-y"
+
+
+@pytest.mark.parametrize(
+    ("item", "param", "fragment"),
+    [
+        ("not an object", "items[0]", "expected an item object"),
+        ({"content": "no type, no role"}, "items[0].type", "Missing required parameter"),
+        ({"type": "bogus"}, "items[0].type", "unknown item type 'bogus'"),
+        ({"type": "item_reference", "id": "msg_1"}, "items[0].type", "points at an item"),
+        ({"type": "message", "content": "x"}, "items[0].role", "Missing required parameter"),
+        ({"type": "message", "role": "wizard", "content": "x"}, "items[0].role", "unknown role"),
+        ({"type": "message", "role": "user", "content": 5}, "items[0].content", "a string or an array"),
+        ({"role": "user", "content": [{"text": "no type"}]}, "items[0].content[0].type", "unknown content part"),
+        ({"role": "user", "content": [{"type": "input_text"}]}, "items[0].content[0].text", "Missing"),
+        ({"role": "user", "content": [{"type": "input_text", "text": 3}]}, "items[0].content[0].text", "a string"),
+        ({"type": "function_call", "call_id": "c", "name": "f"}, "items[0].arguments", "Missing"),
+        ({"type": "function_call", "call_id": "c", "name": "f", "arguments": {}}, "items[0].arguments", "a string"),
+        ({"type": "function_call_output", "output": "x"}, "items[0].call_id", "Missing"),
+        (
+            {"type": "mcp_approval_response", "approval_request_id": "r", "approve": "yes"},
+            "items[0].approve",
+            "boolean",
+        ),
+        ({"role": "user", "content": "x", "id": ""}, "items[0].id", "non-empty"),
+        ({"role": "user", "content": "x", "id": "a/b"}, "items[0].id", "cannot contain"),
+        ({"role": "user", "content": "x", "id": "x" * 257}, "items[0].id", "at most 256"),
+    ],
+)
+def test_bad_items_name_the_field(item, param, fragment):
+    with pytest.raises(BadRequestError) as raised:
+        normalize_items([item])
+    assert raised.value.param == param
+    assert fragment in raised.value.message
+
+
+def test_at_most_twenty_per_add_and_no_duplicate_ids():
+    twenty = [{"role": "user", "content": str(i)} for i in range(20)]
+    assert len(normalize_items(twenty, max_items=20)) == 20
+    with pytest.raises(BadRequestError) as raised:
+        normalize_items([*twenty, {"role": "user", "content": "21"}], max_items=20)
+    assert raised.value.param == "items" and "at most 20" in raised.value.message
+    with pytest.raises(BadRequestError) as raised:
+        normalize_items([{"role": "user", "content": "a", "id": "m1"}, {"role": "user", "content": "b", "id": "m1"}])
+    assert raised.value.param == "items[1].id"
+
+
+def test_input_is_not_modified():
+    given = {"role": "user", "content": "x"}
+    normalize_item(given, param="i")
+    assert given == {"role": "user", "content": "x"}
