@@ -102,13 +102,13 @@ def conversation_list(
     visible = conversations_visible(principal=principal)
     rows = visible
     if after is not None:
-        cursor = visible.filter(public_id=after).values_list("pk", flat=True).first()
-        if cursor is None:
-            raise BadRequestError(
-                f"Invalid value for 'after': no conversation with id '{after}'.", param="after", code="invalid_value"
-            )
+        cursor = Subquery(visible.filter(public_id=after).values("pk")[:1])
         rows = rows.filter(pk__lt=cursor) if order == "desc" else rows.filter(pk__gt=cursor)
     page = list(rows.order_by("-pk" if order == "desc" else "pk")[: limit + 1])
+    if not page and after is not None and not visible.filter(public_id=after).exists():
+        raise BadRequestError(
+            f"Invalid value for 'after': no conversation with id '{after}'.", param="after", code="invalid_value"
+        )
     has_more = len(page) > limit
     page = page[:limit]
     return Page(

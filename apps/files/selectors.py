@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.files import disk
@@ -74,7 +74,10 @@ def file_list(
     principal: Principal = ANONYMOUS,
     now: datetime | None = None,
 ) -> Page:
-    """Unexpired files in upload order (by the integer key, which never ties), `limit + 1` read for `has_more`."""
+    """Unexpired files in upload order (by the integer key, which never ties), `limit + 1` read for `has_more`.
+
+    One statement, the cursor's position included; only an empty page costs a second, to tell an unknown cursor.
+    """
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise BadRequestError(
             f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {MAX_PAGE_SIZE}.",
@@ -91,13 +94,13 @@ def file_list(
         rows = rows.filter(purpose=purpose)
     if after is not None:
         # The cursor may have expired since the previous page was read; its position still counts.
-        cursor = visible.filter(public_id=after).values_list("pk", flat=True).first()
-        if cursor is None:
-            raise BadRequestError(
-                f"Invalid value for 'after': no file with id '{after}'.", param="after", code="invalid_value"
-            )
+        cursor = Subquery(visible.filter(public_id=after).values("pk")[:1])
         rows = rows.filter(pk__lt=cursor) if order == "desc" else rows.filter(pk__gt=cursor)
     page = list(rows.order_by("-pk" if order == "desc" else "pk")[: limit + 1])
+    if not page and after is not None and not visible.filter(public_id=after).exists():
+        raise BadRequestError(
+            f"Invalid value for 'after': no file with id '{after}'.", param="after", code="invalid_value"
+        )
     has_more = len(page) > limit
     page = page[:limit]
     return Page(

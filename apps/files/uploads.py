@@ -7,6 +7,8 @@ chunks and never holds an upload in memory. Two things differ from Django's defa
   counting bytes against `files.max_upload_bytes` (413 the moment it is exceeded).
 - Django's parser strips directories and HTML entities from filenames without saying so. The name is reported
   back as uploaded, so `RawFilenameParser` keeps it unchanged and the service refuses one that holds a path.
+  It only undoes the escapes the HTML standard has multipart encoders apply (`"` as `%22`, control characters
+  as `%0A` and so on), which is how httpx, and so the OpenAI SDK, and browsers send such names.
 
 `expires_after` arrives as the OpenAI SDK sends it (`expires_after[anchor]`, `expires_after[seconds]`) or as one
 JSON field; both become the same `{"anchor", "seconds"}` object for the service to validate.
@@ -15,6 +17,7 @@ JSON field; both become the same `{"anchor", "seconds"}` object for the service 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,9 +34,12 @@ UPLOAD_CHUNK_BYTES = 256 * 1024
 _FORM_OVERHEAD_BYTES = 64 * 1024
 
 
+_FORM_ESCAPE = re.compile(r"%(22|[01][0-9A-F])")
+
+
 class RawFilenameParser(MultiPartParser):
     def sanitize_file_name(self, file_name: str) -> str | None:
-        return file_name or None
+        return _FORM_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), file_name) if file_name else None
 
 
 class StagedUpload:

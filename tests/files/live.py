@@ -1,0 +1,103 @@
+"""Helpers for file tests against a live server: its storage directory, its database, its memory."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def storage_dir(server) -> Path:
+    return Path(server.home) / "files"
+
+
+def age_file_sqlite(server, file_id: str, seconds: int) -> None:
+    """Pretend a file was uploaded `seconds` earlier (created_at and expires_at move back together)."""
+
+    def shift(value: str | None) -> str | None:
+        if value is None:
+            return None
+        return (datetime.fromisoformat(value) - timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    with sqlite3.connect(Path(server.home) / "sql_store.db", timeout=30) as db:
+        created, expires = db.execute(
+            "SELECT created_at, expires_at FROM openai_files WHERE public_id = ?", (file_id,)
+        ).fetchone()
+        db.execute(
+            "UPDATE openai_files SET created_at = ?, expires_at = ? WHERE public_id = ?",
+            (shift(created), shift(expires), file_id),
+        )
+
+
+def manage(server, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python manage.py ...` against a live server's home (and run config)."""
+    env = {**os.environ, "STACKADMIN_HOME": str(server.home)}
+    env.pop("STACKADMIN_CONFIG", None)
+    if config is not None:
+        env["STACKADMIN_CONFIG"] = str(config)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+        stack.extend(children.get(current, []))
+    return total
+
+
+class PeakRSS:
+    """Samples a process tree's RSS every few milliseconds while the block runs."""
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.baseline = self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self.baseline = self.peak = rss_bytes(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes(self.pid))
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
