@@ -13,7 +13,9 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from apps.conversations.api import router as conversations_router
 from apps.files.api import router as files_router
+from apps.inference.api import router as inference_router
 from apps.prompts.api import router as prompts_router
+from apps.responses.api import router as responses_router
 from stackadmin.errors import StackAdminError
 
 logger = logging.getLogger("stackadmin.api")
@@ -134,3 +136,5 @@ api.add_router("", health_router)
 api.add_router("", prompts_router)
 api.add_router("", conversations_router)
 api.add_router("", files_router)
+api.add_router("", inference_router)
+api.add_router("", responses_router)

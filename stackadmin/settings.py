@@ -89,7 +89,9 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.conversations",
     "apps.files",
+    "apps.inference",
     "apps.prompts",
+    "apps.responses",
 ]
 
 MIDDLEWARE = [

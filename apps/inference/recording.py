@@ -1,0 +1,226 @@
+"""Record and replay of the calls stackadmin makes to model servers, so tests need no model and still run over HTTP.
+
+`STACKADMIN_TEST_INFERENCE_MODE` selects the mode of the *server* process (tests pass it to the server they start):
+
+- `live` (or unset): no recorder, calls go to the model server.
+- `record`: call the model server and (over)write the recording of every call.
+- `replay`: answer every call from its recording; a call without one fails with an error naming the file it
+  looked for (nothing is contacted, so no model server needs to run).
+- `record-if-missing`: replay when a recording exists, otherwise call and record.
+
+Recordings live in `STACKADMIN_TEST_RECORDING_DIR`, one readable JSON file per distinct request, named after the
+endpoint and a SHA-256 of the normalised request (method, endpoint relative to the provider's base URL, body with
+sorted keys and floats rounded to 5 decimals). The provider's URL and key are not part of the hash, so recordings
+made against a fake server on a random port replay anywhere. Errors are recorded too (as the `stackadmin.errors`
+class the provider raised, with its message), and so is a stream that breaks midway: its chunks, then its error.
+
+Upstream ids (`chatcmpl-…`) and timestamps are normalised in the file, and a replay hands out a fresh id each time,
+like a real server: two tests sending the same request get two distinct stored completions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from stackadmin import errors
+from stackadmin.errors import StackAdminError, UpstreamError
+
+MODE_ENV = "STACKADMIN_TEST_INFERENCE_MODE"
+DIR_ENV = "STACKADMIN_TEST_RECORDING_DIR"
+MODES = ("live", "record", "replay", "record-if-missing")
+
+
+class RecordingNotFoundError(UpstreamError):
+    code = "recording_not_found"
+
+
+def recorder_settings(environ: dict | os._Environ | None = None) -> tuple[str, Path | None]:
+    """(mode, directory) from the environment; a bad value is an error rather than a silent live call."""
+    environ = os.environ if environ is None else environ
+    mode = (environ.get(MODE_ENV) or "live").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"{MODE_ENV}={mode!r} is not a mode; use one of {', '.join(MODES)}")
+    if mode == "live":
+        return mode, None
+    directory = environ.get(DIR_ENV)
+    if not directory:
+        raise ValueError(f"{MODE_ENV}={mode} needs {DIR_ENV}, the directory of the recordings")
+    return mode, Path(directory).expanduser()
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 5)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def request_hash(method: str, endpoint: str, body: dict | None) -> str:
+    canonical = json.dumps(
+        {"method": method, "endpoint": endpoint, "body": _normalise(body or {})},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def recording_path(directory: Path, method: str, endpoint: str, body: dict | None) -> Path:
+    slug = endpoint.strip("/").replace("/", "-") or "root"
+    return directory / f"{slug}-{request_hash(method, endpoint, body)[:24]}.json"
+
+
+def _error_record(exc: StackAdminError) -> dict:
+    return {"class": type(exc).__name__, "message": exc.message, "param": exc.param, "code": exc.code}
+
+
+def _error_from_record(record: dict) -> StackAdminError:
+    cls = getattr(errors, record.get("class", ""), None)
+    if not (isinstance(cls, type) and issubclass(cls, StackAdminError)):
+        cls = UpstreamError
+    return cls(record.get("message") or "recorded error", param=record.get("param"), code=record.get("code"))
+
+
+class _Ids:
+    """Rewrites upstream ids and timestamps: to stable placeholders when writing, to fresh values when replaying."""
+
+    def __init__(self, placeholder: str | None) -> None:
+        self.placeholder = placeholder
+        self.fresh = "chatcmpl-" + secrets.token_hex(12)
+        self.now = int(time.time())
+
+    def stored(self, obj: dict) -> dict:
+        out = dict(obj)
+        if "id" in out:
+            out["id"] = self.placeholder
+        if "created" in out:
+            out["created"] = 0
+        return out
+
+    def replayed(self, obj: dict) -> dict:
+        out = dict(obj)
+        if "id" in out:
+            out["id"] = self.fresh
+        if "created" in out:
+            out["created"] = self.now
+        return out
+
+
+class RecordingUpstream:
+    """Wraps an `Upstream` (see apps.inference.upstream) with one of the modes above."""
+
+    def __init__(self, inner, *, mode: str, directory: Path) -> None:
+        if mode not in ("record", "replay", "record-if-missing"):
+            raise ValueError(f"not a recording mode: {mode!r}")
+        self.inner = inner
+        self.provider_id = inner.provider_id
+        self.mode = mode
+        self.directory = directory
+
+    # ------------------------------------------------------------------------------------------ files
+    def _load(self, path: Path, method: str, endpoint: str) -> dict | None:
+        if self.mode == "record":
+            return None
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+        if self.mode == "replay":
+            raise RecordingNotFoundError(
+                f"No recording for {method} {endpoint} (provider '{self.provider_id}'): {path} does not exist. "
+                f"Record it by running the tests with {MODE_ENV}=record-if-missing and a model server up."
+            )
+        return None
+
+    def _save(self, path: Path, method: str, endpoint: str, body: dict | None, response: dict) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        record = {"request": {"method": method, "endpoint": endpoint, "body": body}, "response": response}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    # ------------------------------------------------------------------------------------------ calls
+    async def chat(self, body: dict) -> dict:
+        method, endpoint = "POST", "/chat/completions"
+        path = recording_path(self.directory, method, endpoint, body)
+        ids = _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12])
+        record = self._load(path, method, endpoint)
+        if record is not None:
+            response = record["response"]
+            if "error" in response:
+                raise _error_from_record(response["error"])
+            return ids.replayed(response["body"])
+        try:
+            result = await self.inner.chat(body)
+        except StackAdminError as exc:
+            self._save(path, method, endpoint, body, {"is_streaming": False, "error": _error_record(exc)})
+            raise
+        self._save(path, method, endpoint, body, {"is_streaming": False, "body": ids.stored(result)})
+        return result
+
+    async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
+        method, endpoint = "POST", "/chat/completions"
+        path = recording_path(self.directory, method, endpoint, body)
+        ids = _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12])
+        record = self._load(path, method, endpoint)
+        if record is not None:
+            response = record["response"]
+            if "chunks" not in response:  # the stream failed to open
+                raise _error_from_record(response["error"])
+            return self._replay_stream(response, ids)
+        try:
+            chunks = await self.inner.chat_stream(body)
+        except StackAdminError as exc:
+            self._save(path, method, endpoint, body, {"is_streaming": True, "error": _error_record(exc)})
+            raise
+        return self._record_stream(chunks, path, method, endpoint, body, ids)
+
+    async def _replay_stream(self, response: dict, ids: _Ids) -> AsyncIterator[dict]:
+        for chunk in response["chunks"]:
+            yield ids.replayed(chunk)
+        if response.get("error"):
+            raise _error_from_record(response["error"])
+
+    async def _record_stream(self, chunks, path: Path, method: str, endpoint: str, body: dict, ids: _Ids):
+        seen: list[dict] = []
+        try:
+            async for chunk in chunks:
+                seen.append(ids.stored(chunk))
+                yield chunk
+        except StackAdminError as exc:
+            self._save(
+                path,
+                method,
+                endpoint,
+                body,
+                {"is_streaming": True, "chunks": seen, "error": _error_record(exc)},
+            )
+            raise
+        # A stream the consumer abandoned (GeneratorExit) is not complete, so it is not saved.
+        self._save(path, method, endpoint, body, {"is_streaming": True, "chunks": seen})
+
+    async def list_models(self) -> list[dict]:
+        method, endpoint = "GET", "/models"
+        key = {"provider_id": self.provider_id}  # model lists differ between providers; the request has no body
+        path = recording_path(self.directory, method, endpoint, key)
+        record = self._load(path, method, endpoint)
+        if record is not None:
+            response = record["response"]
+            if "error" in response:
+                raise _error_from_record(response["error"])
+            return response["body"]
+        try:
+            models = await self.inner.list_models()
+        except StackAdminError as exc:
+            self._save(path, method, endpoint, key, {"error": _error_record(exc)})
+            raise
+        self._save(path, method, endpoint, key, {"body": models})
+        return models

@@ -1,0 +1,140 @@
+"""Reads of stored chat completions, and the model list.
+
+Every read starts from `chat_completions_visible`: the one place where the caller's principal will narrow the rows
+once access control arrives, as a queryset filter in the same statement as the page it restricts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from django.db.models import Q, QuerySet
+
+from apps.inference.models import ChatCompletion
+from stackadmin.errors import BadRequestError, NotFoundError
+from stackadmin.principal import ANONYMOUS, Principal
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+def check_page_args(limit: int, order: str) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BadRequestError(
+            f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {MAX_PAGE_SIZE}.", param="limit"
+        )
+    if order not in ("asc", "desc"):
+        raise BadRequestError(f"Invalid value for 'order': {order!r}; expected 'asc' or 'desc'.", param="order")
+
+
+def chat_completion_not_found(completion_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"Chat completion '{completion_id}' not found. Use 'client.chat.completions.list()' to list stored "
+        "chat completions.",
+        param="completion_id",
+    )
+
+
+def chat_completions_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[ChatCompletion]:
+    """Completions the principal may see. Everyone sees everything until access control arrives."""
+    return ChatCompletion.objects.all()
+
+
+def completion_object(row: ChatCompletion) -> dict:
+    return {**row.completion, "input_messages": row.input_messages, "metadata": row.metadata}
+
+
+def chat_completion_get(*, completion_id: str, principal: Principal = ANONYMOUS) -> ChatCompletion:
+    row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
+    if row is None:
+        raise chat_completion_not_found(completion_id)
+    return row
+
+
+def keyset_page(rows: QuerySet, *, after: str | None, limit: int, order: str, id_field: str = "public_id") -> Page:
+    """One page ordered by (created_at, pk), strictly after the `after` row; `limit + 1` rows tell `has_more`."""
+    if after is not None:
+        cursor = rows.filter(**{id_field: after}).values("created_at", "pk").first()
+        if cursor is None:
+            raise BadRequestError(f"Invalid value for 'after': no item with id '{after}' in this list.", param="after")
+        c, pk = cursor["created_at"], cursor["pk"]
+        if order == "desc":
+            rows = rows.filter(Q(created_at__lt=c) | Q(created_at=c, pk__lt=pk))
+        else:
+            rows = rows.filter(Q(created_at__gt=c) | Q(created_at=c, pk__gt=pk))
+    ordering = ("-created_at", "-pk") if order == "desc" else ("created_at", "pk")
+    page = list(rows.order_by(*ordering)[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return Page(
+        data=page,
+        has_more=has_more,
+        first_id=getattr(page[0], id_field) if page else None,
+        last_id=getattr(page[-1], id_field) if page else None,
+    )
+
+
+def chat_completion_list(
+    *,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    model: str | None = None,
+    order: Order = "desc",
+    principal: Principal = ANONYMOUS,
+) -> Page:
+    check_page_args(limit, order)
+    rows = chat_completions_visible(principal=principal)
+    if model:
+        rows = rows.filter(model=model)
+    return keyset_page(rows, after=after, limit=limit, order=order)
+
+
+def _message_object(message: dict, message_id: str) -> dict:
+    out = {"id": message_id, **message}
+    content = message.get("content")
+    if isinstance(content, list):
+        # OpenAI's stored-message shape: a parts array moves to `content_parts` (text and image parts).
+        out["content"] = None
+        out["content_parts"] = [p for p in content if isinstance(p, dict) and p.get("type") in ("text", "image_url")]
+    return out
+
+
+def chat_completion_messages_list(
+    *,
+    completion_id: str,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    order: Order = "asc",
+    principal: Principal = ANONYMOUS,
+) -> Page:
+    """The completion's input messages (ids `<completion id>-<index>`), oldest first unless `order="desc"`."""
+    check_page_args(limit, order)
+    row = chat_completion_get(completion_id=completion_id, principal=principal)
+    messages = [_message_object(m, f"{completion_id}-{i}") for i, m in enumerate(row.input_messages)]
+    if order == "desc":
+        messages.reverse()
+    if after is not None:
+        position = next((i for i, m in enumerate(messages) if m["id"] == after), None)
+        if position is None:
+            raise BadRequestError(
+                f"Invalid value for 'after': no message '{after}' in chat completion '{completion_id}'.",
+                param="after",
+            )
+        messages = messages[position + 1 :]
+    page = messages[:limit]
+    return Page(
+        data=page,
+        has_more=len(messages) > limit,
+        first_id=page[0]["id"] if page else None,
+        last_id=page[-1]["id"] if page else None,
+    )

@@ -1,0 +1,42 @@
+"""Stored responses: the `responses` SQL store, table `openai_responses` (llama-stack's name)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ResponseStatus(models.TextChoices):
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+    CANCELLED = "cancelled"
+    QUEUED = "queued"
+
+
+class StoredResponse(models.Model):
+    public_id = models.CharField("id", max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(db_index=True, editable=False)
+    model = models.CharField(max_length=255, db_index=True, editable=False)
+    status = models.CharField(max_length=16, choices=ResponseStatus.choices, editable=False)
+    # The response object as returned (without its input).
+    response = models.JSONField(editable=False)
+    # This response's own input items, as given (ids filled in): what `input_items` lists.
+    input_items = models.JSONField(editable=False)
+    # The chat messages (no system/instructions/prompt) of the whole exchange up to and including this response:
+    # what a follow-up with `previous_response_id` resumes from, so tool calls survive exactly.
+    messages = models.JSONField(editable=False)
+    prompt_id = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+    prompt_version = models.IntegerField(null=True, blank=True, editable=False)
+    previous_response_id = models.CharField(max_length=64, blank=True, default="", editable=False)
+    conversation_id = models.CharField(max_length=64, blank=True, default="", editable=False)
+    owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
+    access_attributes = models.JSONField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "openai_responses"
+        verbose_name = "response"
+        indexes = [models.Index(fields=["model", "created_at"], name="responses_model_created_idx")]
+
+    def __str__(self) -> str:
+        return self.public_id

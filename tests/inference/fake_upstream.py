@@ -1,0 +1,322 @@
+"""A deterministic OpenAI-compatible model server: the one fake in the inference and responses tests.
+
+It speaks the real HTTP protocol (`GET /v1/models`, `POST /v1/chat/completions`, JSON or server-sent events) and
+answers at once. What it says depends only on the request, so recordings made against it replay exactly. Cues in
+the last user message steer it:
+
+- `#echo`: the reply is a JSON object `{"messages": [...], "params": {...}}` of what it was sent.
+- `#call:NAME` or `#call:NAME{"json": "arguments"}` (repeatable): call those functions (the tools must be offered;
+  with `parallel_tool_calls: false` only the first). A forced `tool_choice` (or `required`) calls a tool without a
+  cue; `tool_choice: none` never calls one.
+- `#slow` or `#slow:SECONDS`: wait (default 30 s) before answering: a timeout for a client that gives up sooner.
+- `#garbage`: a 200 whose body is not JSON (in a stream: one chunk that is not JSON).
+- `#fail500`: an HTTP 500 with an OpenAI error body.
+- `#midstream`: a stream that sends two deltas and then drops the connection.
+
+Otherwise the reply is `Hello! You said: <the last user text>`, or after tool results
+`The function returned: <their contents>`. With `response_format` json_schema the reply is a JSON object made from
+the schema. `max_tokens`/`max_completion_tokens` cut the reply to that many words (`finish_reason: length`).
+Usage counts words.
+
+Run it alone: `python -m tests.inference.fake_upstream --port 8399`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid
+from typing import Any
+
+MODELS = ("fake-model", "fake-model-2")
+CREATED = 1_700_000_000
+_CALL_RE = re.compile(r"#call:([A-Za-z0-9_-]+)(\{[^#]*\})?")
+
+
+# ------------------------------------------------------------------------------------------ behaviour
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _last_user_text(messages: list[dict]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
+def _sample(schema: dict) -> Any:
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        return {name: _sample(sub) for name, sub in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [_sample(schema.get("items") or {"type": "string"})]
+    if kind == "integer":
+        return 42
+    if kind == "number":
+        return 4.2
+    if kind == "boolean":
+        return True
+    return "sample"
+
+
+def _count(text: str) -> int:
+    return len(text.split())
+
+
+def _tool_calls(body: dict, cue_text: str) -> list[dict]:
+    tools = {t["function"]["name"] for t in body.get("tools") or () if isinstance(t, dict) and t.get("function")}
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return []
+    wanted = [(name, args or "{}") for name, args in _CALL_RE.findall(cue_text) if name in tools]
+    if isinstance(choice, dict):
+        forced = (choice.get("function") or {}).get("name")
+        wanted = [w for w in wanted if w[0] == forced] or [(forced, "{}")]
+    elif choice == "required" and not wanted:
+        wanted = [(sorted(tools)[0], "{}")]
+    if body.get("parallel_tool_calls") is False:
+        wanted = wanted[:1]
+    seed = json.dumps(body.get("messages"), sort_keys=True)
+    calls = []
+    for index, (name, args) in enumerate(wanted):
+        digest = hashlib.sha256(f"{seed}|{index}|{name}|{args}".encode()).hexdigest()[:24]
+        calls.append({"id": f"call_{digest}", "type": "function", "function": {"name": name, "arguments": args}})
+    return calls
+
+
+def reply(body: dict) -> tuple[str | None, list[dict], str]:
+    """(content, tool calls, finish_reason) for a chat request."""
+    messages = body.get("messages") or []
+    cue = _last_user_text(messages)
+    last = messages[-1] if messages else {}
+    calls = _tool_calls(body, cue) if last.get("role") == "user" else []
+    if calls:
+        return None, calls, "tool_calls"
+    if "#echo" in cue:
+        params = {
+            k: body[k]
+            for k in (
+                "temperature",
+                "top_p",
+                "max_tokens",
+                "max_completion_tokens",
+                "response_format",
+                "tools",
+                "tool_choice",
+                "parallel_tool_calls",
+                "reasoning_effort",
+            )
+            if k in body
+        }
+        return json.dumps({"messages": messages, "params": params}, sort_keys=True), [], "stop"
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        text = json.dumps(_sample((fmt.get("json_schema") or {}).get("schema") or {}))
+    elif fmt.get("type") == "json_object":
+        text = json.dumps({"answer": "sample"})
+    elif last.get("role") == "tool":
+        results = []
+        for message in reversed(messages):
+            if message.get("role") != "tool":
+                break
+            results.insert(0, _text_of(message.get("content")))
+        text = "The function returned: " + " | ".join(results)
+    else:
+        text = f"Hello! You said: {cue}"
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    words = text.split(" ")
+    if isinstance(limit, int) and len(words) > limit:
+        return " ".join(words[:limit]), [], "length"
+    return text, [], "stop"
+
+
+def _usage(body: dict, content: str | None, calls: list[dict]) -> dict:
+    prompt = sum(_count(_text_of(m.get("content"))) for m in body.get("messages") or ())
+    completion = _count(content or "") + sum(_count(c["function"]["arguments"]) for c in calls)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def completion(body: dict) -> dict:
+    content, calls, finish = reply(body)
+    message: dict = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = calls
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": body["model"],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": _usage(body, content, calls),
+        "system_fingerprint": "fake",
+    }
+
+
+def chunks(body: dict) -> list[dict]:
+    content, calls, finish = reply(body)
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk", "created": CREATED}
+    base["model"] = body["model"]
+
+    def chunk(delta: dict, finish_reason: str | None = None) -> dict:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    if content:
+        words = content.split(" ")
+        out += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
+    for index, call in enumerate(calls):
+        args = call["function"]["arguments"]
+        half = len(args) // 2
+        first = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"]}}
+        first["function"]["arguments"] = ""
+        out.append(chunk({"tool_calls": [first]}))
+        for piece in (args[:half], args[half:]):
+            if piece:
+                out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+    out.append(chunk({}, finish))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        out.append({**base, "choices": [], "usage": _usage(body, content, calls)})
+    return out
+
+
+# ------------------------------------------------------------------------------------------ ASGI
+async def _read_body(receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+async def _send_json(send, status: int, payload: Any, raw: bytes | None = None) -> None:
+    data = raw if raw is not None else json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def _error(message: str, code: str | None = None, kind: str = "invalid_request_error") -> dict:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+class MidstreamFailure(Exception):
+    """Raised inside the app so the server drops the connection halfway through a stream."""
+
+
+async def app(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path, method = scope["path"], scope["method"]
+    if path.startswith("/v1/"):
+        path = path[3:]
+    raw = await _read_body(receive)
+    if path == "/models" and method == "GET":
+        data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in MODELS]
+        await _send_json(send, 200, {"object": "list", "data": data})
+        return
+    if path != "/chat/completions" or method != "POST":
+        await _send_json(send, 404, _error(f"No route {method} {path}", "not_found"))
+        return
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        await _send_json(send, 400, _error("We could not parse the JSON body of your request."))
+        return
+    if body.get("model") not in MODELS:
+        await _send_json(send, 404, _error(f"The model `{body.get('model')}` does not exist.", "model_not_found"))
+        return
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        await _send_json(send, 400, _error("'messages' must be a non-empty array."))
+        return
+    cue = _last_user_text(messages)
+    slow = re.search(r"#slow(?::([0-9.]+))?", cue)
+    if slow:
+        await asyncio.sleep(float(slow.group(1) or 30))
+    if "#fail500" in cue:
+        await _send_json(send, 500, _error("The fake model server exploded.", None, "server_error"))
+        return
+    if not body.get("stream"):
+        if "#garbage" in cue:
+            await _send_json(send, 200, None, raw=b"<html>this is not json</html>")
+            return
+        await _send_json(send, 200, completion(body))
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+        }
+    )
+    events = chunks(body)
+    for index, event in enumerate(events):
+        if "#midstream" in cue and index == 3:
+            raise MidstreamFailure("dropping the connection on purpose")
+        data = b"{not json" if "#garbage" in cue and index == 2 else json.dumps(event).encode()
+        await send({"type": "http.response.body", "body": b"data: " + data + b"\n\n", "more_body": True})
+    await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+# ------------------------------------------------------------------------------------------ running
+class FakeUpstream:
+    """The fake served by uvicorn on a loopback port, in a background thread of the current process."""
+
+    def __init__(self, port: int) -> None:
+        import uvicorn
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/v1"
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="fake-upstream", daemon=True)
+
+    def start(self) -> FakeUpstream:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the fake upstream did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8399)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
