@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from apps.prompts.routing import websocket_urlpatterns as prompts_websockets
+
+websocket_urlpatterns: list = [*prompts_websockets]

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from stackadmin.api import api
 
@@ -11,4 +12,6 @@ admin.site.site_title = "stackadmin admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
+    path("dashboard/", include("apps.prompts.urls")),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
 ]

@@ -1,0 +1,59 @@
+"""Live updates for open dashboard pages: prompt change events, pushed to signed-in browsers."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from apps.accounts.access import read_predicate
+from apps.accounts.services import principal_for_user
+from apps.prompts import selectors
+from apps.prompts.services import EVENTS_GROUP
+from stackadmin.errors import StackAdminError
+
+# Application close code for "sign in first" (4000-4999 are free for applications).
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class PromptEventsConsumer(AsyncJsonWebsocketConsumer):
+    """Joins the `prompts` group and forwards each `change.event` as JSON: `{"kind", "prompt_id", "version"?}`.
+
+    Events carry ids only, never prompt text: pages fetch what changed through the views, which apply the
+    access policy. Events about prompts the user may not read are not forwarded (a deletion always is: there
+    is nothing left to check it against, and it reveals nothing).
+    """
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Closing before accepting rejects the handshake (HTTP 403).
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.principal = await database_sync_to_async(principal_for_user)(user)
+        self.sees_everything = read_predicate(self.principal, "prompt").op == "true"
+        await self.channel_layer.group_add(EVENTS_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(EVENTS_GROUP, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        """Pages have nothing to say; anything they send is ignored."""
+
+    async def change_event(self, message: dict) -> None:
+        event = message["event"]
+        if event.get("kind") != "deleted" and not await self._may_read(event.get("prompt_id")):
+            return
+        await self.send_json(event)
+
+    async def _may_read(self, prompt_id: str | None) -> bool:
+        if self.sees_everything:
+            return True
+        try:
+            await sync_to_async(selectors.prompt_get, thread_sensitive=False)(
+                prompt_id=prompt_id, principal=self.principal
+            )
+        except StackAdminError:
+            return False
+        return True

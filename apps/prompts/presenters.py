@@ -1,0 +1,289 @@
+"""Prompt versions shaped for people: what a template declares and uses, diffs between versions, previews.
+
+Pure functions over strings and `PromptVersion` records, with no storage access: the dashboard's views fetch
+records through the selectors and hand them here, so the same shaping serves saved versions and unsaved text
+(a conflict diff compares the text being edited with the newest saved version).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from apps.prompts.records import (
+    MAX_VARIABLE_NAME_CHARS,
+    PLACEHOLDER_RE,
+    VARIABLE_NAME_RE,
+    PromptVersion,
+    analyze_template,
+)
+
+# ------------------------------------------------------------------------------------------ template report
+
+
+@dataclass(frozen=True)
+class VariableChip:
+    name: str
+    state: str  # "declared" (used and declared), "undeclared" (used, not declared), "unused", "invalid"
+
+
+@dataclass(frozen=True)
+class PlaceholderProblem:
+    line: int
+    column: int
+    snippet: str
+
+
+@dataclass(frozen=True)
+class TemplateReport:
+    chips: list[VariableChip]
+    malformed: list[PlaceholderProblem]
+    declared: list[str]  # the declared variables after dropping names that are not valid variable names
+
+    @property
+    def undeclared(self) -> list[str]:
+        return [c.name for c in self.chips if c.state == "undeclared"]
+
+    @property
+    def to_fix(self) -> int:
+        """Placeholders that must be rewritten (declaring cannot help): malformed ones and invalid names."""
+        return len(self.malformed) + sum(1 for c in self.chips if c.state == "invalid")
+
+    @property
+    def problems(self) -> int:
+        return self.to_fix + len(self.undeclared)
+
+
+def _valid_name(name: str) -> bool:
+    return len(name) <= MAX_VARIABLE_NAME_CHARS and bool(VARIABLE_NAME_RE.match(name))
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, position) + 1
+    return text.count("\n", 0, position) + 1, position - line_start + 1
+
+
+def template_report(text: str, declared: list[str]) -> TemplateReport:
+    """Placeholders found in `text` against the declared variables, in the order a reader meets them.
+
+    The services reject malformed placeholders and undeclared names at save time; this says so while typing.
+    """
+    text = text or ""
+    analysis = analyze_template(text)
+    declared = [name for name in dict.fromkeys(declared) if _valid_name(name)]
+    known = set(declared)
+    chips: list[VariableChip] = []
+    for name in analysis.placeholders:
+        if not _valid_name(name):
+            chips.append(VariableChip(name, "invalid"))
+        else:
+            chips.append(VariableChip(name, "declared" if name in known else "undeclared"))
+    used = set(analysis.placeholders)
+    chips += [VariableChip(name, "unused") for name in declared if name not in used]
+    malformed = [PlaceholderProblem(*_line_column(text, m.position), m.snippet) for m in analysis.malformed]
+    return TemplateReport(chips=chips, malformed=malformed, declared=declared)
+
+
+def declarable(text: str) -> list[str]:
+    """Placeholder names in `text` that could be declared as variables."""
+    return [name for name in analyze_template(text or "").placeholders if _valid_name(name)]
+
+
+# ------------------------------------------------------------------------------------------ diffs
+_TOKEN_RE = re.compile(r"\s+|\w+|[^\w\s]")
+# Below this similarity a changed line is shown as removed and added whole: word confetti would not help.
+_WORD_DIFF_MIN_RATIO = 0.35
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # "equal", "delete", "insert", or "skip" (a run of unchanged lines left out)
+    old_number: int | None = None
+    new_number: int | None = None
+    segments: tuple[Segment, ...] = ()
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class TextDiff:
+    lines: list[DiffLine]
+    added: int
+    removed: int
+
+    @property
+    def identical(self) -> bool:
+        return not self.added and not self.removed
+
+
+@dataclass(frozen=True)
+class VariablesDiff:
+    added: list[str]
+    removed: list[str]
+    kept: list[str]
+
+    @property
+    def identical(self) -> bool:
+        return not self.added and not self.removed
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    old: PromptVersion
+    new: PromptVersion
+    text: TextDiff
+    variables: VariablesDiff
+
+    @property
+    def identical(self) -> bool:
+        return self.text.identical and self.variables.identical
+
+
+def _whole(line: str, changed: bool) -> tuple[Segment, ...]:
+    return (Segment(line, changed),) if line else ()
+
+
+def _merge(segments: list[Segment]) -> tuple[Segment, ...]:
+    merged: list[Segment] = []
+    for seg in segments:
+        if merged and merged[-1].changed == seg.changed:
+            merged[-1] = Segment(merged[-1].text + seg.text, seg.changed)
+        elif seg.text:
+            merged.append(seg)
+    return tuple(merged)
+
+
+def _word_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]] | None:
+    a, b = _TOKEN_RE.findall(old), _TOKEN_RE.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < _WORD_DIFF_MIN_RATIO:
+        return None
+    left: list[Segment] = []
+    right: list[Segment] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            left.append(Segment("".join(a[i1:i2]), False))
+            right.append(Segment("".join(b[j1:j2]), False))
+        else:
+            left.append(Segment("".join(a[i1:i2]), True))
+            right.append(Segment("".join(b[j1:j2]), True))
+    return _merge(left), _merge(right)
+
+
+def _collapse(lines: list[DiffLine], context: int) -> list[DiffLine]:
+    """Keep `context` unchanged lines around each change; replace longer unchanged runs with one skip line."""
+    out: list[DiffLine] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].kind != "equal":
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].kind == "equal":
+            j += 1
+        run = lines[i:j]
+        keep_head = context if i > 0 else 0
+        keep_tail = context if j < len(lines) else 0
+        if len(run) > keep_head + keep_tail + 1:
+            out += run[:keep_head]
+            out.append(DiffLine("skip", skipped=len(run) - keep_head - keep_tail))
+            out += run[len(run) - keep_tail :] if keep_tail else []
+        else:
+            out += run
+        i = j
+    return out
+
+
+def text_diff(old: str, new: str, *, context: int = 3) -> TextDiff:
+    """A line diff with word-level marks inside changed lines; long unchanged stretches are folded."""
+    a, b = (old or "").splitlines(), (new or "").splitlines()
+    lines: list[DiffLine] = []
+    added = removed = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            lines += [DiffLine("equal", i1 + k + 1, j1 + k + 1, _whole(a[i1 + k], False)) for k in range(i2 - i1)]
+            continue
+        removed += i2 - i1
+        added += j2 - j1
+        old_segments = [_whole(line, True) for line in a[i1:i2]]
+        new_segments = [_whole(line, True) for line in b[j1:j2]]
+        if tag == "replace":
+            for k in range(min(i2 - i1, j2 - j1)):
+                pair = _word_diff(a[i1 + k], b[j1 + k])
+                if pair is not None:
+                    old_segments[k], new_segments[k] = pair
+        lines += [DiffLine("delete", old_number=i1 + k + 1, segments=s) for k, s in enumerate(old_segments)]
+        lines += [DiffLine("insert", new_number=j1 + k + 1, segments=s) for k, s in enumerate(new_segments)]
+    if not added and not removed:
+        return TextDiff(lines=lines, added=0, removed=0)
+    return TextDiff(lines=_collapse(lines, context), added=added, removed=removed)
+
+
+def variables_diff(old: list[str], new: list[str]) -> VariablesDiff:
+    before, after = set(old), set(new)
+    return VariablesDiff(
+        added=[n for n in new if n not in before],
+        removed=[n for n in old if n not in after],
+        kept=[n for n in new if n in before],
+    )
+
+
+def version_diff(old: PromptVersion, new: PromptVersion) -> VersionDiff:
+    return VersionDiff(
+        old=old,
+        new=new,
+        text=text_diff(old.prompt or "", new.prompt or ""),
+        variables=variables_diff(old.variables, new.variables),
+    )
+
+
+# ------------------------------------------------------------------------------------------ preview
+@dataclass(frozen=True)
+class PreviewPart:
+    kind: str  # "text", "value" (a filled placeholder) or "missing"
+    text: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Preview:
+    parts: list[PreviewPart]
+    missing: list[str]
+    rendered: str
+
+    @property
+    def characters(self) -> int:
+        return len(self.rendered)
+
+
+def preview(text: str, values: dict[str, str]) -> Preview:
+    """The text with `values` substituted, in parts so that filled and missing placeholders can be marked.
+
+    An empty value counts as missing: in a form, an empty field means "not filled in yet". `rendered` equals
+    `records.render_template(text, <the non-empty values>)[0]`.
+    """
+    text = text or ""
+    filled = {name: value for name, value in values.items() if value != ""}
+    parts: list[PreviewPart] = []
+    missing: dict[str, None] = {}
+    position = 0
+    for match in PLACEHOLDER_RE.finditer(text):
+        if match.start() > position:
+            parts.append(PreviewPart("text", text[position : match.start()]))
+        name = match.group(1)
+        if name in filled:
+            parts.append(PreviewPart("value", filled[name], name))
+        else:
+            missing.setdefault(name)
+            parts.append(PreviewPart("missing", match.group(0), name))
+        position = match.end()
+    if position < len(text):
+        parts.append(PreviewPart("text", text[position:]))
+    return Preview(parts=parts, missing=list(missing), rendered="".join(p.text for p in parts))

@@ -1,0 +1,29 @@
+"""The prompts dashboard, mounted at /dashboard/ (with the dashboard's login and logout pages)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from apps.prompts import views
+
+app_name = "prompts"
+
+urlpatterns = [
+    path("", views.prompt_list, name="list"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("new/", views.prompt_create, name="create"),
+    path("analyze/", views.template_analyze, name="analyze"),
+    path("<str:prompt_id>/", views.prompt_detail, name="detail"),
+    path("<str:prompt_id>/edit/", views.prompt_edit, name="edit"),
+    path("<str:prompt_id>/edit/notice/", views.prompt_edit_notice, name="edit_notice"),
+    path("<str:prompt_id>/diff/", views.prompt_diff, name="diff"),
+    path("<str:prompt_id>/delete/", views.prompt_delete, name="delete"),
+    path("<str:prompt_id>/versions/<int:version>/default/", views.prompt_version_set_default, name="set_default"),
+    path("<str:prompt_id>/versions/<int:version>/preview/", views.prompt_version_preview, name="preview"),
+]

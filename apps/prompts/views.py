@@ -1,0 +1,418 @@
+"""The prompts dashboard: HTML views over the prompts services and selectors (never over `/v1`).
+
+Each page template defines its swappable regions as named partials whose name is the element id; an htmx
+request gets the partial its `hx-target` names, any other request the whole page. Every htmx control is also a
+plain link or form, so the pages work without JavaScript.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
+
+from apps.prompts import presenters, selectors, services
+from apps.prompts.records import PromptVersion
+from stackadmin.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
+from stackadmin.principal import Principal
+
+PAGE_SIZE = 50
+MAX_QUERY_CHARS = 200
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def dashboard_view(view):
+    """`login_required`, except that an htmx request from an expired session moves the whole tab to the login
+    page instead of swapping the login form into a fragment."""
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            back = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back})}")
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _partial_request(request: HttpRequest) -> bool:
+    # A history-restore request comes from htmx but wants the whole page.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _render(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    *,
+    partials: tuple[str, ...] = (),
+    status: int = 200,
+) -> HttpResponse:
+    """The page, or for htmx the partial named by `hx-target` (the first of `partials` when it names none)."""
+    name = template
+    if partials and _partial_request(request):
+        target = request.htmx.target
+        name = f"{template}#{target if target in partials else partials[0]}"
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+def _principal(request: HttpRequest) -> Principal:
+    # SessionPrincipalMiddleware attaches the signed-in user with their access attributes; the policy uses them.
+    return getattr(request, "principal", None) or Principal(request.user.get_username())
+
+
+def _actor(request: HttpRequest) -> dict:
+    return {"principal": _principal(request), "created_by": request.user.get_username()}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _gone(request: HttpRequest, prompt_id: str, exc: StackAdminError) -> HttpResponse:
+    """A prompt (or version) that does not exist: a page, or for htmx a notice in place of the region."""
+    region = request.htmx.target if _partial_request(request) else None
+    context = {"prompt_id": prompt_id, "reason": exc.message, "region_id": region or "gone", "nav": "prompts"}
+    name = "prompts/prompt_missing.html#gone" if region else "prompts/prompt_missing.html"
+    return render(request, name, context, status=404)
+
+
+def _refused(request: HttpRequest, exc: StackAdminError, back: str) -> HttpResponse:
+    """The access policy forbids the action: say so where the user is, and change nothing on the page."""
+    if _partial_request(request):
+        response = reswap(HttpResponse(status=403), "none")
+        return trigger_client_event(response, "stackadmin:notice", {"message": exc.message})
+    messages.error(request, exc.message)
+    return HttpResponseRedirect(back)
+
+
+# ------------------------------------------------------------------------------------------ list
+@dashboard_view
+@require_GET
+def prompt_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_CHARS]
+    listing = selectors.prompt_list(query=query or None, principal=_principal(request))
+    page = Paginator(listing.data, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "query": query, "total": listing.total, "nav": "prompts"}
+    return _render(request, "prompts/prompt_list.html", context, partials=("prompt-list",))
+
+
+# ------------------------------------------------------------------------------------------ create / edit
+def _form_values(post) -> dict:
+    """The editor's fields, after applying a declare/undeclare button if one was pressed."""
+    text = post.get("text", "")
+    variables = list(dict.fromkeys(post.getlist("variables")))
+    if post.get("declare_all"):
+        variables += [n for n in presenters.declarable(text) if n not in variables]
+    elif name := post.get("declare"):
+        if name in presenters.declarable(text) and name not in variables:
+            variables.append(name)
+    elif name := post.get("undeclare"):
+        variables = [v for v in variables if v != name]
+    return {
+        "text": text,
+        "variables": variables,
+        "message": post.get("message", ""),
+        "make_default": post.get("make_default") == "on",
+        "base_version": _int(post.get("base_version")),
+    }
+
+
+def _declaring(post) -> bool:
+    return any(post.get(k) for k in ("declare", "undeclare", "declare_all"))
+
+
+def _form_context(form: dict, **extra) -> dict:
+    report = presenters.template_report(form["text"], form["variables"])
+    return {"form": form, "report": report, "base": form["base_version"], **extra}
+
+
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def prompt_create(request: HttpRequest) -> HttpResponse:
+    template = "prompts/prompt_form.html"
+    if request.method == "GET":
+        form = {"text": "", "variables": [], "message": "", "make_default": True, "base_version": None}
+        return _render(request, template, _form_context(form, nav="prompts"), partials=("prompt-form",))
+    form = _form_values(request.POST)
+    error = None
+    if not _declaring(request.POST):
+        try:
+            created = services.prompt_create(
+                text=form["text"], variables=form["variables"], message=form["message"] or None, **_actor(request)
+            )
+        except BadRequestError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"Created {created.prompt_id} (version 1).")
+            return _after_save(request, reverse("prompts:detail", args=[created.prompt_id]))
+    return _render(request, template, _form_context(form, error=error, nav="prompts"), partials=("prompt-form",))
+
+
+def _after_save(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+
+
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def prompt_edit(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    template = "prompts/prompt_form.html"
+    try:
+        versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
+    except (NotFoundError, BadRequestError) as exc:
+        if request.method == "POST":
+            return _edit_of_deleted(request, prompt_id, exc)
+        return _gone(request, prompt_id, exc)
+    latest = versions[-1]
+    context = {"prompt_id": prompt_id, "latest": latest, "nav": "prompts"}
+
+    if request.method == "GET":
+        wanted = _int(request.GET.get("from"))
+        source = next((v for v in versions if v.version == wanted), latest)
+        form = {
+            "text": source.prompt or "",
+            "variables": list(source.variables),
+            "message": "",
+            "make_default": True,
+            "base_version": latest.version,
+        }
+        context["source"] = source
+        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
+
+    form = _form_values(request.POST)
+    if form["base_version"] is None:
+        form["base_version"] = latest.version
+    if _declaring(request.POST):
+        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
+    if (
+        form["base_version"] == latest.version
+        and form["text"] == (latest.prompt or "")
+        and form["variables"] == latest.variables
+    ):
+        context["error"] = f"Nothing to save: the text and variables are the same as version {latest.version}."
+        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
+    try:
+        saved = services.prompt_update(
+            prompt_id=prompt_id,
+            text=form["text"],
+            version=form["base_version"],
+            variables=form["variables"],
+            set_as_default=form["make_default"],
+            message=form["message"] or None,
+            **_actor(request),
+        )
+    except ConflictError:
+        return _edit_conflict(request, prompt_id, form, context)
+    except NotFoundError as exc:
+        return _edit_of_deleted(request, prompt_id, exc, form)
+    except (BadRequestError, PermissionDeniedError) as exc:
+        context["error"] = exc.message
+        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
+    default_note = " and made it the default" if saved.is_default else " (the default is unchanged)"
+    messages.success(request, f"Saved version {saved.version}{default_note}.")
+    return _after_save(request, f"{reverse('prompts:detail', args=[prompt_id])}?version={saved.version}")
+
+
+def _edit_conflict(request: HttpRequest, prompt_id: str, form: dict, context: dict) -> HttpResponse:
+    """Someone saved a newer version since this editor opened: keep the text, show what they changed, and let
+    the next save build on their version."""
+    versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
+    latest = versions[-1]
+    started_from = next((v for v in versions if v.version == form["base_version"]), None)
+    theirs = presenters.version_diff(started_from, latest) if started_from else None
+    draft = PromptVersion(
+        prompt_id=prompt_id, prompt=form["text"], version=latest.version + 1, variables=form["variables"]
+    )
+    conflict = {
+        "started_from": form["base_version"],
+        "latest": latest,
+        "newer": [v for v in versions if v.version > (form["base_version"] or 0)],
+        "theirs": theirs,
+        "yours": presenters.version_diff(latest, draft),
+    }
+    form = {**form, "base_version": latest.version}
+    context = {**context, "latest": latest, "conflict": conflict}
+    return _render(
+        request, "prompts/prompt_form.html", _form_context(form, **context), partials=("prompt-form",), status=409
+    )
+
+
+def _edit_of_deleted(request: HttpRequest, prompt_id: str, exc: StackAdminError, form: dict | None = None):
+    """The prompt went away while being edited: keep the text and offer to save it as a new prompt."""
+    form = form or _form_values(request.POST)
+    context = _form_context(form, prompt_id=prompt_id, deleted=True, error=exc.message, nav="prompts")
+    return _render(request, "prompts/prompt_form.html", context, partials=("prompt-form",))
+
+
+@dashboard_view
+@require_GET
+def prompt_edit_notice(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    """Whether versions newer than the one an open editor started from exist (refreshed by live updates)."""
+    base = _int(request.GET.get("base")) or 0
+    try:
+        versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
+    except (NotFoundError, BadRequestError) as exc:
+        if not _partial_request(request):
+            return _gone(request, prompt_id, exc)
+        context = {"prompt_id": prompt_id, "base": base, "newer": [], "deleted": True}
+        return render(request, "prompts/prompt_form.html#edit-notice", context)
+    if not _partial_request(request):
+        return HttpResponseRedirect(reverse("prompts:edit", args=[prompt_id]))
+    context = {"prompt_id": prompt_id, "base": base, "newer": [v for v in versions if v.version > base]}
+    return render(request, "prompts/prompt_form.html#edit-notice", context)
+
+
+@dashboard_view
+@require_POST
+def template_analyze(request: HttpRequest) -> HttpResponse:
+    """The variable chips for the editor's current text: declared, undeclared and malformed placeholders.
+
+    Only the editor's htmx calls reach this; without JavaScript the same buttons post the whole form to the
+    create or edit view, which re-renders it with the chips.
+    """
+    form = _form_values(request.POST)
+    return render(request, "prompts/prompt_form.html#variable-chips", _form_context(form))
+
+
+# ------------------------------------------------------------------------------------------ detail
+def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], selected: PromptVersion):
+    default = next((v for v in versions if v.is_default), None)
+    values = {name: request.POST.get(f"var_{name}", "") for name in selected.variables}
+    return {
+        "prompt_id": prompt_id,
+        "versions": versions[::-1],
+        "latest": versions[-1],
+        "default": default,
+        "selected": selected,
+        "previous": next((v for v in reversed(versions) if v.version < selected.version), None),
+        "values": values,
+        "preview": presenters.preview(selected.prompt or "", values),
+        "nav": "prompts",
+    }
+
+
+def _load_detail(request: HttpRequest, prompt_id: str, version: int | None):
+    versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
+    if version is None:
+        selected = next((v for v in versions if v.is_default), versions[-1])
+    else:
+        selected = next((v for v in versions if v.version == version), None)
+        if selected is None:
+            raise NotFoundError(f"Prompt '{prompt_id}' has no version {version}.", param="version")
+    return _detail_context(request, prompt_id, versions, selected)
+
+
+DETAIL_PARTIALS = ("prompt-workspace", "version-list", "version-status", "preview-output")
+
+
+@dashboard_view
+@require_GET
+def prompt_detail(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    try:
+        context = _load_detail(request, prompt_id, _int(request.GET.get("version")))
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    return _render(request, "prompts/prompt_detail.html", context, partials=DETAIL_PARTIALS)
+
+
+@dashboard_view
+@require_POST
+def prompt_version_preview(request: HttpRequest, prompt_id: str, version: int) -> HttpResponse:
+    """The selected version rendered with the submitted values; missing ones are marked."""
+    try:
+        context = _load_detail(request, prompt_id, version)
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    return _render(request, "prompts/prompt_detail.html", context, partials=("preview-output",))
+
+
+@dashboard_view
+@require_POST
+def prompt_version_set_default(request: HttpRequest, prompt_id: str, version: int) -> HttpResponse:
+    try:
+        services.prompt_version_set_default(prompt_id=prompt_id, version=version, principal=_principal(request))
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    except PermissionDeniedError as exc:
+        return _refused(request, exc, reverse("prompts:detail", args=[prompt_id]))
+    if not _partial_request(request):
+        messages.success(request, f"Version {version} is now the default.")
+        return HttpResponseRedirect(f"{reverse('prompts:detail', args=[prompt_id])}?version={version}")
+    try:
+        context = _load_detail(request, prompt_id, _int(request.POST.get("shown")) or version)
+    except NotFoundError as exc:
+        return _gone(request, prompt_id, exc)
+    # The timeline and the shown version's status both show the default: swap the one that asked, and the
+    # other out of band.
+    target = "version-status" if request.htmx.target == "version-status" else "version-list"
+    other = "version-list" if target == "version-status" else "version-status"
+    template = "prompts/prompt_detail.html"
+    html = render_to_string(f"{template}#{target}", context, request) + render_to_string(
+        f"{template}#{other}", {**context, "oob_region": other}, request
+    )
+    response = HttpResponse(html)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+# ------------------------------------------------------------------------------------------ diff
+@dashboard_view
+@require_GET
+def prompt_diff(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    try:
+        versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    by_number = {v.version: v for v in versions}
+    new = by_number.get(_int(request.GET.get("to")) or 0, versions[-1])
+    older = [v for v in versions if v.version < new.version]
+    old = by_number.get(_int(request.GET.get("from")) or 0, older[-1] if older else new)
+    context = {
+        "prompt_id": prompt_id,
+        "versions": versions[::-1],
+        "old": old,
+        "new": new,
+        "diff": presenters.version_diff(old, new),
+        "nav": "prompts",
+    }
+    return _render(request, "prompts/prompt_diff.html", context, partials=("diff-view",))
+
+
+# ------------------------------------------------------------------------------------------ delete
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def prompt_delete(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    try:
+        versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    if request.method == "POST":
+        try:
+            services.prompt_delete(prompt_id=prompt_id, principal=_principal(request))
+        except NotFoundError as exc:
+            return _gone(request, prompt_id, exc)
+        except PermissionDeniedError as exc:
+            return _refused(request, exc, reverse("prompts:detail", args=[prompt_id]))
+        messages.success(request, f"Deleted {prompt_id} and its {len(versions)} version(s).")
+        return _after_save(request, reverse("prompts:list"))
+    default = next((v for v in versions if v.is_default), versions[-1])
+    context = {"prompt_id": prompt_id, "versions": versions, "default": default, "nav": "prompts"}
+    return _render(request, "prompts/prompt_confirm_delete.html", context, partials=("delete-confirm",))
