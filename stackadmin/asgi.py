@@ -123,8 +123,23 @@ async def http_app(scope, receive, send):
         await pages_app(scope, receive, send)
 
 
+async def lifespan_app(scope, receive, send):
+    """Uvicorn's lifespan: at shutdown, once the last request has finished, commit every queued store write."""
+    from apps.inference.write_queue import drain_all
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await asyncio.to_thread(drain_all)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 application = ProtocolTypeRouter(
     {
+        "lifespan": lifespan_app,
         "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

@@ -193,7 +193,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        lifespan="off",
+        lifespan="on",  # the lifespan shutdown drains queued store writes (stackadmin.asgi)
         log_level=os.environ.get("STACKADMIN_SERVER_LOG_LEVEL", "warning"),
         access_log=False,
         timeout_graceful_shutdown=10,

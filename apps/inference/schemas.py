@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class CreateChatCompletionRequest(Schema):
+class CreateChatCompletionRequest(BaseModel):
     """OpenAI's create body. Fields not listed here are forwarded to the model server unchanged."""
 
     model_config = ConfigDict(extra="allow")

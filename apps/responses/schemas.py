@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class CreateResponseRequest(Schema):
+class CreateResponseRequest(BaseModel):
     """OpenAI's create body. Unknown fields are a 400, as OpenAI answers them; see README for what is ignored."""
 
     model_config = ConfigDict(extra="forbid")

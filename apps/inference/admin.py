@@ -1,0 +1,70 @@
+"""Stored chat completions in the admin: read-only (they are written by `/v1/chat/completions` only)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from apps.inference.models import ChatCompletion
+
+
+def pretty_json(value) -> str:
+    return format_html('<pre style="white-space: pre-wrap">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ChatCompletion)
+class ChatCompletionAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "model", "provider_id", "created_at", "finish_reason", "total_tokens")
+    list_filter = ("model", "provider_id")
+    search_fields = ("public_id", "model")
+    date_hierarchy = "created_at"
+    fields = (
+        "public_id",
+        "model",
+        "provider_id",
+        "created_at",
+        "owner_principal",
+        "metadata_display",
+        "input_display",
+        "output_display",
+        "usage_display",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="finish reason")
+    def finish_reason(self, obj: ChatCompletion) -> str:
+        choices = obj.completion.get("choices") or [{}]
+        return choices[0].get("finish_reason") or ""
+
+    @admin.display(description="tokens")
+    def total_tokens(self, obj: ChatCompletion):
+        return (obj.completion.get("usage") or {}).get("total_tokens")
+
+    @admin.display(description="metadata")
+    def metadata_display(self, obj: ChatCompletion) -> str:
+        return pretty_json(obj.metadata)
+
+    @admin.display(description="input messages")
+    def input_display(self, obj: ChatCompletion) -> str:
+        return pretty_json(obj.input_messages)
+
+    @admin.display(description="choices")
+    def output_display(self, obj: ChatCompletion) -> str:
+        return pretty_json(obj.completion.get("choices"))
+
+    @admin.display(description="usage")
+    def usage_display(self, obj: ChatCompletion) -> str:
+        return pretty_json(obj.completion.get("usage"))
