@@ -1,0 +1,594 @@
+"""Dashboard views over the real prompts services: every page in full and as the htmx partial its target expects,
+escaping, CSRF, login, the conflict path and the access policy."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from django.test import Client
+
+import pytest
+
+from apps.accounts import services as accounts
+from apps.prompts import selectors, services
+from stackadmin.principal import Principal
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prompts_backend")]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def hx(target: str | None = None) -> dict:
+    """The headers htmx sends for a request whose hx-target is `#target`."""
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/dashboard/"}
+    if target:
+        headers["HX-Target"] = target
+    return headers
+
+
+def text_of(response) -> str:
+    return response.content.decode()
+
+
+def assert_page(response, *ids: str, status: int = 200) -> str:
+    assert response.status_code == status, text_of(response)[:2000]
+    body = text_of(response)
+    assert body.lstrip().lower().startswith("<!doctype html>") and "<html" in body
+    for element_id in ids:
+        assert f'id="{element_id}"' in body, element_id
+    return body
+
+
+def assert_partial(response, element_id: str, status: int = 200) -> str:
+    """A fragment (no page around it) whose first element carries the id the swap targets."""
+    assert response.status_code == status, text_of(response)[:2000]
+    body = text_of(response)
+    assert "<html" not in body and "<body" not in body
+    first = re.search(r"<(\w+)([^>]*)>", body)
+    assert first is not None and f'id="{element_id}"' in first.group(2), body[:300]
+    return body
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice-12345")
+
+
+@pytest.fixture
+def web(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def make(text: str = "Summarise {{ doc }} for {{ reader }}", variables=("doc", "reader"), **kwargs):
+    return services.prompt_create(text=text, variables=list(variables), **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ login
+PAGES = [
+    "/dashboard/",
+    "/dashboard/new/",
+    "/dashboard/{pid}/",
+    "/dashboard/{pid}/edit/",
+    "/dashboard/{pid}/diff/",
+    "/dashboard/{pid}/delete/",
+    "/dashboard/{pid}/edit/notice/?base=1",
+]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_logged_out_users_go_to_login(client, page):
+    url = page.format(pid=make().prompt_id)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/login/?next=" + url.replace("?", "%3F").replace("=", "%3D")
+    # From an htmx request (an expired session), the whole tab goes to the login page, not a fragment.
+    response = client.get(url, headers=hx("prompt-list"))
+    assert response.status_code == 200 and response.content == b""
+    assert response["HX-Redirect"] == "/dashboard/login/?next=%2Fdashboard%2F"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/dashboard/new/", "/dashboard/analyze/", "/dashboard/{pid}/versions/1/default/", "/dashboard/{pid}/delete/"],
+)
+def test_logged_out_posts_change_nothing(client, url):
+    p = make()
+    response = client.post(url.format(pid=p.prompt_id), {"text": "x"})
+    assert response.status_code == 302 and response["Location"].startswith("/dashboard/login/")
+    assert [s.prompt_id for s in selectors.prompt_list().data] == [p.prompt_id]
+
+
+def test_login_page_signs_in_and_out(client, alice):
+    page = assert_page(client.get("/dashboard/login/?next=/dashboard/new/"))
+    assert 'name="username"' in page and 'name="password"' in page and 'value="/dashboard/new/"' in page
+    wrong = client.post("/dashboard/login/", {"username": "alice", "password": "nope"})
+    assert wrong.status_code == 200 and "did not match" in text_of(wrong)
+    response = client.post(
+        "/dashboard/login/", {"username": "alice", "password": "pw-alice-12345", "next": "/dashboard/new/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/dashboard/new/"
+    assert client.get("/dashboard/").status_code == 200
+    assert client.post("/dashboard/logout/")["Location"] == "/dashboard/login/"
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_root_goes_to_the_dashboard(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+
+
+def test_header_links_to_admin_and_api_docs(web, admin_client):
+    page = assert_page(web.get("/dashboard/"))
+    assert 'href="/v1/docs"' in page and 'href="/admin/"' not in page  # alice is not staff
+    assert 'href="/admin/"' in text_of(admin_client.get("/dashboard/"))
+
+
+# ------------------------------------------------------------------------------------------ list
+def test_list_page_and_partial(web):
+    a = make(message="first")
+    services.prompt_update(prompt_id=a.prompt_id, text="Summarise {{ doc }}", variables=["doc"], version=1)
+    services.prompt_update(
+        prompt_id=a.prompt_id, text="Draft {{ doc }}", variables=["doc"], version=2, set_as_default=False
+    )
+    b = make(text="Translate {{ text }}\ninto French", variables=["text"], created_by="bob")
+    page = assert_page(web.get("/dashboard/"), "prompt-list", "prompt-search")
+    assert page.index(b.prompt_id) < page.index(a.prompt_id)  # newest first
+    assert "Translate {{ text }} into French" in page  # one line
+    assert "default v2" in page and "latest v3" in page and "3 versions" in page
+    assert '<span class="chip">text</span>' in page and "by bob" in page
+    assert 'hx-trigger="input changed delay:300ms, search"' in page and 'hx-target="#prompt-list"' in page
+
+    partial = assert_partial(web.get("/dashboard/", headers=hx("prompt-list")), "prompt-list")
+    assert a.prompt_id in partial and b.prompt_id in partial and "prompt-search" not in partial
+    assert 'hx-trigger="refresh"' in partial and 'data-live="*"' in partial
+
+
+def test_list_search_matches_id_and_text(web):
+    a = make(text="Write a haiku about {{ topic }}", variables=["topic"])
+    b = make()
+    found = assert_partial(web.get("/dashboard/", {"q": "HAIKU"}, headers=hx("prompt-list")), "prompt-list")
+    assert a.prompt_id in found and b.prompt_id not in found and "matching “HAIKU”" in found
+    by_id = text_of(web.get("/dashboard/", {"q": b.prompt_id[5:20]}))
+    assert b.prompt_id in by_id and a.prompt_id not in by_id
+    # The refreshed region asks for the same search again.
+    assert 'hx-get="/dashboard/?q=HAIKU"' in found
+    nothing = assert_partial(web.get("/dashboard/", {"q": "<zebra>"}, headers=hx("prompt-list")), "prompt-list")
+    assert "No prompt matches “&lt;zebra&gt;”" in nothing and "Show all prompts" in nothing
+
+
+def test_list_pages_fifty_at_a_time(web):
+    ids = [make(text=f"Prompt number {i}", variables=()).prompt_id for i in range(55)]
+    first = assert_page(web.get("/dashboard/"))
+    assert first.count("<tr data-prompt-id=") == 50
+    assert ids[-1] in first and ids[4] not in first and "1\u201350 of 55 prompts" in first
+    assert 'href="?page=2"' in first and "Older →" in first
+    second = assert_partial(web.get("/dashboard/", {"page": "2"}, headers=hx("prompt-list")), "prompt-list")
+    assert second.count("<tr data-prompt-id=") == 5 and ids[0] in second and "← Newer" in second
+    # Out-of-range and junk page numbers fall back to a real page.
+    assert text_of(web.get("/dashboard/", {"page": "99"})).count("<tr data-prompt-id=") == 5
+    assert text_of(web.get("/dashboard/", {"page": "x"})).count("<tr data-prompt-id=") == 50
+
+
+def test_empty_installation_explains_what_to_do(web):
+    page = assert_page(web.get("/dashboard/"), "prompt-list")
+    assert "No prompts yet" in page and "Create your first prompt" in page and "/v1/prompts" in page
+
+
+def test_list_queries_do_not_grow_with_prompts(web, django_assert_num_queries):
+    for i in range(3):
+        make(text=f"small {i}", variables=())
+    # Session, user and the user's access attributes; prompts live in the KV store, not in SQL.
+    with django_assert_num_queries(3):
+        assert web.get("/dashboard/").status_code == 200
+    for i in range(60):
+        make(text=f"more {i}", variables=())
+    with django_assert_num_queries(3):
+        assert web.get("/dashboard/").status_code == 200
+    with django_assert_num_queries(3):
+        assert web.get("/dashboard/", headers=hx("prompt-list")).status_code == 200
+
+
+# ------------------------------------------------------------------------------------------ create
+def test_create_page_and_partial(web):
+    page = assert_page(web.get("/dashboard/new/"), "prompt-form", "variable-chips", "id_text")
+    assert "No placeholders yet" in page and "make_default" not in page
+    assert_partial(web.get("/dashboard/new/", headers=hx("prompt-form")), "prompt-form")
+
+
+def test_create_saves_version_one_and_goes_to_it(web):
+    response = web.post("/dashboard/new/", {"text": "Hello {{ name }}", "variables": ["name"], "message": "first cut"})
+    assert response.status_code == 302
+    (summary,) = selectors.prompt_list().data
+    assert response["Location"] == f"/dashboard/{summary.prompt_id}/"
+    created = summary.default
+    assert (created.prompt, created.variables, created.message) == ("Hello {{ name }}", ["name"], "first cut")
+    assert created.created_by == "alice" and created.owner_principal == "alice"
+    assert f"Created {summary.prompt_id}" in text_of(web.get(response["Location"]))
+
+
+def test_create_through_htmx_redirects_the_tab(web):
+    response = web.post("/dashboard/new/", {"text": "Hi"}, headers=hx("prompt-form"))
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/dashboard/{selectors.prompt_list().data[0].prompt_id}/"
+
+
+def test_create_with_problems_keeps_the_text_and_says_why(web):
+    text = "Hello {{ name }} from {{ place }} and {{ broken"
+    response = web.post("/dashboard/new/", {"text": text, "variables": ["name"]}, headers=hx("prompt-form"))
+    body = assert_partial(response, "prompt-form")  # status 200: a re-rendered form
+    assert html.escape(text, quote=False) in body
+    assert "malformed placeholder" in body and 'role="alert"' in body
+    assert 'class="chip chip-undeclared"' in body and 'name="declare" value="place"' in body
+    assert "Line 1, column 39" in body
+    assert selectors.prompt_list().data == []
+    # Without JavaScript, the full page comes back the same way.
+    assert_page(web.post("/dashboard/new/", {"text": "{{ a }}"}), "prompt-form")
+    assert selectors.prompt_list().data == []
+
+
+def test_declare_buttons_work_without_javascript(web):
+    form = {"text": "{{ a }} {{ b }} {{ 9lives }}", "variables": ["a", "gone"], "declare_all": "1"}
+    body = assert_page(web.post("/dashboard/new/", form), "prompt-form")
+    hidden = re.findall(r'<input type="hidden" name="variables" value="(\w+)">', body)
+    assert hidden == ["a", "gone", "b"]  # "9lives" cannot be a variable name: flagged instead
+    assert "not a valid name" in body and 'class="chip chip-unused"' in body
+    assert selectors.prompt_list().data == []  # declaring never saves
+
+
+# ------------------------------------------------------------------------------------------ analyze
+def test_analyze_returns_the_chips(web):
+    body = assert_partial(
+        web.post(
+            "/dashboard/analyze/",
+            {"text": "{{ doc }} {{ extra }} {{ <script>x</script> }}", "variables": ["doc", "unused"]},
+            headers=hx("variable-chips"),
+        ),
+        "variable-chips",
+    )
+    assert 'class="chip chip-declared"' in body and 'class="chip chip-undeclared"' in body
+    assert 'class="chip chip-unused"' in body and "Fix 1 placeholder" in body
+    assert "&lt;script&gt;x&lt;/script&gt;" in body and "<script>x" not in body
+    assert re.findall(r'name="variables" value="(\w+)"', body) == ["doc", "unused"]
+
+
+def test_analyze_declares_and_removes(web):
+    declared = text_of(web.post("/dashboard/analyze/", {"text": "{{ a }}", "declare": "a"}, headers=hx()))
+    assert re.findall(r'name="variables" value="(\w+)"', declared) == ["a"]
+    assert "1 declared variable." in declared
+    removed = text_of(
+        web.post("/dashboard/analyze/", {"text": "{{ a }}", "variables": ["a"], "undeclare": "a"}, headers=hx())
+    )
+    assert re.findall(r'name="variables" value="(\w+)"', removed) == [] and "Declare 1 new variable" in removed
+    ignored = text_of(web.post("/dashboard/analyze/", {"text": "no placeholders", "declare": "ghost"}, headers=hx()))
+    assert 'name="variables"' not in ignored
+    assert web.get("/dashboard/analyze/").status_code == 405
+
+
+# ------------------------------------------------------------------------------------------ detail
+def test_detail_page_shows_the_timeline(web):
+    p = make(message="first", created_by="bob")
+    services.prompt_update(
+        prompt_id=p.prompt_id, text="Summarise {{ doc }}", variables=["doc"], version=1, message="shorter"
+    )
+    services.prompt_version_set_default(prompt_id=p.prompt_id, version=1)
+    page = assert_page(
+        web.get(f"/dashboard/{p.prompt_id}/"),
+        "prompt-workspace",
+        "version-list",
+        "version-status",
+        "preview-output",
+        "delete-confirm",
+    )
+    assert page.index("Version 2</a>") < page.index("Version 1</a>")  # newest first
+    assert "shorter" in page and "first" in page and "bob" in page
+    assert '<h2 id="version-heading">Version 1</h2>' in page  # the default is shown
+    assert 'id="var-doc"' in page and 'id="var-reader"' in page
+    assert f'"id": "{p.prompt_id}"' in page  # the code snippet
+    v2 = assert_page(web.get(f"/dashboard/{p.prompt_id}/", {"version": "2"}))
+    assert '<h2 id="version-heading">Version 2</h2>' in v2 and "Set version 2 as default" in v2
+    assert "Applications get version 1 unless they ask for this one" in v2
+
+
+@pytest.mark.parametrize("target", ["prompt-workspace", "version-list", "version-status", "preview-output"])
+def test_detail_partials(web, target):
+    p = make()
+    body = assert_partial(web.get(f"/dashboard/{p.prompt_id}/?version=1", headers=hx(target)), target)
+    assert "prompt-heading" not in body
+
+
+def test_detail_partial_defaults_to_the_workspace(web):
+    p = make()
+    assert_partial(web.get(f"/dashboard/{p.prompt_id}/", headers=hx()), "prompt-workspace")
+
+
+def test_history_restore_gets_the_whole_page(web):
+    p = make()
+    headers = {**hx("version-list"), "HX-History-Restore-Request": "true"}
+    assert_page(web.get(f"/dashboard/{p.prompt_id}/", headers=headers), "version-list")
+
+
+def test_missing_prompts_and_versions(web):
+    p = make()
+    ghost = "pmpt_" + "0" * 48
+    page = assert_page(web.get(f"/dashboard/{ghost}/"), status=404)
+    assert f"Prompt &#x27;{ghost}&#x27; not found." in page
+    assert "has no version 7" in text_of(web.get(f"/dashboard/{p.prompt_id}/?version=7"))
+    assert web.get("/dashboard/not-a-prompt-id/").status_code == 404
+    # A region refreshing after the prompt was deleted elsewhere is replaced by a notice (htmx swaps 404s).
+    services.prompt_delete(prompt_id=p.prompt_id)
+    notice = assert_partial(web.get(f"/dashboard/{p.prompt_id}/", headers=hx("version-list")), "version-list", 404)
+    assert "not found" in notice and "Back to all prompts" in notice
+
+
+# ------------------------------------------------------------------------------------------ set default
+def test_set_default_as_a_plain_form(web):
+    p = make()
+    services.prompt_update(prompt_id=p.prompt_id, text="two", variables=[], version=1)
+    response = web.post(f"/dashboard/{p.prompt_id}/versions/1/default/")
+    assert response.status_code == 302 and response["Location"] == f"/dashboard/{p.prompt_id}/?version=1"
+    assert selectors.prompt_get(prompt_id=p.prompt_id).version == 1
+    assert "Version 1 is now the default." in text_of(web.get(response["Location"]))
+    assert web.get(f"/dashboard/{p.prompt_id}/versions/1/default/").status_code == 405
+
+
+@pytest.mark.parametrize(("target", "other"), [("version-list", "version-status"), ("version-status", "version-list")])
+def test_set_default_with_htmx_swaps_both_regions(web, target, other):
+    p = make()
+    services.prompt_update(prompt_id=p.prompt_id, text="two", variables=[], version=1)
+    response = web.post(f"/dashboard/{p.prompt_id}/versions/1/default/", {"shown": "1"}, headers=hx(target))
+    body = assert_partial(response, target)
+    assert re.search(rf'<\w+ id="{other}"[^>]*hx-swap-oob="true"', body)  # the other region, out of band
+    assert selectors.prompt_get(prompt_id=p.prompt_id).version == 1
+    assert "Set version 1 as default" not in body
+
+
+def test_set_default_of_a_missing_version(web):
+    p = make()
+    response = web.post(f"/dashboard/{p.prompt_id}/versions/9/default/")
+    assert response.status_code == 404 and "has no version 9" in text_of(response)
+
+
+# ------------------------------------------------------------------------------------------ edit
+def test_edit_page_and_partial(web):
+    p = make()
+    services.prompt_update(prompt_id=p.prompt_id, text="v2 {{ doc }}", variables=["doc"], version=1)
+    page = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/"), "prompt-form", "variable-chips", "edit-notice")
+    assert ">v2 {{ doc }}</textarea>" in page and 'name="base_version" value="2"' in page
+    assert "Save version 3" in page and 'name="make_default" checked' in page
+    older = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/?from=1"))
+    assert ">Summarise {{ doc }} for {{ reader }}</textarea>" in older
+    assert 'name="base_version" value="2"' in older and "Starting from the text of version 1" in older
+    assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/", headers=hx("prompt-form")), "prompt-form")
+
+
+def test_edit_saves_a_new_version(web):
+    p = make()
+    response = web.post(
+        f"/dashboard/{p.prompt_id}/edit/",
+        {"text": "Briefly: {{ doc }}", "variables": ["doc"], "message": "shorter", "base_version": "1"},
+    )  # make_default unchecked
+    assert response.status_code == 302 and response["Location"] == f"/dashboard/{p.prompt_id}/?version=2"
+    latest = selectors.prompt_version_get(prompt_id=p.prompt_id, version=2)
+    assert (latest.prompt, latest.variables, latest.message, latest.created_by) == (
+        "Briefly: {{ doc }}",
+        ["doc"],
+        "shorter",
+        "alice",
+    )
+    assert selectors.prompt_get(prompt_id=p.prompt_id).version == 1  # the default did not move
+    response = web.post(
+        f"/dashboard/{p.prompt_id}/edit/",
+        {"text": "Third {{ doc }}", "variables": ["doc"], "base_version": "2", "make_default": "on"},
+        headers=hx("prompt-form"),
+    )
+    assert response["HX-Redirect"] == f"/dashboard/{p.prompt_id}/?version=3"
+    assert selectors.prompt_get(prompt_id=p.prompt_id).version == 3
+
+
+def test_edit_without_changes_saves_nothing(web):
+    p = make()
+    form = {"text": p.prompt, "variables": p.variables, "base_version": "1", "make_default": "on"}
+    body = assert_partial(web.post(f"/dashboard/{p.prompt_id}/edit/", form, headers=hx("prompt-form")), "prompt-form")
+    assert "Nothing to save" in body
+    assert len(selectors.prompt_versions_list(prompt_id=p.prompt_id)) == 1
+
+
+def test_edit_conflict_keeps_the_text_and_shows_their_change(web):
+    p = make(text="Summarise {{ doc }}.\nBe brief.", variables=["doc"])
+    # Alice opens the editor at version 1; meanwhile bob saves version 2.
+    services.prompt_update(
+        prompt_id=p.prompt_id,
+        text="Summarise {{ doc }}.\nBe very brief.",
+        variables=["doc"],
+        version=1,
+        message="tighter",
+        created_by="bob",
+    )
+    mine = "Summarise {{ doc }} for {{ reader }}.\nBe brief & <kind>."
+    form = {"text": mine, "variables": ["doc", "reader"], "message": "add reader", "base_version": "1"}
+    response = web.post(f"/dashboard/{p.prompt_id}/edit/", form, headers=hx("prompt-form"))
+    body = assert_partial(response, "prompt-form", status=409)
+    assert "Someone saved a newer version while you were editing" in body
+    assert "<strong>bob</strong>" in body and "tighter" in body
+    assert html.escape(mine, quote=False) + "</textarea>" in body  # the text survives, escaped
+    assert 'value="add reader"' in body
+    assert re.search(r"<ins>\s?very\s?</ins>", body)  # what bob changed
+    assert 'name="base_version" value="2"' in body and "Save version 3" in body
+    assert len(selectors.prompt_versions_list(prompt_id=p.prompt_id)) == 2  # nothing saved
+    # Saving again, now on top of bob's version, goes through.
+    again = web.post(f"/dashboard/{p.prompt_id}/edit/", {**form, "base_version": "2"})
+    assert again.status_code == 302
+    assert selectors.prompt_version_get(prompt_id=p.prompt_id, version=3).prompt == mine
+    # Without htmx, the whole page comes back with the same notice.
+    services.prompt_update(prompt_id=p.prompt_id, text="four", variables=[], version=3)
+    page = assert_page(web.post(f"/dashboard/{p.prompt_id}/edit/", {**form, "base_version": "3"}), status=409)
+    assert "Someone saved a newer version" in page
+
+
+def test_edit_of_a_prompt_deleted_meanwhile_offers_to_save_it_as_new(web):
+    p = make()
+    services.prompt_delete(prompt_id=p.prompt_id)
+    form = {"text": "keep me {{ doc }}", "variables": ["doc"], "base_version": "1"}
+    body = assert_partial(web.post(f"/dashboard/{p.prompt_id}/edit/", form, headers=hx("prompt-form")), "prompt-form")
+    assert "keep me {{ doc }}</textarea>" in body and "Save as a new prompt" in body
+    assert 'formaction="/dashboard/new/"' in body
+
+
+def test_edit_notice_tells_about_newer_versions(web):
+    p = make()
+    assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/"), "edit-notice")
+    quiet = assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/notice/?base=1", headers=hx()), "edit-notice")
+    assert "notice-warn" not in quiet
+    services.prompt_update(prompt_id=p.prompt_id, text="x", variables=[], version=1, created_by="bob")
+    loud = assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/notice/?base=1", headers=hx()), "edit-notice")
+    assert "Version 2 was just saved by bob" in loud and 'hx-trigger="refresh"' in loud
+    assert web.get(f"/dashboard/{p.prompt_id}/edit/notice/?base=1")["Location"] == f"/dashboard/{p.prompt_id}/edit/"
+    services.prompt_delete(prompt_id=p.prompt_id)
+    gone = assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/notice/?base=1", headers=hx()), "edit-notice")
+    assert "was just deleted" in gone
+
+
+# ------------------------------------------------------------------------------------------ diff
+def test_diff_page_and_partial(web):
+    p = make(text="Line one\nSummarise {{ doc }} now.\nLine three", variables=["doc"])
+    services.prompt_update(
+        prompt_id=p.prompt_id,
+        text="Line one\nSummarise {{ doc }} for {{ reader }} now.\nLine three",
+        variables=["doc", "reader"],
+        version=1,
+    )
+    page = assert_page(web.get(f"/dashboard/{p.prompt_id}/diff/"), "diff-view", "diff-from", "diff-to")
+    assert re.search(r"<ins>\s?for \{\{ reader \}\}\s?</ins>", page)
+    assert "chip-added" in page and "reader" in page and "+1" in page and "\u22121" in page
+    assert '<option value="1" selected>' in page and '<option value="2" selected>' in page
+    reverse = assert_partial(
+        web.get(f"/dashboard/{p.prompt_id}/diff/?from=2&to=1", headers=hx("diff-view")), "diff-view"
+    )
+    assert "<del>" in reverse and "chip-removed" in reverse
+    same = text_of(web.get(f"/dashboard/{p.prompt_id}/diff/?from=2&to=2", headers=hx("diff-view")))
+    assert "Pick two different versions" in same
+
+
+def test_diff_of_a_single_version(web):
+    p = make()
+    assert "one version so far" in text_of(web.get(f"/dashboard/{p.prompt_id}/diff/"))
+
+
+# ------------------------------------------------------------------------------------------ preview
+def test_preview_marks_filled_and_missing_values(web):
+    p = make()
+    url = f"/dashboard/{p.prompt_id}/versions/1/preview/"
+    body = assert_partial(
+        web.post(url, {"var_doc": "<b>the report</b>"}, headers=hx("preview-output")), "preview-output"
+    )
+    assert '<mark class="filled" title="doc">&lt;b&gt;the report&lt;/b&gt;</mark>' in body
+    assert '<mark class="missing" title="No value for reader">{{ reader }}</mark>' in body
+    assert "Missing 1 value" in body
+    done = text_of(web.post(url, {"var_doc": "a", "var_reader": "b"}, headers=hx("preview-output")))
+    assert "Every variable has a value" in done
+    assert re.sub(r"</?mark[^>]*>", "", done).count("Summarise a for b") == 1
+    # Without JavaScript the form posts to the same place and gets the whole page, values kept.
+    page = assert_page(web.post(url, {"var_doc": "kept value"}), "preview-output")
+    assert ">kept value</textarea>" in page
+    assert web.get(url).status_code == 405
+
+
+# ------------------------------------------------------------------------------------------ delete
+def test_delete_asks_naming_the_prompt_then_deletes(web):
+    p = make(text="Doomed {{ doc }}", variables=["doc"])
+    page = assert_page(web.get(f"/dashboard/{p.prompt_id}/delete/"), "delete-confirm")
+    assert f"Delete prompt <code>{p.prompt_id}</code>?" in page and "Doomed {{ doc }}" in page
+    assert "All 1 version of this prompt will be removed" in page
+    inline = assert_partial(
+        web.get(f"/dashboard/{p.prompt_id}/delete/", headers=hx("delete-confirm")), "delete-confirm"
+    )
+    assert p.prompt_id in inline and 'method="post"' in inline
+    response = web.post(f"/dashboard/{p.prompt_id}/delete/")
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    assert selectors.prompt_list().data == []
+    assert f"Deleted {p.prompt_id}" in text_of(web.get("/dashboard/"))
+    assert web.post(f"/dashboard/{p.prompt_id}/delete/").status_code == 404
+
+
+def test_delete_through_htmx_redirects_the_tab(web):
+    p = make()
+    assert web.post(f"/dashboard/{p.prompt_id}/delete/", headers=hx())["HX-Redirect"] == "/dashboard/"
+
+
+# ------------------------------------------------------------------------------------------ safety
+def test_user_text_is_escaped_everywhere(web):
+    evil = "<script>alert(1)</script> {{ doc }} <img src=x onerror=alert(2)>"
+    p = services.prompt_create(text=evil, variables=["doc"], message="<b>msg</b>", created_by="<i>eve</i>")
+    services.prompt_update(
+        prompt_id=p.prompt_id,
+        text=evil + "!",
+        variables=["doc"],
+        version=1,
+        message="<u>two</u>",
+        created_by="<i>eve</i>",
+    )
+    pages = [
+        web.get("/dashboard/"),
+        web.get("/dashboard/", {"q": "<script>"}),
+        web.get(f"/dashboard/{p.prompt_id}/"),
+        web.get(f"/dashboard/{p.prompt_id}/?version=1"),
+        web.get(f"/dashboard/{p.prompt_id}/edit/"),
+        web.get(f"/dashboard/{p.prompt_id}/diff/"),
+        web.get(f"/dashboard/{p.prompt_id}/delete/"),
+        web.post(f"/dashboard/{p.prompt_id}/versions/2/preview/", {"var_doc": "<script>alert(3)</script>"}),
+        web.post("/dashboard/analyze/", {"text": evil}, headers=hx()),
+    ]
+    for response in pages:
+        body = text_of(response)
+        assert response.status_code == 200, body[:500]
+        for raw in ("<script>alert", "<img src=x", "<b>msg</b>", "<i>eve</i>", "<u>two</u>"):
+            assert raw not in body, (response.request["PATH_INFO"], raw)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text_of(pages[2])
+
+
+def test_templates_never_mark_user_text_safe():
+    for path in [*(ROOT / "templates").rglob("*.html")]:
+        source = path.read_text()
+        assert "|safe" not in source and "autoescape off" not in source, path
+    assert "mark_safe" not in (ROOT / "apps/prompts/views.py").read_text()
+
+
+def test_forms_need_the_csrf_token(alice):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    page = text_of(strict.get("/dashboard/new/"))
+    assert strict.post("/dashboard/new/", {"text": "Hi"}).status_code == 403
+    assert selectors.prompt_list().data == []
+    # Forms carry the token as a field; htmx sends it as the header from <body hx-headers=...>.
+    field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert strict.post("/dashboard/new/", {"text": "Hi", "csrfmiddlewaretoken": field}).status_code == 302
+    header = re.search(r"hx-headers='\{\"x-csrftoken\": \"([^\"]+)\"\}'", page).group(1)
+    response = strict.post("/dashboard/new/", {"text": "Hello"}, headers={**hx("prompt-form"), "X-CSRFToken": header})
+    assert response.status_code == 200 and "HX-Redirect" in response
+
+
+# ------------------------------------------------------------------------------------------ access policy
+def test_dashboard_applies_the_access_policy(settings, client, django_user_model):
+    """With authentication on, the default policy lets users see what they own or share a team with."""
+    settings.STACKADMIN_AUTH_ENABLED = True
+    users = {}
+    for name, teams in (("alice", ["red"]), ("bob", ["blue"]), ("carol", ["red"])):
+        users[name] = django_user_model.objects.create_user(name, password="pw-123456789")
+        accounts.access_attributes_set(user=users[name], teams=teams)
+    owned = services.prompt_create(text="red team prompt", principal=Principal("alice", {"teams": ["red"]}))
+    client.force_login(users["bob"])
+    assert owned.prompt_id not in text_of(client.get("/dashboard/"))
+    assert client.get(f"/dashboard/{owned.prompt_id}/").status_code == 404
+    assert client.post(f"/dashboard/{owned.prompt_id}/versions/1/default/").status_code == 404
+    assert client.post(f"/dashboard/{owned.prompt_id}/delete/").status_code == 404
+    client.force_login(users["carol"])
+    assert owned.prompt_id in text_of(client.get("/dashboard/"))
+    response = client.post(
+        f"/dashboard/{owned.prompt_id}/edit/", {"text": "red, edited", "base_version": "1", "make_default": "on"}
+    )
+    assert response.status_code == 302
+    edited = selectors.prompt_get(prompt_id=owned.prompt_id)
+    assert edited.created_by == "carol" and edited.owner_principal == "alice"
