@@ -1,0 +1,140 @@
+"""Responses streaming: OpenAI's SSE, event by event, with the SDK's helper and with `stream=True`."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import openai
+import pytest
+
+TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+]
+
+
+def test_text_stream_with_the_helper(client):
+    with client.responses.stream(model="fake-model", input="stream please") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    assert [e.type for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        *["response.output_text.delta"] * 5,
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert (
+        "".join(e.delta for e in events if e.type == "response.output_text.delta") == "Hello! You said: stream please"
+    )
+    assert events[-4].text == final.output_text == "Hello! You said: stream please"
+    assert final.usage.total_tokens > 0 and final.status == "completed"
+    assert client.responses.retrieve(final.id).output_text == final.output_text
+
+
+def test_stream_true_and_the_wire_format(responses_server, client):
+    events = list(client.responses.create(model="fake-model", input="wire", stream=True))
+    assert events[0].type == "response.created" and events[0].response.status == "in_progress"
+    assert events[-1].type == "response.completed" and events[-1].response.output[0].content[0].text.endswith("wire")
+    with httpx.stream(
+        "POST", responses_server.url + "/v1/responses", json={"model": "fake-model", "input": "wire", "stream": True}
+    ) as raw:
+        assert raw.headers["content-type"].startswith("text/event-stream")
+        assert raw.headers["cache-control"] == "no-cache" and raw.headers["x-accel-buffering"] == "no"
+        blocks = raw.read().decode().strip().split("\n\n")
+    for sequence, block in enumerate(blocks):
+        event_line, data_line = block.split("\n")
+        data = json.loads(data_line.removeprefix("data: "))
+        assert event_line == f"event: {data['type']}" and data["sequence_number"] == sequence
+
+
+def test_function_call_events(client):
+    events = list(
+        client.responses.create(
+            model="fake-model",
+            input='What is the weather? #call:get_weather{"city": "Paris"}',
+            tools=TOOLS,
+            stream=True,
+        )
+    )
+    assert [e.type for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    added, done = events[2].item, events[6].item
+    assert (added.type, added.name, added.status, added.arguments) == (
+        "function_call",
+        "get_weather",
+        "in_progress",
+        "",
+    )
+    assert events[5].arguments == '{"city": "Paris"}' and events[5].item_id == added.id
+    assert (done.status, done.call_id, done.arguments) == ("completed", added.call_id, '{"city": "Paris"}')
+    assert events[-1].response.output[0].call_id == added.call_id
+
+
+def test_helper_accumulates_function_call_arguments(client):
+    with client.responses.stream(model="fake-model", input='#call:get_weather{"city": "Oslo"}', tools=TOOLS) as stream:
+        deltas = [e for e in stream if e.type == "response.function_call_arguments.delta"]
+        final = stream.get_final_response()
+    assert deltas[-1].snapshot == '{"city": "Oslo"}'
+    assert final.output[0].arguments == '{"city": "Oslo"}'
+
+
+def test_upstream_failure_midstream_ends_with_response_failed(client):
+    events = []
+    for event in client.responses.create(model="fake-model", input="#midstream break it", stream=True):
+        events.append(event)
+    assert [e.type for e in events[:4]] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    failed = events[-1]
+    assert failed.type == "response.failed" and failed.sequence_number == len(events) - 1
+    assert failed.response.status == "failed" and failed.response.error.code == "server_error"
+    assert "could not be reached or closed the connection" in failed.response.error.message
+    assert failed.response.output[0].status == "incomplete"
+    stored = client.responses.retrieve(failed.response.id)
+    assert stored.status == "failed" and stored.error.code == "server_error"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="fake-model", input="go on", previous_response_id=stored.id)
+    assert caught.value.code == "invalid_previous_response"
+
+
+def test_stream_garbage_chunk_fails_the_response(client):
+    events = list(client.responses.create(model="fake-model", input="#garbage in the stream", stream=True))
+    assert events[-1].type == "response.failed" and events[-1].response.error.code == "server_error"
+    assert "not valid JSON" in events[-1].response.error.message
+
+
+def test_errors_before_the_stream_starts_are_http_errors(client):
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="gpt-nope", input="x", stream=True)
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.responses.create(model="fake-model", input="#fail500", stream=True)
+    assert caught.value.status_code == 502
+
+
+def test_stream_with_store_false_stores_nothing(client):
+    events = list(client.responses.create(model="fake-model", input="ephemeral", stream=True, store=False))
+    assert events[-1].type == "response.completed"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(events[-1].response.id)
