@@ -143,7 +143,7 @@ class RecordingUpstream:
     def _save(self, path: Path, method: str, endpoint: str, body: dict | None, response: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         record = {"request": {"method": method, "endpoint": endpoint, "body": body}, "response": response}
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}-{secrets.token_hex(4)}.tmp")
         tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
         tmp.replace(path)
 

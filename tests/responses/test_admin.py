@@ -1,0 +1,56 @@
+"""Operators see stored responses and chat completions in the Django admin, read-only."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def admin(responses_server):
+    with httpx.Client(base_url=responses_server.url, timeout=30, follow_redirects=True) as browser:
+        page = browser.get("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        browser.post(
+            "/admin/login/?next=/admin/",
+            data={"username": "admin", "password": responses_server.admin_password, "csrfmiddlewaretoken": token},
+            headers={"Referer": responses_server.url + "/admin/login/"},
+        )
+        yield browser
+
+
+def test_response_pages_show_input_output_usage_and_prompt_version(admin, client, http):
+    prompt_id = http.post("/prompts", json={"prompt": "You help with {{ topic }}.", "variables": ["topic"]}).json()[
+        "prompt_id"
+    ]
+    response = client.responses.create(
+        model="fake-model", input="admin page check", prompt={"id": prompt_id, "variables": {"topic": "gardens"}}
+    )
+    listing = admin.get("/admin/responses/storedresponse/", params={"q": response.id})
+    assert listing.status_code == 200 and response.id in listing.text and f"{prompt_id} (version 1)" in listing.text
+    pk = re.search(r'href="/admin/responses/storedresponse/(\d+)/change/', listing.text).group(1)
+    detail = admin.get(f"/admin/responses/storedresponse/{pk}/change/")
+    assert detail.status_code == 200
+    for expected in ("admin page check", "Hello! You said: admin page check", "total_tokens", prompt_id):
+        assert expected in detail.text
+    assert 'name="_save"' not in detail.text  # read-only: no save button
+    assert admin.get("/admin/responses/storedresponse/add/").status_code == 403
+
+
+def test_chat_completion_pages(admin, client):
+    completion = client.chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": "admin completion"}]
+    )
+    listing = admin.get("/admin/inference/chatcompletion/", params={"q": completion.id})
+    assert completion.id in listing.text
+    pk = re.search(r'href="/admin/inference/chatcompletion/(\d+)/change/', listing.text).group(1)
+    detail = admin.get(f"/admin/inference/chatcompletion/{pk}/change/")
+    assert "admin completion" in detail.text and "Hello! You said: admin completion" in detail.text
+    assert 'name="_save"' not in detail.text
+
+
+def test_anonymous_visitors_are_sent_to_log_in(responses_server):
+    page = httpx.get(responses_server.url + "/admin/responses/storedresponse/", follow_redirects=False)
+    assert page.status_code == 302 and "login" in page.headers["location"]
