@@ -104,6 +104,9 @@ class Segment:
 
 @dataclass(frozen=True)
 class DiffLine:
+    """One line of a diff. In a removed or added line that pairs with a similar line on the other side,
+    `segments` marks the words that changed; a line removed or added as a whole has no marked words."""
+
     kind: str  # "equal", "delete", "insert", or "skip" (a run of unchanged lines left out)
     old_number: int | None = None
     new_number: int | None = None
@@ -145,8 +148,8 @@ class VersionDiff:
         return self.text.identical and self.variables.identical
 
 
-def _whole(line: str, changed: bool) -> tuple[Segment, ...]:
-    return (Segment(line, changed),) if line else ()
+def _whole(line: str) -> tuple[Segment, ...]:
+    return (Segment(line, False),) if line else ()
 
 
 def _merge(segments: list[Segment]) -> tuple[Segment, ...]:
@@ -208,12 +211,12 @@ def text_diff(old: str, new: str, *, context: int = 3) -> TextDiff:
     added = removed = 0
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
-            lines += [DiffLine("equal", i1 + k + 1, j1 + k + 1, _whole(a[i1 + k], False)) for k in range(i2 - i1)]
+            lines += [DiffLine("equal", i1 + k + 1, j1 + k + 1, _whole(a[i1 + k])) for k in range(i2 - i1)]
             continue
         removed += i2 - i1
         added += j2 - j1
-        old_segments = [_whole(line, True) for line in a[i1:i2]]
-        new_segments = [_whole(line, True) for line in b[j1:j2]]
+        old_segments = [_whole(line) for line in a[i1:i2]]
+        new_segments = [_whole(line) for line in b[j1:j2]]
         if tag == "replace":
             for k in range(min(i2 - i1, j2 - j1)):
                 pair = _word_diff(a[i1 + k], b[j1 + k])

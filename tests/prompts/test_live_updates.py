@@ -1,0 +1,240 @@
+"""Live updates: the websocket consumer behind the dashboard, in-process through the real ASGI application, and
+across two worker processes of a real server sharing events through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+
+from django.test import Client
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
+
+from apps.accounts import services as accounts
+from apps.prompts import services
+from apps.storage.config import KVRedisBackend
+from apps.storage.kv import build_kv_store
+from stackadmin.principal import Principal
+from tests.conftest import REDIS, unique
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+class Socket(ApplicationCommunicator):
+    """A websocket client speaking ASGI to the application (channels' own communicator needs daphne)."""
+
+    def __init__(self, application, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        scope = {
+            "type": "websocket",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers,
+            "subprotocols": [],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        super().__init__(application, scope)
+
+    async def connect(self) -> bool:
+        await self.send_input({"type": "websocket.connect"})
+        return (await self.receive_output(5))["type"] == "websocket.accept"
+
+    async def receive_json_from(self, timeout: float = 5) -> dict:
+        message = await self.receive_output(timeout)
+        assert message["type"] == "websocket.send", message
+        return json.loads(message["text"])
+
+    async def send_json_to(self, data: dict) -> None:
+        await self.send_input({"type": "websocket.receive", "text": json.dumps(data)})
+
+    async def disconnect(self) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(1)
+
+
+def _session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def _socket(headers: list[tuple[bytes, bytes]]) -> tuple[Socket, bool]:
+    from stackadmin.asgi import application
+
+    communicator = Socket(application, "/ws/prompts/", headers)
+    return communicator, await communicator.connect()
+
+
+async def _events(communicator: Socket, count: int) -> list[dict]:
+    return [await communicator.receive_json_from(timeout=5) for _ in range(count)]
+
+
+@pytest.fixture
+async def signed_in_cookie(django_user_model):
+    user = await django_user_model.objects.acreate(username=unique("viewer"))
+    return await sync_to_async(_session_cookie)(user)
+
+
+pytestmark_db = pytest.mark.django_db(transaction=True)
+
+
+@pytestmark_db
+@pytest.mark.usefixtures("prompts_backend")
+async def test_signed_in_pages_receive_every_change(signed_in_cookie):
+    communicator, connected = await _socket([ORIGIN, (b"cookie", signed_in_cookie)])
+    assert connected
+    try:
+        p = await sync_to_async(services.prompt_create)(text="Hi {{ x }}", variables=["x"])
+        await sync_to_async(services.prompt_update)(prompt_id=p.prompt_id, text="Ho", version=1, set_as_default=False)
+        await sync_to_async(services.prompt_version_set_default)(prompt_id=p.prompt_id, version=2)
+        await sync_to_async(services.prompt_delete)(prompt_id=p.prompt_id)
+        events = await _events(communicator, 4)
+        assert [(e["kind"], e["prompt_id"], e.get("version")) for e in events] == [
+            ("created", p.prompt_id, 1),
+            ("version_created", p.prompt_id, 2),
+            ("default_changed", p.prompt_id, 2),
+            ("deleted", p.prompt_id, None),
+        ]
+        assert all("prompt" not in e for e in events)  # ids only: text goes through the access-checked views
+        # Whatever the page sends is ignored, and the socket stays open.
+        await communicator.send_json_to({"hello": "server"})
+        assert await communicator.receive_nothing(timeout=0.2)
+    finally:
+        await communicator.disconnect()
+
+
+@pytestmark_db
+async def test_signed_out_sockets_are_refused():
+    _, connected = await _socket([ORIGIN])
+    assert not connected
+    _, connected = await _socket([ORIGIN, (b"cookie", b"sessionid=forged")])
+    assert not connected
+
+
+@pytestmark_db
+async def test_other_origins_are_refused(signed_in_cookie):
+    _, connected = await _socket([(b"origin", b"http://evil.example"), (b"cookie", signed_in_cookie)])
+    assert not connected
+
+
+@pytestmark_db
+@pytest.mark.usefixtures("prompts_backend")
+async def test_events_about_prompts_the_user_cannot_read_are_not_sent(settings, django_user_model):
+    settings.STACKADMIN_AUTH_ENABLED = True
+    bob = await django_user_model.objects.acreate(username="bob")
+    await sync_to_async(accounts.access_attributes_set)(user=bob, teams=["blue"])
+    communicator, connected = await _socket([ORIGIN, (b"cookie", await sync_to_async(_session_cookie)(bob))])
+    assert connected
+    try:
+        red = Principal("alice", {"teams": ["red"]})
+        blue = Principal("dave", {"teams": ["blue"]})
+        hidden = await sync_to_async(services.prompt_create)(text="red only", principal=red)
+        shared = await sync_to_async(services.prompt_create)(text="blue team", principal=blue)
+        await sync_to_async(services.prompt_delete)(prompt_id=hidden.prompt_id, principal=red)
+        events = await _events(communicator, 2)
+        assert [(e["kind"], e["prompt_id"]) for e in events] == [
+            ("created", shared.prompt_id),
+            ("deleted", hidden.prompt_id),  # a deletion reveals nothing and lets open pages say so
+        ]
+        assert await communicator.receive_nothing(timeout=0.2)
+    finally:
+        await communicator.disconnect()
+
+
+# ------------------------------------------------------------------------------------------ two workers, Redis
+def _redis_config(namespace: str) -> str:
+    return f"""
+storage:
+  backends:
+    shared: {{type: kv_redis, host: {REDIS["host"]}, port: {REDIS["port"]}}}
+    sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
+  stores:
+    prompts: {{backend: shared, namespace: {namespace}}}
+    metadata: {{backend: shared, namespace: {namespace}_registry}}
+server:
+  channel_layer: {{backend: shared}}
+"""
+
+
+def dashboard_session(server) -> str:
+    """Sign in through the dashboard's login form, as a browser would; returns the session id."""
+    with httpx.Client(base_url=server.url, follow_redirects=False) as client:
+        page = client.get("/dashboard/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        response = client.post(
+            "/dashboard/login/",
+            data={"username": "admin", "password": server.admin_password, "csrfmiddlewaretoken": token},
+        )
+        assert response.status_code == 302 and response.headers["location"] == "/dashboard/", response.text[:500]
+        return client.cookies["sessionid"]
+
+
+def _received(sockets, prompt_ids: set[str], expected: int, timeout: float = 10) -> list[list[tuple]]:
+    """Per socket, the (kind, prompt_id, version) events about `prompt_ids`, until each has `expected`."""
+    seen: list[list[tuple]] = [[] for _ in sockets]
+    deadline = time.monotonic() + timeout
+    for index, socket in enumerate(sockets):
+        while len(seen[index]) < expected and time.monotonic() < deadline:
+            try:
+                event = json.loads(socket.recv(timeout=max(0.05, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            if event.get("prompt_id") in prompt_ids:  # other test servers may share this Redis
+                seen[index].append((event["kind"], event["prompt_id"], event.get("version")))
+    return seen
+
+
+@pytest.fixture
+def redis_namespace(redis_service):
+    namespace = unique("live_")
+    yield namespace
+    for ns in (namespace, f"{namespace}_registry"):
+        store = build_kv_store(KVRedisBackend(type="kv_redis", host=REDIS["host"], port=REDIS["port"]), ns)
+        store.delete_range("", "\U0010ffff")
+        store.close()
+
+
+@pytest.mark.redis
+def test_live_updates_reach_every_worker_through_redis(start_server, redis_namespace):
+    from websockets.sync.client import connect
+
+    server = start_server(_redis_config(redis_namespace), workers=2)
+    session = dashboard_session(server)
+    ws_url = server.url.replace("http://", "ws://") + "/ws/prompts/"
+    headers = {"Cookie": f"sessionid={session}", "Origin": server.url}
+    with contextlib.ExitStack() as stack:
+        # Each connection lands on whichever worker accepts it; with eight, both workers hold some.
+        sockets = [stack.enter_context(connect(ws_url, additional_headers=headers, open_timeout=10)) for _ in range(8)]
+        api = server.url + "/v1/prompts"
+        created = []
+        # New HTTP connections for every write, so that the writes, too, are spread over the workers.
+        for i in range(4):
+            response = httpx.post(api, json={"prompt": f"p{i} {{{{ x }}}}", "variables": ["x"]})
+            response.raise_for_status()
+            created.append(response.json()["prompt_id"])
+        httpx.put(f"{api}/{created[0]}", json={"prompt": "v2", "version": 1}).raise_for_status()
+        expected = [("created", pid, 1) for pid in created] + [("version_created", created[0], 2)]
+        for seen in _received(sockets, set(created), len(expected)):
+            assert sorted(seen) == sorted(expected)
+
+        # An event published by another process (here: this test) through the same Redis reaches every socket,
+        # whichever worker holds it: proof that each worker's consumers listen on Redis, not in memory.
+        from channels_redis.core import RedisChannelLayer
+
+        layer = RedisChannelLayer(hosts=[f"redis://{REDIS['host']}:{REDIS['port']}/0"], prefix="stackadmin:events")
+        marker = "pmpt_" + "f" * 48
+        asyncio.run(
+            layer.group_send(
+                services.EVENTS_GROUP,
+                {"type": "change.event", "event": {"kind": "deleted", "prompt_id": marker}},
+            )
+        )
+        for seen in _received(sockets, {marker}, 1):
+            assert seen == [("deleted", marker, None)]

@@ -1,0 +1,114 @@
+"""What the dashboard shows about templates, diffs and previews (pure functions, no storage)."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.prompts.presenters import declarable, preview, template_report, text_diff, variables_diff, version_diff
+from apps.prompts.records import PromptVersion, render_template
+
+
+def test_template_report_sorts_placeholders_into_chips():
+    report = template_report("Hi {{ name }}, {{ place }} {{ name }} {{ 2x }} {{ oops", ["name", "unused", "bad-name"])
+    assert [(c.name, c.state) for c in report.chips] == [
+        ("name", "declared"),
+        ("place", "undeclared"),
+        ("2x", "invalid"),
+        ("unused", "unused"),
+    ]
+    assert report.declared == ["name", "unused"]  # names that cannot be variables are dropped
+    assert report.undeclared == ["place"]
+    assert [(m.line, m.column, m.snippet) for m in report.malformed] == [(1, 48, "{{ oops")]
+    assert report.to_fix == 2 and report.problems == 3
+
+
+def test_malformed_placeholders_are_located_by_line_and_column():
+    report = template_report("first line\nsecond {{ ok }}\n  third {{ not ok }}", ["ok"])
+    assert [(m.line, m.column) for m in report.malformed] == [(3, 9)]
+
+
+def test_declarable_keeps_valid_names_in_order():
+    assert declarable("{{ b }} {{ a }} {{ 1c }} {{ b }}") == ["b", "a"]
+
+
+def test_identical_texts_have_no_changes():
+    diff = text_diff("one\ntwo", "one\ntwo")
+    assert diff.identical and (diff.added, diff.removed) == (0, 0)
+
+
+def test_changed_words_are_marked_inside_changed_lines():
+    diff = text_diff("Keep it short.", "Keep it very short.")
+    assert [line.kind for line in diff.lines] == ["delete", "insert"]
+    deleted, inserted = diff.lines
+    assert not any(s.changed for s in deleted.segments)  # nothing was taken out of that line
+    assert "".join(s.text for s in inserted.segments) == "Keep it very short."
+    assert [s.text.strip() for s in inserted.segments if s.changed] == ["very"]
+    assert (deleted.old_number, inserted.new_number) == (1, 1)
+
+
+def test_unrelated_lines_are_replaced_whole():
+    diff = text_diff("alpha beta gamma", "completely different words here")
+    assert all(not s.changed for line in diff.lines for s in line.segments)
+    assert (diff.added, diff.removed) == (1, 1)
+
+
+def test_long_unchanged_stretches_fold_around_changes():
+    old = "\n".join(f"line {i}" for i in range(1, 31))
+    new = old.replace("line 15", "line fifteen")
+    diff = text_diff(old, new)
+    kinds = [line.kind for line in diff.lines]
+    assert kinds == ["skip", *["equal"] * 3, "delete", "insert", *["equal"] * 3, "skip"]
+    assert diff.lines[0].skipped == 11 and diff.lines[-1].skipped == 12
+    assert diff.lines[1].old_number == 12 and diff.lines[-2].new_number == 18
+
+
+def test_additions_at_the_end_keep_their_line_numbers():
+    diff = text_diff("a\nb", "a\nb\nc\nd")
+    assert [(line.kind, line.new_number) for line in diff.lines] == [
+        ("equal", 1),
+        ("equal", 2),
+        ("insert", 3),
+        ("insert", 4),
+    ]
+    assert (diff.added, diff.removed) == (2, 0)
+
+
+def test_variable_changes():
+    diff = variables_diff(["doc", "tone"], ["doc", "reader"])
+    assert (diff.added, diff.removed, diff.kept) == (["reader"], ["tone"], ["doc"])
+    assert variables_diff(["a"], ["a"]).identical
+
+
+def test_version_diff_combines_text_and_variables():
+    old = PromptVersion(prompt_id="p", prompt="Hi {{ a }}", version=1, variables=["a"])
+    new = PromptVersion(prompt_id="p", prompt="Hi {{ a }}", version=2, variables=["a", "b"])
+    diff = version_diff(old, new)
+    assert diff.text.identical and not diff.identical and diff.variables.added == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("Hi {{ name }}, from {{place}}.", {"name": "Ada", "place": ""}),
+        ("{{a}}{{b}}{{a}}", {"a": "1", "b": "{{ a }}"}),
+        ("no placeholders", {}),
+        ("{{ x }} {{ broken", {"x": "<b>"}),
+    ],
+)
+def test_preview_renders_like_the_api_and_marks_missing_values(text, values):
+    shown = preview(text, values)
+    expected, missing = render_template(text, {k: v for k, v in values.items() if v})
+    assert shown.rendered == expected
+    assert shown.missing == missing
+    assert {p.name for p in shown.parts if p.kind == "missing"} == set(missing)
+
+
+def test_preview_parts():
+    shown = preview("Hi {{ name }} from {{ place }}", {"name": "Ada"})
+    assert [(p.kind, p.text) for p in shown.parts] == [
+        ("text", "Hi "),
+        ("value", "Ada"),
+        ("text", " from "),
+        ("missing", "{{ place }}"),
+    ]
+    assert shown.missing == ["place"] and shown.characters == len("Hi Ada from {{ place }}")
