@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, router, transaction
-from django.db.models import F
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from apps.conversations.items import MAX_ITEMS_PER_ADD, normalize_items
@@ -101,7 +100,8 @@ def conversation_create(
     clean_metadata = validate_metadata(metadata)
     clean_items = normalize_items(items) if items is not None else []
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    db = _db()
+    with transaction.atomic(using=db):
         conversation = Conversation.objects.create(
             public_id=new_conversation_id(),
             created_at=now,
@@ -111,7 +111,7 @@ def conversation_create(
             access_attributes=principal.attributes,
         )
         if clean_items:
-            ConversationItem.objects.bulk_create(_item_rows(conversation, clean_items, 1, now, principal))
+            _insert_items(db, _item_rows(conversation, clean_items, 1, now, principal))
     return conversation
 
 
@@ -146,6 +146,45 @@ def conversation_delete(*, conversation_id: str, principal: Principal = ANONYMOU
         Conversation.objects.filter(pk=pk).delete()
 
 
+def _claim_sequences(db: str, conversation_id: str, count: int, principal: Principal) -> tuple[int, int] | None:
+    """Bump the visible conversation's item counter by `count`: (conversation pk, new last sequence), or None.
+
+    One `UPDATE ... RETURNING` (SQLite >= 3.35, PostgreSQL) claims the range and takes the row lock that
+    serialises concurrent adds to this conversation. The ORM has no UPDATE ... RETURNING; the conversation is
+    still picked by the `conversations_visible` queryset, so access control reaches this statement too.
+    """
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    table = quote(Conversation._meta.db_table)
+    counter = quote(Conversation._meta.get_field("last_item_sequence").column)
+    pk = quote(Conversation._meta.pk.column)
+    visible = conversations_visible(principal=principal).filter(public_id=conversation_id).values("pk")[:1]
+    subquery, params = visible.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {counter} = {counter} + %s WHERE {pk} = ({subquery}) RETURNING {pk}, {counter}",
+            [count, *params],
+        )
+        return cursor.fetchone()
+
+
+def _insert_items(db: str, rows: list[ConversationItem]) -> None:
+    """One multi-row INSERT. `bulk_create` would build the same statement at several times the CPU cost, and
+    this is the hottest write path; values still go through each field's own conversion for the backend."""
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    fields = [f for f in ConversationItem._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(quote(f.column) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(ConversationItem._meta.db_table)} ({columns}) VALUES "
+            + ", ".join([row_sql] * len(rows)),
+            params,
+        )
+
+
 def conversation_items_add(*, conversation_id: str, items: Any, principal: Principal = ANONYMOUS) -> list[dict]:
     """Append 1-20 items after the conversation's last one; returns them as stored (with their ids)."""
     validate_conversation_id(conversation_id)
@@ -156,18 +195,18 @@ def conversation_items_add(*, conversation_id: str, items: Any, principal: Princ
         )
     supplied = [item["id"] for item, raw in zip(clean_items, items, strict=True) if raw.get("id") is not None]
     now = timezone.now()
+    db = _db()
     try:
-        with transaction.atomic(using=_db()):
-            visible = conversations_visible(principal=principal).filter(public_id=conversation_id)
-            # One UPDATE both claims the sequence range and takes the row lock that serialises concurrent adds.
-            if not visible.update(last_item_sequence=F("last_item_sequence") + len(clean_items)):
+        with transaction.atomic(using=db):
+            claimed = _claim_sequences(db, conversation_id, len(clean_items), principal)
+            if claimed is None:
                 raise conversation_not_found(conversation_id)
-            conversation = Conversation.objects.only("pk", "last_item_sequence").get(public_id=conversation_id)
+            conversation_pk, last = claimed
             if supplied:
                 taken = list(
-                    ConversationItem.objects.filter(conversation=conversation, public_id__in=supplied).values_list(
-                        "public_id", flat=True
-                    )[:1]
+                    ConversationItem.objects.filter(
+                        conversation_id=conversation_pk, public_id__in=supplied
+                    ).values_list("public_id", flat=True)[:1]
                 )
                 if taken:
                     raise ConflictError(
@@ -175,8 +214,8 @@ def conversation_items_add(*, conversation_id: str, items: Any, principal: Princ
                         param="items",
                         code="duplicate_item_id",
                     )
-            first = conversation.last_item_sequence - len(clean_items) + 1
-            ConversationItem.objects.bulk_create(_item_rows(conversation, clean_items, first, now, principal))
+            conversation = Conversation(pk=conversation_pk)
+            _insert_items(db, _item_rows(conversation, clean_items, last - len(clean_items) + 1, now, principal))
     except IntegrityError as exc:
         # Only the (conversation, id) constraint can fail here: another request added one of these ids first.
         raise ConflictError(

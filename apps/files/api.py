@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
 from apps.files import disk, selectors, services
+from apps.files.models import File
 from apps.files.schemas import UPLOAD_REQUEST_BODY, FileDeleted, FileList, FileObject, content_disposition, file_object
 from apps.files.uploads import receive_upload
 from stackadmin.principal import request_principal
@@ -38,19 +40,34 @@ def _json(body: object) -> HttpResponse:
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
 )
 async def create_file(request: HttpRequest):
-    # Parsing reads the spooled body and writes the staged file: blocking I/O, kept off the event loop.
-    upload = await sync_to_async(receive_upload, thread_sensitive=False)(request, max_bytes=disk.max_upload_bytes())
+    max_bytes = disk.max_upload_bytes()
+    principal = request_principal(request)
+    if int(request.META.get("CONTENT_LENGTH") or 0) <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+        # A small body is already in memory: parse and store it in one trip to the database thread.
+        file = await _db(_store_upload)(request, max_bytes=max_bytes, principal=principal)
+    else:
+        # A large one is read from Django's spool file and written to ours: blocking I/O that must not hold up
+        # the database thread, so it is parsed on a worker thread first.
+        upload = await sync_to_async(receive_upload, thread_sensitive=False)(request, max_bytes=max_bytes)
+        file = await _db(_create)(upload, principal=principal)
+    return _json(file_object(file))
+
+
+def _store_upload(request: HttpRequest, *, max_bytes: int, principal) -> File:
+    return _create(receive_upload(request, max_bytes=max_bytes), principal=principal)
+
+
+def _create(upload, *, principal) -> File:
     try:
-        file = await _db(services.file_create)(
+        return services.file_create(
             staged=upload.staged,
             filename=upload.filename,
             purpose=upload.purpose,
             expires_after=upload.expires_after,
-            principal=request_principal(request),
+            principal=principal,
         )
     finally:
         upload.discard()
-    return _json(file_object(file))
 
 
 @router.get("/files", response=FileList, summary="List files")

@@ -12,6 +12,7 @@ a file with one `os.replace`: a reader sees all of a file or none of it. A crash
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import secrets
@@ -26,12 +27,17 @@ from stackadmin.errors import PayloadTooLargeError
 
 INCOMING_DIR = ".incoming"
 FILE_ID_RE = re.compile(r"^file-[0-9a-f]{32}$")
-_WRITE_BUFFER = 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
 
 
 def storage_root() -> Path:
-    return Path(settings.STACKADMIN_RUN_CONFIG.files.storage_dir).expanduser().resolve()
+    return _absolute_root(settings.STACKADMIN_RUN_CONFIG.files.storage_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _absolute_root(configured: str) -> Path:
+    # Resolving symlinks costs a system call per path component; the configured value rarely changes.
+    return Path(configured).expanduser().resolve()
 
 
 def max_upload_bytes() -> int:
@@ -62,12 +68,17 @@ def relative_path(file_id: str) -> str:
 
 
 def resolve(relative: str) -> Path:
-    """The absolute path of a stored file, refusing anything that would leave the storage directory."""
-    root = storage_root()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root) or path == root or path.is_relative_to(root / INCOMING_DIR):
+    """The absolute path of a stored file, refusing anything that would leave the storage directory.
+
+    The check is on the normalised path (as Django's `safe_join` does): `..` and absolute paths cannot escape.
+    Symlinks inside the storage directory are the operator's business.
+    """
+    root = str(storage_root())
+    path = os.path.normpath(os.path.join(root, relative))
+    inside = os.path.dirname(path) != root and path.startswith(root + os.sep)
+    if not inside or path.startswith(os.path.join(root, INCOMING_DIR) + os.sep):
         raise ValueError(f"stored path {relative!r} is outside the storage directory {root}")
-    return path
+    return Path(path)
 
 
 def remove(relative: str) -> bool:
@@ -87,30 +98,41 @@ class StagedFile:
         self.size = 0
         self.committed = False
         incoming = storage_root() / INCOMING_DIR
-        incoming.mkdir(parents=True, exist_ok=True)
         self.path = incoming / f"{secrets.token_hex(16)}.part"
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._fh: BinaryIO | None = os.fdopen(fd, "wb", buffering=_WRITE_BUFFER)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            self._fd: int | None = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:  # first upload (or the directory was removed): create it, once
+            incoming.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, flags, 0o600)
 
     def write(self, chunk: bytes) -> None:
-        if self._fh is None:
+        # Unbuffered: chunks arrive in 256 KiB pieces already, and a buffer would cost an allocation per upload.
+        if self._fd is None:
             raise ValueError("write to a closed staged file")
         self.size += len(chunk)
         if self.size > self.max_bytes:
             raise too_large(self.max_bytes)
-        self._fh.write(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view) :]
 
     def close(self) -> None:
-        if self._fh is not None:
-            fh, self._fh = self._fh, None
-            fh.close()
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
     def commit(self, relative: str) -> Path:
         """Move the bytes to their final place (one rename on the same filesystem)."""
         self.close()
         final = resolve(relative)
-        final.parent.mkdir(exist_ok=True)
-        os.replace(self.path, final)
+        try:
+            os.replace(self.path, final)
+        except FileNotFoundError:
+            if not self.path.exists():
+                raise
+            final.parent.mkdir(exist_ok=True)  # the first file in this shard directory
+            os.replace(self.path, final)
         self.committed = True
         return final
 
@@ -127,7 +149,7 @@ class StagedFile:
         self.discard()
 
 
-def stage_stream(stream: BinaryIO, *, max_bytes: int | None = None, chunk_size: int = _WRITE_BUFFER) -> StagedFile:
+def stage_stream(stream: BinaryIO, *, max_bytes: int | None = None, chunk_size: int = READ_CHUNK_BYTES) -> StagedFile:
     """Copy a readable binary stream into a staged file (for callers that are not an HTTP upload)."""
     staged = StagedFile(max_bytes=max_upload_bytes() if max_bytes is None else max_bytes)
     try:
