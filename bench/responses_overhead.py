@@ -1,0 +1,200 @@
+"""What stackadmin adds to a model call: `/v1/responses` against calling the model server directly.
+
+Starts the fake OpenAI-compatible server (tests/inference/fake_upstream.py, answers at once) and a real
+`stackadmin run` (SQLite, default stores, `store: true`), then for 1 and 16 concurrent clients measures:
+
+- non-streaming: latency of `POST /v1/chat/completions` on the fake vs `POST /v1/responses` on stackadmin;
+- streaming: time to the first byte of the body, the same two ways.
+
+"Added" is stackadmin's percentile minus the direct one. Each client reuses one keep-alive connection.
+
+    python bench/responses_overhead.py [--requests 400] [--concurrency 1 16]
+
+Results are printed and written to bench/results/responses_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import free_port  # noqa: E402
+
+BODY_CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "benchmark request"}]}
+BODY_RESPONSE = {"model": "fake-model", "input": "benchmark request"}
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def measure(url: str, body: dict | None, *, stream: bool, concurrency: int, requests: int) -> list[float]:
+    """Per-request milliseconds: whole response, or (stream) time to the first body byte."""
+    per_client = max(1, requests // concurrency)
+    latencies: list[float] = []
+    payload = {**body, "stream": True} if stream else body
+    payload = payload or None
+    method = "POST" if body else "GET"
+
+    async def client() -> None:
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=1)) as http:
+            for _ in range(3):  # warm the connection and the server
+                await http.request(method, url, json=payload)
+            for _ in range(per_client):
+                start = time.perf_counter()
+                if stream:
+                    async with http.stream("POST", url, json=payload) as response:
+                        first = None
+                        async for _chunk in response.aiter_raw():
+                            first = first or time.perf_counter()
+                        latencies.append((first - start) * 1000)
+                else:
+                    response = await http.request(method, url, json=payload)
+                    latencies.append((time.perf_counter() - start) * 1000)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{url}: HTTP {response.status_code}")
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "p50": round(percentile(values, 50), 2),
+        "p99": round(percentile(values, 99), 2),
+        "mean": round(statistics.fmean(values), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="requests per measurement (default 400)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--workers", type=int, default=1, help="stackadmin worker processes (default 1)")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-responses-"))
+    fake_port, port = free_port(), free_port()
+    fake_url = f"http://127.0.0.1:{fake_port}/v1"
+    (home / "run.yaml").write_text(
+        "providers:\n  inference:\n  - provider_id: fake\n    provider_type: remote::openai\n"
+        f'    config: {{base_url: "{fake_url}", api_key: x}}\n'
+        "registered_resources:\n  models:\n  - model_id: fake-model\n"
+    )
+    env = {**os.environ, "STACKADMIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env.pop("STACKADMIN_TEST_INFERENCE_MODE", None)
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.inference.fake_upstream", "--port", str(fake_port)], cwd=ROOT, env=env
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stackadmin.cli",
+            "run",
+            "--config",
+            str(home / "run.yaml"),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    results: dict = {"requests": args.requests, "workers": args.workers, "runs": []}
+    try:
+        wait_ready(fake_url + "/models", fake)
+        wait_ready(f"http://127.0.0.1:{port}/v1/health", server)
+        for concurrency in args.concurrency:
+            run: dict = {"concurrency": concurrency}
+            for stream in (False, True):
+                direct = asyncio.run(
+                    measure(
+                        fake_url + "/chat/completions",
+                        BODY_CHAT,
+                        stream=stream,
+                        concurrency=concurrency,
+                        requests=args.requests,
+                    )
+                )
+                ours = asyncio.run(
+                    measure(
+                        f"http://127.0.0.1:{port}/v1/responses",
+                        BODY_RESPONSE,
+                        stream=stream,
+                        concurrency=concurrency,
+                        requests=args.requests,
+                    )
+                )
+                d, o = summary(direct), summary(ours)
+                key = "first_byte" if stream else "non_streaming"
+                run[key] = {
+                    "direct_ms": d,
+                    "stackadmin_ms": o,
+                    "added_ms": {"p50": round(o["p50"] - d["p50"], 2), "p99": round(o["p99"] - d["p99"], 2)},
+                }
+            # The floor: the cheapest /v1 request stackadmin serves, at the same concurrency.
+            health = asyncio.run(
+                measure(
+                    f"http://127.0.0.1:{port}/v1/health",
+                    None,
+                    stream=False,
+                    concurrency=concurrency,
+                    requests=args.requests,
+                )
+            )
+            run["health_ms"] = summary(health)
+            results["runs"].append(run)
+    finally:
+        for process in (server, fake):
+            process.terminate()
+            process.wait(timeout=20)
+
+    print(f"{'clients':>7} {'measure':<14} {'direct p50/p99':>16} {'stackadmin p50/p99':>20} {'added p50/p99':>16}")
+    for run in results["runs"]:
+        for key in ("non_streaming", "first_byte"):
+            row = run[key]
+            d, o, a = row["direct_ms"], row["stackadmin_ms"], row["added_ms"]
+            print(
+                f"{run['concurrency']:>7} {key:<14} {d['p50']:>7.2f}/{d['p99']:<8.2f} "
+                f"{o['p50']:>9.2f}/{o['p99']:<10.2f} {a['p50']:>7.2f}/{a['p99']:<8.2f}"
+            )
+        h = run["health_ms"]
+        print(f"{run['concurrency']:>7} {'GET /v1/health':<14} {'':>16} {h['p50']:>9.2f}/{h['p99']:<10.2f}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "responses_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
