@@ -137,7 +137,8 @@ def _form_values(post) -> dict:
 
 
 def _declaring(post) -> bool:
-    return any(post.get(k) for k in ("declare", "undeclare", "declare_all"))
+    """A chip button or "Check variables" was pressed: re-render the form, save nothing."""
+    return any(post.get(k) for k in ("declare", "undeclare", "declare_all", "check"))
 
 
 def _form_context(form: dict, **extra) -> dict:

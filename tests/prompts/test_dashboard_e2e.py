@@ -1,0 +1,311 @@
+"""The prompts dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against a real
+`stackadmin run` server. Screenshots of the main pages go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI, LiveServer
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAPTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+# Live updates must show within a second; a little slack for a busy shared CI machine.
+LIVE_MS = 1500
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing (install Debian's chromium package)"
+        if IN_CI:
+            pytest.fail(f"{message}; CI=true: browser tests must run")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A fresh installation, so the first page is the empty state."""
+    live = LiveServer(tmp_path_factory.mktemp("dashboard-home"))
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def open_page(browser, server):
+    """`open_page(**context_options)`: a signed-in page in a new browser context (its own cookies)."""
+    contexts = []
+    errors: list[str] = []
+
+    def open_(*, sign_in: bool = True, **options):
+        context = browser.new_context(viewport=LAPTOP, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        if sign_in:
+            page.goto(server.url + "/dashboard/")
+            page.fill("#id_username", "admin")
+            page.fill("#id_password", server.admin_password)
+            page.click("button[type=submit]")
+            page.wait_for_url(server.url + "/dashboard/")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert errors == [], errors
+
+
+def shot(page, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def wait_live(page) -> None:
+    """Until the page's websocket is open (the header says "Live")."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
+
+
+def mark_document(page) -> None:
+    """Tag the loaded document; `still_same_document` then proves an update came without a reload."""
+    page.evaluate("window.__noReload = true")
+
+
+def still_same_document(page) -> bool:
+    return page.evaluate("window.__noReload === true")
+
+
+def prompt_id_of(page) -> str:
+    return re.search(r"/dashboard/(pmpt_[0-9a-f]{48})/", page.url).group(1)
+
+
+def test_edit_prompt_versions_with_a_live_second_page(open_page, server):
+    from playwright.sync_api import expect
+
+    # --- signing in, and the empty state of a new installation
+    first = open_page(sign_in=False)
+    first.goto(server.url + "/dashboard/")
+    expect(first).to_have_url(re.compile(r"/dashboard/login/\?next=/dashboard/$"))
+    shot(first, "login")
+    first.fill("#id_username", "admin")
+    first.fill("#id_password", server.admin_password)
+    first.click("button[type=submit]")
+    expect(first.get_by_role("heading", name="No prompts yet")).to_be_visible()
+    shot(first, "list-empty")
+
+    # A second person watches the list in another browser context.
+    watcher = open_page()
+    wait_live(watcher)
+    mark_document(watcher)
+
+    # --- create a prompt with two variables; the chips follow the typing
+    first.get_by_role("link", name="New prompt").first.click()
+    editor = first.locator("#id_text")
+    editor.fill("Summarise {{ document }} for {{ audience }}.\nKeep it short.")
+    expect(first.locator(".chip-undeclared")).to_have_count(2)
+    expect(first.locator("#variable-summary")).to_contain_text("Declare 2 new variables")
+    editor.press("End")
+    editor.type(" {{ oops")  # a malformed placeholder is flagged while typing
+    expect(first.locator(".problems")).to_contain_text("{{ oops")
+    editor.fill("Summarise {{ document }} for {{ audience }}.\nKeep it short.")
+    expect(first.locator(".problems")).to_have_count(0)
+    first.get_by_role("button", name="Declare all 2").click()
+    expect(first.locator(".chip-declared")).to_have_count(2)
+    first.fill("#id_message", "First draft")
+    shot(first, "prompt-new")
+    first.get_by_role("button", name="Create prompt").click()
+    expect(first.locator("#version-heading")).to_have_text("Version 1")
+    prompt_id = prompt_id_of(first)
+    expect(first.locator(".messages")).to_contain_text(f"Created {prompt_id}")
+
+    # The watcher's list shows it without a reload.
+    expect(watcher.locator(f'tr[data-prompt-id="{prompt_id}"]')).to_be_visible(timeout=LIVE_MS)
+    assert still_same_document(watcher)
+
+    # The watcher now follows the prompt's page.
+    watcher.goto(f"{server.url}/dashboard/{prompt_id}/")
+    wait_live(watcher)
+    mark_document(watcher)
+
+    # --- edit it into version 2 with a message, keeping version 1 the default for now
+    first.get_by_role("link", name="New version").click()
+    first.locator("#id_text").fill(
+        "Summarise {{ document }} for {{ audience }} in a {{ tone }} tone.\nKeep it short and precise."
+    )
+    first.locator("#chip-tone").click()  # "Declare tone"
+    expect(first.locator(".chip-declared")).to_have_count(3)
+    first.fill("#id_message", "Add a tone")
+    first.get_by_role("button", name="Save version 2").click()
+    saved_at = time.monotonic()
+    expect(first.locator("#version-heading")).to_have_text("Version 2")
+
+    # --- the second page updates live when the first one saves
+    expect(watcher.locator("#version-list")).to_contain_text("Version 2", timeout=LIVE_MS)
+    print(f"live update after {1000 * (time.monotonic() - saved_at):.0f} ms (from the click)")
+    expect(watcher.locator("#version-list")).to_contain_text("Add a tone")
+    assert still_same_document(watcher)
+    shot(first, "prompt-detail")
+
+    # --- the diff between the two versions
+    first.get_by_role("link", name="Compare with v1").click()
+    diff = first.locator("#diff-view")
+    expect(diff.locator(".chip-added")).to_contain_text("tone")
+    expect(diff.locator(".diff-insert ins").first).to_be_visible()
+    expect(diff.locator(".diff-delete")).to_have_count(2)
+    expect(diff.locator(".diff-delete").nth(1)).to_contain_text("Keep it short.")
+    expect(diff).to_contain_text("+2")
+    shot(first, "prompt-diff")
+    first.select_option("#diff-from", "2")
+    expect(first.locator("#diff-view")).to_contain_text("Pick two different versions")
+    first.select_option("#diff-to", "1")
+    expect(first.locator("#diff-view .chip-removed")).to_contain_text("tone")
+    assert "from=2" in first.url and "to=1" in first.url  # the picked pair is in the address
+
+    # --- set version 1 as default from the timeline
+    first.goto(f"{server.url}/dashboard/{prompt_id}/")
+    expect(first.locator("#version-heading")).to_have_text("Version 2")
+    version_one = first.locator(".timeline-item", has_text="Version 1")
+    version_one.get_by_role("button", name="Set as default").click()
+    expect(version_one.locator(".badge-default")).to_be_visible()
+    expect(first.locator("#version-status")).to_contain_text("Applications get version 1")
+    assert httpx.get(f"{server.url}/v1/prompts/{prompt_id}").json()["version"] == 1
+    watched_one = watcher.locator(".timeline-item", has_text="Version 1")
+    expect(watched_one.locator(".badge-default")).to_be_visible(timeout=LIVE_MS)
+
+    # --- preview: fill the values, see the rendered text, missing values marked
+    first.locator("#var-document").fill("the <b>annual</b> report")
+    output = first.locator("#preview-output")
+    expect(output.locator("mark.filled")).to_have_text("the <b>annual</b> report")
+    expect(output.locator("mark.missing")).to_have_count(4)  # audience and tone: in the list and in the text
+    first.locator("#var-audience").fill("the board")
+    first.locator("#var-tone").fill("calm")
+    expect(output).to_contain_text("Every variable has a value")
+    expect(output.locator("pre")).to_have_text(
+        "Summarise the <b>annual</b> report for the board in a calm tone.\nKeep it short and precise."
+    )
+    shot(first, "prompt-preview")
+
+    # --- a change through /v1 shows on both open pages
+    httpx.put(
+        f"{server.url}/v1/prompts/{prompt_id}",
+        json={"prompt": "From the API {{ document }}", "variables": ["document"], "version": 2, "message": "via API"},
+    ).raise_for_status()
+    expect(watcher.locator("#version-list")).to_contain_text("via API", timeout=LIVE_MS)
+    expect(first.locator("#version-list")).to_contain_text("Version 3", timeout=LIVE_MS)
+    assert still_same_document(watcher)
+
+    # --- editing while someone else saves: notice, then a conflict that keeps the text
+    first.get_by_role("link", name="New version").click()
+    first.locator("#id_text").fill("My edit of {{ document }}")
+    httpx.put(
+        f"{server.url}/v1/prompts/{prompt_id}",
+        json={"prompt": "Their edit of {{ document }}", "variables": ["document"], "version": 3},
+    ).raise_for_status()
+    expect(first.locator("#edit-notice")).to_contain_text("Version 4 was just saved", timeout=LIVE_MS)
+    first.get_by_role("button", name="Save version 4").click()
+    conflict = first.locator(".conflict")
+    expect(conflict).to_contain_text("Someone saved a newer version while you were editing")
+    expect(conflict.locator(".diff-insert").first).to_contain_text("Their edit of")
+    expect(first.locator("#id_text")).to_have_value("My edit of {{ document }}")
+    shot(first, "prompt-edit-conflict")
+    first.get_by_role("button", name="Save version 5").click()
+    expect(first.locator("#version-heading")).to_have_text("Version 5")
+
+    # --- the list on a laptop and a phone
+    first.goto(server.url + "/dashboard/")
+    shot(first, "prompt-list")
+    first.set_viewport_size(PHONE)
+    shot(first, "prompt-list-phone")
+    first.goto(f"{server.url}/dashboard/{prompt_id}/")
+    shot(first, "prompt-detail-phone")
+    width = first.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
+    first.set_viewport_size(LAPTOP)
+
+    # --- delete after a confirmation that names the prompt; the watcher is told
+    first.get_by_role("link", name="Delete…").click()
+    confirm = first.locator("#delete-confirm")
+    expect(confirm).to_contain_text(f"Delete prompt {prompt_id}?")
+    shot(first, "prompt-delete-confirm")
+    confirm.get_by_role("button", name=re.compile("^Delete pmpt_")).click()
+    expect(first.locator(".messages")).to_contain_text(f"Deleted {prompt_id}")
+    expect(watcher.locator("#version-list")).to_contain_text("not found", timeout=LIVE_MS)
+
+
+def test_keyboard_only_creation(open_page, server):
+    from playwright.sync_api import expect
+
+    page = open_page()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "prompt-search"
+    page.goto(server.url + "/dashboard/new/")
+    page.locator("#id_text").focus()
+    page.keyboard.type("Translate {{ text }} into {{ language }}")
+    expect(page.locator(".chip-undeclared")).to_have_count(2)
+    # Tab reaches the chips' buttons; the focus ring is visible on each.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == "chip-text", focused
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    page.keyboard.press("Enter")  # declares "text"; focus stays on its chip
+    expect(page.locator(".chip-declared")).to_have_count(1)
+    assert page.evaluate("document.activeElement.id") == "chip-text"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # declares "language"
+    expect(page.locator(".chip-declared")).to_have_count(2)
+    page.locator("#id_text").focus()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#version-heading")).to_have_text("Version 1")
+
+
+def test_works_without_javascript(open_page, browser, server):
+    """Every htmx control is also a plain link or form."""
+    from playwright.sync_api import expect
+
+    page = open_page(java_script_enabled=False)
+    page.goto(server.url + "/dashboard/new/")
+    page.fill("#id_text", "Plain {{ thing }} and {{ other }}")
+    page.get_by_role("button", name="Check variables").click()
+    expect(page.locator(".chip-undeclared")).to_have_count(2)
+    page.get_by_role("button", name="Declare all 2").click()
+    expect(page.locator(".chip-declared")).to_have_count(2)
+    page.get_by_role("button", name="Create prompt").click()
+    expect(page.locator("#version-heading")).to_have_text("Version 1")
+    prompt_id = prompt_id_of(page)
+    page.locator("#var-thing").fill("one")
+    page.get_by_role("button", name="Render preview").click()
+    expect(page.locator("#preview-output mark.filled")).to_have_text("one")
+    page.goto(f"{server.url}/dashboard/?q=Plain")
+    expect(page.locator(f'tr[data-prompt-id="{prompt_id}"]')).to_be_visible()
+    page.get_by_role("link", name=re.compile("^Plain")).click()
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name=re.compile("^Delete pmpt_")).click()
+    expect(page.locator(".messages")).to_contain_text(f"Deleted {prompt_id}")
