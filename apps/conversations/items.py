@@ -98,7 +98,6 @@ def _fail(message: str, param: str) -> BadRequestError:
 
 
 def _expect(value: Any, kinds: tuple[type, ...], param: str) -> None:
-    # bool is an int subclass but no JSON number/string confusion matters here: check exact JSON kinds.
     if not isinstance(value, kinds):
         wanted = " or ".join(_JSON_TYPE_NAMES[k] for k in kinds)
         raise _fail(f"expected {wanted}.", param)

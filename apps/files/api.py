@@ -42,14 +42,18 @@ def _json(body: object) -> HttpResponse:
 async def create_file(request: HttpRequest):
     max_bytes = disk.max_upload_bytes()
     principal = request_principal(request)
-    if int(request.META.get("CONTENT_LENGTH") or 0) <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
         # A small body is already in memory: parse and store it in one trip to the database thread.
         file = await _db(_store_upload)(request, max_bytes=max_bytes, principal=principal)
     else:
         # A large one is read from Django's spool file and written to ours: blocking I/O that must not hold up
         # the database thread, so it is parsed on a worker thread first.
         upload = await sync_to_async(receive_upload, thread_sensitive=False)(request, max_bytes=max_bytes)
-        file = await _db(_create)(upload, principal=principal)
+        try:
+            file = await _db(_create)(upload, principal=principal)
+        finally:
+            upload.discard()  # if the client left before the database thread took it over; else a no-op
     return _json(file_object(file))
 
 
