@@ -164,7 +164,7 @@ def normalize_item(raw: Any, *, param: str) -> dict:
             raise _fail("expected a non-empty string.", f"{param}.id")
         if len(item_id) > MAX_ITEM_ID_CHARS:
             raise _fail(f"item ids are at most {MAX_ITEM_ID_CHARS} characters.", f"{param}.id")
-        if not ITEM_ID_RE.match(item_id):
+        if not ITEM_ID_RE.fullmatch(item_id):
             raise _fail("item ids cannot contain whitespace, control characters or / \\ ? # %.", f"{param}.id")
     return item
 

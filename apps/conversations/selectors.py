@@ -38,7 +38,7 @@ class Page:
 
 
 def validate_conversation_id(conversation_id: object, *, param: str = "conversation_id") -> str:
-    if not isinstance(conversation_id, str) or not CONVERSATION_ID_RE.match(conversation_id):
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID_RE.fullmatch(conversation_id):
         shown = str(conversation_id)
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         raise BadRequestError(

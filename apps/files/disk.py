@@ -62,7 +62,7 @@ def too_large(max_bytes: int) -> PayloadTooLargeError:
 
 
 def relative_path(file_id: str) -> str:
-    if not FILE_ID_RE.match(file_id):
+    if not FILE_ID_RE.fullmatch(file_id):
         raise ValueError(f"not a file id: {file_id!r}")
     return f"{file_id[5:7]}/{file_id}"
 

@@ -31,7 +31,7 @@ class Page:
 
 
 def validate_file_id(file_id: object, *, param: str = "file_id") -> str:
-    if not isinstance(file_id, str) or not disk.FILE_ID_RE.match(file_id):
+    if not isinstance(file_id, str) or not disk.FILE_ID_RE.fullmatch(file_id):
         shown = str(file_id)
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         raise BadRequestError(

@@ -133,6 +133,7 @@ def test_caller_ids_are_kept_verbatim():
         ),
         ({"role": "user", "content": "x", "id": ""}, "items[0].id", "non-empty"),
         ({"role": "user", "content": "x", "id": "a/b"}, "items[0].id", "cannot contain"),
+        ({"role": "user", "content": "x", "id": "msg_1\n"}, "items[0].id", "cannot contain"),
         ({"role": "user", "content": "x", "id": "x" * 257}, "items[0].id", "at most 256"),
     ],
 )

@@ -117,7 +117,7 @@ def test_unknown_cursor_is_a_400_and_a_cursor_from_another_conversation_too():
 
 
 def test_ids_are_validated_before_lookup():
-    for bad in ("conv_123", "conv_" + "A" * 48, "conv_" + "0" * 49, "file-" + "0" * 48, ""):
+    for bad in ("conv_123", "conv_" + "A" * 48, "conv_" + "0" * 49, "conv_" + "0" * 48 + "\n", "file-" + "0" * 48, ""):
         with pytest.raises(BadRequestError) as raised:
             selectors.conversation_get(conversation_id=bad)
         assert raised.value.param == "conversation_id"

@@ -139,7 +139,7 @@ def test_paths_cannot_leave_the_storage_directory(storage):
     for relative in ("../outside", "/etc/passwd", "ab/../../x", ".incoming/abc.part", ".", ""):
         with pytest.raises(ValueError):
             disk.resolve(relative)
-    for file_id in ("../../etc", "file-../../x", "file-" + "g" * 32, "file-" + "a" * 31):
+    for file_id in ("../../etc", "file-../../x", "file-" + "g" * 32, "file-" + "a" * 31, "file-" + "a" * 32 + "\n"):
         with pytest.raises(ValueError):
             disk.relative_path(file_id)
 
@@ -147,8 +147,9 @@ def test_paths_cannot_leave_the_storage_directory(storage):
 def test_get_list_and_ids(storage):
     file = upload()
     assert selectors.file_get(file_id=file.public_id).pk == file.pk
-    with pytest.raises(BadRequestError):
-        selectors.file_get(file_id="file-xyz")
+    for bad in ("file-xyz", file.public_id + "\n", file.public_id.upper()):
+        with pytest.raises(BadRequestError):
+            selectors.file_get(file_id=bad)
     with pytest.raises(NotFoundError) as raised:
         selectors.file_get(file_id="file-" + "0" * 32)
     assert "not found" in raised.value.message
