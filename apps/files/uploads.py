@@ -32,8 +32,7 @@ from stackadmin.errors import BadRequestError, PayloadTooLargeError
 UPLOAD_CHUNK_BYTES = 256 * 1024
 # A body this much bigger than the file limit cannot be a valid upload: refuse it before parsing anything.
 _FORM_OVERHEAD_BYTES = 64 * 1024
-
-
+# The HTML standard's multipart escapes for filenames: `"` and control characters as uppercase %XX.
 _FORM_ESCAPE = re.compile(r"%(22|[01][0-9A-F])")
 
 
@@ -52,7 +51,7 @@ class StagedUpload:
         self.size = staged.size
 
     def close(self) -> None:
-        # Django closes uploaded files when the request ends; anything not committed by then is garbage.
+        # The parser closes the files it has collected when a later part fails: their bytes are garbage then.
         self.staged.discard()
 
 
