@@ -6,8 +6,8 @@ import psycopg
 import pytest
 
 from apps.prompts import selectors
-from apps.storage.config import parse_config
-from apps.storage.kv import kv_stores
+from apps.storage.config import KVRedisBackend, parse_config
+from apps.storage.kv import build_kv_store, kv_stores
 from tests.conftest import PG, REDIS, require_service, unique
 
 
@@ -63,3 +63,30 @@ def prompts_backend(request, tmp_path):
     if kind == "postgres":
         with psycopg.connect(host=PG["host"], port=PG["port"], dbname=PG["db"], user=PG["user"]) as conn:
             conn.execute(f'DROP TABLE IF EXISTS "{backend["table_name"]}"')
+
+
+def redis_events_config(namespace: str) -> str:
+    """A run config whose prompts live in Redis (shared by worker processes) and whose live-update events go
+    through Redis too (`server.channel_layer`)."""
+    return f"""
+storage:
+  backends:
+    shared: {{type: kv_redis, host: {REDIS["host"]}, port: {REDIS["port"]}}}
+    sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
+  stores:
+    prompts: {{backend: shared, namespace: {namespace}}}
+    metadata: {{backend: shared, namespace: {namespace}_registry}}
+server:
+  channel_layer: {{backend: shared}}
+"""
+
+
+@pytest.fixture
+def redis_namespace(redis_service):
+    """A fresh Redis namespace for a server's prompts, emptied afterwards."""
+    namespace = unique("live_")
+    yield namespace
+    for ns in (namespace, f"{namespace}_registry"):
+        store = build_kv_store(KVRedisBackend(type="kv_redis", host=REDIS["host"], port=REDIS["port"]), ns)
+        store.delete_range("", "\U0010ffff")
+        store.close()

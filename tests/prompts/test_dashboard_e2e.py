@@ -93,6 +93,13 @@ def wait_live(page) -> None:
     expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
 
 
+def settled(page) -> None:
+    """Until htmx has finished every request, swap and settle (new content is wired up only then)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+
+
 def mark_document(page) -> None:
     """Tag the loaded document; `still_same_document` then proves an update came without a reload."""
     page.evaluate("window.__noReload = true")
@@ -184,6 +191,7 @@ def test_edit_prompt_versions_with_a_live_second_page(open_page, server):
     shot(first, "prompt-diff")
     first.select_option("#diff-from", "2")
     expect(first.locator("#diff-view")).to_contain_text("Pick two different versions")
+    settled(first)
     first.select_option("#diff-to", "1")
     expect(first.locator("#diff-view .chip-removed")).to_contain_text("tone")
     assert "from=2" in first.url and "to=1" in first.url  # the picked pair is in the address
@@ -309,3 +317,39 @@ def test_works_without_javascript(open_page, browser, server):
     page.get_by_role("link", name="Delete…").click()
     page.get_by_role("button", name=re.compile("^Delete pmpt_")).click()
     expect(page.locator(".messages")).to_contain_text(f"Deleted {prompt_id}")
+
+
+@pytest.mark.redis
+def test_pages_on_different_workers_update_live_through_redis(browser, start_server, redis_namespace):
+    """Two worker processes sharing events through Redis: every open list page (whichever worker serves its
+    websocket) shows prompts created through either worker."""
+    from playwright.sync_api import expect
+
+    from tests.prompts.conftest import redis_events_config
+
+    server = start_server(redis_events_config(redis_namespace), workers=2)
+    pages = []
+    contexts = []
+    try:
+        for _ in range(4):
+            context = browser.new_context(viewport=LAPTOP)
+            contexts.append(context)
+            page = context.new_page()
+            page.goto(server.url + "/dashboard/")
+            page.fill("#id_username", "admin")
+            page.fill("#id_password", server.admin_password)
+            page.click("button[type=submit]")
+            wait_live(page)
+            mark_document(page)
+            pages.append(page)
+        created = []
+        for i in range(4):  # a new connection each time: the writes land on either worker
+            response = httpx.post(server.url + "/v1/prompts", json={"prompt": f"Across workers {i}"})
+            created.append(response.raise_for_status().json()["prompt_id"])
+        for page in pages:
+            for prompt_id in created:
+                expect(page.locator(f'tr[data-prompt-id="{prompt_id}"]')).to_be_visible(timeout=LIVE_MS)
+            assert still_same_document(page)
+    finally:
+        for context in contexts:
+            context.close()

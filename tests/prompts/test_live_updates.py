@@ -18,10 +18,9 @@ from asgiref.testing import ApplicationCommunicator
 
 from apps.accounts import services as accounts
 from apps.prompts import services
-from apps.storage.config import KVRedisBackend
-from apps.storage.kv import build_kv_store
 from stackadmin.principal import Principal
 from tests.conftest import REDIS, unique
+from tests.prompts.conftest import redis_events_config
 
 ORIGIN = (b"origin", b"http://testserver")
 
@@ -149,20 +148,6 @@ async def test_events_about_prompts_the_user_cannot_read_are_not_sent(settings, 
 
 
 # ------------------------------------------------------------------------------------------ two workers, Redis
-def _redis_config(namespace: str) -> str:
-    return f"""
-storage:
-  backends:
-    shared: {{type: kv_redis, host: {REDIS["host"]}, port: {REDIS["port"]}}}
-    sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
-  stores:
-    prompts: {{backend: shared, namespace: {namespace}}}
-    metadata: {{backend: shared, namespace: {namespace}_registry}}
-server:
-  channel_layer: {{backend: shared}}
-"""
-
-
 def dashboard_session(server) -> str:
     """Sign in through the dashboard's login form, as a browser would; returns the session id."""
     with httpx.Client(base_url=server.url, follow_redirects=False) as client:
@@ -191,21 +176,11 @@ def _received(sockets, prompt_ids: set[str], expected: int, timeout: float = 10)
     return seen
 
 
-@pytest.fixture
-def redis_namespace(redis_service):
-    namespace = unique("live_")
-    yield namespace
-    for ns in (namespace, f"{namespace}_registry"):
-        store = build_kv_store(KVRedisBackend(type="kv_redis", host=REDIS["host"], port=REDIS["port"]), ns)
-        store.delete_range("", "\U0010ffff")
-        store.close()
-
-
 @pytest.mark.redis
 def test_live_updates_reach_every_worker_through_redis(start_server, redis_namespace):
     from websockets.sync.client import connect
 
-    server = start_server(_redis_config(redis_namespace), workers=2)
+    server = start_server(redis_events_config(redis_namespace), workers=2)
     session = dashboard_session(server)
     ws_url = server.url.replace("http://", "ws://") + "/ws/prompts/"
     headers = {"Cookie": f"sessionid={session}", "Origin": server.url}
