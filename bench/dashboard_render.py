@@ -99,7 +99,7 @@ def main() -> int:
         ("full", "diff page", get(f"/dashboard/{pid}/diff/")),
         ("partial", "#prompt-list (refresh)", get("/dashboard/", "prompt-list")),
         ("info", "#prompt-list, after a change", get("/dashboard/", "prompt-list"), change),
-        ("partial", "#prompt-list search", get("/dashboard/?q=summarise+prompt+99", "prompt-list")),
+        ("partial", "#prompt-list search", get("/dashboard/?q=prompt+99", "prompt-list")),
         ("partial", "#prompt-list page 10", get("/dashboard/?page=10", "prompt-list")),
         ("partial", "#prompt-workspace", get(f"/dashboard/{pid}/?version=2", "prompt-workspace")),
         ("partial", "#version-list", get(f"/dashboard/{pid}/?version=2", "version-list")),
