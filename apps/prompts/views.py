@@ -116,9 +116,14 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
 
 
 # ------------------------------------------------------------------------------------------ create / edit
+def _newlines(text: str) -> str:
+    # Browsers submit a text area's line breaks as CRLF (htmx sends LF): store what the user sees, LF.
+    return text.replace("\r\n", "\n")
+
+
 def _form_values(post) -> dict:
     """The editor's fields, after applying a declare/undeclare button if one was pressed."""
-    text = post.get("text", "")
+    text = _newlines(post.get("text", ""))
     variables = list(dict.fromkeys(post.getlist("variables")))
     if post.get("declare_all"):
         variables += [n for n in presenters.declarable(text) if n not in variables]
@@ -130,7 +135,7 @@ def _form_values(post) -> dict:
     return {
         "text": text,
         "variables": variables,
-        "message": post.get("message", ""),
+        "message": post.get("message", "").strip(),
         "make_default": post.get("make_default") == "on",
         "base_version": _int(post.get("base_version")),
     }
@@ -296,7 +301,7 @@ def template_analyze(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------------------------------ detail
 def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], selected: PromptVersion):
     default = next((v for v in versions if v.is_default), None)
-    values = {name: request.POST.get(f"var_{name}", "") for name in selected.variables}
+    values = {name: _newlines(request.POST.get(f"var_{name}", "")) for name in selected.variables}
     return {
         "prompt_id": prompt_id,
         "versions": versions[::-1],

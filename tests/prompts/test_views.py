@@ -238,6 +238,15 @@ def test_declare_buttons_work_without_javascript(web):
     assert selectors.prompt_list().data == []  # declaring never saves
 
 
+def test_text_keeps_its_lines_through_a_round_trip(web):
+    """Browsers send CRLF line breaks, and a text area drops a newline right after its opening tag."""
+    web.post("/dashboard/new/", {"text": "\r\nHello\r\n  {{ x }}\r\n", "variables": ["x"]})
+    created = selectors.prompt_list().data[0].default
+    assert created.prompt == "\nHello\n  {{ x }}\n"
+    page = text_of(web.get(f"/dashboard/{created.prompt_id}/edit/"))
+    assert '">\n\nHello\n  {{ x }}\n</textarea>' in page
+
+
 # ------------------------------------------------------------------------------------------ analyze
 def test_analyze_returns_the_chips(web):
     body = assert_partial(
@@ -356,10 +365,10 @@ def test_edit_page_and_partial(web):
     p = make()
     services.prompt_update(prompt_id=p.prompt_id, text="v2 {{ doc }}", variables=["doc"], version=1)
     page = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/"), "prompt-form", "variable-chips", "edit-notice")
-    assert ">v2 {{ doc }}</textarea>" in page and 'name="base_version" value="2"' in page
+    assert ">\nv2 {{ doc }}</textarea>" in page and 'name="base_version" value="2"' in page
     assert "Save version 3" in page and 'name="make_default" checked' in page
     older = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/?from=1"))
-    assert ">Summarise {{ doc }} for {{ reader }}</textarea>" in older
+    assert ">\nSummarise {{ doc }} for {{ reader }}</textarea>" in older
     assert 'name="base_version" value="2"' in older and "Starting from the text of version 1" in older
     assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/", headers=hx("prompt-form")), "prompt-form")
 
@@ -492,7 +501,7 @@ def test_preview_marks_filled_and_missing_values(web):
     assert re.sub(r"</?mark[^>]*>", "", done).count("Summarise a for b") == 1
     # Without JavaScript the form posts to the same place and gets the whole page, values kept.
     page = assert_page(web.post(url, {"var_doc": "kept value"}), "preview-output")
-    assert ">kept value</textarea>" in page
+    assert ">\nkept value</textarea>" in page
     assert web.get(url).status_code == 405
 
 
