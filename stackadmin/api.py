@@ -75,6 +75,8 @@ def _validation_message(err: dict, param: str | None) -> str:
     msg = str(err.get("msg", "invalid value"))
     if kind == "missing":
         return f"Missing required parameter: '{param}'."
+    if kind == "extra_forbidden":
+        return f"Unknown parameter: '{param}'."
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     return f"Invalid value for '{param}': {msg}." if param else f"Invalid request: {msg}."
@@ -94,7 +96,9 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
         400,
         _validation_message(err, param),
         param=param,
-        code="invalid_value" if err.get("type") != "missing" else "missing_required_parameter",
+        code={"missing": "missing_required_parameter", "extra_forbidden": "unknown_parameter"}.get(
+            err.get("type"), "invalid_value"
+        ),
     )
 
 

@@ -211,7 +211,7 @@ def test_input_items_paging(client):
         ({"truncation": "auto"}, "truncation", "unsupported_parameter"),
         ({"conversation": "conv_123"}, "conversation", "invalid_value"),
         ({"previous_response_id": "resp_unknown"}, "previous_response_id", "previous_response_not_found"),
-        ({"extra_body": {"frobnicate": True}}, "frobnicate", "invalid_value"),
+        ({"extra_body": {"frobnicate": True}}, "frobnicate", "unknown_parameter"),
     ],
 )
 def test_caller_mistakes_are_400s_naming_the_parameter(client, kwargs, param, code):
