@@ -79,9 +79,20 @@ def test_missing_config_file(tmp_path):
     assert result.returncode == 2 and "run config file not found" in result.stderr and not home.exists()
 
 
-def test_non_loopback_host_needs_auth_or_an_explicit_flag(tmp_path):
-    result, home = run_cli(tmp_path, None, "--host", "0.0.0.0")
+def test_non_loopback_host_with_auth_turned_off_needs_an_explicit_flag(tmp_path):
+    result, home = run_cli(tmp_path, "server:\n  auth: {enabled: false}\n", "--host", "0.0.0.0")
     assert result.returncode == 2 and "not a loopback address" in result.stderr and not home.exists()
+
+
+def test_authentication_defaults_to_on_beyond_loopback(tmp_path):
+    from apps.storage.config import auth_settings, parse_config
+
+    config = parse_config(None, source="t", home=str(tmp_path))
+    assert auth_settings(config, "0.0.0.0")[0] is True
+    assert auth_settings(config, "127.0.0.1")[0] is False
+    assert auth_settings(config, "localhost")[0] is False
+    off = parse_config({"server": {"auth": {"enabled": False}}}, source="t", home=str(tmp_path))
+    assert auth_settings(off, "0.0.0.0")[0] is False
 
 
 def test_ignored_sections_warn_once_each(tmp_path):
