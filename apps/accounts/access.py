@@ -13,7 +13,7 @@ from django.db.models import Q
 from apps.accounts.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
 from stackadmin.principal import Principal
 
-__all__ = ["access_keys", "allowed", "policy_user", "visible_q"]
+__all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "visible_q"]
 
 
 def policy_user(principal: Principal | None) -> User | None:
@@ -84,3 +84,25 @@ def _to_q(pred: Pred, id_field: str, owner_field: str, keys_field: str, resource
     for part in parts[1:]:
         combined = combined & part if op == "and" else combined | part
     return combined
+
+
+def ownership(principal: Principal | None) -> dict:
+    """The three ownership columns a new row is stamped with (unowned for anonymous callers)."""
+    if principal is None or principal.is_anonymous:
+        return {"owner_principal": "", "access_attributes": None, "access_keys": ""}
+    return {
+        "owner_principal": principal.name,
+        "access_attributes": principal.attributes or None,
+        "access_keys": access_keys(principal.attributes),
+    }
+
+
+def require(principal: Principal | None, action: str, resource_type: str, row, *, id_attr: str = "public_id") -> None:
+    """403 when the policy forbids `action` on a row the caller can see (callers 404 on rows they cannot see)."""
+    from stackadmin.errors import PermissionDeniedError
+
+    identifier = getattr(row, id_attr)
+    if not allowed(
+        principal, action, resource_type, identifier, owner=row.owner_principal, owner_attributes=row.access_attributes
+    ):
+        raise PermissionDeniedError(f"You may not {action} {resource_type.replace('_', ' ')} '{identifier}'.")

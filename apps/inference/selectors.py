@@ -11,6 +11,7 @@ from typing import Literal
 
 from django.db.models import Q, QuerySet
 
+from apps.accounts.access import visible_q
 from apps.inference.models import ChatCompletion
 from stackadmin.errors import BadRequestError, NotFoundError
 from stackadmin.principal import ANONYMOUS, Principal
@@ -46,8 +47,8 @@ def chat_completion_not_found(completion_id: str) -> NotFoundError:
 
 
 def chat_completions_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[ChatCompletion]:
-    """Completions the principal may see. Everyone sees everything until access control arrives."""
-    return ChatCompletion.objects.all()
+    """Completions the principal may read under the access policy, filtered in the query itself."""
+    return ChatCompletion.objects.filter(visible_q(principal, "chat_completion", id_field="public_id"))
 
 
 def completion_object(row: ChatCompletion) -> dict:

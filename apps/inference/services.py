@@ -16,6 +16,7 @@ from typing import Any
 from django.db import router
 from django.utils import timezone
 
+from apps.accounts.access import ownership, require
 from apps.conversations.services import validate_metadata
 from apps.inference.chunks import CompletionAccumulator
 from apps.inference.models import ChatCompletion
@@ -98,18 +99,17 @@ def chat_completion_store(
     principal: Principal = ANONYMOUS,
 ) -> ChatCompletion:
     """Write one completion (run by the store's writers). A repeated upstream id updates the row, as llama-stack."""
+    fields = {
+        "created_at": created_at,
+        "model": model,
+        "provider_id": provider_id,
+        "completion": completion,
+        "input_messages": input_messages,
+        "metadata": metadata,
+    }
+    # Ownership is stamped when the row is created and never changed by a later write with the same id.
     row, _ = ChatCompletion.objects.update_or_create(
-        public_id=completion["id"],
-        defaults={
-            "created_at": created_at,
-            "model": model,
-            "provider_id": provider_id,
-            "completion": completion,
-            "input_messages": input_messages,
-            "metadata": metadata,
-            "owner_principal": principal.name,
-            "access_attributes": principal.attributes,
-        },
+        public_id=completion["id"], defaults=fields, create_defaults={**fields, **ownership(principal)}
     )
     return row
 
@@ -166,12 +166,16 @@ def chat_completion_update(*, completion_id: str, metadata: Any, principal: Prin
     row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
     if row is None:
         raise chat_completion_not_found(completion_id)
+    require(principal, "update", "chat_completion", row)
     row.metadata = clean
     row.save(update_fields=["metadata"], using=router.db_for_write(ChatCompletion))
     return row
 
 
 def chat_completion_delete(*, completion_id: str, principal: Principal = ANONYMOUS) -> None:
+    row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
+    if row is not None:
+        require(principal, "delete", "chat_completion", row)
     deleted, _ = chat_completions_visible(principal=principal).filter(public_id=completion_id).delete()
     if not deleted:
         raise chat_completion_not_found(completion_id)

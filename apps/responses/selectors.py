@@ -10,6 +10,7 @@ from typing import Literal
 
 from django.db.models import QuerySet
 
+from apps.accounts.access import visible_q
 from apps.inference.selectors import Page, check_page_args, keyset_page
 from apps.responses.models import ResponseStatus, StoredResponse
 from stackadmin.errors import BadRequestError, NotFoundError
@@ -28,8 +29,8 @@ def response_not_found(response_id: str) -> NotFoundError:
 
 
 def responses_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[StoredResponse]:
-    """Responses the principal may see. Everyone sees everything until access control arrives."""
-    return StoredResponse.objects.all()
+    """Responses the principal may read under the access policy, filtered in the query itself."""
+    return StoredResponse.objects.filter(visible_q(principal, "response", id_field="public_id"))
 
 
 def response_get(*, response_id: str, principal: Principal = ANONYMOUS) -> StoredResponse:

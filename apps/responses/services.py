@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from asgiref.sync import sync_to_async
 
+from apps.accounts.access import ownership, require
 from apps.conversations.items import MAX_ITEMS_PER_ADD
 from apps.conversations.selectors import conversation_get, conversation_items_list, validate_conversation_id
 from apps.conversations.services import conversation_items_add, validate_metadata
@@ -112,15 +113,15 @@ def _variable_text(name: str, value: Any, media: list[dict]) -> str:
     )
 
 
-async def _read_prompt(prompt_id: str, version: int | None):
+async def _read_prompt(prompt_id: str, version: int | None, principal: Principal):
     if prompt_selectors.prompt_store().inline_reads:
-        return prompt_selectors.prompt_get(prompt_id=prompt_id, version=version)
+        return prompt_selectors.prompt_get(prompt_id=prompt_id, version=version, principal=principal)
     return await sync_to_async(prompt_selectors.prompt_get, thread_sensitive=False)(
-        prompt_id=prompt_id, version=version
+        prompt_id=prompt_id, version=version, principal=principal
     )
 
 
-async def resolve_prompt(request: dict) -> ResolvedPrompt:
+async def resolve_prompt(request: dict, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
     """The stored prompt with its variables substituted; every problem is a 400 naming the prompt or variable."""
     prompt_id = request.get("id")
     if not isinstance(prompt_id, str) or not prompt_id:
@@ -136,7 +137,7 @@ async def resolve_prompt(request: dict) -> ResolvedPrompt:
             )
         version = int(version)
     try:
-        stored = await _read_prompt(prompt_id, version)
+        stored = await _read_prompt(prompt_id, version, principal)
     except (NotFoundError, BadRequestError) as exc:
         param = "prompt.version" if exc.param == "version" else "prompt.id"
         raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
@@ -239,7 +240,7 @@ async def plan_response(*, body: Mapping, principal: Principal) -> Plan:
     input_items = conv.normalize_input(body["input"]) if body.get("input") is not None else []
 
     model, upstream = await registry().resolve(model_id)
-    prompt = await resolve_prompt(prompt_request) if prompt_request is not None else None
+    prompt = await resolve_prompt(prompt_request, principal) if prompt_request is not None else None
 
     if previous_id:
         previous = await sync_to_async(response_for_resume)(response_id=previous_id, principal=principal)
@@ -343,8 +344,7 @@ def response_store(*, plan: Plan, response: dict, messages: list[dict]) -> Store
         prompt_version=plan.prompt_version,
         previous_response_id=plan.previous_response_id,
         conversation_id=plan.conversation_id,
-        owner_principal=plan.principal.name,
-        access_attributes=plan.principal.attributes,
+        **ownership(plan.principal),
     )
 
 
@@ -417,6 +417,9 @@ async def _stream(plan: Plan, builder: ResponseBuilder, chunks: AsyncIterator[di
 
 # ------------------------------------------------------------------------------------------ delete
 def response_delete(*, response_id: str, principal: Principal = ANONYMOUS) -> None:
+    row = responses_visible(principal=principal).filter(public_id=response_id).first()
+    if row is not None:
+        require(principal, "delete", "response", row)
     deleted, _ = responses_visible(principal=principal).filter(public_id=response_id).delete()
     if not deleted:
         raise response_not_found(response_id)
