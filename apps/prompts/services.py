@@ -81,6 +81,14 @@ def validate_template(*, text: object, variables: object) -> list[str]:
             param="prompt",
             code="invalid_placeholder",
         )
+    invalid = [name for name in analysis.placeholders if not VARIABLE_NAME_RE.match(name)]
+    if invalid:
+        raise BadRequestError(
+            f"Invalid value for 'prompt': placeholder {{{{ {invalid[0]} }}}} uses an invalid variable name; names "
+            "are letters, digits and underscores, not starting with a digit.",
+            param="prompt",
+            code="invalid_placeholder",
+        )
     undeclared = analysis.undeclared(declared)
     if undeclared:
         raise BadRequestError(

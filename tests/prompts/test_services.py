@@ -116,6 +116,7 @@ def test_delete_removes_every_key():
         ("Hi {{ two words }}", [], "malformed placeholder"),
         ("Hi {{ name }}", ["na-me"], "not a valid variable name"),
         ("Hi {{ name }}", ["1name"], "not a valid variable name"),
+        ("Hi {{ 1x }}", [], "placeholder {{ 1x }} uses an invalid variable name"),
         ("Hi", ["ok", "with space"], "not a valid variable name"),
         ("", [], "empty"),
         ("x" * 1_000_000, [], "over the limit"),
