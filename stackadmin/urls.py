@@ -12,6 +12,7 @@ admin.site.site_title = "stackadmin admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
+    path("dashboard/keys/", include("apps.accounts.urls")),
     path("dashboard/", include("apps.prompts.urls")),
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
 ]
