@@ -184,7 +184,14 @@ _index_lock = threading.Lock()
 _index_cache: dict[int, PromptIndex] = {}
 
 
+# Summaries from the previous rebuild, by prompt, with the raw records they were built from: a rebuild after one
+# write re-reads every key (cheap) but only decodes the prompts whose records changed.
+_summary_cache: dict[int, dict[str, tuple[tuple, PromptSummary]]] = {}
+
+
 def _build_index(store: BaseKVStore, generation: str | None) -> PromptIndex:
+    previous = _summary_cache.get(id(store), {})
+    current: dict[str, tuple[tuple, PromptSummary]] = {}
     versions: dict[str, dict[int, str]] = {}
     defaults: dict[str, int] = {}
     for key, value in _kv_call(store.items_in_range, ALL_START, ALL_END):
@@ -202,6 +209,12 @@ def _build_index(store: BaseKVStore, generation: str | None) -> PromptIndex:
         default_number = defaults.get(prompt_id)
         if default_number not in numbered:
             continue  # llama-stack lists only prompts with a default pointer; so do we
+        signature = (default_number, tuple(sorted(numbered.items())))
+        cached = previous.get(prompt_id)
+        if cached is not None and cached[0] == signature:
+            summaries.append(cached[1])
+            current[prompt_id] = cached
+            continue
         try:
             records = {n: decode_record(raw, is_default=n == default_number) for n, raw in numbered.items()}
         except (ValueError, KeyError, TypeError):
@@ -211,18 +224,19 @@ def _build_index(store: BaseKVStore, generation: str | None) -> PromptIndex:
         stamps = [r.created_at for r in records.values() if r.created_at is not None]
         newest = records[latest]
         default = records[default_number]
-        summaries.append(
-            PromptSummary(
-                prompt_id=prompt_id,
-                default=default,
-                latest_version=latest,
-                version_count=len(records),
-                created_at=min(stamps) if stamps else 0.0,
-                updated_at=max(stamps) if stamps else 0.0,
-                updated_by=newest.created_by,
-                search_text=f"{prompt_id}\n{default.prompt or ''}".casefold(),
-            )
+        summary = PromptSummary(
+            prompt_id=prompt_id,
+            default=default,
+            latest_version=latest,
+            version_count=len(records),
+            created_at=min(stamps) if stamps else 0.0,
+            updated_at=max(stamps) if stamps else 0.0,
+            updated_by=newest.created_by,
+            search_text=f"{prompt_id}\n{default.prompt or ''}".casefold(),
         )
+        summaries.append(summary)
+        current[prompt_id] = (signature, summary)
+    _summary_cache[id(store)] = current
     summaries.sort(key=lambda s: (s.created_at, s.prompt_id), reverse=True)
     return PromptIndex(generation=generation, ordered=summaries, by_id={s.prompt_id: s for s in summaries})
 
