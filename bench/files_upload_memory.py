@@ -1,0 +1,114 @@
+"""Server memory during a large upload and download: does it stay flat?
+
+    python bench/files_upload_memory.py [--mib 200] [--workers 1] [--postgres]
+
+Starts `stackadmin run` from this checkout (see loadtest_conversations_files.py), writes a random file of
+`--mib` MiB, uploads it with the OpenAI SDK, streams it back, and samples the server's RSS (the process and its
+children, from /proc) every 10 ms throughout. Prints the baseline, the peak and the growth for each phase, and
+checks the bytes came back intact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import openai
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadtest_conversations_files import Server
+
+MiB = 1024 * 1024
+
+
+def rss(pid: int) -> int:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+        stack.extend(children.get(current, []))
+    return total
+
+
+class Sampler:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.baseline = self.peak = rss(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss(self.pid))
+            time.sleep(0.01)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self, what: str, seconds: float, size: int) -> None:
+        print(
+            f"{what:9s} {size / MiB:.0f} MiB in {seconds:.2f} s: server RSS {self.baseline / MiB:.1f} MiB before, "
+            f"peak {self.peak / MiB:.1f} MiB (+{(self.peak - self.baseline) / MiB:.1f} MiB)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mib", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    size = args.mib * MiB
+    with tempfile.TemporaryDirectory() as scratch, Server(workers=args.workers, postgres=args.postgres) as server:
+        source = Path(scratch) / "large.bin"
+        digest = hashlib.sha256()
+        block = os.urandom(MiB)
+        with source.open("wb") as fh:
+            for _ in range(args.mib):
+                fh.write(block)
+                digest.update(block)
+        with openai.OpenAI(base_url=server.url + "/v1", api_key="bench", max_retries=0, timeout=600) as client:
+            client.files.create(file=("warm-up.txt", b"warm"), purpose="batch")
+            with Sampler(server.pid) as upload, source.open("rb") as fh:
+                started = time.perf_counter()
+                uploaded = client.files.create(file=("large.bin", fh), purpose="batch")
+            upload.report("upload", time.perf_counter() - started, size)
+            assert uploaded.bytes == size, uploaded
+            received = hashlib.sha256()
+            with Sampler(server.pid) as download:
+                started = time.perf_counter()
+                with client.files.with_streaming_response.content(uploaded.id) as response:
+                    for chunk in response.iter_bytes(MiB):
+                        received.update(chunk)
+            download.report("download", time.perf_counter() - started, size)
+            print("content intact:", received.hexdigest() == digest.hexdigest())
+            client.files.delete(uploaded.id)
+
+
+if __name__ == "__main__":
+    main()
