@@ -314,3 +314,24 @@ def test_malformed_json_and_wrong_types_are_400(client, http):
     assert response.status_code == 400 and "error" in response.json()
     response = http.post("/conversations", json={"metadata": "nope"})
     assert response.status_code == 400 and response.json()["error"]["param"] == "metadata"
+
+
+def test_update_requires_metadata_and_include_is_accepted(client, http):
+    conversation = client.conversations.create(items=[user("a")])
+    response = http.post(f"/conversations/{conversation.id}", json={})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "metadata"
+    listed = client.conversations.items.list(conversation.id, include=["message.output_text.logprobs"])
+    assert [text_of(i) for i in listed] == ["a"]
+    added = client.conversations.items.create(
+        conversation.id, items=[user("b")], include=["reasoning.encrypted_content"]
+    )
+    assert text_of(added.data[0]) == "b"
+
+
+def test_routes_are_documented(http):
+    paths = http.get("/openapi.json").json()["paths"]
+    assert set(paths["/v1/conversations"]) == {"get", "post"}
+    assert set(paths["/v1/conversations/{conversation_id}"]) == {"get", "post", "delete"}
+    assert set(paths["/v1/conversations/{conversation_id}/items"]) == {"get", "post"}
+    assert set(paths["/v1/conversations/{conversation_id}/items/{item_id}"]) == {"get", "delete"}
+    assert "extension" in paths["/v1/conversations"]["get"]["summary"]

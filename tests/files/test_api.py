@@ -308,3 +308,13 @@ def test_memory_stays_flat_for_a_120_mib_upload_and_download(server, client, tmp
     assert received.hexdigest() == digest.hexdigest()
     assert download_memory.growth < 40 * MiB, f"server RSS grew {download_memory.growth / MiB:.1f} MiB on download"
     client.files.delete(uploaded.id)
+
+
+def test_routes_are_documented(http):
+    paths = http.get("/openapi.json").json()["paths"]
+    assert set(paths["/v1/files"]) == {"get", "post"}
+    assert set(paths["/v1/files/{file_id}"]) == {"get", "delete"}
+    assert set(paths["/v1/files/{file_id}/content"]) == {"get"}
+    upload = paths["/v1/files"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload["required"] == ["file", "purpose"]
+    assert {"expires_after[anchor]", "expires_after[seconds]", "expires_after"} <= set(upload["properties"])
