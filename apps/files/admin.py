@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.files import disk, services
+from apps.files import disk, selectors, services
 from apps.files.models import File
 from apps.files.schemas import content_disposition
+from stackadmin.errors import StackAdminError
 from stackadmin.principal import request_principal
 
 
@@ -59,26 +61,26 @@ class FileAdmin(admin.ModelAdmin):
 
     @admin.display(description="download")
     def download(self, obj: File):
-        url = reverse("admin:files_file_download", args=[obj.pk])
+        url = reverse("admin:files_file_download", args=[obj.public_id])
         return format_html('<a href="{}">download</a>', url)
 
     def get_urls(self):
         return [
-            path("<int:pk>/download/", self.admin_site.admin_view(self.download_view), name="files_file_download"),
+            path("<str:file_id>/download/", self.admin_site.admin_view(self.download_view), name="files_file_download"),
             *super().get_urls(),
         ]
 
-    def download_view(self, request, pk: int):
-        """Operators may fetch expired files that are not purged yet, so this reads by key, not through the API."""
+    def download_view(self, request, file_id: str):
+        """Operators may also fetch files that have expired but are not purged yet."""
         if not self.has_view_permission(request):
-            raise Http404
-        file = File.objects.filter(pk=pk).first()
-        if file is None:
-            raise Http404("No such file.")
+            raise PermissionDenied
         try:
-            handle = disk.resolve(file.path).open("rb")
-        except (FileNotFoundError, ValueError):
-            raise Http404("The file's bytes are missing from the storage directory.") from None
+            file, path = selectors.file_content_path(
+                file_id=file_id, include_expired=True, principal=request_principal(request)
+            )
+            handle = path.open("rb")
+        except (StackAdminError, FileNotFoundError):
+            raise Http404("No such file, or its bytes are missing from the storage directory.") from None
         response = StreamingHttpResponse(disk.read_chunks(handle), content_type="application/octet-stream")
         response["Content-Length"] = str(file.bytes)
         response["Content-Disposition"] = content_disposition(file.filename)

@@ -57,9 +57,13 @@ def unexpired(files: QuerySet[File], *, now: datetime | None = None) -> QuerySet
     return files.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now()))
 
 
-def file_get(*, file_id: str, principal: Principal = ANONYMOUS, now: datetime | None = None) -> File:
+def file_get(
+    *, file_id: str, include_expired: bool = False, principal: Principal = ANONYMOUS, now: datetime | None = None
+) -> File:
+    """A file by id. Expired files are not found, except for operators (`include_expired`) until they are purged."""
     validate_file_id(file_id)
-    file = unexpired(files_visible(principal=principal), now=now).filter(public_id=file_id).first()
+    files = files_visible(principal=principal)
+    file = (files if include_expired else unexpired(files, now=now)).filter(public_id=file_id).first()
     if file is None:
         raise file_not_found(file_id)
     return file
@@ -112,9 +116,9 @@ def file_list(
 
 
 def file_content_path(
-    *, file_id: str, principal: Principal = ANONYMOUS, now: datetime | None = None
+    *, file_id: str, include_expired: bool = False, principal: Principal = ANONYMOUS, now: datetime | None = None
 ) -> tuple[File, Path]:
-    file = file_get(file_id=file_id, principal=principal, now=now)
+    file = file_get(file_id=file_id, include_expired=include_expired, principal=principal, now=now)
     return file, disk.resolve(file.path)
 
 

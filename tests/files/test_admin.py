@@ -31,7 +31,7 @@ def test_changelist_shows_size_expiry_and_filters_by_purpose(admin_client, stora
     assert "batch.jsonl" in html and "vision.png" in html and "2.9 KiB" in html
     filtered = admin_client.get(url, {"purpose__exact": "batch"}).content.decode()
     assert "batch.jsonl" in filtered and "vision.png" not in filtered
-    assert reverse("admin:files_file_download", args=[batch.pk]) in html
+    assert reverse("admin:files_file_download", args=[batch.public_id]) in html
     never = admin_client.get(url, {"expiry": "never"}).content.decode()
     assert "batch.jsonl" in never and "vision.png" not in never
 
@@ -39,7 +39,7 @@ def test_changelist_shows_size_expiry_and_filters_by_purpose(admin_client, stora
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous iterators")
 def test_download_link_serves_the_bytes(admin_client, storage):
     file = upload(b"\x00binary\xff", filename="data file.bin")
-    response = admin_client.get(reverse("admin:files_file_download", args=[file.pk]))
+    response = admin_client.get(reverse("admin:files_file_download", args=[file.public_id]))
     assert response.status_code == 200
     assert b"".join(response) == b"\x00binary\xff"  # the test client reads the async stream whole
     assert response["Content-Disposition"] == "attachment; filename=\"data_file.bin\"; filename*=UTF-8''data%20file.bin"
@@ -47,7 +47,7 @@ def test_download_link_serves_the_bytes(admin_client, storage):
 
 def test_download_needs_the_admin(client, storage):
     file = upload()
-    response = client.get(reverse("admin:files_file_download", args=[file.pk]))
+    response = client.get(reverse("admin:files_file_download", args=[file.public_id]))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
@@ -73,3 +73,14 @@ def test_no_add_or_change(admin_client, storage):
     assert admin_client.get(reverse("admin:files_file_add")).status_code == 403
     page = admin_client.get(reverse("admin:files_file_change", args=[file.pk])).content.decode()
     assert 'name="_save"' not in page
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous iterators")
+def test_operators_can_download_an_expired_file_until_it_is_purged(admin_client, storage):
+    file = upload(b"old bytes", expires_after={"anchor": "created_at", "seconds": 3600})
+    File.objects.filter(pk=file.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = admin_client.get(reverse("admin:files_file_download", args=[file.public_id]))
+    assert response.status_code == 200 and b"".join(response) == b"old bytes"
+    (storage / file.path).unlink()
+    assert admin_client.get(reverse("admin:files_file_download", args=[file.public_id])).status_code == 404
+    assert admin_client.get(reverse("admin:files_file_download", args=["file-nope"])).status_code == 404
