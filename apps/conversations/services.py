@@ -168,21 +168,25 @@ def _claim_sequences(db: str, conversation_id: str, count: int, principal: Princ
         return cursor.fetchone()
 
 
+_INSERT_BATCH = 500  # rows per INSERT: well under SQLite's 32,766 bound parameters
+
+
 def _insert_items(db: str, rows: list[ConversationItem]) -> None:
-    """One multi-row INSERT. `bulk_create` would build the same statement at several times the CPU cost, and
-    this is the hottest write path; values still go through each field's own conversion for the backend."""
+    """Multi-row INSERTs. `bulk_create` would build the same statements at several times the CPU cost, and this
+    is the hottest write path; values still go through each field's own conversion for the backend."""
     connection = connections[db]
     quote = connection.ops.quote_name
     fields = [f for f in ConversationItem._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(quote(f.column) for f in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(ConversationItem._meta.db_table)} ({columns}) VALUES "
-            + ", ".join([row_sql] * len(rows)),
-            params,
-        )
+        for start in range(0, len(rows), _INSERT_BATCH):
+            batch = rows[start : start + _INSERT_BATCH]
+            cursor.execute(
+                f"INSERT INTO {quote(ConversationItem._meta.db_table)} ({columns}) VALUES "
+                + ", ".join([row_sql] * len(batch)),
+                [f.get_db_prep_save(getattr(row, f.attname), connection) for row in batch for f in fields],
+            )
 
 
 def conversation_items_add(*, conversation_id: str, items: Any, principal: Principal = ANONYMOUS) -> list[dict]:

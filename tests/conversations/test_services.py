@@ -52,6 +52,16 @@ def test_create_accepts_more_than_twenty_initial_items():
     assert ConversationItem.objects.filter(conversation=conversation).count() == 25
 
 
+def test_create_with_thousands_of_items_inserts_in_batches():
+    # 5,000 items x 8 columns is more bound parameters than SQLite takes in one statement.
+    conversation = services.conversation_create(items=[{"role": "user", "content": str(i)} for i in range(5000)])
+    rows = ConversationItem.objects.filter(conversation=conversation)
+    assert rows.count() == 5000
+    assert list(rows.order_by("sequence").values_list("sequence", flat=True)) == list(range(1, 5001))
+    last = selectors.conversation_items_list(conversation_id=conversation.public_id, limit=1).data[0]
+    assert last["content"] == "4999"
+
+
 def test_ownership_is_recorded_on_every_row():
     alice = Principal("alice", {"teams": ["blue"]})
     conversation = services.conversation_create(items=[msg("a")], principal=alice)
