@@ -128,7 +128,10 @@ def file_create(
     expires_after: Mapping | None = None,
     principal: Principal = ANONYMOUS,
 ) -> File:
-    """Store staged bytes as a new file. Takes ownership of `staged`: on any failure its bytes are removed."""
+    """Store staged bytes as a new file. Takes ownership of `staged`: on any failure its bytes are removed.
+
+    Runs its own transaction and refuses to run inside another one: the rename of the bytes into place must be
+    followed by this commit, not by an outer block that might still roll the row back."""
     try:
         clean_filename = validate_filename(filename)
         clean_purpose = validate_purpose(purpose)

@@ -131,6 +131,14 @@ def test_download_streams_a_large_file_intact(client, http, tmp_path):
     assert response.status_code == 200 and b"".join(chunks) == data and len(chunks) > 1
 
 
+def test_a_file_whose_bytes_vanished_is_404_not_500(server, client):
+    uploaded = client.files.create(file=("gone.txt", b"soon missing"), purpose="assistants")
+    (storage_dir(server) / uploaded.id[5:7] / uploaded.id).unlink()
+    with pytest.raises(openai.NotFoundError):
+        client.files.content(uploaded.id)
+    assert client.files.delete(uploaded.id).deleted is True  # the row can still be cleaned up
+
+
 # ------------------------------------------------------------------------------------------ expiry
 def test_an_expired_file_is_gone_and_purge_removes_its_bytes(server, client):
     expiring = client.files.create(
