@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from apps.conversations.items import ITEM_TYPES, MAX_ITEMS_PER_ADD
 from apps.conversations.models import Conversation as ConversationModel
@@ -51,15 +51,21 @@ class ConversationList(Schema):
 
 
 class CreateConversationRequest(Schema):
+    model_config = ConfigDict(extra="forbid")  # OpenAI: an unknown parameter is a 400
+
     items: list[dict[str, Any]] | None = Field(None, description="Initial items. " + _ITEMS_DOC)
     metadata: dict[str, str] | None = Field(None, description=_METADATA_DOC)
 
 
 class UpdateConversationRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     metadata: dict[str, str] | None = Field(description="Replaces the metadata wholesale; null clears it.")
 
 
 class AddConversationItemsRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[dict[str, Any]] = Field(description=f"1 to {MAX_ITEMS_PER_ADD} items. " + _ITEMS_DOC)
 
 

@@ -335,3 +335,13 @@ def test_routes_are_documented(http):
     assert set(paths["/v1/conversations/{conversation_id}/items"]) == {"get", "post"}
     assert set(paths["/v1/conversations/{conversation_id}/items/{item_id}"]) == {"get", "delete"}
     assert "extension" in paths["/v1/conversations"]["get"]["summary"]
+
+
+def test_unknown_parameters_are_400(client, http):
+    response = http.post("/conversations", json={"metadata": {}, "itmes": []})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "itmes"
+    assert response.json()["error"]["code"] == "unknown_parameter"
+    conversation = client.conversations.create()
+    response = http.post(f"/conversations/{conversation.id}/items", json={"items": [user("a")], "extra": 1})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "extra"
