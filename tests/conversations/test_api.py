@@ -345,3 +345,32 @@ def test_unknown_parameters_are_400(client, http):
     conversation = client.conversations.create()
     response = http.post(f"/conversations/{conversation.id}/items", json={"items": [user("a")], "extra": 1})
     assert response.status_code == 400 and response.json()["error"]["param"] == "extra"
+
+
+def test_concurrent_adds_from_two_sqlite_workers_keep_every_item_in_order(start_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = start_server(workers=2)
+    conversation_id = httpx.post(server.url + "/v1/conversations", json={}).json()["id"]
+
+    def writer(n: int) -> list[str]:
+        with httpx.Client(base_url=server.url + "/v1", timeout=60) as raw:
+            ids = []
+            for k in range(10):
+                response = raw.post(
+                    f"/conversations/{conversation_id}/items",
+                    json={"items": [user(f"w{n}-{k}-a"), user(f"w{n}-{k}-b")]},
+                )
+                assert response.status_code == 200, response.text
+                ids += [item["id"] for item in response.json()["data"]]
+            return ids
+
+    with ThreadPoolExecutor(8) as pool:
+        per_writer = list(pool.map(writer, range(8)))
+    with openai.OpenAI(base_url=server.url + "/v1", api_key="test", max_retries=0) as sdk:
+        listed = [i.id for i in sdk.conversations.items.list(conversation_id, order="asc", limit=100)]
+    assert len(listed) == 160 and len(set(listed)) == 160
+    for ids in per_writer:
+        positions = [listed.index(item_id) for item_id in ids]
+        assert positions == sorted(positions)
+        assert all(positions[i + 1] == positions[i] + 1 for i in range(0, len(positions), 2))
