@@ -18,6 +18,8 @@ class Conversation(models.Model):
     last_item_sequence = models.BigIntegerField(default=0, editable=False)
     owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
     access_attributes = models.JSONField(null=True, blank=True, editable=False)
+    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
+    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "openai_conversations"
@@ -38,6 +40,8 @@ class ConversationItem(models.Model):
     created_at = models.DateTimeField(editable=False)
     owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
     access_attributes = models.JSONField(null=True, blank=True, editable=False)
+    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
+    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "conversation_items"

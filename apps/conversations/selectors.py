@@ -18,8 +18,9 @@ from typing import Literal
 
 from django.db.models import QuerySet, Subquery
 
+from apps.accounts.access import visible_q
 from apps.conversations.models import Conversation, ConversationItem
-from stackadmin.errors import BadRequestError, NotFoundError
+from stackadmin.errors import BadRequestError, NotFoundError, PermissionDeniedError, StackAdminError
 from stackadmin.principal import ANONYMOUS, Principal
 
 CONVERSATION_ID_RE = re.compile(r"^conv_[0-9a-f]{48}$")
@@ -75,9 +76,17 @@ def _check_page_args(limit: int, order: str) -> None:
         )
 
 
-def conversations_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[Conversation]:
-    """Conversations the principal may see. Everyone sees everything until access control arrives."""
-    return Conversation.objects.all()
+def conversations_visible(*, principal: Principal = ANONYMOUS, action: str = "read") -> QuerySet[Conversation]:
+    """Conversations the principal may `action` under the access policy, filtered in the query itself."""
+    return Conversation.objects.filter(visible_q(principal, "conversation", id_field="public_id", action=action))
+
+
+def conversation_denied(conversation_id: str, principal: Principal, action: str) -> StackAdminError:
+    """Why a mutation found no row: 403 when the caller can see the conversation but the policy forbids the
+    action, else 404, exactly as if it did not exist."""
+    if action != "read" and conversations_visible(principal=principal).filter(public_id=conversation_id).exists():
+        return PermissionDeniedError(f"You may not {action} conversation '{conversation_id}'.")
+    return conversation_not_found(conversation_id)
 
 
 def items_of(*, conversation_id: str, principal: Principal = ANONYMOUS) -> QuerySet[ConversationItem]:

@@ -15,10 +15,11 @@ from typing import Any
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
+from apps.accounts.access import ownership
 from apps.conversations.items import MAX_ITEMS_PER_ADD, normalize_items
 from apps.conversations.models import Conversation, ConversationItem
 from apps.conversations.selectors import (
-    conversation_not_found,
+    conversation_denied,
     conversations_visible,
     item_not_found,
     validate_conversation_id,
@@ -78,6 +79,7 @@ def validate_metadata(metadata: Any, *, param: str = "metadata") -> dict[str, st
 def _item_rows(
     conversation: Conversation, items: list[dict], first_sequence: int, now: datetime, principal: Principal
 ) -> list[ConversationItem]:
+    owner = ownership(principal)
     return [
         ConversationItem(
             conversation=conversation,
@@ -86,8 +88,7 @@ def _item_rows(
             type=item["type"],
             data=item,
             created_at=now,
-            owner_principal=principal.name,
-            access_attributes=principal.attributes,
+            **owner,
         )
         for offset, item in enumerate(items)
     ]
@@ -107,8 +108,7 @@ def conversation_create(
             created_at=now,
             metadata=clean_metadata,
             last_item_sequence=len(clean_items),
-            owner_principal=principal.name,
-            access_attributes=principal.attributes,
+            **ownership(principal),
         )
         if clean_items:
             _insert_items(db, _item_rows(conversation, clean_items, 1, now, principal))
@@ -121,10 +121,13 @@ def conversation_update(*, conversation_id: str, metadata: Any, principal: Princ
     clean_metadata = validate_metadata(metadata)
     with transaction.atomic(using=_db()):
         conversation = (
-            conversations_visible(principal=principal).select_for_update().filter(public_id=conversation_id).first()
+            conversations_visible(principal=principal, action="update")
+            .select_for_update()
+            .filter(public_id=conversation_id)
+            .first()
         )
         if conversation is None:
-            raise conversation_not_found(conversation_id)
+            raise conversation_denied(conversation_id, principal, "update")
         conversation.metadata = clean_metadata
         conversation.save(update_fields=["metadata"])
     return conversation
@@ -135,13 +138,13 @@ def conversation_delete(*, conversation_id: str, principal: Principal = ANONYMOU
     validate_conversation_id(conversation_id)
     with transaction.atomic(using=_db()):
         pk = (
-            conversations_visible(principal=principal)
+            conversations_visible(principal=principal, action="delete")
             .filter(public_id=conversation_id)
             .values_list("pk", flat=True)
             .first()
         )
         if pk is None:
-            raise conversation_not_found(conversation_id)
+            raise conversation_denied(conversation_id, principal, "delete")
         # The cascade is one DELETE of the items by conversation (no per-item signals are connected).
         Conversation.objects.filter(pk=pk).delete()
 
@@ -158,7 +161,9 @@ def _claim_sequences(db: str, conversation_id: str, count: int, principal: Princ
     table = quote(Conversation._meta.db_table)
     counter = quote(Conversation._meta.get_field("last_item_sequence").column)
     pk = quote(Conversation._meta.pk.column)
-    visible = conversations_visible(principal=principal).filter(public_id=conversation_id).values("pk")[:1]
+    visible = (
+        conversations_visible(principal=principal, action="update").filter(public_id=conversation_id).values("pk")[:1]
+    )
     subquery, params = visible.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -204,7 +209,7 @@ def conversation_items_add(*, conversation_id: str, items: Any, principal: Princ
         with transaction.atomic(using=db):
             claimed = _claim_sequences(db, conversation_id, len(clean_items), principal)
             if claimed is None:
-                raise conversation_not_found(conversation_id)
+                raise conversation_denied(conversation_id, principal, "update")
             conversation_pk, last = claimed
             if supplied:
                 taken = list(
@@ -236,9 +241,11 @@ def conversation_item_delete(*, conversation_id: str, item_id: str, principal: P
     if not item_id:
         raise BadRequestError("Invalid value for 'item_id': expected a non-empty id.", param="item_id")
     with transaction.atomic(using=_db()):
-        conversation = conversations_visible(principal=principal).filter(public_id=conversation_id).first()
+        conversation = (
+            conversations_visible(principal=principal, action="update").filter(public_id=conversation_id).first()
+        )
         if conversation is None:
-            raise conversation_not_found(conversation_id)
+            raise conversation_denied(conversation_id, principal, "update")
         deleted, _ = ConversationItem.objects.filter(conversation=conversation, public_id=item_id).delete()
         if not deleted:
             raise item_not_found(conversation_id, item_id)

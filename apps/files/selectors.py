@@ -13,6 +13,7 @@ from pathlib import Path
 from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
+from apps.accounts.access import visible_q
 from apps.files import disk
 from apps.files.models import File
 from stackadmin.errors import BadRequestError, NotFoundError
@@ -48,9 +49,9 @@ def file_not_found(file_id: str) -> NotFoundError:
     )
 
 
-def files_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[File]:
-    """Files the principal may see. Everyone sees everything until access control arrives."""
-    return File.objects.all()
+def files_visible(*, principal: Principal = ANONYMOUS, action: str = "read") -> QuerySet[File]:
+    """Files the principal may `action` under the access policy, filtered in the query itself."""
+    return File.objects.filter(visible_q(principal, "file", id_field="public_id", action=action))
 
 
 def unexpired(files: QuerySet[File], *, now: datetime | None = None) -> QuerySet[File]:

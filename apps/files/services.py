@@ -17,10 +17,11 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
+from apps.accounts.access import ownership
 from apps.files import disk
 from apps.files.models import File, Purpose
 from apps.files.selectors import file_not_found, files_expired, files_visible, unexpired, validate_file_id
-from stackadmin.errors import BadRequestError
+from stackadmin.errors import BadRequestError, PermissionDeniedError
 from stackadmin.principal import ANONYMOUS, Principal
 
 logger = logging.getLogger("apps.files")
@@ -154,8 +155,7 @@ def file_create(
                     created_at=now,
                     expires_at=now + timedelta(seconds=seconds) if seconds is not None else None,
                     path=relative,
-                    owner_principal=principal.name,
-                    access_attributes=principal.attributes,
+                    **ownership(principal),
                 )
                 staged.commit(relative)
                 moved = True
@@ -184,7 +184,7 @@ def file_delete(
     (`include_expired=True`) may delete it before the purge does."""
     validate_file_id(file_id)
     db = _db()
-    files = files_visible(principal=principal)
+    files = files_visible(principal=principal, action="delete")
     with transaction.atomic(using=db):
         file = (
             (files if include_expired else unexpired(files, now=now))
@@ -194,6 +194,12 @@ def file_delete(
             .first()
         )
         if file is None:
+            readable = files_visible(principal=principal).filter(public_id=file_id).exists()
+            if readable and (
+                include_expired
+                or unexpired(files_visible(principal=principal), now=now).filter(public_id=file_id).exists()
+            ):
+                raise PermissionDeniedError(f"You may not delete file '{file_id}'.")
             raise file_not_found(file_id)
         File.objects.filter(pk=file.pk).delete()
         transaction.on_commit(lambda: _remove_bytes(file.public_id, file.path), using=db)

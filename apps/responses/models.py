@@ -33,7 +33,7 @@ class StoredResponse(models.Model):
     owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
     access_attributes = models.JSONField(null=True, blank=True, editable=False)
     # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
-    access_keys = models.TextField(blank=True, default="", editable=False)
+    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "openai_responses"
