@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
@@ -22,7 +23,8 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.core import signals  # noqa: E402
 from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
-from django.urls import set_script_prefix  # noqa: E402
+from django.http import JsonResponse  # noqa: E402
+from django.urls import get_resolver, set_script_prefix  # noqa: E402
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
@@ -30,6 +32,21 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from stackadmin.routing import websocket_urlpatterns  # noqa: E402
+
+
+def too_large(size: int | None, limit: int) -> JsonResponse:
+    shown = f"{size} bytes" if size is not None else "The request body"
+    return JsonResponse(
+        {
+            "error": {
+                "message": f"{shown} is over this endpoint's limit of {limit} bytes.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "payload_too_large",
+            }
+        },
+        status=413,
+    )
 
 
 class APIHandler(ASGIHandler):
@@ -60,7 +77,21 @@ class APIHandler(ASGIHandler):
             raise ValueError(f"the API handler serves HTTP only, not {scope['type']}")
         await self.handle(scope, receive, send)
 
+    def body_limit(self, scope) -> int:
+        """The largest body a /v1 request may send: a file upload up to the configured size (plus its multipart
+        framing), anything else up to DATA_UPLOAD_MAX_MEMORY_SIZE."""
+        if scope["path"].rstrip("/") == "/v1/files" and scope["method"] == "POST":
+            return settings.STACKADMIN_RUN_CONFIG.files.max_upload_bytes + 1024 * 1024
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
     async def handle(self, scope, receive, send):
+        # Refuse an announced oversized body before receiving (and spooling) any of it.
+        length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
+        limit = self.body_limit(scope)
+        if length is not None and length.isdigit() and int(length) > limit:
+            response = too_large(int(length), limit)
+            await self.send_response(response, send)
+            return
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -123,6 +154,15 @@ async def http_app(scope, receive, send):
         await pages_app(scope, receive, send)
 
 
+def warm_up() -> None:
+    """Load the URL configuration (and with it every API module), then move everything alive into the permanent
+    generation: the cyclic collector then stops re-scanning those ~100k objects, and its full collections, which
+    paused requests for 50-110 ms, become short."""
+    get_resolver()._populate()
+    gc.collect()
+    gc.freeze()
+
+
 async def lifespan_app(scope, receive, send):
     """Uvicorn's lifespan: at shutdown, once the last request has finished, commit every queued store write."""
     from apps.inference.write_queue import drain_all
@@ -130,6 +170,7 @@ async def lifespan_app(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            warm_up()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await asyncio.to_thread(drain_all)

@@ -154,8 +154,9 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
 
-# Request bodies: /v1 file uploads stream to disk through their own handler; everything else stays small.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+# Request bodies: /v1 file uploads stream to disk through their own handler; JSON bodies (a Responses input with
+# inline images, say) may be up to 32 MiB; larger ones are refused with a 413 before they are read.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 SESSION_COOKIE_HTTPONLY = True

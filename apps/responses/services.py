@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import router, transaction
 from django.utils import timezone
 
 from asgiref.sync import sync_to_async
 
 from apps.accounts.access import ownership, require
 from apps.conversations.items import MAX_ITEMS_PER_ADD
+from apps.conversations.models import Conversation
 from apps.conversations.selectors import conversation_get, conversation_items_list, validate_conversation_id
 from apps.conversations.services import conversation_items_add, validate_metadata
 from apps.inference.registry import Model, registry
@@ -349,13 +351,15 @@ def response_store(*, plan: Plan, response: dict, messages: list[dict]) -> Store
 
 
 def _append_to_conversation(plan: Plan, output: list[dict]) -> None:
+    """The turn's items, all or none: the add-items limit of 20 splits them into calls, one transaction holds them."""
     items = [*plan.input_items, *output]
-    for start in range(0, len(items), MAX_ITEMS_PER_ADD):
-        conversation_items_add(
-            conversation_id=plan.conversation_id,
-            items=items[start : start + MAX_ITEMS_PER_ADD],
-            principal=plan.principal,
-        )
+    with transaction.atomic(using=router.db_for_write(Conversation)):
+        for start in range(0, len(items), MAX_ITEMS_PER_ADD):
+            conversation_items_add(
+                conversation_id=plan.conversation_id,
+                items=items[start : start + MAX_ITEMS_PER_ADD],
+                principal=plan.principal,
+            )
 
 
 async def _finish(plan: Plan, builder: ResponseBuilder, response: dict) -> None:
