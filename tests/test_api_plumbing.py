@@ -10,8 +10,9 @@ LIMIT = 32 * 1024 * 1024
 def test_an_announced_oversized_body_is_refused_before_it_is_read(stackadmin_server):
     body = b'{"prompt": "' + b"x" * (LIMIT + 10) + b'"}'
     for path in ("/v1/prompts", "/v1/conversations", "/v1/responses"):
-        r = httpx.post(stackadmin_server.url + path, content=body, headers={"content-type": "application/json"},
-                       timeout=60)
+        r = httpx.post(
+            stackadmin_server.url + path, content=body, headers={"content-type": "application/json"}, timeout=60
+        )
         assert r.status_code == 413, (path, r.text[:200])
         assert r.json()["error"]["code"] == "payload_too_large"
 
@@ -23,8 +24,12 @@ def test_a_streamed_oversized_body_is_413_not_500(stackadmin_server):
             yield b"x" * (1024 * 1024)
         yield b'"}'
 
-    r = httpx.post(stackadmin_server.url + "/v1/prompts", content=chunks(), headers={"content-type": "application/json"},
-                   timeout=60)
+    r = httpx.post(
+        stackadmin_server.url + "/v1/prompts",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
 
 
