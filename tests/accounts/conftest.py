@@ -10,23 +10,31 @@ server:
     enabled: true
 """
 
-MAKE_USER = """
-import json, sys
+MAKE_USERS = """
+import json
 from django.contrib.auth import get_user_model
 from apps.accounts import services
-spec = json.loads(sys.argv[-1]) if False else json.loads('''{spec}''')
-user, _ = get_user_model().objects.get_or_create(username=spec["username"])
-services.access_attributes_set(user=user, **spec["attributes"])
-key, raw = services.api_key_create(user=user, name="tests")
-print(json.dumps({{"key": raw, "id": key.pk}}))
+keys = {{}}
+for username, attributes in json.loads({specs}).items():
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    services.access_attributes_set(user=user, **attributes)
+    key, raw = services.api_key_create(user=user, name="tests")
+    keys[username] = {{"key": raw, "id": key.pk}}
+print(json.dumps(keys))
 """
+
+
+def make_users(server, specs: dict[str, dict[str, list[str]]]) -> dict[str, dict]:
+    """Create (or reuse) users with access attributes on `server` in one `manage.py shell`; a fresh API key for
+    each: `{username: {"key", "id"}}`. Attribute values travel as a JSON string literal, so quotes, backslashes
+    and any other character arrive exactly as given."""
+    out = server.manage("shell", "-c", MAKE_USERS.format(specs=repr(json.dumps(specs))))
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def make_user(server, username: str, **attributes: list[str]) -> dict:
     """Create (or reuse) a user with access attributes on `server` and return a fresh API key for them."""
-    spec = json.dumps({"username": username, "attributes": attributes})
-    out = server.manage("shell", "-c", MAKE_USER.format(spec=spec))
-    return json.loads(out.strip().splitlines()[-1])
+    return make_users(server, {username: attributes})[username]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +52,6 @@ def auth_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def users(auth_server):
     """alice (team red), bob (team blue), carol (teams red and green: shares red with alice)."""
-    return {
-        "alice": make_user(auth_server, "alice", teams=["red"]),
-        "bob": make_user(auth_server, "bob", teams=["blue"]),
-        "carol": make_user(auth_server, "carol", teams=["red", "green"]),
-    }
+    return make_users(
+        auth_server, {"alice": {"teams": ["red"]}, "bob": {"teams": ["blue"]}, "carol": {"teams": ["red", "green"]}}
+    )
