@@ -7,13 +7,19 @@ and another user's resource is simply not found.
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Concat
+from django.db.models.lookups import Regex
 
 from apps.accounts.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
 from stackadmin.principal import Principal
 
 __all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "visible_q"]
+
+_LEADING_FLAGS = re.compile(r"^\(\?[aiLmsux]+\)")
 
 
 def policy_user(principal: Principal | None) -> User | None:
@@ -71,12 +77,11 @@ def _to_q(pred: Pred, id_field: str, owner_field: str, keys_field: str, resource
     if op == "id_is":
         return Q(**{id_field: pred.args[0]})
     if op == "id_matches":
+        # The policy matches a regex against the whole name `<type>::<id>` (`re.match`), so the query does too:
+        # a pattern such as `(file|response)::` must neither be skipped nor cut down to the id.
         pattern, kind = pred.args
-        prefix = f"{kind}::"
-        body = pattern[len(prefix) :] if pattern.startswith(prefix) else None
-        if body is None:
-            return Q(pk__in=[])
-        return Q(**{f"{id_field}__regex": "^" + body})
+        name = Concat(Value(f"{kind}::"), F(id_field), output_field=CharField())
+        return Q(Regex(name, _anchored(pattern)))
     parts = [_to_q(p, id_field, owner_field, keys_field, resource_type) for p in pred.args]
     if op == "not":
         return ~parts[0]
@@ -84,6 +89,14 @@ def _to_q(pred: Pred, id_field: str, owner_field: str, keys_field: str, resource
     for part in parts[1:]:
         combined = combined & part if op == "and" else combined | part
     return combined
+
+
+def _anchored(pattern: str) -> str:
+    """`pattern` as `re.match` applies it, for a database's search-anywhere regex operator (global inline flags
+    such as `(?i)` must stay in front)."""
+    flags = _LEADING_FLAGS.match(pattern)
+    head = flags.group(0) if flags else ""
+    return f"{head}^(?:{pattern[len(head) :]})"
 
 
 def ownership(principal: Principal | None) -> dict:
