@@ -45,24 +45,31 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server(tmp_path_factory, *, workers: int = 2) -> Iterator[PostgresServer]:
+def postgres_database() -> Iterator[str]:
+    """A fresh, uniquely named database on the shared PostgreSQL server, dropped afterwards."""
     require_service("postgres")
     database = unique("sa_")
     with _admin_connection() as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
-    server = None
     try:
-        home = tmp_path_factory.mktemp("pg-home")
-        config_path = home / "run.yaml"
-        config_path.write_text(run_config(database))
-        server = LiveServer(home, str(config_path), workers=workers)
-        yield PostgresServer(server, database, config_path)
+        yield database
     finally:
-        if server is not None:
-            server.stop()
         with _admin_connection() as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (database,),
             )
             admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+
+
+@contextlib.contextmanager
+def postgres_server(tmp_path_factory, *, workers: int = 2) -> Iterator[PostgresServer]:
+    with postgres_database() as database:
+        home = tmp_path_factory.mktemp("pg-home")
+        config_path = home / "run.yaml"
+        config_path.write_text(run_config(database))
+        server = LiveServer(home, str(config_path), workers=workers)
+        try:
+            yield PostgresServer(server, database, config_path)
+        finally:
+            server.stop()
