@@ -1,4 +1,7 @@
-"""Operators browse conversations read-only; deleting goes through the services like every other way in."""
+"""Operators browse conversations read-only; deleting goes through the services like every other way in.
+
+Operators see and manage every conversation: the admin calls the services without a principal, so the access
+policy, which governs API keys and the dashboard, hides nothing here (as in the prompts admin)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from django.utils.text import Truncator
 
 from apps.conversations import services
 from apps.conversations.models import Conversation, ConversationItem
-from stackadmin.principal import request_principal
 
 INLINE_ITEMS_SHOWN = 100
 
@@ -106,12 +108,11 @@ class ConversationAdmin(admin.ModelAdmin):
         return _deleted_summary(self, request, list(objs))
 
     def delete_model(self, request, obj: Conversation) -> None:
-        services.conversation_delete(conversation_id=obj.public_id, principal=request_principal(request))
+        services.conversation_delete(conversation_id=obj.public_id)
 
     def delete_queryset(self, request, queryset) -> None:
-        principal = request_principal(request)
         for public_id in queryset.values_list("public_id", flat=True):
-            services.conversation_delete(conversation_id=public_id, principal=principal)
+            services.conversation_delete(conversation_id=public_id)
 
 
 @admin.register(ConversationItem)
@@ -140,11 +141,8 @@ class ConversationItemAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj: ConversationItem) -> None:
-        services.conversation_item_delete(
-            conversation_id=obj.conversation.public_id, item_id=obj.public_id, principal=request_principal(request)
-        )
+        services.conversation_item_delete(conversation_id=obj.conversation.public_id, item_id=obj.public_id)
 
     def delete_queryset(self, request, queryset) -> None:
-        principal = request_principal(request)
         for conversation_id, item_id in queryset.values_list("conversation__public_id", "public_id"):
-            services.conversation_item_delete(conversation_id=conversation_id, item_id=item_id, principal=principal)
+            services.conversation_item_delete(conversation_id=conversation_id, item_id=item_id)

@@ -1,4 +1,7 @@
-"""Operators browse files read-only, download them, and delete them through the services (bytes included)."""
+"""Operators browse files read-only, download them, and delete them through the services (bytes included).
+
+Operators see and manage every file: the admin calls the services without a principal, so the access policy,
+which governs API keys and the dashboard, hides nothing here (as in the prompts admin)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from apps.files import disk, selectors, services
 from apps.files.models import File
 from apps.files.schemas import content_disposition
 from stackadmin.errors import StackAdminError
-from stackadmin.principal import request_principal
 
 
 class ExpiryFilter(admin.SimpleListFilter):
@@ -75,9 +77,7 @@ class FileAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            file, path = selectors.file_content_path(
-                file_id=file_id, include_expired=True, principal=request_principal(request)
-            )
+            file, path = selectors.file_content_path(file_id=file_id, include_expired=True)
             handle = path.open("rb")
         except (StackAdminError, FileNotFoundError):
             raise Http404("No such file, or its bytes are missing from the storage directory.") from None
@@ -93,9 +93,8 @@ class FileAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj: File) -> None:
-        services.file_delete(file_id=obj.public_id, include_expired=True, principal=request_principal(request))
+        services.file_delete(file_id=obj.public_id, include_expired=True)
 
     def delete_queryset(self, request, queryset) -> None:
-        principal = request_principal(request)
         for public_id in queryset.values_list("public_id", flat=True):
-            services.file_delete(file_id=public_id, include_expired=True, principal=principal)
+            services.file_delete(file_id=public_id, include_expired=True)

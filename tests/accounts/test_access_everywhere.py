@@ -12,6 +12,7 @@ break a query nor grant anything.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -573,3 +574,60 @@ def test_malformed_authorization_is_401_and_echoes_nothing(server, keys, header)
     body = response.json()
     assert set(body) == {"error"} and body["error"]["code"] == "invalid_api_key"
     assert keys["alice"] not in response.text and "alice" not in response.text
+
+
+# ------------------------------------------------------------------------------------------ the admin
+@pytest.fixture
+def operator(server):
+    """The first start's `admin` account, signed in to /admin/ (operators are not API users)."""
+    with httpx.Client(base_url=server.url, timeout=30, follow_redirects=True) as browser:
+        page = browser.get("/admin/login/")
+        browser.post(
+            "/admin/login/?next=/admin/",
+            data={"username": "admin", "password": server.admin_password, "csrfmiddlewaretoken": csrf_of(page)},
+        )
+        yield browser
+
+
+def csrf_of(page: httpx.Response) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
+def admin_pk(operator: httpx.Client, changelist: str, public_id: str) -> str:
+    listing = operator.get(changelist, params={"q": public_id})
+    assert listing.status_code == 200 and public_id in listing.text
+    return re.search(rf'href="{changelist}(\d+)/change/', listing.text).group(1)
+
+
+def test_operators_see_and_manage_everything_in_the_admin(operator, sdk, http, alices):
+    bobs = create_everything(sdk["bob"], http["bob"], tag=" (bob's)")
+    for changelist, kind in [
+        ("/admin/conversations/conversation/", "conversation"),
+        ("/admin/files/file/", "file"),
+        ("/admin/responses/storedresponse/", "response"),
+        ("/admin/inference/chatcompletion/", "chat"),
+    ]:
+        for owned in (alices, bobs):
+            pk = admin_pk(operator, changelist, owned[kind])
+            assert operator.get(f"{changelist}{pk}/change/").status_code == 200
+    prompts = operator.get("/admin/prompts/prompt/").text
+    assert alices["prompt"] in prompts and bobs["prompt"] in prompts
+    for owned, content in ((alices, b"alice's secret bytes"), (bobs, b"alice's secret bytes")):
+        download = operator.get(f"/admin/files/file/{owned['file']}/download/")
+        assert download.status_code == 200 and download.content == content
+
+    # Deleting someone's conversation item, conversation and file goes through the services, as the operator.
+    def bobs_item(item_id: str):
+        return sdk["bob"].conversations.items.retrieve(item_id, conversation_id=bobs["conversation"])
+
+    for changelist, kind, gone in [
+        ("/admin/conversations/conversationitem/", "item", bobs_item),
+        ("/admin/conversations/conversation/", "conversation", lambda i: sdk["bob"].conversations.retrieve(i)),
+        ("/admin/files/file/", "file", lambda i: sdk["bob"].files.retrieve(i)),
+    ]:
+        url = f"{changelist}{admin_pk(operator, changelist, bobs[kind])}/delete/"
+        confirm = operator.get(url)
+        done = operator.post(url, data={"post": "yes", "csrfmiddlewaretoken": csrf_of(confirm)})
+        assert done.status_code == 200 and "deleted successfully" in done.text, done.text[-2000:]
+        with pytest.raises(openai.NotFoundError):
+            gone(bobs[kind])
