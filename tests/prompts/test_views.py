@@ -601,3 +601,82 @@ def test_dashboard_applies_the_access_policy(settings, client, django_user_model
     assert response.status_code == 302
     edited = selectors.prompt_get(prompt_id=owned.prompt_id)
     assert edited.created_by == "carol" and edited.owner_principal == "alice"
+
+
+def _team_users(django_user_model, **teams: list[str]) -> dict:
+    users = {}
+    for name, names in teams.items():
+        users[name] = django_user_model.objects.create_user(name, password="pw-123456789")
+        accounts.access_attributes_set(user=users[name], teams=names)
+    return users
+
+
+def _blanked(response) -> str:
+    """The page with prompt ids (whole or shortened) and the per-response masked CSRF tokens blanked out."""
+    return re.sub(r"\b[A-Za-z0-9]{64}\b", "<csrf>", re.sub(r"pmpt_[0-9a-f]+", "<id>", text_of(response)))
+
+
+def test_another_teams_prompt_is_missing_on_every_page_and_partial(settings, client, django_user_model):
+    """Exactly as a prompt that does not exist: the same status and the same page, apart from the id."""
+    settings.STACKADMIN_AUTH_ENABLED = True
+    users = _team_users(django_user_model, alice=["red"], bob=["blue"])
+    owned = make(text="red team secret {{ doc }}", variables=["doc"], principal=Principal("alice", {"teams": ["red"]}))
+    pid, missing = owned.prompt_id, "pmpt_" + "0" * 48
+    client.force_login(users["bob"])
+    assert pid not in text_of(client.get("/dashboard/"))
+    found = text_of(client.get("/dashboard/", {"q": "red team secret"}, headers=hx("prompt-list")))
+    assert "No prompt matches" in found and pid not in found
+    theirs, nobodys = (client.get("/dashboard/", {"q": q}, headers=hx("prompt-list")) for q in (pid, missing))
+    assert _blanked(theirs) == _blanked(nobodys)
+    requests = [
+        *(("get", page, {}, None) for page in PAGES[2:]),
+        ("get", "/dashboard/{pid}/?version=1", {}, "version-list"),
+        ("get", "/dashboard/{pid}/diff/?from=1&to=1", {}, "diff-view"),
+        ("get", "/dashboard/{pid}/edit/notice/?base=1", {}, "edit-notice"),
+        ("post", "/dashboard/{pid}/edit/", {"text": "bob's", "base_version": "1", "make_default": "on"}, None),
+        ("post", "/dashboard/{pid}/versions/1/preview/", {"var_doc": "x"}, "preview-output"),
+        ("post", "/dashboard/{pid}/versions/1/default/", {}, None),
+        ("post", "/dashboard/{pid}/versions/1/default/", {}, "version-status"),
+        ("post", "/dashboard/{pid}/delete/", {}, None),
+    ]
+    for method, url, data, target in requests:
+        headers = hx(target) if target else {}
+        theirs = getattr(client, method)(url.format(pid=pid), data, headers=headers)
+        nobodys = getattr(client, method)(url.format(pid=missing), data, headers=headers)
+        assert theirs.status_code == nobodys.status_code, url
+        assert theirs.status_code in (404, 200) and "red team secret" not in text_of(theirs), url
+        assert _blanked(theirs) == _blanked(nobodys), url
+    kept = selectors.prompt_versions_list(prompt_id=pid)
+    assert [(v.version, v.prompt, v.is_default) for v in kept] == [(1, "red team secret {{ doc }}", True)]
+
+
+def test_a_custom_policy_lets_the_team_read_but_not_change(settings, client, django_user_model):
+    from apps.accounts.policy import parse_policy
+
+    settings.STACKADMIN_AUTH_ENABLED = True
+    settings.STACKADMIN_ACCESS_POLICY = parse_policy(
+        [
+            {"permit": {"actions": ["create", "read", "update", "delete"]}, "when": "user is owner"},
+            {"permit": {"actions": ["read"]}, "when": "user in owners teams"},
+        ]
+    )
+    users = _team_users(django_user_model, alice=["red"], carol=["red"])
+    alice = Principal("alice", {"teams": ["red"]})
+    owned = make(text="v1", variables=[], principal=alice)
+    services.prompt_update(prompt_id=owned.prompt_id, text="v2", version=1, principal=alice)
+    pid = owned.prompt_id
+    client.force_login(users["carol"])
+    assert pid in text_of(client.get("/dashboard/"))
+    assert_page(client.get(f"/dashboard/{pid}/"), "version-list")
+
+    plain = client.post(f"/dashboard/{pid}/versions/1/default/")
+    assert plain.status_code == 302 and plain["Location"] == f"/dashboard/{pid}/"
+    assert f"You may not update prompt &#x27;{pid}&#x27;" in text_of(client.get(plain["Location"]))
+    swapped = client.post(f"/dashboard/{pid}/versions/1/default/", headers=hx("version-status"))
+    assert swapped.status_code == 403 and swapped["HX-Reswap"] == "none"
+    assert "You may not update" in swapped["HX-Trigger"]
+    assert client.post(f"/dashboard/{pid}/delete/").status_code == 302
+    edit = client.post(f"/dashboard/{pid}/edit/", {"text": "carol's", "base_version": "2", "make_default": "on"})
+    assert edit.status_code == 200 and "You may not update" in text_of(edit)
+    kept = selectors.prompt_versions_list(prompt_id=pid)
+    assert [(v.version, v.prompt, v.is_default) for v in kept] == [(1, "v1", False), (2, "v2", True)]
