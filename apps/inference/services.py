@@ -9,11 +9,12 @@ returns (for a stream: before its `[DONE]`), so it can be read back at once from
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db import router
+from django.db import router, transaction
 from django.utils import timezone
 
 from apps.accounts.access import ownership, require
@@ -26,6 +27,8 @@ from apps.inference.sse import DONE, sse_data
 from apps.inference.write_queue import write_queue
 from stackadmin.errors import BadRequestError, StackAdminError
 from stackadmin.principal import ANONYMOUS, Principal
+
+logger = logging.getLogger("apps.inference")
 
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _NOT_FORWARDED = ("store", "metadata")
@@ -98,7 +101,8 @@ def chat_completion_store(
     created_at: datetime,
     principal: Principal = ANONYMOUS,
 ) -> ChatCompletion:
-    """Write one completion (run by the store's writers). A repeated upstream id updates the row, as llama-stack."""
+    """Write one completion (run by the store's writers). A repeated upstream id from the same owner updates the
+    row, as llama-stack; one from anyone else leaves the row alone."""
     fields = {
         "created_at": created_at,
         "model": model,
@@ -107,10 +111,25 @@ def chat_completion_store(
         "input_messages": input_messages,
         "metadata": metadata,
     }
-    # Ownership is stamped when the row is created and never changed by a later write with the same id.
-    row, _ = ChatCompletion.objects.update_or_create(
-        public_id=completion["id"], defaults=fields, create_defaults={**fields, **ownership(principal)}
-    )
+    owner = ownership(principal)
+    db = router.db_for_write(ChatCompletion)
+    with transaction.atomic(using=db):
+        # Ownership is stamped when the row is created and never changed by a later write with the same id.
+        row, created = (
+            ChatCompletion.objects.using(db)
+            .select_for_update()
+            .get_or_create(public_id=completion["id"], defaults={**fields, **owner})
+        )
+        if created:
+            return row
+        if row.owner_principal != owner["owner_principal"]:
+            # Some model servers reuse ids (Ollama's are `chatcmpl-` and a number below 1000): another user's
+            # completion must not replace this one's messages and metadata, which its owner would then read.
+            logger.warning("chat completion %s not stored: the id belongs to another owner's", row.public_id)
+            return row
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save(using=db, update_fields=list(fields))
     return row
 
 

@@ -21,7 +21,10 @@ import httpx
 import openai
 import pytest
 
+from apps.inference.recording import MODE_ENV
 from tests.accounts.conftest import AUTH_CONFIG, make_users
+from tests.conftest import free_port
+from tests.inference.fake_upstream import FakeUpstream
 from tests.inference.harness import Upstream, provider_yaml, start_inference_server
 
 HERE = Path(__file__).resolve().parent
@@ -631,3 +634,57 @@ def test_operators_see_and_manage_everything_in_the_admin(operator, sdk, http, a
         assert done.status_code == 200 and "deleted successfully" in done.text, done.text[-2000:]
         with pytest.raises(openai.NotFoundError):
             gone(bobs[kind])
+
+
+# ------------------------------------------------------------------------------------------ reused upstream ids
+@pytest.fixture(scope="module")
+def reusing(tmp_path_factory) -> dict[str, openai.OpenAI]:
+    """alice and bob on a server that talks to the fake model server directly (a replay would hand out fresh
+    ids), where `#id:NAME` makes every completion's id `chatcmpl-NAME`, as some model servers do."""
+    fake = FakeUpstream(free_port()).start()
+    running = start_inference_server(
+        tmp_path_factory.mktemp("reused-ids"),
+        RECORDINGS,
+        AUTH_CONFIG + provider_yaml(fake.url),
+        env={MODE_ENV: "live"},
+    )
+    keys = make_users(running, {"alice": USERS["alice"], "bob": USERS["bob"]})
+    yield {
+        name: openai.OpenAI(base_url=running.url + "/v1", api_key=made["key"], max_retries=0, timeout=30)
+        for name, made in keys.items()
+    }
+    running.stop()
+    fake.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_reused_upstream_id_never_touches_another_users_completion(reusing, stream):
+    alice, bob = reusing["alice"], reusing["bob"]
+    cue = f"#id:reused-{'stream' if stream else 'json'}"
+    mine = alice.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"alice's private question {cue}"}], metadata={"by": "a"}
+    )
+    created = bob.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": f"bob's private question {cue}"}],
+        metadata={"by": "b"},
+        stream=stream,
+    )
+    theirs_id = "".join({chunk.id for chunk in created}) if stream else created.id
+    assert theirs_id == mine.id  # the model server reused the id
+
+    kept = alice.chat.completions.retrieve(mine.id)
+    assert kept.metadata == {"by": "a"}
+    assert kept.choices[0].message.content == f"Hello! You said: alice's private question {cue}"
+    messages = [m.content for m in alice.chat.completions.messages.list(mine.id).data]
+    assert messages == [f"alice's private question {cue}"]
+    # bob's completion could not be stored under an id alice's already has; his question reaches no one else.
+    with pytest.raises(openai.NotFoundError):
+        bob.chat.completions.retrieve(mine.id)
+    assert "bob's private" not in json.dumps([c.to_dict() for c in alice.chat.completions.list(limit=100)])
+    # alice's own repeat replaces her row, as llama-stack does.
+    alice.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"alice asks again {cue}"}], metadata={"by": "a, again"}
+    )
+    again = alice.chat.completions.retrieve(mine.id)
+    assert again.metadata == {"by": "a, again"} and again.input_messages[0]["content"] == f"alice asks again {cue}"

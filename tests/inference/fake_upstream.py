@@ -12,6 +12,8 @@ the last user message steer it:
 - `#garbage`: a 200 whose body is not JSON (in a stream: one chunk that is not JSON).
 - `#fail500`: an HTTP 500 with an OpenAI error body.
 - `#midstream`: a stream that sends two deltas and then drops the connection.
+- `#id:NAME`: the completion's id is `chatcmpl-NAME` every time, as on servers that reuse ids (Ollama's are
+  `chatcmpl-` and a number below 1000).
 
 Otherwise the reply is `Hello! You said: <the last user text>`, or after tool results
 `The function returned: <their contents>`. With `response_format` json_schema the reply is a JSON object made from
@@ -36,6 +38,7 @@ from typing import Any
 MODELS = ("fake-model", "fake-model-2")
 CREATED = 1_700_000_000
 _CALL_RE = re.compile(r"#call:([A-Za-z0-9_-]+)(\{[^#]*\})?")
+_ID_RE = re.compile(r"#id:([A-Za-z0-9_-]+)")
 
 
 # ------------------------------------------------------------------------------------------ behaviour
@@ -148,13 +151,18 @@ def _usage(body: dict, content: str | None, calls: list[dict]) -> dict:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+def _completion_id(body: dict) -> str:
+    fixed = _ID_RE.search(_last_user_text(body.get("messages") or []))
+    return f"chatcmpl-{fixed.group(1)}" if fixed else f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
 def completion(body: dict) -> dict:
     content, calls, finish = reply(body)
     message: dict = {"role": "assistant", "content": content}
     if calls:
         message["tool_calls"] = calls
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "id": _completion_id(body),
         "object": "chat.completion",
         "created": CREATED,
         "model": body["model"],
@@ -166,7 +174,7 @@ def completion(body: dict) -> dict:
 
 def chunks(body: dict) -> list[dict]:
     content, calls, finish = reply(body)
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk", "created": CREATED}
+    base = {"id": _completion_id(body), "object": "chat.completion.chunk", "created": CREATED}
     base["model"] = body["model"]
 
     def chunk(delta: dict, finish_reason: str | None = None) -> dict:
