@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-import httpx2
+import httpx2  # the openai SDK's HTTP client: its transport errors can surface mid-stream
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
@@ -59,7 +59,7 @@ class OpenAIUpstream:
             base_url=provider.base_url,
             # A local server (vLLM, Ollama) needs no key; the SDK insists on a non-empty one.
             api_key=provider.api_key or "no-key",
-            timeout=httpx2.Timeout(provider.timeout, connect=min(provider.timeout, 10.0)),
+            timeout=openai.Timeout(provider.timeout, connect=min(provider.timeout, 10.0)),
             max_retries=provider.max_retries,
         )
 
