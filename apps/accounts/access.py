@@ -17,7 +17,7 @@ from django.db.models.lookups import Regex
 from apps.accounts.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
 from stackadmin.principal import Principal
 
-__all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "visible_q"]
+__all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "require_create", "visible_q"]
 
 _LEADING_FLAGS = re.compile(r"^\(\?[aiLmsux]+\)")
 
@@ -119,3 +119,20 @@ def require(principal: Principal | None, action: str, resource_type: str, row, *
         principal, action, resource_type, identifier, owner=row.owner_principal, owner_attributes=row.access_attributes
     ):
         raise PermissionDeniedError(f"You may not {action} {resource_type.replace('_', ' ')} '{identifier}'.")
+
+
+def require_create(principal: Principal | None, resource_type: str) -> None:
+    """Apply the policy's `create` rules, if it has any.
+
+    llama-stack never checks `create`, so a policy without a single `create` rule (the default one included)
+    lets everyone create, as it always did; a policy that does mention `create` is evaluated for it like any
+    other action (the new resource is owned by its creator; no matching rule denies).
+    """
+    policy = settings.STACKADMIN_ACCESS_POLICY
+    user = policy_user(principal)
+    if user is None or not any("create" in rule.actions for rule in policy):
+        return
+    if not is_allowed(policy, user, "create", Resource(resource_type, "", user.principal, user.attributes)):
+        from stackadmin.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(f"You may not create a {resource_type.replace('_', ' ')}.")

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from apps.accounts.access import ownership
+from apps.accounts.access import ownership, require_create
 from apps.conversations.items import MAX_ITEMS_PER_ADD, normalize_items
 from apps.conversations.models import Conversation, ConversationItem
 from apps.conversations.selectors import (
@@ -100,6 +100,7 @@ def conversation_create(
     """A new conversation, with its initial items (any number: llama-stack does not cap create) in given order."""
     clean_metadata = validate_metadata(metadata)
     clean_items = normalize_items(items) if items is not None else []
+    require_create(principal, "conversation")
     now = timezone.now()
     db = _db()
     with transaction.atomic(using=db):

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from apps.accounts.access import ownership
+from apps.accounts.access import ownership, require_create
 from apps.files import disk
 from apps.files.models import File, Purpose
 from apps.files.selectors import file_not_found, files_expired, files_visible, unexpired, validate_file_id
@@ -137,6 +137,7 @@ def file_create(
         clean_filename = validate_filename(filename)
         clean_purpose = validate_purpose(purpose)
         seconds = validate_expires_after(expires_after)
+        require_create(principal, "file")
         staged.close()
         if staged.size == 0:
             raise BadRequestError("Invalid value for 'file': the file is empty.", param="file", code="empty_file")

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from apps.accounts.access import ownership, require
+from apps.accounts.access import ownership, require, require_create
 from apps.conversations.services import validate_metadata
 from apps.inference.chunks import CompletionAccumulator
 from apps.inference.models import ChatCompletion
@@ -142,6 +142,8 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
     validate_chat_request(body)
     model, upstream = await registry().resolve(body["model"])
     store = body.get("store") is not False
+    if store:
+        require_create(principal, "chat_completion")
     metadata = validate_metadata(body.get("metadata"))
     forwarded = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
     forwarded["model"] = model.provider_model_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from apps.accounts.access import require_create
 from apps.prompts.records import (
     GENERATION_KEY,
     MAX_MESSAGE_CHARS,
@@ -129,6 +130,7 @@ def prompt_create(
     created_by: str | None = None,
 ) -> PromptVersion:
     declared = validate_template(text=text, variables=variables)
+    require_create(principal, "prompt")
     record = PromptVersion(
         prompt_id=new_prompt_id(),
         prompt=text,

@@ -26,10 +26,16 @@ from django.utils import timezone
 
 from asgiref.sync import sync_to_async
 
-from apps.accounts.access import ownership, require
+from apps.accounts.access import ownership, require, require_create
 from apps.conversations.items import MAX_ITEMS_PER_ADD
 from apps.conversations.models import Conversation
-from apps.conversations.selectors import conversation_get, conversation_items_list, validate_conversation_id
+from apps.conversations.selectors import (
+    conversation_denied,
+    conversation_get,
+    conversation_items_list,
+    conversations_visible,
+    validate_conversation_id,
+)
 from apps.conversations.services import conversation_items_add, validate_metadata
 from apps.inference.registry import Model, registry
 from apps.inference.sse import sse_event
@@ -177,8 +183,14 @@ def _conversation_id(raw: Any) -> str:
     return validate_conversation_id(raw, param="conversation")
 
 
-def _conversation_items(conversation_id: str, principal: Principal) -> list[dict]:
+def _conversation_items(conversation_id: str, principal: Principal, *, will_append: bool) -> list[dict]:
     conversation_get(conversation_id=conversation_id, principal=principal)
+    if (
+        will_append
+        and not conversations_visible(principal=principal, action="update").filter(public_id=conversation_id).exists()
+    ):
+        # Refuse before the model is called, not after: the turn could never be appended.
+        raise conversation_denied(conversation_id, principal, "update")
     items: list[dict] = []
     after = None
     while True:
@@ -241,6 +253,8 @@ async def plan_response(*, body: Mapping, principal: Principal) -> Plan:
     text_echo, response_format = conv.check_text(body.get("text"))
     input_items = conv.normalize_input(body["input"]) if body.get("input") is not None else []
 
+    if body.get("store") is not False:
+        require_create(principal, "response")
     model, upstream = await registry().resolve(model_id)
     prompt = await resolve_prompt(prompt_request, principal) if prompt_request is not None else None
 
@@ -248,7 +262,10 @@ async def plan_response(*, body: Mapping, principal: Principal) -> Plan:
         previous = await sync_to_async(response_for_resume)(response_id=previous_id, principal=principal)
         history = list(previous.messages)
     elif conversation_id:
-        history = _history_from_items(await sync_to_async(_conversation_items)(conversation_id, principal))
+        will_append = body.get("store") is not False
+        history = _history_from_items(
+            await sync_to_async(_conversation_items)(conversation_id, principal, will_append=will_append)
+        )
     else:
         history = []
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
