@@ -146,7 +146,7 @@ health_router = Router(tags=["health"])
 
 
 @health_router.get("/health", auth=None, summary="Readiness probe")
-def get_health(request: HttpRequest) -> dict:
+async def get_health(request: HttpRequest) -> dict:
     return {"status": "OK"}
 
 

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import gc
 import os
+import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
 
@@ -161,6 +162,9 @@ def warm_up() -> None:
     get_resolver()._populate()
     gc.collect()
     gc.freeze()
+    # Blocking work runs on worker threads beside the event loop; a shorter GIL switch interval (default 5 ms)
+    # stops one busy thread from holding every other request up for a whole interval.
+    sys.setswitchinterval(0.001)
 
 
 async def lifespan_app(scope, receive, send):

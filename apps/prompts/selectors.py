@@ -65,13 +65,30 @@ def _decode(raw: str, prompt_id: str, is_default: bool) -> PromptVersion:
 
 
 def latest_version(prompt_id: str) -> int | None:
-    start, end = prompt_range(prompt_id)
-    versions = [
-        int(s)
-        for k in _kv_call(prompt_store().keys_in_range, start, end)
-        if (parsed := parse_key(k)) and (s := parsed[1]).isdigit()
-    ]
-    return max(versions) if versions else None
+    """The highest version number. Versions are numbered 1..N without gaps (nothing deletes a single version), so
+    a gallop forward from the default version finds N in a few key lookups instead of scanning every version."""
+    store = prompt_store()
+
+    def exists(number: int) -> bool:
+        return _kv_call(store.get, version_key(prompt_id, number)) is not None
+
+    start = _default_version(prompt_id)
+    if start is None or not exists(start):
+        start, end = prompt_range(prompt_id)
+        versions = [
+            int(s)
+            for k in _kv_call(store.keys_in_range, start, end)
+            if (parsed := parse_key(k)) and (s := parsed[1]).isdigit()
+        ]
+        return max(versions) if versions else None
+    low, step = start, 1
+    while exists(low + step):
+        low, step = low + step, step * 2
+    high = low + step  # low exists, high does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if exists(middle) else (low, middle)
+    return low
 
 
 def _default_version(prompt_id: str) -> int | None:

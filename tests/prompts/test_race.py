@@ -85,11 +85,14 @@ def cleanup_shared():
             store.close()
 
 
-@pytest.mark.parametrize("kind", ["postgres", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "redis"])
 def test_concurrent_updates_across_worker_processes(start_server, cleanup_shared, kind):
     table, namespace = unique("kv_race_"), unique("race_")
-    cleanup_shared.append((kind, table, namespace))
-    server = start_server(_config(kind, table, namespace), workers=2)
+    if kind == "sqlite":  # the built-in default: one kvstore.db file shared by both worker processes
+        server = start_server(None, workers=2)
+    else:
+        cleanup_shared.append((kind, table, namespace))
+        server = start_server(_config(kind, table, namespace), workers=2)
     base = server.url + "/v1"
     created = httpx.post(f"{base}/prompts", json={"prompt": "base {{ x }}", "variables": ["x"]}).json()
     pid = created["prompt_id"]

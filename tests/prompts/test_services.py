@@ -200,3 +200,14 @@ def test_template_helpers():
     assert analysis.placeholders == ["a", "b"]
     assert analysis.malformed[0].snippet == "{{ c"
     assert render_template("Hi {{ name }} {{x}}", {"name": "Ada"}) == ("Hi Ada {{x}}", ["x"])
+
+
+def test_latest_version_is_found_past_a_lagging_default():
+    p = services.prompt_create(text="v1")
+    for version in range(1, 7):
+        services.prompt_update(prompt_id=p.prompt_id, text=f"v{version + 1}", version=version, set_as_default=False)
+    services.prompt_version_set_default(prompt_id=p.prompt_id, version=2)
+    assert selectors.latest_version(p.prompt_id) == 7
+    with pytest.raises(ConflictError, match="the latest is 7"):
+        services.prompt_update(prompt_id=p.prompt_id, text="stale", version=6)
+    assert services.prompt_update(prompt_id=p.prompt_id, text="v8", version=7).version == 8

@@ -119,6 +119,19 @@ class PostgresKVStore(BaseKVStore):
             ).fetchall()
         return [(self._logical(k), v) for k, v in rows]
 
+    @_wrapped
+    def keys_in_range(self, start, end):
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                self._q(
+                    'SELECT key FROM {t} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s AND '
+                    + _LIVE
+                    + ' ORDER BY key COLLATE "C"'
+                ),
+                (self._physical(start), self._physical(end)),
+            ).fetchall()
+        return [self._logical(k) for (k,) in rows]
+
     def _insert_if_absent(self, conn, key: str, value: str, expiration) -> bool:
         cur = conn.execute(
             self._q(
