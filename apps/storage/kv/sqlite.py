@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import sqlite3
@@ -13,18 +14,47 @@ from apps.storage.kv.base import BaseKVStore, KVBackendError
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kvstore (key TEXT PRIMARY KEY, value TEXT, expiration TIMESTAMP)"
 
-# SQLite has one writer at a time. Threads of one process that collide on its lock fall into SQLite's busy
-# handler, which sleeps in steps of up to 100 ms: under concurrent writes that made the p99 of a prompt create
-# half a second. Writers of one process therefore queue on a lock of ours (per database file) and meet SQLite's
-# lock only when another process holds it.
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
+
+# SQLite has one writer at a time, and a writer that finds the database locked falls into SQLite's busy handler,
+# which sleeps in steps of up to 100 ms: under concurrent writes that made a prompt create's p99 half a second.
+# So writers queue on locks that wake the next one as soon as the lock is free: a thread lock among the threads of
+# one process, then an exclusive flock on `<db>.lock` among processes (worker processes share the file).
+class _WriteLock:
+    def __init__(self, path: str) -> None:
+        self._threads = threading.Lock()
+        self._path = None if path == ":memory:" else path + ".lock"
+        self._fd: int | None = None
+
+    def __enter__(self):
+        self._threads.acquire()
+        if self._path is not None:
+            try:
+                if self._fd is None:
+                    os.makedirs(os.path.dirname(os.path.abspath(self._path)), exist_ok=True)
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+        return False
+
+
+_WRITE_LOCKS: dict[str, _WriteLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-def _write_lock(path: str) -> threading.Lock:
+def _write_lock(path: str) -> _WriteLock:
     key = path if path == ":memory:" else os.path.abspath(path)
     with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+        return _WRITE_LOCKS.setdefault(key, _WriteLock(key))
 
 
 def _ts(moment: datetime) -> str:
