@@ -13,29 +13,18 @@ holds; through a join it would fetch every matching item and sort them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
 
 from django.db.models import QuerySet, Subquery
 
 from apps.accounts.access import visible_q
 from apps.conversations.models import Conversation, ConversationItem
 from stackadmin.errors import BadRequestError, NotFoundError, PermissionDeniedError, StackAdminError
+from stackadmin.paging import Order, Page, check_page_args, pk_page
 from stackadmin.principal import ANONYMOUS, Principal
 
 CONVERSATION_ID_RE = re.compile(r"^conv_[0-9a-f]{48}$")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-
-Order = Literal["asc", "desc"]
-
-
-@dataclass(frozen=True)
-class Page:
-    data: list
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
 
 
 def validate_conversation_id(conversation_id: object, *, param: str = "conversation_id") -> str:
@@ -61,19 +50,6 @@ def item_not_found(conversation_id: str, item_id: str) -> NotFoundError:
         f"'client.conversations.items.list(\"{conversation_id}\")' to list available conversation items.",
         param="item_id",
     )
-
-
-def _check_page_args(limit: int, order: str) -> None:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise BadRequestError(
-            f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {MAX_PAGE_SIZE}.",
-            param="limit",
-            code="invalid_value",
-        )
-    if order not in ("asc", "desc"):
-        raise BadRequestError(
-            f"Invalid value for 'order': {order!r}; expected 'asc' or 'desc'.", param="order", code="invalid_value"
-        )
 
 
 def conversations_visible(*, principal: Principal = ANONYMOUS, action: str = "read") -> QuerySet[Conversation]:
@@ -107,25 +83,9 @@ def conversation_list(
     *, after: str | None = None, limit: int = DEFAULT_PAGE_SIZE, order: Order = "desc", principal: Principal = ANONYMOUS
 ) -> Page:
     """Conversations in creation order (the integer key orders them: it never ties)."""
-    _check_page_args(limit, order)
+    check_page_args(limit, order, max_limit=MAX_PAGE_SIZE)
     visible = conversations_visible(principal=principal)
-    rows = visible
-    if after is not None:
-        cursor = Subquery(visible.filter(public_id=after).values("pk")[:1])
-        rows = rows.filter(pk__lt=cursor) if order == "desc" else rows.filter(pk__gt=cursor)
-    page = list(rows.order_by("-pk" if order == "desc" else "pk")[: limit + 1])
-    if not page and after is not None and not visible.filter(public_id=after).exists():
-        raise BadRequestError(
-            f"Invalid value for 'after': no conversation with id '{after}'.", param="after", code="invalid_value"
-        )
-    has_more = len(page) > limit
-    page = page[:limit]
-    return Page(
-        data=page,
-        has_more=has_more,
-        first_id=page[0].public_id if page else None,
-        last_id=page[-1].public_id if page else None,
-    )
+    return pk_page(visible, cursors=visible, after=after, limit=limit, order=order, noun="conversation")
 
 
 def conversation_items_list(
@@ -142,7 +102,7 @@ def conversation_items_list(
     Only an empty page costs more, to tell an empty conversation from a missing one or an unknown cursor.
     """
     validate_conversation_id(conversation_id)
-    _check_page_args(limit, order)
+    check_page_args(limit, order, max_limit=MAX_PAGE_SIZE)
     items = items_of(conversation_id=conversation_id, principal=principal)
     rows = items
     if after is not None:

@@ -6,29 +6,21 @@ queryset filter, so it will land in the same statement as the page or lookup it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.access import visible_q
 from apps.files import disk
 from apps.files.models import File
 from stackadmin.errors import BadRequestError, NotFoundError
+from stackadmin.paging import Page, check_page_args, pk_page
 from stackadmin.principal import ANONYMOUS, Principal
 
 DEFAULT_PAGE_SIZE = 10_000
 MAX_PAGE_SIZE = 10_000
-
-
-@dataclass(frozen=True)
-class Page:
-    data: list[File]
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
 
 
 def validate_file_id(file_id: object, *, param: str = "file_id") -> str:
@@ -83,37 +75,13 @@ def file_list(
 
     One statement, the cursor's position included; only an empty page costs a second, to tell an unknown cursor.
     """
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise BadRequestError(
-            f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {MAX_PAGE_SIZE}.",
-            param="limit",
-            code="invalid_value",
-        )
-    if order not in ("asc", "desc"):
-        raise BadRequestError(
-            f"Invalid value for 'order': {order!r}; expected 'asc' or 'desc'.", param="order", code="invalid_value"
-        )
+    check_page_args(limit, order, max_limit=MAX_PAGE_SIZE)
     visible = files_visible(principal=principal)
     rows = unexpired(visible, now=now)
     if purpose is not None:
         rows = rows.filter(purpose=purpose)
-    if after is not None:
-        # The cursor may have expired since the previous page was read; its position still counts.
-        cursor = Subquery(visible.filter(public_id=after).values("pk")[:1])
-        rows = rows.filter(pk__lt=cursor) if order == "desc" else rows.filter(pk__gt=cursor)
-    page = list(rows.order_by("-pk" if order == "desc" else "pk")[: limit + 1])
-    if not page and after is not None and not visible.filter(public_id=after).exists():
-        raise BadRequestError(
-            f"Invalid value for 'after': no file with id '{after}'.", param="after", code="invalid_value"
-        )
-    has_more = len(page) > limit
-    page = page[:limit]
-    return Page(
-        data=page,
-        has_more=has_more,
-        first_id=page[0].public_id if page else None,
-        last_id=page[-1].public_id if page else None,
-    )
+    # The cursor may have expired since the previous page was read; its position still counts.
+    return pk_page(rows, cursors=visible, after=after, limit=limit, order=order, noun="file")
 
 
 def file_content_path(

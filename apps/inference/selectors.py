@@ -6,36 +6,16 @@ once access control arrives, as a queryset filter in the same statement as the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from apps.accounts.access import visible_q
 from apps.inference.models import ChatCompletion
 from stackadmin.errors import BadRequestError, NotFoundError
+from stackadmin.paging import Order, Page, check_page_args, keyset_page
 from stackadmin.principal import ANONYMOUS, Principal
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-Order = Literal["asc", "desc"]
-
-
-@dataclass(frozen=True)
-class Page:
-    data: list
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
-
-
-def check_page_args(limit: int, order: str) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise BadRequestError(
-            f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {MAX_PAGE_SIZE}.", param="limit"
-        )
-    if order not in ("asc", "desc"):
-        raise BadRequestError(f"Invalid value for 'order': {order!r}; expected 'asc' or 'desc'.", param="order")
 
 
 def chat_completion_not_found(completion_id: str) -> NotFoundError:
@@ -60,29 +40,6 @@ def chat_completion_get(*, completion_id: str, principal: Principal = ANONYMOUS)
     if row is None:
         raise chat_completion_not_found(completion_id)
     return row
-
-
-def keyset_page(rows: QuerySet, *, after: str | None, limit: int, order: str, id_field: str = "public_id") -> Page:
-    """One page ordered by (created_at, pk), strictly after the `after` row; `limit + 1` rows tell `has_more`."""
-    if after is not None:
-        cursor = rows.filter(**{id_field: after}).values("created_at", "pk").first()
-        if cursor is None:
-            raise BadRequestError(f"Invalid value for 'after': no item with id '{after}' in this list.", param="after")
-        c, pk = cursor["created_at"], cursor["pk"]
-        if order == "desc":
-            rows = rows.filter(Q(created_at__lt=c) | Q(created_at=c, pk__lt=pk))
-        else:
-            rows = rows.filter(Q(created_at__gt=c) | Q(created_at=c, pk__gt=pk))
-    ordering = ("-created_at", "-pk") if order == "desc" else ("created_at", "pk")
-    page = list(rows.order_by(*ordering)[: limit + 1])
-    has_more = len(page) > limit
-    page = page[:limit]
-    return Page(
-        data=page,
-        has_more=has_more,
-        first_id=getattr(page[0], id_field) if page else None,
-        last_id=getattr(page[-1], id_field) if page else None,
-    )
 
 
 def chat_completion_list(

@@ -11,9 +11,9 @@ from typing import Literal
 from django.db.models import QuerySet
 
 from apps.accounts.access import visible_q
-from apps.inference.selectors import Page, check_page_args, keyset_page
 from apps.responses.models import ResponseStatus, StoredResponse
 from stackadmin.errors import BadRequestError, NotFoundError
+from stackadmin.paging import Page, check_page_args, keyset_page
 from stackadmin.principal import ANONYMOUS, Principal
 
 DEFAULT_PAGE_SIZE = 50
