@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -27,25 +24,8 @@ DEFAULT_LOADTEST = ROOT.parent / "shared" / "bench" / "loadtest.py"
 SCENARIOS = "conv_items_add,conv_items_list,file_upload"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "db": "test"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/v1/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("server did not become ready")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadtest_server import free_port, wait_ready  # noqa: E402  (the sibling script)
 
 
 class Server:
