@@ -25,29 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadtest_conversations_files import Server
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.files.live import rss_bytes as rss
+
 MiB = 1024 * 1024
-
-
-def rss(pid: int) -> int:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            with open(f"/proc/{current}/status") as fh:
-                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            pass
-        stack.extend(children.get(current, []))
-    return total
 
 
 class Sampler:
