@@ -168,7 +168,9 @@ def warm_up() -> None:
 
 
 async def lifespan_app(scope, receive, send):
-    """Uvicorn's lifespan: at shutdown, once the last request has finished, commit every queued store write."""
+    """Uvicorn's lifespan: at shutdown, once the last request has finished, commit every queued store write and
+    close the connections to the model servers."""
+    from apps.inference.registry import close_registry
     from apps.inference.write_queue import drain_all
 
     while True:
@@ -178,6 +180,7 @@ async def lifespan_app(scope, receive, send):
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await asyncio.to_thread(drain_all)
+            await close_registry()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

@@ -127,6 +127,9 @@ class RecordingUpstream:
         self.mode = mode
         self.directory = directory
 
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
     # ------------------------------------------------------------------------------------------ files
     def _load(self, path: Path, method: str, endpoint: str) -> dict | None:
         if self.mode == "record":

@@ -93,6 +93,9 @@ class Registry:
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
 
+    async def aclose(self) -> None:
+        await asyncio.gather(*(upstream.aclose() for upstream in self.upstreams.values()))
+
     def require_provider(self) -> None:
         if not self.providers:
             raise ServiceUnavailableError(NO_PROVIDER_MESSAGE, code="no_inference_provider")
@@ -164,3 +167,11 @@ def registry() -> Registry:
     if found is None:
         found = _registries[key] = Registry(config)
     return found
+
+
+async def close_registry() -> None:
+    """Close the running loop's registry (its HTTP connections); the next `registry()` call builds a new one."""
+    config = settings.STACKADMIN_RUN_CONFIG
+    found = _registries.pop((id(config), id(asyncio.get_running_loop())), None)
+    if found is not None:
+        await found.aclose()

@@ -21,8 +21,21 @@ def fake():
     running.stop()
 
 
+_opened: list[OpenAIUpstream] = []
+
+
 def upstream(url: str, timeout: float = 5.0) -> OpenAIUpstream:
-    return OpenAIUpstream(InferenceProvider("fake", "remote::openai", url, "k", timeout=timeout, max_retries=0))
+    opened = OpenAIUpstream(InferenceProvider("fake", "remote::openai", url, "k", timeout=timeout, max_retries=0))
+    _opened.append(opened)
+    return opened
+
+
+@pytest.fixture(autouse=True)
+async def close_upstreams():
+    """Each test's clients are closed on the test's own event loop (aiohttp sessions belong to it)."""
+    yield
+    while _opened:
+        await _opened.pop().aclose()
 
 
 def dead_url() -> str:
