@@ -9,6 +9,8 @@ Here the queue sits between the request and the database but the request still w
 - `num_writers` writer threads each take whatever is queued (up to `MAX_BATCH` writes) and commit it in one
   transaction (group commit), then resolve the futures. Under load many requests share one commit, so the store
   takes far fewer transactions than requests; at low load a write costs one hop to a writer thread.
+- A write is a function doing ORM writes (`submit`), or a new row to insert (`insert`): consecutive inserts of one
+  model in a batch go in as one multi-row INSERT (`bulk_create`), which costs less than half of `save()` per row.
 - Read-your-write therefore holds in every worker process as soon as create returns, and nothing that was
   acknowledged can be lost. A write whose client went away stays queued and is still committed.
 - On shutdown (ASGI lifespan, else interpreter exit) `drain_all()` lets the writers finish everything queued.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 
 from apps.storage.config import SqlSqliteBackend
 from apps.storage.databases import store_alias
@@ -44,12 +46,13 @@ _STOP = object()
 
 @dataclass
 class _Job:
-    write: Callable[[], Any]
+    write: Callable[[], Any] | None  # None: insert `row`
     loop: asyncio.AbstractEventLoop | None
     future: asyncio.Future | None
     done: threading.Event | None = None
     result: Any = None
     error: BaseException | None = field(default=None)
+    row: models.Model | None = None
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         self.result, self.error = result, error
@@ -95,7 +98,14 @@ class WriteQueue:
     async def submit(self, write: Callable[[], Any]) -> Any:
         """Queue `write` (a function doing ORM writes on this store) and return its result once committed."""
         loop = asyncio.get_running_loop()
-        job = _Job(write, loop, loop.create_future())
+        return await self._enqueue(_Job(write, loop, loop.create_future()))
+
+    async def insert(self, row: models.Model) -> models.Model:
+        """Queue a new, unsaved row of this store and return it (with its primary key) once committed."""
+        loop = asyncio.get_running_loop()
+        return await self._enqueue(_Job(None, loop, loop.create_future(), row=row))
+
+    async def _enqueue(self, job: _Job) -> Any:
         self._ensure_started()
         try:
             self._queue.put_nowait(job)
@@ -139,13 +149,37 @@ class WriteQueue:
         finally:
             connections[self.alias].close()
 
+    def _run_jobs(self, batch: list[_Job]) -> list[Any]:
+        """Do a batch's writes in order (inside the caller's transaction); runs of inserts of one model are one
+        multi-row INSERT."""
+        results: list[Any] = []
+        start = 0
+        while start < len(batch):
+            job = batch[start]
+            if job.write is not None:
+                results.append(job.write())
+                start += 1
+                continue
+            model = type(job.row)
+            end = start + 1
+            while end < len(batch) and batch[end].write is None and type(batch[end].row) is model:
+                end += 1
+            rows = [j.row for j in batch[start:end]]
+            results += model._default_manager.using(self.alias).bulk_create(rows)
+            start = end
+        return results
+
     def _write(self, batch: list[_Job]) -> None:
         connection = connections[self.alias]
         try:
             try:
                 with transaction.atomic(using=self.alias):
-                    results = [job.write() for job in batch]
+                    results = self._run_jobs(batch)
             except Exception as exc:
+                for job in batch:
+                    if job.row is not None:  # rolled back: the row was not stored, whatever key it was given
+                        job.row.pk = None
+                        job.row._state.adding = True
                 if len(batch) == 1:
                     logger.warning("%s store write failed: %s", self.name, exc)
                     batch[0].finish(error=exc)
@@ -154,7 +188,7 @@ class WriteQueue:
                 for job in batch:
                     try:
                         with transaction.atomic(using=self.alias):
-                            result = job.write()
+                            [result] = self._run_jobs([job])
                     except Exception as one_exc:
                         logger.warning("%s store write failed: %s", self.name, one_exc)
                         job.finish(error=one_exc)

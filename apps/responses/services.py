@@ -349,9 +349,9 @@ async def plan_response(*, body: Mapping, principal: Principal) -> Plan:
 
 
 # ------------------------------------------------------------------------------------------ finish
-def response_store(*, plan: Plan, response: dict, messages: list[dict]) -> StoredResponse:
-    """Write one response (run by the responses store's writers)."""
-    return StoredResponse.objects.create(
+def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredResponse:
+    """One response, not saved yet: the responses store's writers insert it."""
+    return StoredResponse(
         public_id=plan.response_id,
         created_at=plan.created_at,
         model=plan.echo["model"],
@@ -387,14 +387,12 @@ async def _finish(plan: Plan, builder: ResponseBuilder, response: dict) -> None:
         await sync_to_async(_append_to_conversation)(plan, response["output"])
     assistant = builder.assistant_message()
     messages = [*plan.messages, *([assistant] if assistant else [])]
-    await write_queue("responses").submit(lambda: response_store(plan=plan, response=response, messages=messages))
+    await write_queue("responses").insert(response_row(plan=plan, response=response, messages=messages))
 
 
 async def _store_failed(plan: Plan, response: dict) -> None:
     if plan.store:
-        await write_queue("responses").submit(
-            lambda: response_store(plan=plan, response=response, messages=plan.messages)
-        )
+        await write_queue("responses").insert(response_row(plan=plan, response=response, messages=plan.messages))
 
 
 async def response_create(*, body: Mapping, principal: Principal = ANONYMOUS) -> dict | AsyncIterator[bytes]:
