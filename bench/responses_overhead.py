@@ -8,6 +8,11 @@ Starts the fake OpenAI-compatible server (tests/inference/fake_upstream.py, answ
 
 "Added" is stackadmin's percentile minus the direct one. Each client reuses one keep-alive connection.
 
+It also prints the CPU each request costs each process (from /proc, a process and its workers), and the floor
+under stackadmin's share: the CPU one `openai` SDK call to the fake costs on its own (the client the server uses,
+called one at a time from this process). On a machine where clients, model server and stackadmin share the cores,
+the added latency at 16 clients follows from those CPU figures: every request in flight waits for the others' CPU.
+
     python bench/responses_overhead.py [--requests 400] [--concurrency 1 16]
 
 Results are printed and written to bench/results/responses_overhead.json.
@@ -32,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import free_port  # noqa: E402
+from tests.procstat import cpu_seconds  # noqa: E402
 
 BODY_CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "benchmark request"}]}
 BODY_RESPONSE = {"model": "fake-model", "input": "benchmark request"}
@@ -57,7 +63,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def measure(url: str, body: dict | None, *, stream: bool, concurrency: int, requests: int) -> list[float]:
-    """Per-request milliseconds: whole response, or (stream) time to the first body byte."""
+    """Per-request milliseconds: whole response, or (stream) time to the first body byte (the stream is read
+    to its end before the next request)."""
     per_client = max(1, requests // concurrency)
     latencies: list[float] = []
     payload = {**body, "stream": True} if stream else body
@@ -84,6 +91,31 @@ async def measure(url: str, body: dict | None, *, stream: bool, concurrency: int
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return latencies
+
+
+def measured(url: str, body: dict | None, *, pids: dict[str, int], **kwargs) -> tuple[list[float], dict]:
+    """`measure()`, plus the CPU milliseconds per request each process in `pids` spent meanwhile."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    latencies = asyncio.run(measure(url, body, **kwargs))
+    cpu = {name: round((cpu_seconds(pid) - before[name]) * 1000 / len(latencies), 3) for name, pid in pids.items()}
+    return latencies, cpu
+
+
+async def sdk_floor(base_url: str, calls: int) -> float:
+    """CPU milliseconds of one `openai` SDK call to the fake, made the way stackadmin's server makes it."""
+    import uvloop  # noqa: F401  (uvicorn runs the server on uvloop; measure the SDK on the same loop)
+    from openai import AsyncOpenAI, DefaultAioHttpClient
+
+    client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=2, http_client=DefaultAioHttpClient())
+    try:
+        for _ in range(50):
+            await client.post("/chat/completions", body=BODY_CHAT, cast_to=object)
+        start = time.process_time()
+        for _ in range(calls):
+            await client.post("/chat/completions", body=BODY_CHAT, cast_to=object)
+        return round((time.process_time() - start) * 1000 / calls, 3)
+    finally:
+        await client.close()
 
 
 def summary(values: list[float]) -> dict:
@@ -135,45 +167,34 @@ def main() -> None:
     try:
         wait_ready(fake_url + "/models", fake)
         wait_ready(f"http://127.0.0.1:{port}/v1/health", server)
+        pids = {"stackadmin": server.pid, "fake": fake.pid}
+        import uvloop
+
+        results["sdk_call_cpu_ms"] = uvloop.run(sdk_floor(fake_url, args.requests))
         for concurrency in args.concurrency:
             run: dict = {"concurrency": concurrency}
             for stream in (False, True):
-                direct = asyncio.run(
-                    measure(
-                        fake_url + "/chat/completions",
-                        BODY_CHAT,
-                        stream=stream,
-                        concurrency=concurrency,
-                        requests=args.requests,
-                    )
-                )
-                ours = asyncio.run(
-                    measure(
-                        f"http://127.0.0.1:{port}/v1/responses",
-                        BODY_RESPONSE,
-                        stream=stream,
-                        concurrency=concurrency,
-                        requests=args.requests,
-                    )
-                )
+                common = {"pids": pids, "stream": stream, "concurrency": concurrency, "requests": args.requests}
+                direct, direct_cpu = measured(fake_url + "/chat/completions", BODY_CHAT, **common)
+                ours, our_cpu = measured(f"http://127.0.0.1:{port}/v1/responses", BODY_RESPONSE, **common)
                 d, o = summary(direct), summary(ours)
                 key = "first_byte" if stream else "non_streaming"
                 run[key] = {
                     "direct_ms": d,
                     "stackadmin_ms": o,
                     "added_ms": {"p50": round(o["p50"] - d["p50"], 2), "p99": round(o["p99"] - d["p99"], 2)},
+                    "cpu_ms_per_request": {"direct": direct_cpu, "through_stackadmin": our_cpu},
                 }
             # The floor: the cheapest /v1 request stackadmin serves, at the same concurrency.
-            health = asyncio.run(
-                measure(
-                    f"http://127.0.0.1:{port}/v1/health",
-                    None,
-                    stream=False,
-                    concurrency=concurrency,
-                    requests=args.requests,
-                )
+            health, health_cpu = measured(
+                f"http://127.0.0.1:{port}/v1/health",
+                None,
+                pids=pids,
+                stream=False,
+                concurrency=concurrency,
+                requests=args.requests,
             )
-            run["health_ms"] = summary(health)
+            run["health_ms"] = {**summary(health), "stackadmin_cpu_ms": health_cpu["stackadmin"]}
             results["runs"].append(run)
     finally:
         for process in (server, fake):
@@ -191,6 +212,20 @@ def main() -> None:
             )
         h = run["health_ms"]
         print(f"{run['concurrency']:>7} {'GET /v1/health':<14} {'':>16} {h['p50']:>9.2f}/{h['p99']:<10.2f}")
+    print()
+    print("CPU ms per request (stackadmin = its worker processes; fake = the model server):")
+    print(f"{'clients':>7} {'measure':<14} {'fake, direct':>13} {'stackadmin':>11} {'fake, through':>14}")
+    for run in results["runs"]:
+        for key in ("non_streaming", "first_byte"):
+            cpu = run[key]["cpu_ms_per_request"]
+            print(
+                f"{run['concurrency']:>7} {key:<14} {cpu['direct']['fake']:>13.3f} "
+                f"{cpu['through_stackadmin']['stackadmin']:>11.3f} {cpu['through_stackadmin']['fake']:>14.3f}"
+            )
+        print(f"{run['concurrency']:>7} {'GET /v1/health':<14} {'':>13} {run['health_ms']['stackadmin_cpu_ms']:>11.3f}")
+    print(
+        f"One openai SDK call on its own (the server's client and transport): {results['sdk_call_cpu_ms']:.3f} ms CPU"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "responses_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
