@@ -94,10 +94,13 @@ async def measure(url: str, body: dict | None, *, stream: bool, concurrency: int
 
 
 def measured(url: str, body: dict | None, *, pids: dict[str, int], **kwargs) -> tuple[list[float], dict]:
-    """`measure()`, plus the CPU milliseconds per request each process in `pids` spent meanwhile."""
+    """`measure()`, plus the CPU milliseconds per request each process in `pids` spent meanwhile, and this
+    process's own (the clients')."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    client_before = time.process_time()
     latencies = asyncio.run(measure(url, body, **kwargs))
     cpu = {name: round((cpu_seconds(pid) - before[name]) * 1000 / len(latencies), 3) for name, pid in pids.items()}
+    cpu["client"] = round((time.process_time() - client_before) * 1000 / len(latencies), 3)
     return latencies, cpu
 
 
@@ -213,16 +216,20 @@ def main() -> None:
         h = run["health_ms"]
         print(f"{run['concurrency']:>7} {'GET /v1/health':<14} {'':>16} {h['p50']:>9.2f}/{h['p99']:<10.2f}")
     print()
-    print("CPU ms per request (stackadmin = its worker processes; fake = the model server):")
-    print(f"{'clients':>7} {'measure':<14} {'fake, direct':>13} {'stackadmin':>11} {'fake, through':>14}")
+    print("CPU ms per request (client = this script's clients; stackadmin = its worker processes; fake = the model):")
+    print(f"{'':22} {'direct':>15} {'through stackadmin':>32}")
+    print(f"{'clients':>7} {'measure':<14} {'client':>7} {'fake':>7} {'client':>10} {'stackadmin':>11} {'fake':>7}")
     for run in results["runs"]:
         for key in ("non_streaming", "first_byte"):
-            cpu = run[key]["cpu_ms_per_request"]
-            print(
-                f"{run['concurrency']:>7} {key:<14} {cpu['direct']['fake']:>13.3f} "
-                f"{cpu['through_stackadmin']['stackadmin']:>11.3f} {cpu['through_stackadmin']['fake']:>14.3f}"
+            direct, ours = (
+                run[key]["cpu_ms_per_request"]["direct"],
+                run[key]["cpu_ms_per_request"]["through_stackadmin"],
             )
-        print(f"{run['concurrency']:>7} {'GET /v1/health':<14} {'':>13} {run['health_ms']['stackadmin_cpu_ms']:>11.3f}")
+            print(
+                f"{run['concurrency']:>7} {key:<14} {direct['client']:>7.3f} {direct['fake']:>7.3f} "
+                f"{ours['client']:>10.3f} {ours['stackadmin']:>11.3f} {ours['fake']:>7.3f}"
+            )
+        print(f"{run['concurrency']:>7} {'GET /v1/health':<14} {'':>26} {run['health_ms']['stackadmin_cpu_ms']:>11.3f}")
     print(
         f"One openai SDK call on its own (the server's client and transport): {results['sdk_call_cpu_ms']:.3f} ms CPU"
     )
