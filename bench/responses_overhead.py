@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -105,20 +106,21 @@ def measured(url: str, body: dict | None, *, pids: dict[str, int], **kwargs) -> 
 
 
 async def sdk_floor(base_url: str, calls: int) -> float:
-    """CPU milliseconds of one `openai` SDK call to the fake, made the way stackadmin's server makes it."""
-    import uvloop  # noqa: F401  (uvicorn runs the server on uvloop; measure the SDK on the same loop)
-    from openai import AsyncOpenAI, DefaultAioHttpClient
+    """CPU milliseconds of one model call through the server's own provider client (`OpenAIUpstream`: the `openai`
+    SDK on its aiohttp transport), made one at a time from this process."""
+    from apps.inference.upstream import OpenAIUpstream
+    from apps.storage.config import InferenceProvider
 
-    client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=2, http_client=DefaultAioHttpClient())
+    upstream = OpenAIUpstream(InferenceProvider("fake", "remote::openai", base_url, "x"))
     try:
         for _ in range(50):
-            await client.post("/chat/completions", body=BODY_CHAT, cast_to=object)
+            await upstream.chat(BODY_CHAT)
         start = time.process_time()
         for _ in range(calls):
-            await client.post("/chat/completions", body=BODY_CHAT, cast_to=object)
+            await upstream.chat(BODY_CHAT)
         return round((time.process_time() - start) * 1000 / calls, 3)
     finally:
-        await client.close()
+        await upstream.aclose()
 
 
 def summary(values: list[float]) -> dict:
@@ -171,8 +173,7 @@ def main() -> None:
         wait_ready(fake_url + "/models", fake)
         wait_ready(f"http://127.0.0.1:{port}/v1/health", server)
         pids = {"stackadmin": server.pid, "fake": fake.pid}
-        import uvloop
-
+        # On uvloop, as uvicorn runs the server.
         results["sdk_call_cpu_ms"] = uvloop.run(sdk_floor(fake_url, args.requests))
         for concurrency in args.concurrency:
             run: dict = {"concurrency": concurrency}
