@@ -24,7 +24,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.core import signals  # noqa: E402
 from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
-from django.http import JsonResponse  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
 from django.urls import get_resolver, set_script_prefix  # noqa: E402
 
 from asgiref.sync import sync_to_async  # noqa: E402
@@ -32,22 +32,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.core.errors import PayloadTooLargeError  # noqa: E402
+from apps.core.http import error_response  # noqa: E402
 from stackadmin.routing import websocket_urlpatterns  # noqa: E402
 
 
-def too_large(size: int | None, limit: int) -> JsonResponse:
+def too_large(size: int | None, limit: int) -> HttpResponse:
     shown = f"{size} bytes" if size is not None else "The request body"
-    return JsonResponse(
-        {
-            "error": {
-                "message": f"{shown} is over this endpoint's limit of {limit} bytes.",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "payload_too_large",
-            }
-        },
-        status=413,
-    )
+    return error_response(PayloadTooLargeError(f"{shown} is over this endpoint's limit of {limit} bytes."))
 
 
 class APIHandler(ASGIHandler):

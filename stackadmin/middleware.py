@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+from apps.core.errors import error_for_status
+from apps.core.http import error_response
 
 _DEFAULT_MESSAGES = {
     400: "Bad request.",
     403: "Forbidden.",
-    404: "Not found.",
-    405: "Method not allowed.",
     413: "Request body too large.",
     500: "Internal server error.",
 }
-_TYPES = {
-    400: "invalid_request_error",
-    403: "permission_error",
-    404: "invalid_request_error",
-    405: "invalid_request_error",
-    413: "invalid_request_error",
-}
 
 
-def _openai_body(request: HttpRequest, response: HttpResponse) -> JsonResponse:
+def _openai_error(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     status = response.status_code
     message = _DEFAULT_MESSAGES.get(status, "Request failed.")
     if status == 404:
@@ -35,18 +29,8 @@ def _openai_body(request: HttpRequest, response: HttpResponse) -> JsonResponse:
         message = f"Method {request.method} is not allowed on {request.path}" + (
             f"; allowed: {allowed}." if allowed else "."
         )
-    body = {
-        "error": {
-            "message": message,
-            "type": _TYPES.get(status, "server_error"),
-            "param": None,
-            "code": "not_found" if status == 404 else None,
-        }
-    }
-    new = JsonResponse(body, status=status)
-    if response.has_header("Allow"):
-        new["Allow"] = response["Allow"]
-    return new
+    headers = {"Allow": response["Allow"]} if response.has_header("Allow") else None
+    return error_response(error_for_status(status, message), headers=headers)
 
 
 def _needs_rewrite(request: HttpRequest, response: HttpResponse) -> bool:
@@ -83,6 +67,6 @@ class V1ErrorMiddleware:
 
 def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if _needs_rewrite(request, response):
-        response = _openai_body(request, response)
+        response = _openai_error(request, response)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response

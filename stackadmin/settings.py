@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_htmx",
     "template_partials",
+    "apps.core",
     "apps.storage",
     "apps.accounts",
     "apps.conversations",

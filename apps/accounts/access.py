@@ -15,7 +15,7 @@ from django.db.models.functions import Concat
 from django.db.models.lookups import Regex
 
 from apps.accounts.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
-from stackadmin.principal import Principal
+from apps.core.principal import Principal
 
 __all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "require_create", "visible_q"]
 
@@ -112,7 +112,7 @@ def ownership(principal: Principal | None) -> dict:
 
 def require(principal: Principal | None, action: str, resource_type: str, row, *, id_attr: str = "public_id") -> None:
     """403 when the policy forbids `action` on a row the caller can see (callers 404 on rows they cannot see)."""
-    from stackadmin.errors import PermissionDeniedError
+    from apps.core.errors import PermissionDeniedError
 
     identifier = getattr(row, id_attr)
     if not allowed(
@@ -133,6 +133,6 @@ def require_create(principal: Principal | None, resource_type: str) -> None:
     if user is None or not any("create" in rule.actions for rule in policy):
         return
     if not is_allowed(policy, user, "create", Resource(resource_type, "", user.principal, user.attributes)):
-        from stackadmin.errors import PermissionDeniedError
+        from apps.core.errors import PermissionDeniedError
 
         raise PermissionDeniedError(f"You may not create a {resource_type.replace('_', ' ')}.")

@@ -5,24 +5,21 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 
 from apps.accounts.services import api_key_authenticate
-from stackadmin.principal import ANONYMOUS
+from apps.core.errors import AuthenticationError
+from apps.core.http import error_response
+from apps.core.principal import ANONYMOUS
 
 PUBLIC_PATHS = frozenset({"/v1/health", "/v1/docs", "/v1/openapi.json"})
 _BEARER = re.compile(r"^Bearer ([A-Za-z0-9_\-]{16,200})$")
 
 
-def _unauthorized(message: str) -> JsonResponse:
-    response = JsonResponse(
-        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}},
-        status=401,
-    )
-    response["WWW-Authenticate"] = 'Bearer realm="stackadmin"'
-    return response
+def _unauthorized(message: str) -> HttpResponse:
+    return error_response(AuthenticationError(message))
 
 
 class APIKeyMiddleware:

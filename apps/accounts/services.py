@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import AccessAttributes, APIKey
-from stackadmin.errors import BadRequestError, NotFoundError
-from stackadmin.principal import Principal
+from apps.core.errors import BadRequestError, NotFoundError
+from apps.core.principal import Principal
 
 KEY_PREFIX = "sk-sa-"
 PREFIX_CHARS = 12

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import selectors, services
-from stackadmin.errors import StackAdminError
+from apps.core.errors import StackAdminError
 
 TEMPLATE = "accounts/apikey_list.html"
 

@@ -5,9 +5,7 @@ The `include` query parameter OpenAI accepts on item routes is accepted and igno
 
 from __future__ import annotations
 
-import json
-
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from ninja import Query, Router
 
@@ -22,7 +20,9 @@ from apps.conversations.schemas import (
     UpdateConversationRequest,
     conversation_object,
 )
-from stackadmin.principal import request_principal
+from apps.core.http import json_response, page_response
+from apps.core.paging import Page
+from apps.core.principal import request_principal
 
 router = Router(tags=["conversations"])
 
@@ -30,28 +30,16 @@ _LIMIT = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selector
 _ORDER = Query("desc", description="'asc' (oldest first) or 'desc' (newest first, the default).")
 
 
-def _json(body: object) -> HttpResponse:
-    return HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
-    )
-
-
-def _list_json(page: selectors.Page, data: list) -> HttpResponse:
-    return _json(
-        {"object": "list", "data": data, "first_id": page.first_id, "last_id": page.last_id, "has_more": page.has_more}
-    )
-
-
-@router.post("/conversations", response=Conversation, summary="Create a conversation")
+@router.post("", response=Conversation, summary="Create a conversation")
 def create_conversation(request: HttpRequest, body: CreateConversationRequest):
     conversation = services.conversation_create(
         items=body.items, metadata=body.metadata, principal=request_principal(request)
     )
-    return _json(conversation_object(conversation))
+    return json_response(conversation_object(conversation))
 
 
 @router.get(
-    "/conversations",
+    "",
     response=ConversationList,
     summary="List conversations (stackadmin extension)",
     description="Not part of OpenAI's API: pages through conversations in creation order.",
@@ -63,37 +51,37 @@ def list_conversations(
     order: str = _ORDER,
 ):
     page = selectors.conversation_list(after=after, limit=limit, order=order, principal=request_principal(request))
-    return _list_json(page, [conversation_object(c) for c in page.data])
+    return page_response(page, [conversation_object(c) for c in page.data])
 
 
-@router.get("/conversations/{conversation_id}", response=Conversation, summary="Retrieve a conversation")
+@router.get("/{conversation_id}", response=Conversation, summary="Retrieve a conversation")
 def get_conversation(request: HttpRequest, conversation_id: str):
     conversation = selectors.conversation_get(conversation_id=conversation_id, principal=request_principal(request))
-    return _json(conversation_object(conversation))
+    return json_response(conversation_object(conversation))
 
 
-@router.post("/conversations/{conversation_id}", response=Conversation, summary="Replace a conversation's metadata")
+@router.post("/{conversation_id}", response=Conversation, summary="Replace a conversation's metadata")
 def update_conversation(request: HttpRequest, conversation_id: str, body: UpdateConversationRequest):
     conversation = services.conversation_update(
         conversation_id=conversation_id,
         metadata=body.metadata,
         principal=request_principal(request),
     )
-    return _json(conversation_object(conversation))
+    return json_response(conversation_object(conversation))
 
 
 @router.delete(
-    "/conversations/{conversation_id}",
+    "/{conversation_id}",
     response=ConversationDeletedResource,
     summary="Delete a conversation and its items",
 )
 def delete_conversation(request: HttpRequest, conversation_id: str):
     services.conversation_delete(conversation_id=conversation_id, principal=request_principal(request))
-    return _json({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+    return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
 
 @router.post(
-    "/conversations/{conversation_id}/items",
+    "/{conversation_id}/items",
     response=ConversationItemList,
     summary="Add items to a conversation",
 )
@@ -103,13 +91,11 @@ def create_conversation_items(request: HttpRequest, conversation_id: str, body: 
         items=body.items,
         principal=request_principal(request),
     )
-    return _json(
-        {"object": "list", "data": items, "first_id": items[0]["id"], "last_id": items[-1]["id"], "has_more": False}
-    )
+    return page_response(Page(data=items, has_more=False, first_id=items[0]["id"], last_id=items[-1]["id"]))
 
 
 @router.get(
-    "/conversations/{conversation_id}/items",
+    "/{conversation_id}/items",
     response=ConversationItemList,
     summary="List a conversation's items",
 )
@@ -127,11 +113,11 @@ def list_conversation_items(
         order=order,
         principal=request_principal(request),
     )
-    return _list_json(page, page.data)
+    return page_response(page)
 
 
 @router.get(
-    "/conversations/{conversation_id}/items/{item_id}",
+    "/{conversation_id}/items/{item_id}",
     response=dict,
     summary="Retrieve an item of a conversation",
 )
@@ -141,11 +127,11 @@ def get_conversation_item(request: HttpRequest, conversation_id: str, item_id: s
         item_id=item_id,
         principal=request_principal(request),
     )
-    return _json(item)
+    return json_response(item)
 
 
 @router.delete(
-    "/conversations/{conversation_id}/items/{item_id}",
+    "/{conversation_id}/items/{item_id}",
     response=Conversation,
     summary="Delete an item of a conversation; returns the conversation (as OpenAI does)",
 )
@@ -155,4 +141,4 @@ def delete_conversation_item(request: HttpRequest, conversation_id: str, item_id
         item_id=item_id,
         principal=request_principal(request),
     )
-    return _json(conversation_object(conversation))
+    return json_response(conversation_object(conversation))

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from stackadmin.errors import BadRequestError
+from apps.core.errors import BadRequestError
 
 MAX_ITEMS_PER_ADD = 20
 MAX_ITEM_ID_CHARS = 256

@@ -18,9 +18,9 @@ from django.db.models import QuerySet, Subquery
 
 from apps.accounts.access import visible_q
 from apps.conversations.models import Conversation, ConversationItem
-from stackadmin.errors import BadRequestError, NotFoundError, PermissionDeniedError, StackAdminError
-from stackadmin.paging import Order, Page, check_page_args, pk_page
-from stackadmin.principal import ANONYMOUS, Principal
+from apps.core.errors import BadRequestError, NotFoundError, PermissionDeniedError, StackAdminError
+from apps.core.paging import Order, Page, check_page_args, pk_page
+from apps.core.principal import ANONYMOUS, Principal
 
 CONVERSATION_ID_RE = re.compile(r"^conv_[0-9a-f]{48}$")
 DEFAULT_PAGE_SIZE = 20

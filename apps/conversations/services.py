@@ -24,8 +24,8 @@ from apps.conversations.selectors import (
     item_not_found,
     validate_conversation_id,
 )
-from stackadmin.errors import BadRequestError, ConflictError
-from stackadmin.principal import ANONYMOUS, Principal
+from apps.core.errors import BadRequestError, ConflictError
+from apps.core.principal import ANONYMOUS, Principal
 
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY_CHARS = 64

@@ -12,10 +12,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.core.errors import StackAdminError
 from apps.files import disk, selectors, services
 from apps.files.models import File
 from apps.files.schemas import content_disposition
-from stackadmin.errors import StackAdminError
 
 
 class ExpiryFilter(admin.SimpleListFilter):

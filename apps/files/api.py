@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
+from apps.core.http import json_response, page_response
+from apps.core.principal import request_principal
 from apps.files import disk, selectors, services
 from apps.files.models import File
 from apps.files.schemas import UPLOAD_REQUEST_BODY, FileDeleted, FileList, FileObject, content_disposition, file_object
 from apps.files.uploads import receive_upload
-from stackadmin.principal import request_principal
 
 logger = logging.getLogger("apps.files")
 router = Router(tags=["files"])
@@ -27,14 +27,8 @@ def _db(fn):
     return sync_to_async(fn, thread_sensitive=True)
 
 
-def _json(body: object) -> HttpResponse:
-    return HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
-    )
-
-
 @router.post(
-    "/files",
+    "",
     response=FileObject,
     summary="Upload a file",
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
@@ -54,7 +48,7 @@ async def create_file(request: HttpRequest):
             file = await _db(_create)(upload, principal=principal)
         finally:
             upload.discard()  # if the client left before the database thread took it over; else a no-op
-    return _json(file_object(file))
+    return json_response(file_object(file))
 
 
 def _store_upload(request: HttpRequest, *, max_bytes: int, principal) -> File:
@@ -74,7 +68,7 @@ def _create(upload, *, principal) -> File:
         upload.discard()
 
 
-@router.get("/files", response=FileList, summary="List files")
+@router.get("", response=FileList, summary="List files")
 def list_files(
     request: HttpRequest,
     after: str | None = Query(None, description="A file id: return the files after it in the chosen order."),
@@ -89,31 +83,23 @@ def list_files(
         purpose=purpose,
         principal=request_principal(request),
     )
-    return _json(
-        {
-            "object": "list",
-            "data": [file_object(f) for f in page.data],
-            "first_id": page.first_id,
-            "last_id": page.last_id,
-            "has_more": page.has_more,
-        }
-    )
+    return page_response(page, [file_object(f) for f in page.data])
 
 
-@router.get("/files/{file_id}", response=FileObject, summary="Retrieve a file's metadata")
+@router.get("/{file_id}", response=FileObject, summary="Retrieve a file's metadata")
 def get_file(request: HttpRequest, file_id: str):
     file = selectors.file_get(file_id=file_id, principal=request_principal(request))
-    return _json(file_object(file))
+    return json_response(file_object(file))
 
 
-@router.delete("/files/{file_id}", response=FileDeleted, summary="Delete a file and its bytes")
+@router.delete("/{file_id}", response=FileDeleted, summary="Delete a file and its bytes")
 def delete_file(request: HttpRequest, file_id: str):
     services.file_delete(file_id=file_id, principal=request_principal(request))
-    return _json({"id": file_id, "object": "file", "deleted": True})
+    return json_response({"id": file_id, "object": "file", "deleted": True})
 
 
 @router.get(
-    "/files/{file_id}/content",
+    "/{file_id}/content",
     response={200: bytes},
     summary="Download a file's bytes",
     openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}}}},

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from stackadmin.errors import PayloadTooLargeError
+from apps.core.errors import PayloadTooLargeError
 
 INCOMING_DIR = ".incoming"
 FILE_ID_RE = re.compile(r"^file-[0-9a-f]{32}$")

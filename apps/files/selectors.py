@@ -13,11 +13,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.access import visible_q
+from apps.core.errors import BadRequestError, NotFoundError
+from apps.core.paging import Page, check_page_args, pk_page
+from apps.core.principal import ANONYMOUS, Principal
 from apps.files import disk
 from apps.files.models import File
-from stackadmin.errors import BadRequestError, NotFoundError
-from stackadmin.paging import Page, check_page_args, pk_page
-from stackadmin.principal import ANONYMOUS, Principal
 
 DEFAULT_PAGE_SIZE = 10_000
 MAX_PAGE_SIZE = 10_000

@@ -18,11 +18,11 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from apps.accounts.access import ownership, require_create
+from apps.core.errors import BadRequestError, PermissionDeniedError
+from apps.core.principal import ANONYMOUS, Principal
 from apps.files import disk
 from apps.files.models import File, Purpose
 from apps.files.selectors import file_not_found, files_expired, files_visible, unexpired, validate_file_id
-from stackadmin.errors import BadRequestError, PermissionDeniedError
-from stackadmin.principal import ANONYMOUS, Principal
 
 logger = logging.getLogger("apps.files")
 

@@ -26,8 +26,8 @@ from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandler
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
+from apps.core.errors import BadRequestError, PayloadTooLargeError
 from apps.files import disk
-from stackadmin.errors import BadRequestError, PayloadTooLargeError
 
 UPLOAD_CHUNK_BYTES = 256 * 1024
 # A body this much bigger than the file limit cannot be a valid upload: refuse it before parsing anything.

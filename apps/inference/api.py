@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
+from apps.core.http import event_stream_response, json_response, list_body, page_response
+from apps.core.principal import request_principal
 from apps.inference import selectors, services
 from apps.inference.registry import registry
 from apps.inference.schemas import (
@@ -22,39 +23,26 @@ from apps.inference.schemas import (
     ModelList,
     UpdateChatCompletionRequest,
 )
-from apps.inference.sse import event_stream_response
-from stackadmin.principal import request_principal
 
-router = Router(tags=["inference"])
+models_router = Router(tags=["models"])
+chat_completions_router = Router(tags=["chat completions"])
 
 _LIMIT = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selectors.MAX_PAGE_SIZE}.")
 
 
-def json_response(body: object) -> HttpResponse:
-    return HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
-    )
-
-
-def _list(page: selectors.Page, data: list) -> HttpResponse:
-    return json_response(
-        {"object": "list", "data": data, "has_more": page.has_more, "first_id": page.first_id, "last_id": page.last_id}
-    )
-
-
-@router.get("/models", response=ModelList, summary="List the models of the configured inference providers")
+@models_router.get("", response=ModelList, summary="List the models of the configured inference providers")
 async def list_models(request: HttpRequest):
     models = await registry().models()
-    return json_response({"object": "list", "data": [m.as_api() for m in models]})
+    return json_response(list_body([m.as_api() for m in models]))
 
 
-@router.get("/models/{path:model_id}", response=Model, summary="Retrieve a model")
+@models_router.get("/{path:model_id}", response=Model, summary="Retrieve a model")
 async def get_model(request: HttpRequest, model_id: str):
     model, _ = await registry().resolve(model_id)
     return json_response(model.as_api())
 
 
-@router.post("/chat/completions", response=ChatCompletion, summary="Create a chat completion (stored)")
+@chat_completions_router.post("", response=ChatCompletion, summary="Create a chat completion (stored)")
 async def create_chat_completion(request: HttpRequest, body: CreateChatCompletionRequest):
     result = await services.chat_completion_create(
         body=body.model_dump(exclude_unset=True), principal=request_principal(request)
@@ -64,7 +52,7 @@ async def create_chat_completion(request: HttpRequest, body: CreateChatCompletio
     return event_stream_response(result)
 
 
-@router.get("/chat/completions", response=ChatCompletionList, summary="List stored chat completions")
+@chat_completions_router.get("", response=ChatCompletionList, summary="List stored chat completions")
 async def list_chat_completions(
     request: HttpRequest,
     after: str | None = None,
@@ -75,10 +63,10 @@ async def list_chat_completions(
     page = await sync_to_async(selectors.chat_completion_list)(
         after=after, limit=limit, model=model, order=order, principal=request_principal(request)
     )
-    return _list(page, [selectors.completion_object(row) for row in page.data])
+    return page_response(page, [selectors.completion_object(row) for row in page.data])
 
 
-@router.get("/chat/completions/{completion_id}", response=ChatCompletion, summary="Retrieve a stored chat completion")
+@chat_completions_router.get("/{completion_id}", response=ChatCompletion, summary="Retrieve a stored chat completion")
 async def get_chat_completion(request: HttpRequest, completion_id: str):
     row = await sync_to_async(selectors.chat_completion_get)(
         completion_id=completion_id, principal=request_principal(request)
@@ -86,7 +74,7 @@ async def get_chat_completion(request: HttpRequest, completion_id: str):
     return json_response(selectors.completion_object(row))
 
 
-@router.post("/chat/completions/{completion_id}", response=ChatCompletion, summary="Update a completion's metadata")
+@chat_completions_router.post("/{completion_id}", response=ChatCompletion, summary="Update a completion's metadata")
 async def update_chat_completion(request: HttpRequest, completion_id: str, body: UpdateChatCompletionRequest):
     row = await sync_to_async(services.chat_completion_update)(
         completion_id=completion_id, metadata=body.metadata, principal=request_principal(request)
@@ -94,8 +82,8 @@ async def update_chat_completion(request: HttpRequest, completion_id: str, body:
     return json_response(selectors.completion_object(row))
 
 
-@router.delete(
-    "/chat/completions/{completion_id}", response=ChatCompletionDeleted, summary="Delete a stored chat completion"
+@chat_completions_router.delete(
+    "/{completion_id}", response=ChatCompletionDeleted, summary="Delete a stored chat completion"
 )
 async def delete_chat_completion(request: HttpRequest, completion_id: str):
     await sync_to_async(services.chat_completion_delete)(
@@ -104,8 +92,8 @@ async def delete_chat_completion(request: HttpRequest, completion_id: str):
     return json_response({"id": completion_id, "object": "chat.completion.deleted", "deleted": True})
 
 
-@router.get(
-    "/chat/completions/{completion_id}/messages",
+@chat_completions_router.get(
+    "/{completion_id}/messages",
     response=ChatCompletionMessageList,
     summary="List the input messages of a stored chat completion",
 )
@@ -119,4 +107,4 @@ async def list_chat_completion_messages(
     page = await sync_to_async(selectors.chat_completion_messages_list)(
         completion_id=completion_id, after=after, limit=limit, order=order, principal=request_principal(request)
     )
-    return _list(page, page.data)
+    return page_response(page)

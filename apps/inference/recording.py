@@ -11,7 +11,7 @@
 Recordings live in `STACKADMIN_TEST_RECORDING_DIR`, one readable JSON file per distinct request, named after the
 endpoint and a SHA-256 of the normalised request (method, endpoint relative to the provider's base URL, body with
 sorted keys and floats rounded to 5 decimals). The provider's URL and key are not part of the hash, so recordings
-made against a fake server on a random port replay anywhere. Errors are recorded too (as the `stackadmin.errors`
+made against a fake server on a random port replay anywhere. Errors are recorded too (as the `apps.core.errors`
 class the provider raised, with its message), and so is a stream that breaks midway: its chunks, then its error.
 
 Upstream ids (`chatcmpl-…`) and timestamps are normalised in the file, and a replay hands out a fresh id each time,
@@ -29,8 +29,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from stackadmin import errors
-from stackadmin.errors import StackAdminError, UpstreamError
+from apps.core import errors
+from apps.core.errors import StackAdminError, UpstreamError
 
 MODE_ENV = "STACKADMIN_TEST_INFERENCE_MODE"
 DIR_ENV = "STACKADMIN_TEST_RECORDING_DIR"

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from apps.core.errors import NotFoundError, ServiceUnavailableError
 from apps.inference.recording import RecordingUpstream, recorder_settings
 from apps.inference.upstream import OpenAIUpstream, Upstream
 from apps.storage.config import InferenceProvider, RunConfig
-from stackadmin.errors import NotFoundError, ServiceUnavailableError
 
 MODELS_TTL = 60.0
 UNKNOWN_MODEL_REFRESH = 5.0

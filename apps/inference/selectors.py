@@ -9,10 +9,10 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from apps.accounts.access import visible_q
+from apps.core.errors import BadRequestError, NotFoundError
+from apps.core.paging import Order, Page, check_page_args, keyset_page
+from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
-from stackadmin.errors import BadRequestError, NotFoundError
-from stackadmin.paging import Order, Page, check_page_args, keyset_page
-from stackadmin.principal import ANONYMOUS, Principal
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

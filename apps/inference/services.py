@@ -19,14 +19,14 @@ from django.utils import timezone
 
 from apps.accounts.access import ownership, require, require_create
 from apps.conversations.services import validate_metadata
+from apps.core.errors import BadRequestError, StackAdminError
+from apps.core.http import SSE_DONE, error_body, sse_data
+from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.chunks import CompletionAccumulator
 from apps.inference.models import ChatCompletion
 from apps.inference.registry import registry
 from apps.inference.selectors import chat_completion_not_found, chat_completions_visible
-from apps.inference.sse import DONE, sse_data
 from apps.inference.write_queue import write_queue
-from stackadmin.errors import BadRequestError, StackAdminError
-from stackadmin.principal import ANONYMOUS, Principal
 
 logger = logging.getLogger("apps.inference")
 
@@ -174,9 +174,9 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
                 await _store(completion=accumulator.completion(), **record)
         except StackAdminError as exc:
             # The SDK raises an APIError for a data line carrying `error`; the broken stream is not stored.
-            yield sse_data(exc.to_dict())
+            yield sse_data(error_body(exc))
             return
-        yield DONE
+        yield SSE_DONE
 
     return events()
 

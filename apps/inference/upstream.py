@@ -2,7 +2,7 @@
 
 `OpenAIUpstream` speaks plain JSON (the SDK's `cast_to=object`): request and response bodies pass through as dicts,
 so fields a server adds (vLLM's, Ollama's, a newer OpenAI's) survive and no pydantic model is built per chunk. Every
-failure of the SDK or of the body leaves here as one of `stackadmin.errors`: the caller's mistakes that the model
+failure of the SDK or of the body leaves here as one of `apps.core.errors`: the caller's mistakes that the model
 server reports keep their 4xx status; a server that is down, answers garbage or fails is a 502; a timeout is a 504.
 
 The SDK runs on its aiohttp transport (`openai[aiohttp]`, `DefaultAioHttpClient`), which its authors recommend for
@@ -22,8 +22,7 @@ import httpx2  # the openai SDK's HTTP client: its transport errors can surface 
 import openai
 from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
 
-from apps.storage.config import InferenceProvider
-from stackadmin.errors import (
+from apps.core.errors import (
     BadRequestError,
     NotFoundError,
     PayloadTooLargeError,
@@ -32,6 +31,7 @@ from stackadmin.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from apps.storage.config import InferenceProvider
 
 
 class Upstream(Protocol):

@@ -12,9 +12,9 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from apps.core.errors import StackAdminError
 from apps.prompts import selectors, services
 from apps.prompts.models import Prompt
-from stackadmin.errors import StackAdminError
 
 PAGE_SIZE = 50
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
+from apps.core.http import json_response, page_response
+from apps.core.principal import request_principal
 from apps.prompts import selectors, services
 from apps.prompts.schemas import (
     CreatePromptRequest,
@@ -18,7 +19,6 @@ from apps.prompts.schemas import (
     SetDefaultVersionRequest,
     UpdatePromptRequest,
 )
-from stackadmin.principal import request_principal
 
 router = Router(tags=["prompts"])
 
@@ -35,12 +35,7 @@ async def _write(fn, **kwargs):
     return await sync_to_async(fn, thread_sensitive=False)(**kwargs)
 
 
-def _json(body) -> HttpResponse:
-    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    return HttpResponse(data, content_type="application/json")
-
-
-@router.post("/prompts", response=Prompt, summary="Create a prompt (version 1, the default)")
+@router.post("", response=Prompt, summary="Create a prompt (version 1, the default)")
 async def create_prompt(request: HttpRequest, body: CreatePromptRequest):
     record = await _write(
         services.prompt_create,
@@ -49,10 +44,10 @@ async def create_prompt(request: HttpRequest, body: CreatePromptRequest):
         message=body.message,
         principal=request_principal(request),
     )
-    return _json(record.as_api())
+    return json_response(record.as_api())
 
 
-@router.get("/prompts", response=ListPromptsResponse, summary="List prompts (each prompt's default version)")
+@router.get("", response=ListPromptsResponse, summary="List prompts (each prompt's default version)")
 async def list_prompts(
     request: HttpRequest,
     limit: int | None = Query(None, description="Page size (1-1000). Without paging parameters: every prompt."),
@@ -61,30 +56,22 @@ async def list_prompts(
 ):
     principal = request_principal(request)
     if limit is None and after is None and order is None and selectors.read_predicate(principal, "prompt").op == "true":
-        return _json((await _read(selectors.prompt_index)).default_list_json())
+        return json_response((await _read(selectors.prompt_index)).default_list_json())
     page = await _read(selectors.prompt_list, limit=limit, after=after, order=order, principal=principal)
     if limit is None and after is None and order is None:
-        return _json({"data": [s.default.as_api() for s in page.data]})
-    return _json(
-        {
-            "object": "list",
-            "data": [s.default.as_api() for s in page.data],
-            "has_more": page.has_more,
-            "first_id": page.first_id,
-            "last_id": page.last_id,
-        }
-    )
+        return json_response({"data": [s.default.as_api() for s in page.data]})
+    return page_response(page, [s.default.as_api() for s in page.data])
 
 
-@router.get("/prompts/{prompt_id}", response=Prompt, summary="Get a prompt (the default version unless `version`)")
+@router.get("/{prompt_id}", response=Prompt, summary="Get a prompt (the default version unless `version`)")
 async def get_prompt(request: HttpRequest, prompt_id: str, version: int | None = None):
     record = await _read(
         selectors.prompt_get, prompt_id=prompt_id, version=version, principal=request_principal(request)
     )
-    return _json(record.as_api())
+    return json_response(record.as_api())
 
 
-@router.put("/prompts/{prompt_id}", response=Prompt, summary="Create a new version of a prompt")
+@router.put("/{prompt_id}", response=Prompt, summary="Create a new version of a prompt")
 async def update_prompt(request: HttpRequest, prompt_id: str, body: UpdatePromptRequest):
     record = await _write(
         services.prompt_update,
@@ -96,22 +83,22 @@ async def update_prompt(request: HttpRequest, prompt_id: str, body: UpdatePrompt
         message=body.message,
         principal=request_principal(request),
     )
-    return _json(record.as_api())
+    return json_response(record.as_api())
 
 
-@router.delete("/prompts/{prompt_id}", response={200: None}, summary="Delete a prompt and all its versions")
+@router.delete("/{prompt_id}", response={200: None}, summary="Delete a prompt and all its versions")
 async def delete_prompt(request: HttpRequest, prompt_id: str):
     await _write(services.prompt_delete, prompt_id=prompt_id, principal=request_principal(request))
-    return _json(b"null")
+    return json_response(b"null")
 
 
-@router.get("/prompts/{prompt_id}/versions", response=ListPromptsResponse, summary="List every version of a prompt")
+@router.get("/{prompt_id}/versions", response=ListPromptsResponse, summary="List every version of a prompt")
 async def list_prompt_versions(request: HttpRequest, prompt_id: str):
     versions = await _read(selectors.prompt_versions_list, prompt_id=prompt_id, principal=request_principal(request))
-    return _json({"data": [v.as_api() for v in versions]})
+    return json_response({"data": [v.as_api() for v in versions]})
 
 
-@router.put("/prompts/{prompt_id}/set-default-version", response=Prompt, summary="Make a version the default")
+@router.put("/{prompt_id}/set-default-version", response=Prompt, summary="Make a version the default")
 async def set_default_prompt_version(request: HttpRequest, prompt_id: str, body: SetDefaultVersionRequest):
     record = await _write(
         services.prompt_version_set_default,
@@ -119,4 +106,4 @@ async def set_default_prompt_version(request: HttpRequest, prompt_id: str, body:
         version=body.version,
         principal=request_principal(request),
     )
-    return _json(record.as_api())
+    return json_response(record.as_api())

@@ -8,9 +8,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.accounts.access import read_predicate
 from apps.accounts.services import principal_for_user
+from apps.core.errors import StackAdminError
 from apps.prompts import selectors
 from apps.prompts.services import EVENTS_GROUP
-from stackadmin.errors import StackAdminError
 
 # Application close code for "sign in first" (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401

@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 
 from apps.accounts.access import allowed, read_predicate
 from apps.accounts.policy import access_keys, evaluate
+from apps.core.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from apps.core.paging import Page
+from apps.core.principal import ANONYMOUS, Principal
 from apps.prompts.records import (
     ALL_END,
     ALL_START,
@@ -29,8 +32,6 @@ from apps.prompts.records import (
     version_key,
 )
 from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
-from stackadmin.errors import BadRequestError, NotFoundError, ServiceUnavailableError
-from stackadmin.principal import ANONYMOUS, Principal
 
 logger = logging.getLogger("apps.prompts")
 
@@ -274,12 +275,8 @@ def prompt_index() -> PromptIndex:
 
 
 @dataclass(frozen=True)
-class PromptPage:
-    data: list[PromptSummary]
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
-    total: int
+class PromptPage(Page):
+    total: int = 0
 
 
 def prompt_list(

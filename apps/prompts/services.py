@@ -9,6 +9,15 @@ from __future__ import annotations
 import time
 
 from apps.accounts.access import require_create
+from apps.core.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
+from apps.core.events import publish
+from apps.core.principal import ANONYMOUS, Principal
 from apps.prompts.records import (
     GENERATION_KEY,
     MAX_MESSAGE_CHARS,
@@ -34,15 +43,6 @@ from apps.prompts.selectors import (
     validate_prompt_id,
 )
 from apps.storage.kv import KVBackendError
-from stackadmin.errors import (
-    BadRequestError,
-    ConflictError,
-    NotFoundError,
-    PermissionDeniedError,
-    ServiceUnavailableError,
-)
-from stackadmin.events import publish
-from stackadmin.principal import ANONYMOUS, Principal
 
 EVENTS_GROUP = "prompts"
 

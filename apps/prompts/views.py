@@ -23,10 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
+from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
+from apps.core.principal import Principal
 from apps.prompts import presenters, selectors, services
 from apps.prompts.records import PromptVersion
-from stackadmin.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
-from stackadmin.principal import Principal
 
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 200

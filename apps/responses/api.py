@@ -9,19 +9,18 @@ from django.http import HttpRequest
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
-from apps.inference.api import json_response
+from apps.core.http import event_stream_response, json_response, page_response
+from apps.core.principal import request_principal
 from apps.inference.selectors import MAX_PAGE_SIZE
-from apps.inference.sse import event_stream_response
 from apps.responses import selectors, services
 from apps.responses.schemas import CreateResponseRequest, InputItemList, Response, ResponseDeleted, ResponseList
-from stackadmin.principal import request_principal
 
 router = Router(tags=["responses"])
 
 _INCLUDE = Query(None, description="Accepted for OpenAI compatibility and ignored: objects are returned whole.")
 
 
-@router.post("/responses", response=Response, summary="Create a response (JSON, or server-sent events with stream)")
+@router.post("", response=Response, summary="Create a response (JSON, or server-sent events with stream)")
 async def create_response(request: HttpRequest, body: CreateResponseRequest):
     result = await services.response_create(
         body=body.model_dump(exclude_unset=True), principal=request_principal(request)
@@ -31,7 +30,7 @@ async def create_response(request: HttpRequest, body: CreateResponseRequest):
     return event_stream_response(result)
 
 
-@router.get("/responses", response=ResponseList, summary="List stored responses (llama-stack extension)")
+@router.get("", response=ResponseList, summary="List stored responses (llama-stack extension)")
 async def list_responses(
     request: HttpRequest,
     after: str | None = None,
@@ -42,30 +41,22 @@ async def list_responses(
     page = await sync_to_async(selectors.response_list)(
         after=after, limit=limit, model=model, order=order, principal=request_principal(request)
     )
-    return json_response(
-        {
-            "object": "list",
-            "data": [selectors.response_object(row, with_input=True) for row in page.data],
-            "has_more": page.has_more,
-            "first_id": page.first_id,
-            "last_id": page.last_id,
-        }
-    )
+    return page_response(page, [selectors.response_object(row, with_input=True) for row in page.data])
 
 
-@router.get("/responses/{response_id}", response=Response, summary="Retrieve a stored response")
+@router.get("/{response_id}", response=Response, summary="Retrieve a stored response")
 async def get_response(request: HttpRequest, response_id: str, include: list[str] | None = _INCLUDE):
     row = await sync_to_async(selectors.response_get)(response_id=response_id, principal=request_principal(request))
     return json_response(selectors.response_object(row))
 
 
-@router.delete("/responses/{response_id}", response=ResponseDeleted, summary="Delete a stored response")
+@router.delete("/{response_id}", response=ResponseDeleted, summary="Delete a stored response")
 async def delete_response(request: HttpRequest, response_id: str):
     await sync_to_async(services.response_delete)(response_id=response_id, principal=request_principal(request))
     return json_response({"id": response_id, "object": "response", "deleted": True})
 
 
-@router.get("/responses/{response_id}/input_items", response=InputItemList, summary="List a response's input items")
+@router.get("/{response_id}/input_items", response=InputItemList, summary="List a response's input items")
 async def list_response_input_items(
     request: HttpRequest,
     response_id: str,
@@ -83,12 +74,4 @@ async def list_response_input_items(
         order=order,
         principal=request_principal(request),
     )
-    return json_response(
-        {
-            "object": "list",
-            "data": page.data,
-            "has_more": page.has_more,
-            "first_id": page.first_id,
-            "last_id": page.last_id,
-        }
-    )
+    return page_response(page)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from apps.core.errors import BadRequestError, RateLimitError, StackAdminError
 from apps.inference.chunks import CompletionAccumulator
 from apps.responses.items import new_output_id
-from stackadmin.errors import BadRequestError, RateLimitError, StackAdminError
 
 
 def error_code(exc: StackAdminError) -> str:

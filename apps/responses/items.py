@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from apps.conversations.items import normalize_item
-from stackadmin.errors import BadRequestError
+from apps.core.errors import BadRequestError
 
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Items that describe work of built-in tools or reasoning: nothing a chat model can be sent, so they are skipped.

@@ -11,10 +11,10 @@ from typing import Literal
 from django.db.models import QuerySet
 
 from apps.accounts.access import visible_q
+from apps.core.errors import BadRequestError, NotFoundError
+from apps.core.paging import Page, check_page_args, keyset_page
+from apps.core.principal import ANONYMOUS, Principal
 from apps.responses.models import ResponseStatus, StoredResponse
-from stackadmin.errors import BadRequestError, NotFoundError
-from stackadmin.paging import Page, check_page_args, keyset_page
-from stackadmin.principal import ANONYMOUS, Principal
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_ITEMS_PAGE_SIZE = 20

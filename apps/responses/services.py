@@ -37,8 +37,10 @@ from apps.conversations.selectors import (
     validate_conversation_id,
 )
 from apps.conversations.services import conversation_items_add, validate_metadata
+from apps.core.errors import BadRequestError, NotFoundError, StackAdminError
+from apps.core.http import sse_event
+from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.registry import Model, registry
-from apps.inference.sse import sse_event
 from apps.inference.upstream import Upstream
 from apps.inference.write_queue import write_queue
 from apps.prompts import selectors as prompt_selectors
@@ -47,8 +49,6 @@ from apps.responses import items as conv
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
-from stackadmin.errors import BadRequestError, NotFoundError, StackAdminError
-from stackadmin.principal import ANONYMOUS, Principal
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from apps.accounts.access import visible_q
 from apps.accounts.policy import Resource, User, access_keys, is_allowed, parse_policy
 from apps.conversations.models import Conversation
-from stackadmin.principal import Principal
+from apps.core.principal import Principal
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 
 from apps.accounts.policy import parse_policy
 from apps.conversations import services as conversations
+from apps.core.errors import PermissionDeniedError
+from apps.core.principal import Principal
 from apps.prompts import services as prompts
-from stackadmin.errors import PermissionDeniedError
-from stackadmin.principal import Principal
 from tests.prompts.conftest import prompts_backend  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.usefixtures("prompts_backend")]

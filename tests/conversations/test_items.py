@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from apps.conversations.items import ITEM_TYPES, normalize_item, normalize_items
-from stackadmin.errors import BadRequestError
+from apps.core.errors import BadRequestError
 
 # One valid example of every item type the Responses API produces, with fields beyond the essentials.
 EXAMPLES = {

@@ -9,8 +9,8 @@ import pytest
 
 from apps.conversations import selectors, services
 from apps.conversations.models import Conversation, ConversationItem
-from stackadmin.errors import BadRequestError, ConflictError, NotFoundError
-from stackadmin.principal import ANONYMOUS, Principal
+from apps.core.errors import BadRequestError, ConflictError, NotFoundError
+from apps.core.principal import ANONYMOUS, Principal
 
 pytestmark = pytest.mark.django_db
 

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 import pytest
 
+from apps.core.errors import BadRequestError, NotFoundError, PayloadTooLargeError
+from apps.core.principal import Principal
 from apps.files import disk, selectors, services
 from apps.files.models import File
 from apps.files.schemas import content_disposition, file_object
-from stackadmin.errors import BadRequestError, NotFoundError, PayloadTooLargeError
-from stackadmin.principal import Principal
 from tests.files.helpers import stored_files
 
 pytestmark = pytest.mark.django_db

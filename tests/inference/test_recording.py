@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from apps.core.errors import UpstreamError, UpstreamTimeoutError
 from apps.inference.recording import RecordingNotFoundError, RecordingUpstream, recorder_settings, request_hash
 from apps.inference.upstream import OpenAIUpstream
 from apps.storage.config import InferenceProvider
-from stackadmin.errors import UpstreamError, UpstreamTimeoutError
 from tests.conftest import free_port
 from tests.inference.fake_upstream import FakeUpstream
 

@@ -17,8 +17,8 @@ from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 
 from apps.accounts import services as accounts
+from apps.core.principal import Principal
 from apps.prompts import services
-from stackadmin.principal import Principal
 from tests.conftest import REDIS, unique
 from tests.prompts.conftest import redis_events_config
 

@@ -9,10 +9,10 @@ import httpx
 import psycopg
 import pytest
 
+from apps.core.errors import ConflictError
 from apps.prompts import selectors, services
 from apps.storage.config import KVRedisBackend
 from apps.storage.kv import build_kv_store
-from stackadmin.errors import ConflictError
 from tests.conftest import PG, REDIS, require_service, unique
 
 WRITERS = 16

@@ -8,6 +8,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from apps.core.errors import BadRequestError, ConflictError, NotFoundError
+from apps.core.principal import Principal
 from apps.prompts import selectors, services
 from apps.prompts.records import (
     GENERATION_KEY,
@@ -19,8 +21,6 @@ from apps.prompts.records import (
     version_key,
 )
 from apps.storage.kv import kv_store
-from stackadmin.errors import BadRequestError, ConflictError, NotFoundError
-from stackadmin.principal import Principal
 
 pytestmark = pytest.mark.usefixtures("prompts_backend")
 

@@ -12,8 +12,8 @@ from django.test import Client
 import pytest
 
 from apps.accounts import services as accounts
+from apps.core.principal import Principal
 from apps.prompts import selectors, services
-from stackadmin.principal import Principal
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prompts_backend")]
 

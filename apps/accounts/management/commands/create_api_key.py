@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts import services
-from stackadmin.errors import StackAdminError
+from apps.core.errors import StackAdminError
 
 
 class Command(BaseCommand):

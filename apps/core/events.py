@@ -15,7 +15,7 @@ import os
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
-logger = logging.getLogger("stackadmin.events")
+logger = logging.getLogger("apps.core.events")
 _pending: set[asyncio.Task] = set()  # fire-and-forget sends, kept referenced until they finish
 
 
@@ -50,7 +50,3 @@ def publish(group: str, event: dict) -> None:
         loop.call_soon_threadsafe(_start, group, event)
         return
     async_to_sync(_send)(group, event)
-
-
-async def apublish(group: str, event: dict) -> None:
-    await _send(group, event)

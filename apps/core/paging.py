@@ -11,7 +11,7 @@ from typing import Literal
 
 from django.db.models import Q, QuerySet, Subquery
 
-from stackadmin.errors import BadRequestError
+from apps.core.errors import BadRequestError
 
 Order = Literal["asc", "desc"]
 
