@@ -16,8 +16,8 @@ import re
 
 from django.db.models import QuerySet, Subquery
 
-from apps.accounts.access import visible_q
 from apps.conversations.models import Conversation, ConversationItem
+from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError, PermissionDeniedError, StackAdminError
 from apps.core.paging import Order, Page, check_page_args, pk_page
 from apps.core.principal import ANONYMOUS, Principal

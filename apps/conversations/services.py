@@ -15,7 +15,6 @@ from typing import Any
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from apps.accounts.access import ownership, require_create
 from apps.conversations.items import MAX_ITEMS_PER_ADD, normalize_items
 from apps.conversations.models import Conversation, ConversationItem
 from apps.conversations.selectors import (
@@ -24,6 +23,7 @@ from apps.conversations.selectors import (
     item_not_found,
     validate_conversation_id,
 )
+from apps.core.access import ownership, require_create
 from apps.core.errors import BadRequestError, ConflictError
 from apps.core.principal import ANONYMOUS, Principal
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.access import visible_q
+from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Page, check_page_args, pk_page
 from apps.core.principal import ANONYMOUS, Principal

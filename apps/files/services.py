@@ -17,7 +17,7 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from apps.accounts.access import ownership, require_create
+from apps.core.access import ownership, require_create
 from apps.core.errors import BadRequestError, PermissionDeniedError
 from apps.core.principal import ANONYMOUS, Principal
 from apps.files import disk

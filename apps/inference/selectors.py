@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from apps.accounts.access import visible_q
+from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Order, Page, check_page_args, keyset_page
 from apps.core.principal import ANONYMOUS, Principal

@@ -17,8 +17,8 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from apps.accounts.access import ownership, require, require_create
 from apps.conversations.services import validate_metadata
+from apps.core.access import ownership, require, require_create
 from apps.core.errors import BadRequestError, StackAdminError
 from apps.core.http import SSE_DONE, error_body, sse_data
 from apps.core.principal import ANONYMOUS, Principal

@@ -6,8 +6,8 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from apps.accounts.access import read_predicate
 from apps.accounts.services import principal_for_user
+from apps.core.access import read_predicate
 from apps.core.errors import StackAdminError
 from apps.prompts import selectors
 from apps.prompts.services import EVENTS_GROUP

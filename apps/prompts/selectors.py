@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from apps.accounts.access import allowed, read_predicate
-from apps.accounts.policy import access_keys, evaluate
+from apps.core.access import allowed, read_predicate
 from apps.core.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from apps.core.paging import Page
+from apps.core.policy import access_keys, evaluate
 from apps.core.principal import ANONYMOUS, Principal
 from apps.prompts.records import (
     ALL_END,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from apps.accounts.access import require_create
+from apps.core.access import require_create
 from apps.core.errors import (
     BadRequestError,
     ConflictError,

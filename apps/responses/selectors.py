@@ -10,7 +10,7 @@ from typing import Literal
 
 from django.db.models import QuerySet
 
-from apps.accounts.access import visible_q
+from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Page, check_page_args, keyset_page
 from apps.core.principal import ANONYMOUS, Principal

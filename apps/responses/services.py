@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from asgiref.sync import sync_to_async
 
-from apps.accounts.access import ownership, require, require_create
 from apps.conversations.items import MAX_ITEMS_PER_ADD
 from apps.conversations.models import Conversation
 from apps.conversations.selectors import (
@@ -37,6 +36,7 @@ from apps.conversations.selectors import (
     validate_conversation_id,
 )
 from apps.conversations.services import conversation_items_add, validate_metadata
+from apps.core.access import ownership, require, require_create
 from apps.core.errors import BadRequestError, NotFoundError, StackAdminError
 from apps.core.http import sse_event
 from apps.core.principal import ANONYMOUS, Principal

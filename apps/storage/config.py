@@ -507,7 +507,7 @@ def _check_auth(raw: Any) -> None:
         raise ConfigError(f"server.auth.{sorted(unknown)[0]}: unknown field (known: enabled, access_policy)")
     if "enabled" in raw and not isinstance(raw["enabled"], bool):
         raise ConfigError(f"server.auth.enabled: must be true or false (got {raw['enabled']!r})")
-    from apps.accounts.policy import PolicyError, parse_policy
+    from apps.core.policy import PolicyError, parse_policy
 
     try:
         parse_policy(raw.get("access_policy"))
@@ -517,7 +517,7 @@ def _check_auth(raw: Any) -> None:
 
 def auth_settings(config: RunConfig, bind_host: str | None) -> tuple[bool, Any]:
     """(enabled, access policy). Authentication defaults to on when the server listens beyond loopback."""
-    from apps.accounts.policy import parse_policy
+    from apps.core.policy import parse_policy
 
     raw = config.server.get("auth") or {}
     enabled = raw.get("enabled")

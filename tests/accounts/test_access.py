@@ -8,9 +8,9 @@ from django.utils import timezone
 
 import pytest
 
-from apps.accounts.access import visible_q
-from apps.accounts.policy import Resource, User, access_keys, is_allowed, parse_policy
 from apps.conversations.models import Conversation
+from apps.core.access import visible_q
+from apps.core.policy import Resource, User, access_keys, is_allowed, parse_policy
 from apps.core.principal import Principal
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.accounts.policy import parse_policy
 from apps.conversations import services as conversations
 from apps.core.errors import PermissionDeniedError
+from apps.core.policy import parse_policy
 from apps.core.principal import Principal
 from apps.prompts import services as prompts
 from tests.prompts.conftest import prompts_backend  # noqa: F401  (a fixture)

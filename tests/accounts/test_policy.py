@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from apps.accounts.policy import (
+from apps.core.policy import (
     DEFAULT_POLICY,
     PolicyError,
     Resource,

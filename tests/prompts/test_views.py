@@ -651,7 +651,7 @@ def test_another_teams_prompt_is_missing_on_every_page_and_partial(settings, cli
 
 
 def test_a_custom_policy_lets_the_team_read_but_not_change(settings, client, django_user_model):
-    from apps.accounts.policy import parse_policy
+    from apps.core.policy import parse_policy
 
     settings.STACKADMIN_AUTH_ENABLED = True
     settings.STACKADMIN_ACCESS_POLICY = parse_policy(

@@ -14,7 +14,7 @@ from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Concat
 from django.db.models.lookups import Regex
 
-from apps.accounts.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
+from apps.core.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
 from apps.core.principal import Principal
 
 __all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "require_create", "visible_q"]
