@@ -1,0 +1,108 @@
+"""What each departure of the lean `/v1` handler (stackadmin/handler.py) is worth, measured side by side.
+
+    python bench/api_handler.py [--variants django,api-middleware,stackadmin] [-- loadtest.py options]
+
+Serves one fresh home (SQLite, `stackadmin migrate`d once) three ways, one after another, with one uvicorn worker,
+and runs the shared load script at each (default: `prompt_get,conv_items_add`, 2,000 requests, 16 clients):
+
+- `django`: Django's own `ASGIHandler` with the full `MIDDLEWARE` stack: `/v1` without any departure;
+- `api-middleware`: Django's `ASGIHandler` with `/v1`'s own middleware list (departure 1 alone);
+- `stackadmin`: the project's ASGI application as `stackadmin run` serves it (every departure).
+
+Everything after `--` goes to loadtest.py. The script also serves as the server itself (`--serve VARIANT`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LOADTEST = ROOT.parent / "shared" / "bench" / "loadtest.py"
+VARIANTS = ("django", "api-middleware", "stackadmin")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadtest_server import free_port, wait_ready  # noqa: E402  (the sibling script)
+
+
+def serve(variant: str, port: int) -> None:
+    """Run the ASGI application of `variant` with uvicorn (this process is the server)."""
+    sys.path.insert(0, str(ROOT))
+    import uvicorn
+
+    import stackadmin.asgi as project
+
+    if variant == "stackadmin":
+        app = project.application
+    else:
+        from django.conf import settings
+        from django.core.handlers.asgi import ASGIHandler
+
+        from channels.routing import ProtocolTypeRouter
+
+        class APIMiddlewareOnly(ASGIHandler):
+            def load_middleware(self, is_async=False):
+                # The same swap as APIHandler.load_middleware, on Django's own handler.
+                full = settings.MIDDLEWARE
+                settings.MIDDLEWARE = settings.API_MIDDLEWARE
+                try:
+                    super().load_middleware(is_async)
+                finally:
+                    settings.MIDDLEWARE = full
+
+        handler = ASGIHandler() if variant == "django" else APIMiddlewareOnly()
+        app = ProtocolTypeRouter({"lifespan": project.lifespan_app, "http": handler})
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+
+
+def measure(variant: str, home: str, loadtest: str, extra: list[str]) -> int:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "STACKADMIN_HOME": home}
+    env.pop("STACKADMIN_CONFIG", None)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", variant, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(url, server)
+        print(f"\n=== {variant}", flush=True)
+        return subprocess.run([sys.executable, loadtest, url, "--server-pid", str(server.pid), *extra]).returncode
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    extra: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, extra = argv[:split], argv[split + 1 :]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--loadtest", default=str(DEFAULT_LOADTEST), help="path of the shared loadtest.py")
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+    extra = extra or ["--scenarios", "prompt_get,conv_items_add", "--requests", "2000"]
+    home = tempfile.mkdtemp(prefix="stackadmin-bench-")
+    env = {**os.environ, "STACKADMIN_HOME": home}
+    env.pop("STACKADMIN_CONFIG", None)
+    subprocess.run([sys.executable, "-m", "stackadmin.cli", "migrate"], cwd=ROOT, env=env, check=True)
+    failed = [v for v in args.variants.split(",") if measure(v, home, args.loadtest, extra) != 0]
+    sys.exit(f"load test failed for {', '.join(failed)}" if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

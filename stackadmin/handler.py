@@ -1,0 +1,137 @@
+"""The lean Django handler that serves `/v1` (the one place where stackadmin departs from Django for speed).
+
+`APIHandler` is Django's `ASGIHandler` with these departures, each measured with `bench/api_handler.py` (prompt
+get through the shared load script; figures in the README's "Speed machinery"):
+
+1. **Its own middleware list** (`API_MIDDLEWARE`: the `/v1` error rewriter and API-key authentication). API clients
+   send no cookies, so session, CSRF, auth and messages middleware would be sync-only hops that do nothing.
+   Django builds a handler's chain from `settings.MIDDLEWARE` only, so `load_middleware` swaps that setting while
+   the chain is built, once per process at import, before any request thread exists.
+2. **No `ThreadSensitiveContext` per request.** Django gives every request its own thread for thread-sensitive
+   sync work. Here every request's thread-sensitive work (sync views, ORM calls wrapped with
+   `sync_to_async(thread_sensitive=True)`) runs on asgiref's one long-lived sync thread. Consequence: **in a
+   worker process, all thread-sensitive database work of `/v1` runs on one thread, one call at a time**; a slow
+   query there delays every other `/v1` request's database work in that process (not the event loop, not
+   requests that only read the prompt store inline, and not work sent to `thread_sensitive=False` threads, which
+   is where blocking I/O such as uploads and KV writes goes). Scale with `--workers`.
+3. **Signals and `response.close()` inline** instead of a hop to a thread each, except when a database alias must
+   hand its connection back after each request (`CONN_MAX_AGE=0`: PostgreSQL through its pool); then `close()`
+   (which sends `request_finished`) runs on the sync thread that owns the connection.
+4. **Early refusals**: a body announced larger than the endpoint's limit is a 413 before any of it is read.
+
+`tests/test_handler.py` pins the Django code this copies (`ASGIHandler.__call__`, `ASGIHandler.handle`,
+`BaseHandler.load_middleware`): when a Django upgrade changes them, that test fails and this module must be
+reviewed against the new code before the pinned digests are updated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import HttpResponse
+from django.urls import set_script_prefix
+
+from asgiref.sync import sync_to_async
+
+from apps.core.errors import PayloadTooLargeError
+from apps.core.http import error_response
+
+
+def too_large(size: int | None, limit: int) -> HttpResponse:
+    shown = f"{size} bytes" if size is not None else "The request body"
+    return error_response(PayloadTooLargeError(f"{shown} is over this endpoint's limit of {limit} bytes."))
+
+
+class APIHandler(ASGIHandler):
+    """Django's ASGI handler for `/v1`, with the departures listed in this module's docstring.
+
+    Every thread hop Django makes per request (the per-request thread, the signals, `response.close()`) waits for
+    the GIL behind the busy event loop, which dominated API latency; SQLite aliases keep their connections
+    (CONN_MAX_AGE=None), so nothing needs handing back after a request on them.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.recycle_connections = any(db.get("CONN_MAX_AGE", 0) is not None for db in settings.DATABASES.values())
+
+    def load_middleware(self, is_async=False):
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"the API handler serves HTTP only, not {scope['type']}")
+        await self.handle(scope, receive, send)
+
+    def body_limit(self, scope) -> int:
+        """The largest body a /v1 request may send: a file upload up to the configured size (plus its multipart
+        framing), anything else up to DATA_UPLOAD_MAX_MEMORY_SIZE."""
+        if scope["path"].rstrip("/") == "/v1/files" and scope["method"] == "POST":
+            return settings.STACKADMIN_RUN_CONFIG.files.max_upload_bytes + 1024 * 1024
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    async def handle(self, scope, receive, send):
+        # Refuse an announced oversized body before receiving (and spooling) any of it.
+        length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
+        limit = self.body_limit(scope)
+        if length is not None and length.isdigit() and int(length) > limit:
+            response = too_large(int(length), limit)
+            await self.send_response(response, send)
+            return
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            error_response.close()
+            return
+
+        async def process_request():
+            response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client went away while we were sending
+            return response
+
+        # As Django does: a client that disconnects cancels the view (a stream stops pulling upstream).
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        worker = asyncio.create_task(process_request())
+        await asyncio.wait([listener, worker], return_when=asyncio.FIRST_COMPLETED)
+        for task in (listener, worker):
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+            else:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, RequestAborted):
+                    pass
+        try:
+            response = worker.result()
+        except asyncio.CancelledError:
+            finish = functools.partial(signals.request_finished.send, sender=self.__class__)
+        else:
+            finish = response.close
+        if self.recycle_connections:
+            await sync_to_async(finish)()
+        else:
+            finish()
+        body_file.close()
