@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 
-from ninja import NinjaAPI, Router
+from ninja import NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError as NinjaAuthenticationError
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -120,7 +120,11 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 health_router = Router(tags=["health"])
 
 
-@health_router.get("/health", auth=None, summary="Readiness probe")
+class Health(Schema):
+    status: str
+
+
+@health_router.get("/health", auth=None, response=Health, summary="Readiness probe")
 async def get_health(request: HttpRequest) -> dict:
     return {"status": "OK"}
 

@@ -187,8 +187,6 @@ else:
         }
     }
 
-NINJA_PAGINATION_PER_PAGE = 20
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
