@@ -14,6 +14,8 @@ from django.db.models import Q, QuerySet, Subquery
 from apps.core.errors import BadRequestError
 
 Order = Literal["asc", "desc"]
+# OpenAI's page-size ceiling for its cursor lists (responses, chat completions, conversation items).
+MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Page:
     last_id: str | None
 
 
-def check_page_args(limit: int, order: str, *, max_limit: int = 100) -> None:
+def check_page_args(limit: int, order: str, *, max_limit: int = MAX_PAGE_SIZE) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
         raise BadRequestError(
             f"Invalid value for 'limit': {limit!r}; expected an integer from 1 to {max_limit}.",

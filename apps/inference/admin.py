@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin
-from django.utils.html import format_html
 
+from apps.core.admin import ReadOnlyAdmin, pretty_json
 from apps.inference.models import ChatCompletion
-
-
-def pretty_json(value) -> str:
-    return format_html('<pre style="white-space: pre-wrap">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ChatCompletion)

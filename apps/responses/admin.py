@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.inference.admin import ReadOnlyAdmin, pretty_json
+from apps.core.admin import ReadOnlyAdmin, pretty_json
 from apps.responses.models import StoredResponse
 
 

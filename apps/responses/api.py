@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
 from apps.core.http import event_stream_response, json_response, page_response
+from apps.core.paging import MAX_PAGE_SIZE
 from apps.core.principal import request_principal
-from apps.inference.selectors import MAX_PAGE_SIZE
 from apps.responses import selectors, services
 from apps.responses.schemas import CreateResponseRequest, InputItemList, Response, ResponseDeleted, ResponseList
 
