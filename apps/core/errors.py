@@ -44,38 +44,54 @@ class StackAdminError(Exception):
 
 
 class BadRequestError(StackAdminError):
+    """The caller's mistake: a malformed or inconsistent request, or a reference to something unusable."""
+
     status_code = 400
 
 
 class AuthenticationError(StackAdminError):
+    """No API key, a malformed one, or one that is unknown or revoked."""
+
     status_code = 401
     code = "invalid_api_key"
 
 
 class PermissionDeniedError(StackAdminError):
+    """The caller can see the resource, but the access policy forbids this action on it."""
+
     status_code = 403
 
 
 class NotFoundError(StackAdminError):
+    """No such resource, or one the caller may not see (the two are indistinguishable on purpose)."""
+
     status_code = 404
     code = "not_found"
 
 
 class MethodNotAllowedError(StackAdminError):
+    """The path exists, the method does not (Django's 405, rewritten for `/v1`)."""
+
     status_code = 405
 
 
 class ConflictError(StackAdminError):
+    """The request lost a race or quoted a stale version (optimistic concurrency)."""
+
     status_code = 409
     code = "conflict"
 
 
 class PayloadTooLargeError(StackAdminError):
+    """A body over the endpoint's limit, refused before (or while) it is read."""
+
     status_code = 413
     code = "payload_too_large"
 
 
 class RateLimitError(StackAdminError):
+    """The model server is rate limiting us; passed on so the SDK's retry logic applies."""
+
     status_code = 429
 
 
@@ -86,6 +102,8 @@ class UpstreamError(StackAdminError):
 
 
 class ServiceUnavailableError(StackAdminError):
+    """A store or provider stackadmin needs is down or not configured."""
+
     status_code = 503
 
 
