@@ -7,19 +7,13 @@ and another user's resource is simply not found.
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
-from django.db.models import CharField, F, Q, Value
-from django.db.models.functions import Concat
-from django.db.models.lookups import Regex
+from django.db.models import Q
 
-from apps.core.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
+from apps.core.policy import Pred, Resource, User, access_keys, compile_read_filter, is_allowed, to_q
 from apps.core.principal import Principal
 
 __all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "require_create", "visible_q"]
-
-_LEADING_FLAGS = re.compile(r"^\(\?[aiLmsux]+\)")
 
 
 def policy_user(principal: Principal | None) -> User | None:
@@ -59,44 +53,8 @@ def visible_q(
     keys_field: str = "access_keys",
 ) -> Q:
     """A Q object selecting the rows of `resource_type` that `principal` may `action`."""
-    return _to_q(read_predicate(principal, resource_type, action), id_field, owner_field, keys_field, resource_type)
-
-
-def _to_q(pred: Pred, id_field: str, owner_field: str, keys_field: str, resource_type: str) -> Q:
-    op = pred.op
-    if op == "true" or pred is TRUE:
-        return Q()
-    if op == "false" or pred is FALSE:
-        return Q(pk__in=[])
-    if op == "owner_is":
-        return Q(**{owner_field: pred.args[0]})
-    if op == "owner_empty":
-        return Q(**{owner_field: ""})
-    if op == "keys_contain":
-        return Q(**{f"{keys_field}__contains": pred.args[0]})
-    if op == "id_is":
-        return Q(**{id_field: pred.args[0]})
-    if op == "id_matches":
-        # The policy matches a regex against the whole name `<type>::<id>` (`re.match`), so the query does too:
-        # a pattern such as `(file|response)::` must neither be skipped nor cut down to the id.
-        pattern, kind = pred.args
-        name = Concat(Value(f"{kind}::"), F(id_field), output_field=CharField())
-        return Q(Regex(name, _anchored(pattern)))
-    parts = [_to_q(p, id_field, owner_field, keys_field, resource_type) for p in pred.args]
-    if op == "not":
-        return ~parts[0]
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined & part if op == "and" else combined | part
-    return combined
-
-
-def _anchored(pattern: str) -> str:
-    """`pattern` as `re.match` applies it, for a database's search-anywhere regex operator (global inline flags
-    such as `(?i)` must stay in front)."""
-    flags = _LEADING_FLAGS.match(pattern)
-    head = flags.group(0) if flags else ""
-    return f"{head}^(?:{pattern[len(head) :]})"
+    predicate = read_predicate(principal, resource_type, action)
+    return to_q(predicate, id_field=id_field, owner_field=owner_field, keys_field=keys_field)
 
 
 def ownership(principal: Principal | None) -> dict:
