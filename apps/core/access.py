@@ -1,19 +1,19 @@
-"""What services and selectors ask of the access policy: who acts, and which rows they may touch.
+"""What services and selectors ask of the access policy: who acts, and what they may do.
 
 With authentication off, or for anonymous callers, nothing is filtered (rows are unowned). Otherwise reads are
-filtered in the query itself (`visible_q`), so a page of `limit` rows is full whenever more visible rows exist,
-and another user's resource is simply not found.
+filtered in the query itself (`OwnedModel.objects.visible_to`, in apps.core.models), so a page of `limit` rows is
+full whenever more visible rows exist, and another user's resource is simply not found.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
 
-from apps.core.policy import Pred, Resource, User, access_keys, compile_read_filter, is_allowed, to_q
+from apps.core.errors import PermissionDeniedError
+from apps.core.policy import Pred, Resource, User, compile_read_filter, is_allowed
 from apps.core.principal import Principal
 
-__all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "require_create", "visible_q"]
+__all__ = ["allowed", "policy_user", "read_predicate", "require_create"]
 
 
 def policy_user(principal: Principal | None) -> User | None:
@@ -40,43 +40,8 @@ def allowed(
 
 
 def read_predicate(principal: Principal | None, resource_type: str, action: str = "read") -> Pred:
+    """The compiled policy for this caller: which rows of `resource_type` they may `action`."""
     return compile_read_filter(settings.STACKADMIN_ACCESS_POLICY, policy_user(principal), resource_type, action)
-
-
-def visible_q(
-    principal: Principal | None,
-    resource_type: str,
-    *,
-    id_field: str,
-    action: str = "read",
-    owner_field: str = "owner_principal",
-    keys_field: str = "access_keys",
-) -> Q:
-    """A Q object selecting the rows of `resource_type` that `principal` may `action`."""
-    predicate = read_predicate(principal, resource_type, action)
-    return to_q(predicate, id_field=id_field, owner_field=owner_field, keys_field=keys_field)
-
-
-def ownership(principal: Principal | None) -> dict:
-    """The three ownership columns a new row is stamped with (unowned for anonymous callers)."""
-    if principal is None or principal.is_anonymous:
-        return {"owner_principal": "", "access_attributes": None, "access_keys": ""}
-    return {
-        "owner_principal": principal.name,
-        "access_attributes": principal.attributes or None,
-        "access_keys": access_keys(principal.attributes),
-    }
-
-
-def require(principal: Principal | None, action: str, resource_type: str, row, *, id_attr: str = "public_id") -> None:
-    """403 when the policy forbids `action` on a row the caller can see (callers 404 on rows they cannot see)."""
-    from apps.core.errors import PermissionDeniedError
-
-    identifier = getattr(row, id_attr)
-    if not allowed(
-        principal, action, resource_type, identifier, owner=row.owner_principal, owner_attributes=row.access_attributes
-    ):
-        raise PermissionDeniedError(f"You may not {action} {resource_type.replace('_', ' ')} '{identifier}'.")
 
 
 def require_create(principal: Principal | None, resource_type: str) -> None:
@@ -91,6 +56,4 @@ def require_create(principal: Principal | None, resource_type: str) -> None:
     if user is None or not any("create" in rule.actions for rule in policy):
         return
     if not is_allowed(policy, user, "create", Resource(resource_type, "", user.principal, user.attributes)):
-        from apps.core.errors import PermissionDeniedError
-
         raise PermissionDeniedError(f"You may not create a {resource_type.replace('_', ' ')}.")
