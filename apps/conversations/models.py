@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.models import OwnedModel
 
-class Conversation(models.Model):
+
+class Conversation(OwnedModel):
+    resource_type = "conversation"
+    resource_id_field = "public_id"
+
     public_id = models.CharField("id", max_length=53, unique=True, editable=False)
     created_at = models.DateTimeField(editable=False)
     metadata = models.JSONField(default=dict, blank=True)
     # The last sequence number handed to an item; bumped under the row lock by every add.
     last_item_sequence = models.BigIntegerField(default=0, editable=False)
-    owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
-    access_attributes = models.JSONField(null=True, blank=True, editable=False)
-    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
-    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "openai_conversations"
@@ -29,7 +30,10 @@ class Conversation(models.Model):
         return self.public_id
 
 
-class ConversationItem(models.Model):
+class ConversationItem(OwnedModel):
+    resource_type = "conversation_item"
+    resource_id_field = "public_id"
+
     # No separate index on the foreign key: both unique constraints below start with it.
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="items", db_index=False)
     public_id = models.CharField("id", max_length=256, editable=False)
@@ -38,10 +42,6 @@ class ConversationItem(models.Model):
     # The item exactly as given (plus the `id` we assigned when it had none), returned unchanged.
     data = models.JSONField(editable=False)
     created_at = models.DateTimeField(editable=False)
-    owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
-    access_attributes = models.JSONField(null=True, blank=True, editable=False)
-    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
-    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "conversation_items"

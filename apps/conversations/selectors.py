@@ -17,7 +17,6 @@ import re
 from django.db.models import QuerySet, Subquery
 
 from apps.conversations.models import Conversation, ConversationItem
-from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError, PermissionDeniedError, StackAdminError
 from apps.core.paging import Order, Page, check_page_args, pk_page
 from apps.core.principal import ANONYMOUS, Principal
@@ -54,7 +53,7 @@ def item_not_found(conversation_id: str, item_id: str) -> NotFoundError:
 
 def conversations_visible(*, principal: Principal = ANONYMOUS, action: str = "read") -> QuerySet[Conversation]:
     """Conversations the principal may `action` under the access policy, filtered in the query itself."""
-    return Conversation.objects.filter(visible_q(principal, "conversation", id_field="public_id", action=action))
+    return Conversation.objects.visible_to(principal, action)
 
 
 def conversation_denied(conversation_id: str, principal: Principal, action: str) -> StackAdminError:

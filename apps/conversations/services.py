@@ -23,7 +23,7 @@ from apps.conversations.selectors import (
     item_not_found,
     validate_conversation_id,
 )
-from apps.core.access import ownership, require_create
+from apps.core.access import require_create
 from apps.core.errors import BadRequestError, ConflictError
 from apps.core.principal import ANONYMOUS, Principal
 
@@ -79,7 +79,7 @@ def validate_metadata(metadata: Any, *, param: str = "metadata") -> dict[str, st
 def _item_rows(
     conversation: Conversation, items: list[dict], first_sequence: int, now: datetime, principal: Principal
 ) -> list[ConversationItem]:
-    owner = ownership(principal)
+    owner = ConversationItem.owner_fields(principal)
     return [
         ConversationItem(
             conversation=conversation,
@@ -104,13 +104,13 @@ def conversation_create(
     now = timezone.now()
     db = _db()
     with transaction.atomic(using=db):
-        conversation = Conversation.objects.create(
+        conversation = Conversation(
             public_id=new_conversation_id(),
             created_at=now,
             metadata=clean_metadata,
             last_item_sequence=len(clean_items),
-            **ownership(principal),
-        )
+        ).stamp(principal)
+        conversation.save(force_insert=True)
         if clean_items:
             _insert_items(db, _item_rows(conversation, clean_items, 1, now, principal))
     return conversation

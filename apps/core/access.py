@@ -1,25 +1,19 @@
-"""What services and selectors ask of the access policy: who acts, and which rows they may touch.
+"""What services and selectors ask of the access policy: who acts, and what they may do.
 
 With authentication off, or for anonymous callers, nothing is filtered (rows are unowned). Otherwise reads are
-filtered in the query itself (`visible_q`), so a page of `limit` rows is full whenever more visible rows exist,
-and another user's resource is simply not found.
+filtered in the query itself (`OwnedModel.objects.visible_to`, in apps.core.models), so a page of `limit` rows is
+full whenever more visible rows exist, and another user's resource is simply not found.
 """
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
-from django.db.models import CharField, F, Q, Value
-from django.db.models.functions import Concat
-from django.db.models.lookups import Regex
 
-from apps.core.policy import FALSE, TRUE, Pred, Resource, User, access_keys, compile_read_filter, is_allowed
+from apps.core.errors import PermissionDeniedError
+from apps.core.policy import Pred, Resource, User, compile_read_filter, is_allowed
 from apps.core.principal import Principal
 
-__all__ = ["access_keys", "allowed", "ownership", "policy_user", "require", "require_create", "visible_q"]
-
-_LEADING_FLAGS = re.compile(r"^\(\?[aiLmsux]+\)")
+__all__ = ["allowed", "policy_user", "read_predicate", "require_create"]
 
 
 def policy_user(principal: Principal | None) -> User | None:
@@ -46,79 +40,8 @@ def allowed(
 
 
 def read_predicate(principal: Principal | None, resource_type: str, action: str = "read") -> Pred:
+    """The compiled policy for this caller: which rows of `resource_type` they may `action`."""
     return compile_read_filter(settings.STACKADMIN_ACCESS_POLICY, policy_user(principal), resource_type, action)
-
-
-def visible_q(
-    principal: Principal | None,
-    resource_type: str,
-    *,
-    id_field: str,
-    action: str = "read",
-    owner_field: str = "owner_principal",
-    keys_field: str = "access_keys",
-) -> Q:
-    """A Q object selecting the rows of `resource_type` that `principal` may `action`."""
-    return _to_q(read_predicate(principal, resource_type, action), id_field, owner_field, keys_field, resource_type)
-
-
-def _to_q(pred: Pred, id_field: str, owner_field: str, keys_field: str, resource_type: str) -> Q:
-    op = pred.op
-    if op == "true" or pred is TRUE:
-        return Q()
-    if op == "false" or pred is FALSE:
-        return Q(pk__in=[])
-    if op == "owner_is":
-        return Q(**{owner_field: pred.args[0]})
-    if op == "owner_empty":
-        return Q(**{owner_field: ""})
-    if op == "keys_contain":
-        return Q(**{f"{keys_field}__contains": pred.args[0]})
-    if op == "id_is":
-        return Q(**{id_field: pred.args[0]})
-    if op == "id_matches":
-        # The policy matches a regex against the whole name `<type>::<id>` (`re.match`), so the query does too:
-        # a pattern such as `(file|response)::` must neither be skipped nor cut down to the id.
-        pattern, kind = pred.args
-        name = Concat(Value(f"{kind}::"), F(id_field), output_field=CharField())
-        return Q(Regex(name, _anchored(pattern)))
-    parts = [_to_q(p, id_field, owner_field, keys_field, resource_type) for p in pred.args]
-    if op == "not":
-        return ~parts[0]
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined & part if op == "and" else combined | part
-    return combined
-
-
-def _anchored(pattern: str) -> str:
-    """`pattern` as `re.match` applies it, for a database's search-anywhere regex operator (global inline flags
-    such as `(?i)` must stay in front)."""
-    flags = _LEADING_FLAGS.match(pattern)
-    head = flags.group(0) if flags else ""
-    return f"{head}^(?:{pattern[len(head) :]})"
-
-
-def ownership(principal: Principal | None) -> dict:
-    """The three ownership columns a new row is stamped with (unowned for anonymous callers)."""
-    if principal is None or principal.is_anonymous:
-        return {"owner_principal": "", "access_attributes": None, "access_keys": ""}
-    return {
-        "owner_principal": principal.name,
-        "access_attributes": principal.attributes or None,
-        "access_keys": access_keys(principal.attributes),
-    }
-
-
-def require(principal: Principal | None, action: str, resource_type: str, row, *, id_attr: str = "public_id") -> None:
-    """403 when the policy forbids `action` on a row the caller can see (callers 404 on rows they cannot see)."""
-    from apps.core.errors import PermissionDeniedError
-
-    identifier = getattr(row, id_attr)
-    if not allowed(
-        principal, action, resource_type, identifier, owner=row.owner_principal, owner_attributes=row.access_attributes
-    ):
-        raise PermissionDeniedError(f"You may not {action} {resource_type.replace('_', ' ')} '{identifier}'.")
 
 
 def require_create(principal: Principal | None, resource_type: str) -> None:
@@ -133,6 +56,4 @@ def require_create(principal: Principal | None, resource_type: str) -> None:
     if user is None or not any("create" in rule.actions for rule in policy):
         return
     if not is_allowed(policy, user, "create", Resource(resource_type, "", user.principal, user.attributes)):
-        from apps.core.errors import PermissionDeniedError
-
         raise PermissionDeniedError(f"You may not create a {resource_type.replace('_', ' ')}.")

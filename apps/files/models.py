@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.models import OwnedModel
+
 
 class Purpose(models.TextChoices):
     """The purposes OpenAI accepts on upload."""
@@ -16,7 +18,10 @@ class Purpose(models.TextChoices):
     EVALS = "evals"
 
 
-class File(models.Model):
+class File(OwnedModel):
+    resource_type = "file"
+    resource_id_field = "public_id"
+
     public_id = models.CharField("id", max_length=37, unique=True, editable=False)
     # As uploaded: reported back unchanged, sanitised only where it goes into a header.
     filename = models.CharField(max_length=255, editable=False)
@@ -26,10 +31,6 @@ class File(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     # Relative to the storage directory, derived from the id only (never from the filename).
     path = models.CharField(max_length=255, editable=False)
-    owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
-    access_attributes = models.JSONField(null=True, blank=True, editable=False)
-    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
-    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "openai_files"

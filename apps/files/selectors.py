@@ -12,7 +12,6 @@ from pathlib import Path
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Page, check_page_args, pk_page
 from apps.core.principal import ANONYMOUS, Principal
@@ -43,7 +42,7 @@ def file_not_found(file_id: str) -> NotFoundError:
 
 def files_visible(*, principal: Principal = ANONYMOUS, action: str = "read") -> QuerySet[File]:
     """Files the principal may `action` under the access policy, filtered in the query itself."""
-    return File.objects.filter(visible_q(principal, "file", id_field="public_id", action=action))
+    return File.objects.visible_to(principal, action)
 
 
 def unexpired(files: QuerySet[File], *, now: datetime | None = None) -> QuerySet[File]:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from apps.core.access import ownership, require_create
+from apps.core.access import require_create
 from apps.core.errors import BadRequestError, PermissionDeniedError
 from apps.core.principal import ANONYMOUS, Principal
 from apps.files import disk
@@ -148,7 +148,7 @@ def file_create(
         try:
             # Durable: the rename must be followed by this commit, not by an outer block's possible rollback.
             with transaction.atomic(using=_db(), durable=True):
-                file = File.objects.create(
+                file = File(
                     public_id=file_id,
                     filename=clean_filename,
                     purpose=clean_purpose,
@@ -156,8 +156,8 @@ def file_create(
                     created_at=now,
                     expires_at=now + timedelta(seconds=seconds) if seconds is not None else None,
                     path=relative,
-                    **ownership(principal),
-                )
+                ).stamp(principal)
+                file.save(force_insert=True)
                 staged.commit(relative)
                 moved = True
         except BaseException:

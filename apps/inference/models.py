@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.models import OwnedModel
 
-class ChatCompletion(models.Model):
+
+class ChatCompletion(OwnedModel):
+    resource_type = "chat_completion"
+    resource_id_field = "public_id"
+
     public_id = models.CharField("id", max_length=255, unique=True, editable=False)
     # When stackadmin received the request; lists are ordered by it (then by the row id, which never ties).
     created_at = models.DateTimeField(db_index=True, editable=False)
@@ -16,10 +21,6 @@ class ChatCompletion(models.Model):
     completion = models.JSONField(editable=False)
     input_messages = models.JSONField(editable=False)
     metadata = models.JSONField(default=dict, blank=True, editable=False)
-    owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
-    access_attributes = models.JSONField(null=True, blank=True, editable=False)
-    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
-    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "inference_store"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Order, Page, check_page_args, keyset_page
 from apps.core.principal import ANONYMOUS, Principal
@@ -28,7 +27,7 @@ def chat_completion_not_found(completion_id: str) -> NotFoundError:
 
 def chat_completions_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[ChatCompletion]:
     """Completions the principal may read under the access policy, filtered in the query itself."""
-    return ChatCompletion.objects.filter(visible_q(principal, "chat_completion", id_field="public_id"))
+    return ChatCompletion.objects.visible_to(principal)
 
 
 def completion_object(row: ChatCompletion) -> dict:

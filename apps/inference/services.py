@@ -18,7 +18,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from apps.conversations.services import validate_metadata
-from apps.core.access import ownership, require, require_create
+from apps.core.access import require_create
 from apps.core.errors import BadRequestError, StackAdminError
 from apps.core.http import SSE_DONE, error_body, sse_data
 from apps.core.principal import ANONYMOUS, Principal
@@ -111,7 +111,7 @@ def chat_completion_store(
         "input_messages": input_messages,
         "metadata": metadata,
     }
-    owner = ownership(principal)
+    owner = ChatCompletion.owner_fields(principal)
     db = router.db_for_write(ChatCompletion)
     with transaction.atomic(using=db):
         # Ownership is stamped when the row is created and never changed by a later write with the same id.
@@ -187,7 +187,7 @@ def chat_completion_update(*, completion_id: str, metadata: Any, principal: Prin
     row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
     if row is None:
         raise chat_completion_not_found(completion_id)
-    require(principal, "update", "chat_completion", row)
+    row.require_allowed(principal, "update")
     row.metadata = clean
     row.save(update_fields=["metadata"], using=router.db_for_write(ChatCompletion))
     return row
@@ -196,7 +196,7 @@ def chat_completion_update(*, completion_id: str, metadata: Any, principal: Prin
 def chat_completion_delete(*, completion_id: str, principal: Principal = ANONYMOUS) -> None:
     row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
     if row is not None:
-        require(principal, "delete", "chat_completion", row)
+        row.require_allowed(principal, "delete")
     deleted, _ = chat_completions_visible(principal=principal).filter(public_id=completion_id).delete()
     if not deleted:
         raise chat_completion_not_found(completion_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.models import OwnedModel
+
 
 class ResponseStatus(models.TextChoices):
     COMPLETED = "completed"
@@ -14,7 +16,10 @@ class ResponseStatus(models.TextChoices):
     QUEUED = "queued"
 
 
-class StoredResponse(models.Model):
+class StoredResponse(OwnedModel):
+    resource_type = "response"
+    resource_id_field = "public_id"
+
     public_id = models.CharField("id", max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(db_index=True, editable=False)
     model = models.CharField(max_length=255, db_index=True, editable=False)
@@ -30,10 +35,6 @@ class StoredResponse(models.Model):
     prompt_version = models.IntegerField(null=True, blank=True, editable=False)
     previous_response_id = models.CharField(max_length=64, blank=True, default="", editable=False)
     conversation_id = models.CharField(max_length=64, blank=True, default="", editable=False)
-    owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
-    access_attributes = models.JSONField(null=True, blank=True, editable=False)
-    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.accounts).
-    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "openai_responses"

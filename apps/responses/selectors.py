@@ -10,7 +10,6 @@ from typing import Literal
 
 from django.db.models import QuerySet
 
-from apps.core.access import visible_q
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Page, check_page_args, keyset_page
 from apps.core.principal import ANONYMOUS, Principal
@@ -30,7 +29,7 @@ def response_not_found(response_id: str) -> NotFoundError:
 
 def responses_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[StoredResponse]:
     """Responses the principal may read under the access policy, filtered in the query itself."""
-    return StoredResponse.objects.filter(visible_q(principal, "response", id_field="public_id"))
+    return StoredResponse.objects.visible_to(principal)
 
 
 def response_get(*, response_id: str, principal: Principal = ANONYMOUS) -> StoredResponse:

@@ -36,7 +36,7 @@ from apps.conversations.selectors import (
     validate_conversation_id,
 )
 from apps.conversations.services import conversation_items_add, validate_metadata
-from apps.core.access import ownership, require, require_create
+from apps.core.access import require_create
 from apps.core.errors import BadRequestError, NotFoundError, StackAdminError
 from apps.core.http import sse_event
 from apps.core.principal import ANONYMOUS, Principal
@@ -363,8 +363,7 @@ def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredR
         prompt_version=plan.prompt_version,
         previous_response_id=plan.previous_response_id,
         conversation_id=plan.conversation_id,
-        **ownership(plan.principal),
-    )
+    ).stamp(plan.principal)
 
 
 def _append_to_conversation(plan: Plan, output: list[dict]) -> None:
@@ -438,7 +437,7 @@ async def _stream(plan: Plan, builder: ResponseBuilder, chunks: AsyncIterator[di
 def response_delete(*, response_id: str, principal: Principal = ANONYMOUS) -> None:
     row = responses_visible(principal=principal).filter(public_id=response_id).first()
     if row is not None:
-        require(principal, "delete", "response", row)
+        row.require_allowed(principal, "delete")
     deleted, _ = responses_visible(principal=principal).filter(public_id=response_id).delete()
     if not deleted:
         raise response_not_found(response_id)

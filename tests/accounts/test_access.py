@@ -1,4 +1,4 @@
-"""`visible_q`: the query filter selects exactly the rows the policy allows, row by row, for every rule form."""
+"""`visible_to`: the query filter selects exactly the rows the policy allows, row by row, for every rule form."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.utils import timezone
 import pytest
 
 from apps.conversations.models import Conversation
-from apps.core.access import visible_q
-from apps.core.policy import Resource, User, access_keys, is_allowed, parse_policy
+from apps.core.access import read_predicate
+from apps.core.policy import Resource, User, access_keys, is_allowed, parse_policy, to_q
 from apps.core.principal import Principal
 
 pytestmark = pytest.mark.django_db
@@ -96,8 +96,9 @@ def test_query_filter_selects_exactly_what_the_policy_allows(settings, raw):
         expected = {
             row.public_id for row in rows if is_allowed(policy, user, action, Resource("conversation", *owned_by(row)))
         }
-        q = visible_q(principal, "conversation", id_field="public_id", action=action)
-        assert set(Conversation.objects.filter(q).values_list("public_id", flat=True)) == expected, (principal, action)
+        visible = Conversation.objects.visible_to(principal, action)
+        assert set(visible.values_list("public_id", flat=True)) == expected, (principal, action)
+        q = to_q(read_predicate(principal, "conversation", action), id_field="public_id")
         if q:  # (an empty Q means every row, and excludes nothing)
             negated = set(Conversation.objects.exclude(q).values_list("public_id", flat=True))
             assert negated == {row.public_id for row in rows} - expected, (principal, action)

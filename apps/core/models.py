@@ -1,0 +1,80 @@
+"""The owned-model base: one definition of who owns a row and who may see it.
+
+Every table a principal creates rows in (conversations and their items, files, stored responses, chat
+completions) keeps the same three columns: llama-stack's `owner_principal` and `access_attributes`, plus
+`access_keys`, the attributes as the tokens the policy's SQL filter searches. A model subclasses `OwnedModel`
+and names its resource type and id field once; the access policy (apps.core.policy) then reads its rows through
+`Model.objects.visible_to(principal, action)`, stamps new ones with `stamp(principal)`, and checks one row with
+`require_allowed(principal, action)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+from django.db import models
+
+from apps.core.access import allowed, read_predicate
+from apps.core.errors import PermissionDeniedError
+from apps.core.policy import access_keys, to_q
+from apps.core.principal import Principal
+
+
+class OwnedQuerySet(models.QuerySet):
+    def visible_to(self, principal: Principal | None, action: str = "read") -> Self:
+        """The rows `principal` may `action` under the access policy, filtered in the query itself (so a page of
+        `limit` rows is full whenever more visible rows exist, and a row they may not see is simply not found)."""
+        predicate = read_predicate(principal, self.model.resource_type, action)
+        return self.filter(to_q(predicate, id_field=self.model.resource_id_field))
+
+
+class OwnedModel(models.Model):
+    # The policy's name for these rows (`<resource_type>::<id>`) and the field holding the id.
+    resource_type: ClassVar[str]
+    resource_id_field: ClassVar[str]
+
+    owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
+    access_attributes = models.JSONField(null=True, blank=True, editable=False)
+    # The owner's attributes as `|attr=value|` tokens, so the access policy can filter in SQL (apps.core.policy).
+    access_keys = models.TextField(blank=True, default="", db_default="", editable=False)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def owner_fields(principal: Principal | None) -> dict[str, Any]:
+        """The three ownership columns of a row `principal` creates (unowned for anonymous callers), for APIs
+        that take field values (`get_or_create` defaults, many rows with one owner)."""
+        if principal is None or principal.is_anonymous:
+            return {"owner_principal": "", "access_attributes": None, "access_keys": ""}
+        return {
+            "owner_principal": principal.name,
+            "access_attributes": principal.attributes or None,
+            "access_keys": access_keys(principal.attributes),
+        }
+
+    def stamp(self, principal: Principal | None) -> Self:
+        """Make `principal` the owner of this new, unsaved row; returns the row."""
+        for name, value in self.owner_fields(principal).items():
+            setattr(self, name, value)
+        return self
+
+    def allows(self, principal: Principal | None, action: str) -> bool:
+        """Whether the policy lets `principal` `action` this row: the same compiled rules `visible_to` filters
+        with, evaluated here in Python."""
+        return allowed(
+            principal,
+            action,
+            self.resource_type,
+            getattr(self, self.resource_id_field),
+            owner=self.owner_principal,
+            owner_attributes=self.access_attributes,
+        )
+
+    def require_allowed(self, principal: Principal | None, action: str) -> None:
+        """403 when the policy forbids `action` on a row the caller can see (callers 404 on rows they cannot see)."""
+        if not self.allows(principal, action):
+            identifier = getattr(self, self.resource_id_field)
+            raise PermissionDeniedError(f"You may not {action} {self.resource_type.replace('_', ' ')} '{identifier}'.")
