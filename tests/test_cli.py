@@ -9,7 +9,8 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.live_server import LiveServer
+from tests.support.paths import ROOT
 
 GOOD_SQL = 'sql_default: {type: sql_sqlite, db_path: "${env.STACKADMIN_HOME}/sql.db"}'
 
@@ -131,8 +132,6 @@ def test_first_start_prints_a_working_admin_login(start_server):
 
 
 def test_second_start_keeps_the_data_and_prints_no_new_password(tmp_path_factory):
-    from tests.conftest import LiveServer
-
     home = tmp_path_factory.mktemp("restart-home")
     first = LiveServer(home)
     created = httpx.post(first.url + "/v1/prompts", json={"prompt": "survives restarts"}).json()

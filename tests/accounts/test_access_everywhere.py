@@ -1,7 +1,7 @@
 """Every /v1 route under authentication and the default access policy, end to end.
 
 A real `stackadmin run` server with a model provider (calls replay from tests/accounts/recordings/, see
-tests/inference/harness.py), the OpenAI SDK and llama-stack-client as the users' clients. alice (team red),
+tests/support/inference.py), the OpenAI SDK and llama-stack-client as the users' clients. alice (team red),
 bob (team blue), carol (teams red and green: she shares red with alice). alice's resources work for her; for bob
 they are 404 on every route, absent from every list, and using them by reference fails exactly as a made-up id
 does (same status, same body apart from the id); carol may do everything the default policy grants through the
@@ -22,14 +22,13 @@ import openai
 import pytest
 
 from apps.inference.recording import MODE_ENV
-from tests.accounts.conftest import AUTH_CONFIG, make_users
-from tests.conftest import free_port
-from tests.inference.fake_upstream import FakeUpstream
-from tests.inference.harness import Upstream, provider_yaml, start_inference_server
+from tests.support.accounts import AUTH_CONFIG, MODEL, make_users, message
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.inference import provider_yaml, recordings, start_inference_server
+from tests.support.live_server import free_port
 
 HERE = Path(__file__).resolve().parent
-RECORDINGS = HERE / "recordings"
-MODEL = "fake-model"
+RECORDINGS = recordings("accounts")
 
 # Team names an attacker would pick: SQL LIKE wildcards, quotes and SQL, JSON punctuation, case and look-alike
 # variants of "red", and strings shaped like the stored attribute tokens.
@@ -82,10 +81,6 @@ def missing_id(kind: str) -> str:
     }[kind]
 
 
-def message(text: str) -> dict:
-    return {"type": "message", "role": "user", "content": text}
-
-
 def text_of(item) -> str:
     """A message item's text: content is kept as given (a string) or is a list of parts."""
     return item.content if isinstance(item.content, str) else item.content[0].text
@@ -93,43 +88,12 @@ def text_of(item) -> str:
 
 # ------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def upstream():
-    running = Upstream()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, upstream):
     running = start_inference_server(
         tmp_path_factory.mktemp("access-everywhere"), RECORDINGS, AUTH_CONFIG + provider_yaml(upstream.url)
     )
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def keys(server) -> dict[str, str]:
-    return {name: made["key"] for name, made in make_users(server, USERS).items()}
-
-
-@pytest.fixture(scope="module")
-def sdk(server, keys) -> dict[str, openai.OpenAI]:
-    return {
-        name: openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=30)
-        for name, key in keys.items()
-    }
-
-
-@pytest.fixture(scope="module")
-def http(server, keys) -> dict[str, httpx.Client]:
-    clients = {
-        name: httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        for name, key in keys.items()
-    }
-    yield clients
-    for client in clients.values():
-        client.close()
 
 
 def create_everything(sdk: openai.OpenAI, http: httpx.Client, tag: str = "") -> dict:

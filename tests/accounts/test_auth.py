@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.accounts.conftest import make_user
+from tests.support.accounts import make_user
 
 
 def client(server, key: str | None = None, **headers) -> httpx.Client:

@@ -10,11 +10,6 @@ from apps.accounts.models import APIKey
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
-
-
 def test_login_required(client):
     response = client.get("/dashboard/keys/")
     assert response.status_code == 302 and "/login/" in response["Location"]

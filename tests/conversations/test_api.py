@@ -6,6 +6,8 @@ import httpx
 import openai
 import pytest
 
+from tests.support.conversations import EXAMPLES, text_of, user
+
 CONV_RE = r"^conv_[0-9a-f]{48}$"
 MISSING = "conv_" + "0" * 48
 
@@ -25,14 +27,6 @@ def client(server):
 def http(server):
     with httpx.Client(base_url=server.url + "/v1", timeout=30) as raw:
         yield raw
-
-
-def user(text: str) -> dict:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
-def text_of(item) -> str:
-    return item.content[0].text
 
 
 def openai_error(raised: pytest.ExceptionInfo) -> dict:
@@ -136,8 +130,6 @@ def test_full_workflow(client):
 
 # ------------------------------------------------------------------------------------------ items as given
 def test_every_item_type_round_trips_unchanged(client):
-    from tests.conversations.test_items import EXAMPLES
-
     conversation = client.conversations.create()
     given = [{**item, "x_extension": {"kept": True}} for item in EXAMPLES.values()]
     stored = []

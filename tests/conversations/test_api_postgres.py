@@ -11,34 +11,14 @@ import httpx
 import openai
 import pytest
 
-from tests.conversations.pg import postgres_server
+from tests.support.conversations import text_of, user
 
 pytestmark = pytest.mark.postgres
 
 
-def user(text: str) -> dict:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
-def text_of(item) -> str:
-    return item.content[0].text
-
-
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory):
-    with postgres_server(tmp_path_factory, workers=2) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(pg):
-    with openai.OpenAI(base_url=pg.url + "/v1", api_key="test", max_retries=0, timeout=60) as sdk:
-        yield sdk
-
-
 class TestConversationsOnPostgres:
-    def test_rows_are_in_postgres_with_ownership_columns(self, pg, client):
-        conversation = client.conversations.create(metadata={"where": "pg"}, items=[user("hello")])
+    def test_rows_are_in_postgres_with_ownership_columns(self, pg, pg_client):
+        conversation = pg_client.conversations.create(metadata={"where": "pg"}, items=[user("hello")])
         with pg.connect() as conn:
             row = conn.execute(
                 "SELECT metadata, owner_principal, access_attributes FROM openai_conversations WHERE public_id = %s",
@@ -52,16 +32,17 @@ class TestConversationsOnPostgres:
         assert row == ({"where": "pg"}, "", None)
         assert [(seq, owner, attrs) for _, seq, owner, attrs in items] == [(1, "", None)]
 
-    def test_lifecycle_and_cascade(self, pg, client):
-        conversation = client.conversations.create(items=[user("a"), user("b")])
-        added = client.conversations.items.create(conversation.id, items=[user("c")])
-        assert [text_of(i) for i in client.conversations.items.list(conversation.id, order="asc")] == ["a", "b", "c"]
-        assert text_of(client.conversations.items.retrieve(added.data[0].id, conversation_id=conversation.id)) == "c"
+    def test_lifecycle_and_cascade(self, pg, pg_client):
+        conversation = pg_client.conversations.create(items=[user("a"), user("b")])
+        added = pg_client.conversations.items.create(conversation.id, items=[user("c")])
+        assert [text_of(i) for i in pg_client.conversations.items.list(conversation.id, order="asc")] == ["a", "b", "c"]
+        assert text_of(pg_client.conversations.items.retrieve(added.data[0].id, conversation_id=conversation.id)) == "c"
         assert (
-            client.conversations.items.delete(added.data[0].id, conversation_id=conversation.id).id == conversation.id
+            pg_client.conversations.items.delete(added.data[0].id, conversation_id=conversation.id).id
+            == conversation.id
         )
-        assert client.conversations.update(conversation.id, metadata={"x": "y"}).metadata == {"x": "y"}
-        client.conversations.delete(conversation.id)
+        assert pg_client.conversations.update(conversation.id, metadata={"x": "y"}).metadata == {"x": "y"}
+        pg_client.conversations.delete(conversation.id)
         with pg.connect() as conn:
             left = conn.execute(
                 "SELECT count(*) FROM conversation_items i LEFT JOIN openai_conversations c "
@@ -69,30 +50,32 @@ class TestConversationsOnPostgres:
             ).fetchone()[0]
         assert left == 0
         with pytest.raises(openai.NotFoundError):
-            client.conversations.items.list(conversation.id)
+            pg_client.conversations.items.list(conversation.id)
 
-    def test_pagination_with_tied_timestamps(self, client):
-        conversation = client.conversations.create(items=[user(f"i{i:02d}") for i in range(30)])
+    def test_pagination_with_tied_timestamps(self, pg_client):
+        conversation = pg_client.conversations.create(items=[user(f"i{i:02d}") for i in range(30)])
         expected = [f"i{i:02d}" for i in range(30)]
         for limit in (4, 30):
-            assert [text_of(i) for i in client.conversations.items.list(conversation.id, limit=limit, order="asc")] == (
-                expected
-            )
-            assert [text_of(i) for i in client.conversations.items.list(conversation.id, limit=limit)] == expected[::-1]
+            assert [
+                text_of(i) for i in pg_client.conversations.items.list(conversation.id, limit=limit, order="asc")
+            ] == (expected)
+            assert [text_of(i) for i in pg_client.conversations.items.list(conversation.id, limit=limit)] == expected[
+                ::-1
+            ]
 
-    def test_errors_keep_their_status(self, client):
+    def test_errors_keep_their_status(self, pg_client):
         with pytest.raises(openai.BadRequestError):
-            client.conversations.retrieve("conv_nope")
+            pg_client.conversations.retrieve("conv_nope")
         with pytest.raises(openai.NotFoundError):
-            client.conversations.retrieve("conv_" + "0" * 48)
-        conversation = client.conversations.create()
+            pg_client.conversations.retrieve("conv_" + "0" * 48)
+        conversation = pg_client.conversations.create()
         with pytest.raises(openai.BadRequestError):
-            client.conversations.items.create(conversation.id, items=[user(str(i)) for i in range(21)])
+            pg_client.conversations.items.create(conversation.id, items=[user(str(i)) for i in range(21)])
         with pytest.raises(openai.BadRequestError):
-            client.conversations.items.list(conversation.id, after="msg_missing")
+            pg_client.conversations.items.list(conversation.id, after="msg_missing")
 
-    def test_concurrent_adds_from_both_workers_get_distinct_ordered_sequences(self, pg, client):
-        conversation = client.conversations.create()
+    def test_concurrent_adds_from_both_workers_get_distinct_ordered_sequences(self, pg, pg_client):
+        conversation = pg_client.conversations.create()
 
         def writer(n: int) -> list[str]:
             with httpx.Client(base_url=pg.url + "/v1", timeout=60) as http:
@@ -108,7 +91,7 @@ class TestConversationsOnPostgres:
 
         with ThreadPoolExecutor(8) as pool:
             per_writer = list(pool.map(writer, range(8)))
-        listed = [i.id for i in client.conversations.items.list(conversation.id, order="asc", limit=100)]
+        listed = [i.id for i in pg_client.conversations.items.list(conversation.id, order="asc", limit=100)]
         assert len(listed) == 160 and len(set(listed)) == 160
         for ids in per_writer:  # each writer's items appear in the order it added them
             positions = [listed.index(item_id) for item_id in ids]
@@ -125,9 +108,9 @@ class TestConversationsOnPostgres:
             ]
         assert sequences == list(range(1, 161))
 
-    def test_a_page_is_as_fast_with_100000_items(self, pg, client):
-        small = client.conversations.create(items=[user(str(i)) for i in range(30)])
-        big = client.conversations.create()
+    def test_a_page_is_as_fast_with_100000_items(self, pg, pg_client):
+        small = pg_client.conversations.create(items=[user(str(i)) for i in range(30)])
+        big = pg_client.conversations.create()
         body = json.dumps(user("filler"))
         with pg.connect() as conn:
             conn.execute(
@@ -167,5 +150,5 @@ class TestConversationsOnPostgres:
         baseline = median_ms(small.id, None)
         for after in (None, "msg_bulk_50000", "msg_bulk_21"):
             assert median_ms(big.id, after) < baseline * 3 + 20, (after, baseline)
-        deep = client.conversations.items.list(big.id, after="msg_bulk_50000", limit=3)
+        deep = pg_client.conversations.items.list(big.id, after="msg_bulk_50000", limit=3)
         assert [i.id for i in deep.data] == ["msg_bulk_49999", "msg_bulk_49998", "msg_bulk_49997"]

@@ -12,7 +12,7 @@ import pytest
 
 from apps.files import disk, services
 from apps.files.models import File
-from tests.files.helpers import stored_files
+from tests.support.files import stored_files
 
 pytestmark = pytest.mark.django_db
 

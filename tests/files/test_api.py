@@ -10,8 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.files.helpers import stored_files
-from tests.files.live import PeakRSS, age_file_sqlite, manage, storage_dir
+from tests.support.files import PeakRSS, age_file_sqlite, manage, storage_dir, stored_files
 
 MiB = 1024 * 1024
 

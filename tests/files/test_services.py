@@ -18,7 +18,7 @@ from apps.core.principal import Principal
 from apps.files import disk, selectors, services
 from apps.files.models import File
 from apps.files.schemas import content_disposition, file_object
-from tests.files.helpers import stored_files
+from tests.support.files import stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ import httpx
 import openai
 import pytest
 
-from tests.inference.conftest import RECORDINGS
-from tests.inference.harness import sdk, start_inference_server
+from tests.support.inference import recordings, sdk, start_inference_server
+
+RECORDINGS = recordings("inference")
 
 
 def ask(client, text: str, **kwargs):

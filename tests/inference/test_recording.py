@@ -10,8 +10,8 @@ from apps.core.errors import UpstreamError, UpstreamTimeoutError
 from apps.inference.recording import RecordingNotFoundError, RecordingUpstream, recorder_settings, request_hash
 from apps.inference.upstream import OpenAIUpstream
 from apps.storage.config import InferenceProvider
-from tests.conftest import free_port
-from tests.inference.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.live_server import free_port
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 from apps.inference.write_queue import WriteQueue
 from apps.responses.models import StoredResponse
-from tests.conftest import unique
+from tests.support.names import unique
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

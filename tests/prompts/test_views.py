@@ -52,11 +52,6 @@ def assert_partial(response, element_id: str, status: int = 200) -> str:
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-12345")
-
-
-@pytest.fixture
 def web(client, alice):
     client.force_login(alice)
     return client

@@ -18,7 +18,7 @@ from apps.storage.config import (
     substitute_env,
 )
 from apps.storage.databases import backend_aliases, django_databases, store_alias
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 LLAMA_STACK_RUN_YAML = """
 version: 2

@@ -20,7 +20,7 @@ Otherwise the reply is `Hello! You said: <the last user text>`, or after tool re
 the schema. `max_tokens`/`max_completion_tokens` cut the reply to that many words (`finish_reason: length`).
 Usage counts words.
 
-Run it alone: `python -m tests.inference.fake_upstream --port 8399`.
+Run it alone: `python -m tests.support.fake_upstream --port 8399`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ import hashlib
 import json
 import re
 import threading
-import time
 import uuid
 from typing import Any
+
+from tests.support.waiting import wait_until
 
 MODELS = ("fake-model", "fake-model-2")
 CREATED = 1_700_000_000
@@ -305,11 +306,12 @@ class FakeUpstream:
 
     def start(self) -> FakeUpstream:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the fake upstream did not start")
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
+        except TimeoutError:
+            raise RuntimeError("the fake upstream did not start") from None
+        if not self.server.started:
+            raise RuntimeError("the fake upstream did not start")
         return self
 
     def stop(self) -> None:
