@@ -16,6 +16,7 @@ import pytest
 from apps.inference.write_queue import WriteQueue
 from apps.responses.models import StoredResponse
 from tests.support.names import unique
+from tests.support.waiting import async_wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -44,7 +45,7 @@ async def queue_behind_a_held_writer(write_queue: WriteQueue, jobs) -> list:
     first = asyncio.ensure_future(write_queue.submit(hold))
     await asyncio.to_thread(entered.wait, 10)
     tasks = [asyncio.ensure_future(job()) for job in jobs]
-    await asyncio.sleep(0.05)  # every job is on the queue now
+    await async_wait_until(lambda: write_queue.pending() == len(jobs), what="every job on the queue")
     assert write_queue.pending() == len(jobs)
     release.set()
     assert await first == "held"
