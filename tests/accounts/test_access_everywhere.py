@@ -516,7 +516,8 @@ def test_a_revoked_key_is_401_on_every_api_at_once(server, sdk, keys):
     ):
         error = error_of(call)
         assert isinstance(error, openai.AuthenticationError)
-        assert error.body["code"] == "invalid_api_key" and conversation not in json.dumps(error.body)
+        assert error.body["code"] == "invalid_api_key"
+        assert conversation not in json.dumps(error.body)
 
 
 @pytest.mark.parametrize(
@@ -541,8 +542,10 @@ def test_malformed_authorization_is_401_and_echoes_nothing(server, keys, header)
         response = client.get("/conversations", headers={"Authorization": value.encode("utf-8")})
     assert response.status_code == 401, response.text
     body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == "invalid_api_key"
-    assert keys["alice"] not in response.text and "alice" not in response.text
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == "invalid_api_key"
+    assert keys["alice"] not in response.text
+    assert "alice" not in response.text
 
 
 # ------------------------------------------------------------------------------------------ the admin
@@ -564,7 +567,8 @@ def csrf_of(page: httpx.Response) -> str:
 
 def admin_pk(operator: httpx.Client, changelist: str, public_id: str) -> str:
     listing = operator.get(changelist, params={"q": public_id})
-    assert listing.status_code == 200 and public_id in listing.text
+    assert listing.status_code == 200
+    assert public_id in listing.text
     return re.search(rf'href="{changelist}(\d+)/change/', listing.text).group(1)
 
 
@@ -580,10 +584,12 @@ def test_operators_see_and_manage_everything_in_the_admin(operator, sdk, http, a
             pk = admin_pk(operator, changelist, owned[kind])
             assert operator.get(f"{changelist}{pk}/change/").status_code == 200
     prompts = operator.get("/admin/prompts/prompt/").text
-    assert alices["prompt"] in prompts and bobs["prompt"] in prompts
+    assert alices["prompt"] in prompts
+    assert bobs["prompt"] in prompts
     for owned, content in ((alices, b"alice's secret bytes"), (bobs, b"alice's secret bytes")):
         download = operator.get(f"/admin/files/file/{owned['file']}/download/")
-        assert download.status_code == 200 and download.content == content
+        assert download.status_code == 200
+        assert download.content == content
 
     # Deleting someone's conversation item, conversation and file goes through the services, as the operator.
     def bobs_item(item_id: str):
@@ -597,7 +603,8 @@ def test_operators_see_and_manage_everything_in_the_admin(operator, sdk, http, a
         url = f"{changelist}{admin_pk(operator, changelist, bobs[kind])}/delete/"
         confirm = operator.get(url)
         done = operator.post(url, data={"post": "yes", "csrfmiddlewaretoken": csrf_of(confirm)})
-        assert done.status_code == 200 and "deleted successfully" in done.text, done.text[-2000:]
+        assert done.status_code == 200, done.text[-2000:]
+        assert "deleted successfully" in done.text, done.text[-2000:]
         with pytest.raises(openai.NotFoundError):
             gone(bobs[kind])
 
@@ -653,4 +660,5 @@ def test_a_reused_upstream_id_never_touches_another_users_completion(reusing, st
         model=MODEL, messages=[{"role": "user", "content": f"alice asks again {cue}"}], metadata={"by": "a, again"}
     )
     again = alice.chat.completions.retrieve(mine.id)
-    assert again.metadata == {"by": "a, again"} and again.input_messages[0]["content"] == f"alice asks again {cue}"
+    assert again.metadata == {"by": "a, again"}
+    assert again.input_messages[0]["content"] == f"alice asks again {cue}"

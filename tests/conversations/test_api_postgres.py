@@ -125,7 +125,8 @@ class TestConversationsOnPostgres:
         with ThreadPoolExecutor(8) as pool:
             per_writer = list(pool.map(writer, range(8)))
         listed = [i.id for i in pg_client.conversations.items.list(conversation.id, order="asc", limit=100)]
-        assert len(listed) == 160 and len(set(listed)) == 160
+        assert len(listed) == 160
+        assert len(set(listed)) == 160
         for ids in per_writer:  # each writer's items appear in the order it added them
             positions = [listed.index(item_id) for item_id in ids]
             assert positions == sorted(positions)
@@ -166,14 +167,16 @@ class TestConversationsOnPostgres:
                     (big.id, big.id),
                 )
             )
-        assert "conversation_item_sequence_uniq" in plan and "Sort" not in plan, plan
+        assert "conversation_item_sequence_uniq" in plan, plan
+        assert "Sort" not in plan, plan
 
         pages = {"small": (small.id, None)}
         pages.update({f"big after {after}": (big.id, after) for after in (None, "msg_bulk_50000", "msg_bulk_21")})
         with httpx.Client(base_url=pg.url + "/v1", timeout=60) as http:
             for conversation_id, after in pages.values():
                 response = http.get(f"/conversations/{conversation_id}/items", params={"after": after} if after else {})
-                assert response.status_code == 200 and len(response.json()["data"]) == 20
+                assert response.status_code == 200
+                assert len(response.json()["data"]) == 20
         # What a page costs, counted instead of timed, is the same for both conversations: the 21 item rows a page
         # of 20 reads to know `has_more`, one row finding the conversation and at most two for the cursor's item
         # (a scan or a sort would read all 100000).

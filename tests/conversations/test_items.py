@@ -29,13 +29,16 @@ def test_generated_ids_are_prefix_and_48_hex():
     ids.append(normalize_item(EXAMPLES["function_call"], param="i")["id"])
     for item_id in ids:
         prefix, _, digits = item_id.partition("_")
-        assert prefix in ("msg", "item") and len(digits) == 48 and int(digits, 16) >= 0
+        assert prefix in ("msg", "item")
+        assert len(digits) == 48
+        assert int(digits, 16) >= 0
     assert len(set(ids)) == 4
 
 
 def test_easy_input_message_gets_type_message_and_string_content_stays_a_string():
     stored = normalize_item({"role": "user", "content": "Hello!"}, param="items[0]")
-    assert stored["type"] == "message" and stored["content"] == "Hello!"
+    assert stored["type"] == "message"
+    assert stored["content"] == "Hello!"
 
 
 def test_caller_ids_are_kept_verbatim():
@@ -82,7 +85,8 @@ def test_at_most_twenty_per_add_and_no_duplicate_ids():
     assert len(normalize_items(twenty, max_items=20)) == 20
     with pytest.raises(BadRequestError) as raised:
         normalize_items([*twenty, {"role": "user", "content": "21"}], max_items=20)
-    assert raised.value.param == "items" and "at most 20" in raised.value.message
+    assert raised.value.param == "items"
+    assert "at most 20" in raised.value.message
     with pytest.raises(BadRequestError) as raised:
         normalize_items([{"role": "user", "content": "a", "id": "m1"}, {"role": "user", "content": "b", "id": "m1"}])
     assert raised.value.param == "items[1].id"

@@ -42,7 +42,8 @@ class TestFilesOnPostgres:
         with ThreadPoolExecutor(8) as pool:
             ids = set(pool.map(put, range(40)))
         listed = [f.id for f in pg_client.files.list(purpose="vision", limit=7)]
-        assert len(listed) == 40 and set(listed) == ids
+        assert len(listed) == 40
+        assert set(listed) == ids
         assert len(stored_files(storage_dir(pg))) == 40
         for file_id in ids:
             pg_client.files.delete(file_id)

@@ -71,7 +71,8 @@ async def test_queued_inserts_are_stored_together_and_a_bad_row_fails_alone():
     inserted = results[:6] + results[7:]
     assert isinstance(inserted[4], IntegrityError)
     good = [r for r in inserted if not isinstance(r, Exception)]
-    assert len(good) == 9 and all(r.pk is not None for r in good)
+    assert len(good) == 9
+    assert all(r.pk is not None for r in good)
     assert [r.public_id for r in good] == [i for i in ids if i != f"{prefix}_taken"]
     stored = await asyncio.to_thread(
         lambda: dict(

@@ -193,7 +193,9 @@ def test_edit_prompt_versions_with_a_live_second_page(open_page, server):
     settled(first)
     first.select_option("#diff-to", "1")
     expect(first.locator("#diff-view .chip-removed")).to_contain_text("tone")
-    assert "from=2" in first.url and "to=1" in first.url  # the picked pair is in the address
+    # the picked pair is in the address
+    assert "from=2" in first.url
+    assert "to=1" in first.url
 
     # --- set version 1 as default from the timeline
     first.goto(f"{server.url}/dashboard/{prompt_id}/")

@@ -71,7 +71,8 @@ def dashboard_session(server) -> str:
             "/dashboard/login/",
             data={"username": "admin", "password": server.admin_password, "csrfmiddlewaretoken": token},
         )
-        assert response.status_code == 302 and response.headers["location"] == "/dashboard/", response.text[:500]
+        assert response.status_code == 302, response.text[:500]
+        assert response.headers["location"] == "/dashboard/", response.text[:500]
         return client.cookies["sessionid"]
 
 
