@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadtest_conversations_files import Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.procstat import rss_bytes as rss
+from tests.support.procstat import rss_bytes as rss
 
 MiB = 1024 * 1024
 

@@ -1,6 +1,6 @@
 """What stackadmin adds to a model call: `/v1/responses` against calling the model server directly.
 
-Starts the fake OpenAI-compatible server (tests/inference/fake_upstream.py, answers at once) and a real
+Starts the fake OpenAI-compatible server (tests/support/fake_upstream.py, answers at once) and a real
 `stackadmin run` (SQLite, default stores, `store: true`), then for 1 and 16 concurrent clients measures:
 
 - non-streaming: latency of `POST /v1/chat/completions` on the fake vs `POST /v1/responses` on stackadmin;
@@ -37,8 +37,8 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port  # noqa: E402
-from tests.procstat import cpu_seconds  # noqa: E402
+from tests.support.live_server import free_port  # noqa: E402
+from tests.support.procstat import cpu_seconds  # noqa: E402
 
 BODY_CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "benchmark request"}]}
 BODY_RESPONSE = {"model": "fake-model", "input": "benchmark request"}
@@ -149,7 +149,7 @@ def main() -> None:
     env = {**os.environ, "STACKADMIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
     env.pop("STACKADMIN_TEST_INFERENCE_MODE", None)
     fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.inference.fake_upstream", "--port", str(fake_port)], cwd=ROOT, env=env
+        [sys.executable, "-m", "tests.support.fake_upstream", "--port", str(fake_port)], cwd=ROOT, env=env
     )
     server = subprocess.Popen(
         [

@@ -30,12 +30,15 @@ def test_a_streamed_oversized_body_is_413_not_500(stackadmin_server):
         headers={"content-type": "application/json"},
         timeout=60,
     )
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
 
 
 def test_unknown_path_and_method_are_json(stackadmin_server):
     r = httpx.get(stackadmin_server.url + "/v1/no/such/thing")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
     r = httpx.request("PATCH", stackadmin_server.url + "/v1/health")
-    assert r.status_code == 405 and "allowed" in r.json()["error"]["message"]
+    assert r.status_code == 405
+    assert "allowed" in r.json()["error"]["message"]
     assert r.headers["x-content-type-options"] == "nosniff"

@@ -9,7 +9,8 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.live_server import LiveServer
+from tests.support.paths import ROOT
 
 GOOD_SQL = 'sql_default: {type: sql_sqlite, db_path: "${env.STACKADMIN_HOME}/sql.db"}'
 
@@ -70,18 +71,23 @@ def test_start_up_problems_are_one_line_and_create_nothing(tmp_path, config, cod
     assert result.returncode == code, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("stackadmin: error: ") and fragment in lines[0], lines[0]
+    assert lines[0].startswith("stackadmin: error: "), lines[0]
+    assert fragment in lines[0], lines[0]
     assert not home.exists()
 
 
 def test_missing_config_file(tmp_path):
     result, home = run_cli(tmp_path, None, "--config", str(tmp_path / "nope.yaml"))
-    assert result.returncode == 2 and "run config file not found" in result.stderr and not home.exists()
+    assert result.returncode == 2
+    assert "run config file not found" in result.stderr
+    assert not home.exists()
 
 
 def test_non_loopback_host_with_auth_turned_off_needs_an_explicit_flag(tmp_path):
     result, home = run_cli(tmp_path, "server:\n  auth: {enabled: false}\n", "--host", "0.0.0.0")
-    assert result.returncode == 2 and "not a loopback address" in result.stderr and not home.exists()
+    assert result.returncode == 2
+    assert "not a loopback address" in result.stderr
+    assert not home.exists()
 
 
 def test_authentication_defaults_to_on_beyond_loopback(tmp_path):
@@ -102,7 +108,9 @@ def test_ignored_sections_warn_once_each(tmp_path):
     )
     result, _ = run_cli(tmp_path, config)
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 2 and "'image_name'" in warnings[0] and "'apis'" in warnings[1]
+    assert len(warnings) == 2
+    assert "'image_name'" in warnings[0]
+    assert "'apis'" in warnings[1]
     assert result.returncode == 3
 
 
@@ -125,14 +133,13 @@ def test_first_start_prints_a_working_admin_login(start_server):
             },
             headers={"Referer": server.url + "/admin/login/"},
         )
-        assert response.status_code == 302 and response.headers["location"] == "/admin/"
+        assert response.status_code == 302
+        assert response.headers["location"] == "/admin/"
         assert client.get("/admin/").status_code == 200
         assert client.get("/static/admin/css/base.css").status_code == 200
 
 
 def test_second_start_keeps_the_data_and_prints_no_new_password(tmp_path_factory):
-    from tests.conftest import LiveServer
-
     home = tmp_path_factory.mktemp("restart-home")
     first = LiveServer(home)
     created = httpx.post(first.url + "/v1/prompts", json={"prompt": "survives restarts"}).json()

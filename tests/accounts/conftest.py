@@ -1,46 +1,15 @@
 from __future__ import annotations
 
-import json
-
+import httpx
+import openai
 import pytest
 
-AUTH_CONFIG = """
-server:
-  auth:
-    enabled: true
-"""
-
-MAKE_USERS = """
-import json
-from django.contrib.auth import get_user_model
-from apps.accounts import services
-keys = {{}}
-for username, attributes in json.loads({specs}).items():
-    user, _ = get_user_model().objects.get_or_create(username=username)
-    services.access_attributes_set(user=user, **attributes)
-    key, raw = services.api_key_create(user=user, name="tests")
-    keys[username] = {{"key": raw, "id": key.pk}}
-print(json.dumps(keys))
-"""
-
-
-def make_users(server, specs: dict[str, dict[str, list[str]]]) -> dict[str, dict]:
-    """Create (or reuse) users with access attributes on `server` in one `manage.py shell`; a fresh API key for
-    each: `{username: {"key", "id"}}`. Attribute values travel as a JSON string literal, so quotes, backslashes
-    and any other character arrive exactly as given."""
-    out = server.manage("shell", "-c", MAKE_USERS.format(specs=repr(json.dumps(specs))))
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def make_user(server, username: str, **attributes: list[str]) -> dict:
-    """Create (or reuse) a user with access attributes on `server` and return a fresh API key for them."""
-    return make_users(server, {username: attributes})[username]
+from tests.support.accounts import AUTH_CONFIG, make_users
+from tests.support.live_server import LiveServer
 
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    from tests.conftest import LiveServer
-
     home = tmp_path_factory.mktemp("auth-home")
     config = home / "run.yaml"
     config.write_text(AUTH_CONFIG)
@@ -55,3 +24,30 @@ def users(auth_server):
     return make_users(
         auth_server, {"alice": {"teams": ["red"]}, "bob": {"teams": ["blue"]}, "carol": {"teams": ["red", "green"]}}
     )
+
+
+# ------------------------------------------------------------------------------------------ a module's own users
+# A module that asks for these declares `USERS` (username -> access attributes) and a `server` fixture.
+@pytest.fixture(scope="module")
+def keys(request, server) -> dict[str, str]:
+    """An API key for each of the module's `USERS`, made on its `server`."""
+    return {name: made["key"] for name, made in make_users(server, request.module.USERS).items()}
+
+
+@pytest.fixture(scope="module")
+def sdk(server, keys) -> dict[str, openai.OpenAI]:
+    return {
+        name: openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=30)
+        for name, key in keys.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def http(server, keys) -> dict[str, httpx.Client]:
+    clients = {
+        name: httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        for name, key in keys.items()
+    }
+    yield clients
+    for client in clients.values():
+        client.close()

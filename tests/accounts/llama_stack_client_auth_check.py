@@ -43,7 +43,8 @@ for what, call in [
 assert pid not in [p.prompt_id for p in bob.prompts.list()]
 
 v2 = carol.prompts.update(pid, prompt="carol edits {{ this }}", variables=["this"], version=1)
-assert v2.version == 2 and pid in [p.prompt_id for p in carol.prompts.list()]
+assert v2.version == 2
+assert pid in [p.prompt_id for p in carol.prompts.list()]
 assert alice.prompts.retrieve(pid).prompt == "carol edits {{ this }}"
 
 for client in (

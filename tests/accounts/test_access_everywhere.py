@@ -1,7 +1,7 @@
 """Every /v1 route under authentication and the default access policy, end to end.
 
 A real `stackadmin run` server with a model provider (calls replay from tests/accounts/recordings/, see
-tests/inference/harness.py), the OpenAI SDK and llama-stack-client as the users' clients. alice (team red),
+tests/support/inference.py), the OpenAI SDK and llama-stack-client as the users' clients. alice (team red),
 bob (team blue), carol (teams red and green: she shares red with alice). alice's resources work for her; for bob
 they are 404 on every route, absent from every list, and using them by reference fails exactly as a made-up id
 does (same status, same body apart from the id); carol may do everything the default policy grants through the
@@ -22,14 +22,13 @@ import openai
 import pytest
 
 from apps.inference.recording import MODE_ENV
-from tests.accounts.conftest import AUTH_CONFIG, make_users
-from tests.conftest import free_port
-from tests.inference.fake_upstream import FakeUpstream
-from tests.inference.harness import Upstream, provider_yaml, start_inference_server
+from tests.support.accounts import AUTH_CONFIG, MODEL, make_users, message
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.inference import provider_yaml, recordings, start_inference_server
+from tests.support.live_server import free_port
 
 HERE = Path(__file__).resolve().parent
-RECORDINGS = HERE / "recordings"
-MODEL = "fake-model"
+RECORDINGS = recordings("accounts")
 
 # Team names an attacker would pick: SQL LIKE wildcards, quotes and SQL, JSON punctuation, case and look-alike
 # variants of "red", and strings shaped like the stored attribute tokens.
@@ -82,10 +81,6 @@ def missing_id(kind: str) -> str:
     }[kind]
 
 
-def message(text: str) -> dict:
-    return {"type": "message", "role": "user", "content": text}
-
-
 def text_of(item) -> str:
     """A message item's text: content is kept as given (a string) or is a list of parts."""
     return item.content if isinstance(item.content, str) else item.content[0].text
@@ -93,43 +88,12 @@ def text_of(item) -> str:
 
 # ------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def upstream():
-    running = Upstream()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, upstream):
     running = start_inference_server(
         tmp_path_factory.mktemp("access-everywhere"), RECORDINGS, AUTH_CONFIG + provider_yaml(upstream.url)
     )
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def keys(server) -> dict[str, str]:
-    return {name: made["key"] for name, made in make_users(server, USERS).items()}
-
-
-@pytest.fixture(scope="module")
-def sdk(server, keys) -> dict[str, openai.OpenAI]:
-    return {
-        name: openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=30)
-        for name, key in keys.items()
-    }
-
-
-@pytest.fixture(scope="module")
-def http(server, keys) -> dict[str, httpx.Client]:
-    clients = {
-        name: httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        for name, key in keys.items()
-    }
-    yield clients
-    for client in clients.values():
-        client.close()
 
 
 def create_everything(sdk: openai.OpenAI, http: httpx.Client, tag: str = "") -> dict:
@@ -552,7 +516,8 @@ def test_a_revoked_key_is_401_on_every_api_at_once(server, sdk, keys):
     ):
         error = error_of(call)
         assert isinstance(error, openai.AuthenticationError)
-        assert error.body["code"] == "invalid_api_key" and conversation not in json.dumps(error.body)
+        assert error.body["code"] == "invalid_api_key"
+        assert conversation not in json.dumps(error.body)
 
 
 @pytest.mark.parametrize(
@@ -577,8 +542,10 @@ def test_malformed_authorization_is_401_and_echoes_nothing(server, keys, header)
         response = client.get("/conversations", headers={"Authorization": value.encode("utf-8")})
     assert response.status_code == 401, response.text
     body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == "invalid_api_key"
-    assert keys["alice"] not in response.text and "alice" not in response.text
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == "invalid_api_key"
+    assert keys["alice"] not in response.text
+    assert "alice" not in response.text
 
 
 # ------------------------------------------------------------------------------------------ the admin
@@ -600,7 +567,8 @@ def csrf_of(page: httpx.Response) -> str:
 
 def admin_pk(operator: httpx.Client, changelist: str, public_id: str) -> str:
     listing = operator.get(changelist, params={"q": public_id})
-    assert listing.status_code == 200 and public_id in listing.text
+    assert listing.status_code == 200
+    assert public_id in listing.text
     return re.search(rf'href="{changelist}(\d+)/change/', listing.text).group(1)
 
 
@@ -616,10 +584,12 @@ def test_operators_see_and_manage_everything_in_the_admin(operator, sdk, http, a
             pk = admin_pk(operator, changelist, owned[kind])
             assert operator.get(f"{changelist}{pk}/change/").status_code == 200
     prompts = operator.get("/admin/prompts/prompt/").text
-    assert alices["prompt"] in prompts and bobs["prompt"] in prompts
+    assert alices["prompt"] in prompts
+    assert bobs["prompt"] in prompts
     for owned, content in ((alices, b"alice's secret bytes"), (bobs, b"alice's secret bytes")):
         download = operator.get(f"/admin/files/file/{owned['file']}/download/")
-        assert download.status_code == 200 and download.content == content
+        assert download.status_code == 200
+        assert download.content == content
 
     # Deleting someone's conversation item, conversation and file goes through the services, as the operator.
     def bobs_item(item_id: str):
@@ -633,7 +603,8 @@ def test_operators_see_and_manage_everything_in_the_admin(operator, sdk, http, a
         url = f"{changelist}{admin_pk(operator, changelist, bobs[kind])}/delete/"
         confirm = operator.get(url)
         done = operator.post(url, data={"post": "yes", "csrfmiddlewaretoken": csrf_of(confirm)})
-        assert done.status_code == 200 and "deleted successfully" in done.text, done.text[-2000:]
+        assert done.status_code == 200, done.text[-2000:]
+        assert "deleted successfully" in done.text, done.text[-2000:]
         with pytest.raises(openai.NotFoundError):
             gone(bobs[kind])
 
@@ -689,4 +660,5 @@ def test_a_reused_upstream_id_never_touches_another_users_completion(reusing, st
         model=MODEL, messages=[{"role": "user", "content": f"alice asks again {cue}"}], metadata={"by": "a, again"}
     )
     again = alice.chat.completions.retrieve(mine.id)
-    assert again.metadata == {"by": "a, again"} and again.input_messages[0]["content"] == f"alice asks again {cue}"
+    assert again.metadata == {"by": "a, again"}
+    assert again.input_messages[0]["content"] == f"alice asks again {cue}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.accounts.conftest import make_user
+from tests.support.accounts import make_user
 
 
 def client(server, key: str | None = None, **headers) -> httpx.Client:
@@ -17,7 +17,8 @@ def client(server, key: str | None = None, **headers) -> httpx.Client:
 def assert_401(response: httpx.Response) -> None:
     assert response.status_code == 401, response.text
     error = response.json()["error"]
-    assert error["code"] == "invalid_api_key" and set(error) == {"message", "type", "param", "code"}
+    assert error["code"] == "invalid_api_key"
+    assert set(error) == {"message", "type", "param", "code"}
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,8 @@ def test_prompts_are_private_to_owner_and_shared_team(auth_server, users):
     # carol shares team red with alice: the default policy lets her see and change it
     assert carol.get(f"/prompts/{pid}").json()["prompt"] == "alice's {{ x }}"
     v2 = carol.put(f"/prompts/{pid}", json={"prompt": "carol's edit", "version": 1}).json()
-    assert v2["version"] == 2 and v2["created_by"] == "carol"
+    assert v2["version"] == 2
+    assert v2["created_by"] == "carol"
     assert pid in [p["prompt_id"] for p in carol.get("/prompts").json()["data"]]
     # ...and the prompt still belongs to alice: bob still cannot see it, alice still can
     assert bob.get(f"/prompts/{pid}").status_code == 404

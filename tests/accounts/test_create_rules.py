@@ -9,7 +9,6 @@ from apps.core.errors import PermissionDeniedError
 from apps.core.policy import parse_policy
 from apps.core.principal import Principal
 from apps.prompts import services as prompts
-from tests.prompts.conftest import prompts_backend  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.usefixtures("prompts_backend")]
 

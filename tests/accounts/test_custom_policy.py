@@ -18,11 +18,13 @@ import httpx
 import openai
 import pytest
 
-from tests.accounts.conftest import make_users
-from tests.accounts.test_access_everywhere import MODEL, RECORDINGS, message
-from tests.conftest import PG, ROOT
-from tests.conversations.pg import postgres_database
-from tests.inference.harness import Upstream, provider_yaml, start_inference_server
+from tests.support.accounts import MODEL, message
+from tests.support.inference import provider_yaml, recordings, start_inference_server
+from tests.support.paths import ROOT
+from tests.support.postgres import postgres_database
+from tests.support.services import PG
+
+RECORDINGS = recordings("accounts")
 
 POLICY = """
 server:
@@ -50,13 +52,6 @@ USERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    running = Upstream()
-    yield running
-    running.stop()
-
-
 def postgres_storage(database: str) -> str:
     """Every SQL store on PostgreSQL, where the policy's filters become PostgreSQL's SQL (regexes included)."""
     return f"""
@@ -82,30 +77,6 @@ def server(request, tmp_path_factory, upstream):
         )
         stack.callback(running.stop)
         yield running
-
-
-@pytest.fixture(scope="module")
-def keys(server) -> dict[str, str]:
-    return {name: made["key"] for name, made in make_users(server, USERS).items()}
-
-
-@pytest.fixture(scope="module")
-def sdk(server, keys):
-    return {
-        name: openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=30)
-        for name, key in keys.items()
-    }
-
-
-@pytest.fixture(scope="module")
-def http(server, keys):
-    clients = {
-        name: httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        for name, key in keys.items()
-    }
-    yield clients
-    for client in clients.values():
-        client.close()
 
 
 @pytest.fixture

@@ -10,22 +10,21 @@ from apps.accounts.models import APIKey
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123456")
-
-
 def test_login_required(client):
     response = client.get("/dashboard/keys/")
-    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
 
 
 def test_page_and_partial(client, alice):
     client.force_login(alice)
     page = client.get("/dashboard/keys/")
-    assert page.status_code == 200 and b"<html" in page.content and b'id="key-panel"' in page.content
+    assert page.status_code == 200
+    assert b"<html" in page.content
+    assert b'id="key-panel"' in page.content
     partial = client.get("/dashboard/keys/", headers={"HX-Request": "true"})
-    assert b"<html" not in partial.content and b'id="key-panel"' in partial.content
+    assert b"<html" not in partial.content
+    assert b'id="key-panel"' in partial.content
 
 
 def test_create_shows_the_key_once_and_stores_only_its_hash(client, alice):
@@ -34,8 +33,11 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(client, alice):
     html = response.content.decode()
     key = APIKey.objects.get(user=alice)
     raw = html.split('<code id="new-key">')[1].split("</code>")[0]
-    assert raw.startswith("sk-sa-") and key.key_hash == services.hash_key(raw) and raw not in key.key_hash
-    assert "&lt;script&gt;billing&lt;/script&gt;" in html and "<script>billing" not in html
+    assert raw.startswith("sk-sa-")
+    assert key.key_hash == services.hash_key(raw)
+    assert raw not in key.key_hash
+    assert "&lt;script&gt;billing&lt;/script&gt;" in html
+    assert "<script>billing" not in html
     assert raw not in client.get("/dashboard/keys/").content.decode()  # never shown again
     assert services.api_key_authenticate(raw).name == "alice"
 
@@ -50,7 +52,8 @@ def test_revoke_own_key_only(client, alice, django_user_model):
     assert bobs.revoked_at is None  # not alice's to revoke
     client.post(f"/dashboard/keys/{mine.pk}/revoke/")
     mine.refresh_from_db()
-    assert mine.revoked_at is not None and services.api_key_authenticate(raw) is None
+    assert mine.revoked_at is not None
+    assert services.api_key_authenticate(raw) is None
     assert bobs.prefix not in client.get("/dashboard/keys/").content.decode()
 
 

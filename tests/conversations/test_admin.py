@@ -20,11 +20,13 @@ def msg(text: str) -> dict:
 def test_changelist_and_read_only_change_page_with_items_inline(admin_client):
     conversation = services.conversation_create(items=[msg("first words"), msg("second")], metadata={"topic": "t"})
     listing = admin_client.get(reverse("admin:conversations_conversation_changelist"))
-    assert listing.status_code == 200 and conversation.public_id in listing.content.decode()
+    assert listing.status_code == 200
+    assert conversation.public_id in listing.content.decode()
     page = admin_client.get(reverse("admin:conversations_conversation_change", args=[conversation.pk]))
     html = page.content.decode()
     assert page.status_code == 200
-    assert "first words" in html and "second" in html
+    assert "first words" in html
+    assert "second" in html
     assert 'name="_save"' not in html  # view-only: nothing to save
     assert reverse("admin:conversations_conversationitem_changelist") in html
     assert reverse("admin:conversations_conversation_add") not in html
@@ -34,7 +36,8 @@ def test_inline_shows_only_the_first_items(admin_client):
     conversation = services.conversation_create(items=[msg(f"m{i:03d}") for i in range(110)])
     html = admin_client.get(reverse("admin:conversations_conversation_change", args=[conversation.pk])).content.decode()
     shown = conversations_admin.INLINE_ITEMS_SHOWN
-    assert f"m{shown - 1:03d}" in html and f"m{shown:03d}" not in html
+    assert f"m{shown - 1:03d}" in html
+    assert f"m{shown:03d}" not in html
     assert "110 (" in html  # the full count, with a link to the paginated item list
 
 
@@ -43,7 +46,8 @@ def test_item_list_filters_by_conversation(admin_client):
     services.conversation_create(items=[msg("in other")])
     url = reverse("admin:conversations_conversationitem_changelist") + f"?conversation__id__exact={one.pk}"
     html = admin_client.get(url).content.decode()
-    assert "in one" in html and "in other" not in html
+    assert "in one" in html
+    assert "in other" not in html
 
 
 def test_delete_goes_through_the_service_and_takes_the_items(admin_client):

@@ -6,6 +6,8 @@ import httpx
 import openai
 import pytest
 
+from tests.support.conversations import EXAMPLES, text_of, user
+
 CONV_RE = r"^conv_[0-9a-f]{48}$"
 MISSING = "conv_" + "0" * 48
 
@@ -27,17 +29,10 @@ def http(server):
         yield raw
 
 
-def user(text: str) -> dict:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
-def text_of(item) -> str:
-    return item.content[0].text
-
-
 def openai_error(raised: pytest.ExceptionInfo) -> dict:
     body = raised.value.response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "param", "code"}
     return body["error"]
 
 
@@ -46,7 +41,8 @@ def test_conversation_create(client):
     conversation = client.conversations.create(
         metadata={"topic": "demo"}, items=[{"type": "message", "role": "user", "content": "Hello!"}]
     )
-    assert conversation.id.startswith("conv_") and len(conversation.id) == 53
+    assert conversation.id.startswith("conv_")
+    assert len(conversation.id) == 53
     assert conversation.object == "conversation"
     assert conversation.metadata["topic"] == "demo"
     assert isinstance(conversation.created_at, int)
@@ -66,7 +62,8 @@ def test_conversation_retrieve(client):
 def test_conversation_update_replaces_metadata(client):
     conversation = client.conversations.create(metadata={"topic": "demo", "other": "x"})
     updated = client.conversations.update(conversation.id, metadata={"topic": "project-x"})
-    assert updated.id == conversation.id and updated.created_at == conversation.created_at
+    assert updated.id == conversation.id
+    assert updated.created_at == conversation.created_at
     assert updated.metadata == {"topic": "project-x"}
     assert client.conversations.retrieve(conversation.id).metadata == {"topic": "project-x"}
 
@@ -90,20 +87,25 @@ def test_conversation_delete_deletes_its_items(client):
 def test_conversation_items_create(client):
     conversation = client.conversations.create()
     items = client.conversations.items.create(conversation.id, items=[user("Hello!"), user("How are you?")])
-    assert items.object == "list" and len(items.data) == 2
+    assert items.object == "list"
+    assert len(items.data) == 2
     assert [text_of(i) for i in items.data] == ["Hello!", "How are you?"]
-    assert items.first_id == items.data[0].id and items.last_id == items.data[1].id
+    assert items.first_id == items.data[0].id
+    assert items.last_id == items.data[1].id
     assert items.has_more is False
-    assert all(i.id.startswith("msg_") and len(i.id) == 52 for i in items.data)
+    assert all(i.id.startswith("msg_") for i in items.data)
+    assert all(len(i.id) == 52 for i in items.data)
 
 
 def test_conversation_items_list(client):
     conversation = client.conversations.create()
     client.conversations.items.create(conversation.id, items=[user("Hello!")])
     items = client.conversations.items.list(conversation.id, limit=10)
-    assert items.object == "list" and len(items.data) == 1
+    assert items.object == "list"
+    assert len(items.data) == 1
     assert (items.data[0].type, items.data[0].role) == ("message", "user")
-    assert items.first_id == items.last_id == items.data[0].id and items.has_more is False
+    assert items.first_id == items.last_id == items.data[0].id
+    assert items.has_more is False
 
 
 def test_conversation_item_retrieve(client):
@@ -136,8 +138,6 @@ def test_full_workflow(client):
 
 # ------------------------------------------------------------------------------------------ items as given
 def test_every_item_type_round_trips_unchanged(client):
-    from tests.conversations.test_items import EXAMPLES
-
     conversation = client.conversations.create()
     given = [{**item, "x_extension": {"kept": True}} for item in EXAMPLES.values()]
     stored = []
@@ -177,7 +177,8 @@ def test_pagination_across_pages_with_tied_timestamps(client):
             pages = list(client.conversations.items.list(conversation.id, limit=limit, order=order).iter_pages())
             assert [text_of(i) for p in pages for i in p.data] == want
             assert len(pages) == -(-45 // limit)
-            assert all(p.has_more for p in pages[:-1]) and pages[-1].has_more is False
+            assert all(p.has_more for p in pages[:-1])
+            assert pages[-1].has_more is False
     # The SDK's auto-pagination follows last_id the same way.
     assert [text_of(i) for i in client.conversations.items.list(conversation.id, limit=7, order="asc")] == expected
 
@@ -185,7 +186,8 @@ def test_pagination_across_pages_with_tied_timestamps(client):
 def test_conversation_list_extension(client, http):
     ids = [client.conversations.create(metadata={"n": str(i)}).id for i in range(3)]
     page = http.get("/conversations", params={"limit": 2}).json()
-    assert page["object"] == "list" and page["has_more"] is True
+    assert page["object"] == "list"
+    assert page["has_more"] is True
     assert [c["id"] for c in page["data"]] == ids[::-1][:2]
     assert page["data"][0] == {
         "id": ids[2],
@@ -205,7 +207,8 @@ def test_malformed_conversation_ids_are_400_before_lookup(client):
         with pytest.raises(openai.BadRequestError) as raised:
             client.conversations.retrieve(bad)
         error = openai_error(raised)
-        assert error["param"] == "conversation_id" and "conv_" in error["message"]
+        assert error["param"] == "conversation_id"
+        assert "conv_" in error["message"]
         assert "48 lowercase hex" in error["message"]
         with pytest.raises(openai.BadRequestError):
             client.conversations.items.list(bad)
@@ -234,7 +237,8 @@ def test_more_than_twenty_items_per_add_writes_nothing(client):
     with pytest.raises(openai.BadRequestError) as raised:
         client.conversations.items.create(conversation.id, items=[user(str(i)) for i in range(21)])
     error = openai_error(raised)
-    assert error["param"] == "items" and "at most 20" in error["message"]
+    assert error["param"] == "items"
+    assert "at most 20" in error["message"]
     assert [text_of(i) for i in client.conversations.items.list(conversation.id)] == ["only"]
 
 
@@ -311,15 +315,18 @@ def test_duplicate_item_id_is_409_conflict(client):
 
 def test_malformed_json_and_wrong_types_are_400(client, http):
     response = http.post("/conversations", content=b"{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 400 and "error" in response.json()
+    assert response.status_code == 400
+    assert "error" in response.json()
     response = http.post("/conversations", json={"metadata": "nope"})
-    assert response.status_code == 400 and response.json()["error"]["param"] == "metadata"
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "metadata"
 
 
 def test_update_requires_metadata_and_include_is_accepted(client, http):
     conversation = client.conversations.create(items=[user("a")])
     response = http.post(f"/conversations/{conversation.id}", json={})
-    assert response.status_code == 400 and response.json()["error"]["param"] == "metadata"
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "metadata"
     listed = client.conversations.items.list(conversation.id, include=["message.output_text.logprobs"])
     assert [text_of(i) for i in listed] == ["a"]
     added = client.conversations.items.create(
@@ -344,7 +351,8 @@ def test_unknown_parameters_are_400(client, http):
     assert response.json()["error"]["code"] == "unknown_parameter"
     conversation = client.conversations.create()
     response = http.post(f"/conversations/{conversation.id}/items", json={"items": [user("a")], "extra": 1})
-    assert response.status_code == 400 and response.json()["error"]["param"] == "extra"
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "extra"
 
 
 def test_concurrent_adds_from_two_sqlite_workers_keep_every_item_in_order(start_server):
@@ -369,7 +377,8 @@ def test_concurrent_adds_from_two_sqlite_workers_keep_every_item_in_order(start_
         per_writer = list(pool.map(writer, range(8)))
     with openai.OpenAI(base_url=server.url + "/v1", api_key="test", max_retries=0) as sdk:
         listed = [i.id for i in sdk.conversations.items.list(conversation_id, order="asc", limit=100)]
-    assert len(listed) == 160 and len(set(listed)) == 160
+    assert len(listed) == 160
+    assert len(set(listed)) == 160
     for ids in per_writer:
         positions = [listed.index(item_id) for item_id in ids]
         assert positions == sorted(positions)

@@ -8,74 +8,7 @@ import pytest
 
 from apps.conversations.items import ITEM_TYPES, normalize_item, normalize_items
 from apps.core.errors import BadRequestError
-
-# One valid example of every item type the Responses API produces, with fields beyond the essentials.
-EXAMPLES = {
-    "message": {
-        "type": "message",
-        "role": "assistant",
-        "content": [{"type": "output_text", "text": "hi", "annotations": []}],
-        "status": "completed",
-    },
-    "function_call": {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"},
-    "function_call_output": {"type": "function_call_output", "call_id": "call_1", "output": '{"temp": 20}'},
-    "file_search_call": {"type": "file_search_call", "queries": ["q"], "status": "completed", "results": None},
-    "web_search_call": {"type": "web_search_call", "status": "completed", "action": {"type": "search", "query": "x"}},
-    "image_generation_call": {"type": "image_generation_call", "status": "completed", "result": "aGk="},
-    "computer_call": {
-        "type": "computer_call",
-        "call_id": "c",
-        "action": {"type": "click", "x": 1, "y": 2},
-        "pending_safety_checks": [],
-        "status": "completed",
-    },
-    "computer_call_output": {
-        "type": "computer_call_output",
-        "call_id": "c",
-        "output": {"type": "computer_screenshot", "image_url": "data:,"},
-    },
-    "tool_search_call": {"type": "tool_search_call", "arguments": {"query": "x"}},
-    "tool_search_output": {"type": "tool_search_output", "tools": []},
-    "additional_tools": {"type": "additional_tools", "role": "developer", "tools": []},
-    "configuration_update": {"type": "configuration_update"},
-    "reasoning": {
-        "type": "reasoning",
-        "summary": [{"type": "summary_text", "text": "thinking"}],
-        "encrypted_content": "xyz",
-    },
-    "program": {"type": "program", "call_id": "p", "code": "1+1", "fingerprint": "f"},
-    "program_output": {"type": "program_output", "call_id": "p", "result": "2", "status": "completed"},
-    "compaction": {"type": "compaction", "encrypted_content": "opaque"},
-    "code_interpreter_call": {
-        "type": "code_interpreter_call",
-        "code": "print(1)",
-        "container_id": "cntr",
-        "outputs": [],
-        "status": "completed",
-    },
-    "local_shell_call": {
-        "type": "local_shell_call",
-        "call_id": "s",
-        "action": {"type": "exec", "command": ["ls"], "env": {}},
-        "status": "completed",
-    },
-    "local_shell_call_output": {"type": "local_shell_call_output", "output": "{}"},
-    "shell_call": {"type": "shell_call", "call_id": "s", "action": {"commands": ["ls"]}},
-    "shell_call_output": {"type": "shell_call_output", "call_id": "s", "output": []},
-    "apply_patch_call": {
-        "type": "apply_patch_call",
-        "call_id": "a",
-        "operation": {"type": "create_file", "path": "x", "diff": ""},
-        "status": "completed",
-    },
-    "apply_patch_call_output": {"type": "apply_patch_call_output", "call_id": "a", "status": "completed"},
-    "mcp_list_tools": {"type": "mcp_list_tools", "server_label": "srv", "tools": [{"name": "t", "input_schema": {}}]},
-    "mcp_approval_request": {"type": "mcp_approval_request", "server_label": "srv", "name": "t", "arguments": "{}"},
-    "mcp_approval_response": {"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": True},
-    "mcp_call": {"type": "mcp_call", "server_label": "srv", "name": "t", "arguments": "{}", "output": "ok"},
-    "custom_tool_call": {"type": "custom_tool_call", "call_id": "x", "name": "grammar", "input": "raw"},
-    "custom_tool_call_output": {"type": "custom_tool_call_output", "call_id": "x", "output": "done"},
-}
+from tests.support.conversations import EXAMPLES
 
 
 def test_examples_cover_every_type():
@@ -96,13 +29,16 @@ def test_generated_ids_are_prefix_and_48_hex():
     ids.append(normalize_item(EXAMPLES["function_call"], param="i")["id"])
     for item_id in ids:
         prefix, _, digits = item_id.partition("_")
-        assert prefix in ("msg", "item") and len(digits) == 48 and int(digits, 16) >= 0
+        assert prefix in ("msg", "item")
+        assert len(digits) == 48
+        assert int(digits, 16) >= 0
     assert len(set(ids)) == 4
 
 
 def test_easy_input_message_gets_type_message_and_string_content_stays_a_string():
     stored = normalize_item({"role": "user", "content": "Hello!"}, param="items[0]")
-    assert stored["type"] == "message" and stored["content"] == "Hello!"
+    assert stored["type"] == "message"
+    assert stored["content"] == "Hello!"
 
 
 def test_caller_ids_are_kept_verbatim():
@@ -149,7 +85,8 @@ def test_at_most_twenty_per_add_and_no_duplicate_ids():
     assert len(normalize_items(twenty, max_items=20)) == 20
     with pytest.raises(BadRequestError) as raised:
         normalize_items([*twenty, {"role": "user", "content": "21"}], max_items=20)
-    assert raised.value.param == "items" and "at most 20" in raised.value.message
+    assert raised.value.param == "items"
+    assert "at most 20" in raised.value.message
     with pytest.raises(BadRequestError) as raised:
         normalize_items([{"role": "user", "content": "a", "id": "m1"}, {"role": "user", "content": "b", "id": "m1"}])
     assert raised.value.param == "items[1].id"

@@ -37,11 +37,13 @@ def all_pages(conversation_id: str, *, limit: int, order: str) -> list[dict]:
 
 def test_create_with_items_and_metadata():
     conversation = services.conversation_create(items=[msg("a"), msg("b")], metadata={"topic": "demo"})
-    assert conversation.public_id.startswith("conv_") and len(conversation.public_id) == 53
+    assert conversation.public_id.startswith("conv_")
+    assert len(conversation.public_id) == 53
     assert selectors.CONVERSATION_ID_RE.match(conversation.public_id)
     assert conversation.metadata == {"topic": "demo"}
     page = selectors.conversation_items_list(conversation_id=conversation.public_id, order="asc")
-    assert texts(page.data) == ["a", "b"] and page.has_more is False
+    assert texts(page.data) == ["a", "b"]
+    assert page.has_more is False
     rows = ConversationItem.objects.filter(conversation=conversation)
     assert {row.created_at for row in rows} == {conversation.created_at}  # created together, one timestamp
     assert sorted(rows.values_list("sequence", flat=True)) == [1, 2]
@@ -100,10 +102,12 @@ def test_pagination_is_stable_when_every_timestamp_ties():
 def test_page_flags_and_defaults():
     conversation = services.conversation_create(items=[msg(str(i)) for i in range(25)])
     first = selectors.conversation_items_list(conversation_id=conversation.public_id)
-    assert len(first.data) == 20 and first.has_more is True
+    assert len(first.data) == 20
+    assert first.has_more is True
     assert texts(first.data)[0] == "24"  # newest first by default
     rest = selectors.conversation_items_list(conversation_id=conversation.public_id, after=first.last_id)
-    assert texts(rest.data) == [str(i) for i in range(4, -1, -1)] and rest.has_more is False
+    assert texts(rest.data) == [str(i) for i in range(4, -1, -1)]
+    assert rest.has_more is False
     last = selectors.conversation_items_list(conversation_id=conversation.public_id, after=rest.last_id)
     assert (last.data, last.has_more, last.first_id, last.last_id) == ([], False, None, None)
 
@@ -294,7 +298,8 @@ def test_item_page_is_an_index_range_scan():
         if connection.vendor == "sqlite":
             cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
             plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
-            assert "conversation_items USING INDEX" in plan and "(conversation_id=? AND sequence<?)" in plan, plan
+            assert "conversation_items USING INDEX" in plan, plan
+            assert "(conversation_id=? AND sequence<?)" in plan, plan
             assert "TEMP B-TREE" not in plan, plan
         else:
             cursor.execute("EXPLAIN " + query["sql"])

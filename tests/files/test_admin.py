@@ -12,7 +12,7 @@ import pytest
 
 from apps.files import disk, services
 from apps.files.models import File
-from tests.files.helpers import stored_files
+from tests.support.files import stored_files
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +28,16 @@ def test_changelist_shows_size_expiry_and_filters_by_purpose(admin_client, stora
     upload(filename="vision.png", purpose="vision", expires_after={"anchor": "created_at", "seconds": 3600})
     url = reverse("admin:files_file_changelist")
     html = admin_client.get(url).content.decode()
-    assert "batch.jsonl" in html and "vision.png" in html and "2.9 KiB" in html
+    assert "batch.jsonl" in html
+    assert "vision.png" in html
+    assert "2.9 KiB" in html
     filtered = admin_client.get(url, {"purpose__exact": "batch"}).content.decode()
-    assert "batch.jsonl" in filtered and "vision.png" not in filtered
+    assert "batch.jsonl" in filtered
+    assert "vision.png" not in filtered
     assert reverse("admin:files_file_download", args=[batch.public_id]) in html
     never = admin_client.get(url, {"expiry": "never"}).content.decode()
-    assert "batch.jsonl" in never and "vision.png" not in never
+    assert "batch.jsonl" in never
+    assert "vision.png" not in never
 
 
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous iterators")
@@ -48,7 +52,8 @@ def test_download_link_serves_the_bytes(admin_client, storage):
 def test_download_needs_the_admin(client, storage):
     file = upload()
     response = client.get(reverse("admin:files_file_download", args=[file.public_id]))
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_delete_removes_row_and_bytes_even_when_expired(admin_client, storage, django_capture_on_commit_callbacks):
@@ -65,7 +70,8 @@ def test_delete_removes_row_and_bytes_even_when_expired(admin_client, storage, d
             reverse("admin:files_file_changelist"),
             {"action": "delete_selected", "_selected_action": [live.pk], "post": "yes"},
         )
-    assert not File.objects.exists() and stored_files(storage) == []
+    assert not File.objects.exists()
+    assert stored_files(storage) == []
 
 
 def test_no_add_or_change(admin_client, storage):
@@ -80,7 +86,8 @@ def test_operators_can_download_an_expired_file_until_it_is_purged(admin_client,
     file = upload(b"old bytes", expires_after={"anchor": "created_at", "seconds": 3600})
     File.objects.filter(pk=file.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     response = admin_client.get(reverse("admin:files_file_download", args=[file.public_id]))
-    assert response.status_code == 200 and b"".join(response) == b"old bytes"
+    assert response.status_code == 200
+    assert b"".join(response) == b"old bytes"
     (storage / file.path).unlink()
     assert admin_client.get(reverse("admin:files_file_download", args=[file.public_id])).status_code == 404
     assert admin_client.get(reverse("admin:files_file_download", args=["file-nope"])).status_code == 404

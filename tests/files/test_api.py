@@ -10,8 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.files.helpers import stored_files
-from tests.files.live import PeakRSS, age_file_sqlite, manage, storage_dir
+from tests.support.files import PeakRSS, age_file_sqlite, manage, storage_dir, stored_files
 
 MiB = 1024 * 1024
 
@@ -36,7 +35,8 @@ def http(server):
 def error_of(response: httpx.Response, status: int) -> dict:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "param", "code"}
     return body["error"]
 
 
@@ -44,14 +44,16 @@ def error_of(response: httpx.Response, status: int) -> dict:
 def test_openai_client_basic_operations(client):
     test_content = b"files test content"
     uploaded = client.files.create(file=("openai_test.txt", test_content), purpose="assistants")
-    assert uploaded.id.startswith("file-") and len(uploaded.id) == 37
+    assert uploaded.id.startswith("file-")
+    assert len(uploaded.id) == 37
     assert (uploaded.object, uploaded.filename, uploaded.bytes, uploaded.purpose) == (
         "file",
         "openai_test.txt",
         len(test_content),
         "assistants",
     )
-    assert uploaded.expires_at is None and uploaded.status == "processed"
+    assert uploaded.expires_at is None
+    assert uploaded.status == "processed"
     assert uploaded.id in [f.id for f in client.files.list()]
     retrieved = client.files.retrieve(uploaded.id)
     assert retrieved.model_dump() == uploaded.model_dump()
@@ -101,7 +103,8 @@ def test_filename_is_reported_as_uploaded_and_sanitised_only_in_the_header(clien
     assert uploaded.filename == name
     assert client.files.retrieve(uploaded.id).filename == name
     response = http.get(f"/files/{uploaded.id}/content")
-    assert response.status_code == 200 and response.content == b"%PDF-1.4"
+    assert response.status_code == 200
+    assert response.content == b"%PDF-1.4"
     assert response.headers["content-type"] == "application/octet-stream"
     assert response.headers["content-length"] == "8"
     disposition = response.headers["content-disposition"]
@@ -115,9 +118,11 @@ def test_list_pages_across_uploads_in_the_same_second(client, http):
     assert [f.id for f in newest_first][:7] == ids[::-1]  # the SDK follows `after` through every page
     pages = list(client.files.list(purpose="evals", limit=3, order="asc").iter_pages())
     assert [f.id for p in pages for f in p.data][-7:] == ids
-    assert all(p.has_more for p in pages[:-1]) and pages[-1].has_more is False
+    assert all(p.has_more for p in pages[:-1])
+    assert pages[-1].has_more is False
     raw = http.get("/files", params={"purpose": "evals", "limit": 2, "order": "asc", "after": ids[2]}).json()
-    assert raw["object"] == "list" and [f["id"] for f in raw["data"]] == ids[3:5]
+    assert raw["object"] == "list"
+    assert [f["id"] for f in raw["data"]] == ids[3:5]
     assert (raw["first_id"], raw["last_id"], raw["has_more"]) == (ids[3], ids[4], True)
     empty = http.get("/files", params={"purpose": "evals", "after": ids[-1], "order": "asc"}).json()
     assert (empty["data"], empty["has_more"], empty["first_id"], empty["last_id"]) == ([], False, None, None)
@@ -128,7 +133,9 @@ def test_download_streams_a_large_file_intact(client, http, tmp_path):
     uploaded = client.files.create(file=("big.bin", data), purpose="batch")
     with http.stream("GET", f"/files/{uploaded.id}/content") as response:
         chunks = [chunk for chunk in response.iter_raw()]
-    assert response.status_code == 200 and b"".join(chunks) == data and len(chunks) > 1
+    assert response.status_code == 200
+    assert b"".join(chunks) == data
+    assert len(chunks) > 1
 
 
 def test_a_file_whose_bytes_vanished_is_404_not_500(server, client):
@@ -158,12 +165,14 @@ def test_an_expired_file_is_gone_and_purge_removes_its_bytes(server, client):
     with pytest.raises(openai.NotFoundError):
         client.files.delete(expiring.id)
     listed = [f.id for f in client.files.list()]
-    assert expiring.id not in listed and lasting.id in listed
+    assert expiring.id not in listed
+    assert lasting.id in listed
     assert path.exists()  # hidden at once, removed by the purge
 
     result = manage(server, "purge_expired_files")
     assert result.returncode == 0, result.stderr
-    assert "deleted 1/1" in result.stdout and "Deleted 1 expired file (9 bytes)" in result.stdout
+    assert "deleted 1/1" in result.stdout
+    assert "Deleted 1 expired file (9 bytes)" in result.stdout
     assert not path.exists()
     assert client.files.content(lasting.id).content == b"keep"
 
@@ -245,7 +254,8 @@ BAD_UPLOADS = [
 def test_bad_uploads_are_4xx_and_write_nothing(server, client, http, case, request_kwargs, status, param):
     before, count = stored_files(storage_dir(server)), len(list(client.files.list()))
     error = error_of(http.post("/files", **request_kwargs), status)
-    assert error["param"] == param and error["type"] == "invalid_request_error"
+    assert error["param"] == param
+    assert error["type"] == "invalid_request_error"
     nothing_written(server, before, client, count)
 
 
@@ -281,7 +291,8 @@ def test_oversized_upload_is_413_and_leaves_nothing(start_server):
         with pytest.raises(openai.APIStatusError) as raised:
             sdk.files.create(file=("big.bin", b"x" * 65537), purpose="batch")
         assert raised.value.status_code == 413
-        assert raised.value.body["code"] == "file_too_large" and "65536 bytes" in raised.value.body["message"]
+        assert raised.value.body["code"] == "file_too_large"
+        assert "65536 bytes" in raised.value.body["message"]
         # Far past the limit: refused from the declared length, before the body is parsed.
         with pytest.raises(openai.APIStatusError) as raised:
             sdk.files.create(file=("huge.bin", b"x" * (12 * MiB)), purpose="batch")

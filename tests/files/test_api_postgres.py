@@ -7,28 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 import pytest
 
-from tests.conversations.pg import postgres_server
-from tests.files.helpers import stored_files
-from tests.files.live import manage, storage_dir
+from tests.support.files import manage, storage_dir, stored_files
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory):
-    with postgres_server(tmp_path_factory, workers=2) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(pg):
-    with openai.OpenAI(base_url=pg.url + "/v1", api_key="test", max_retries=0, timeout=60) as sdk:
-        yield sdk
-
-
 class TestFilesOnPostgres:
-    def test_lifecycle(self, pg, client):
-        uploaded = client.files.create(
+    def test_lifecycle(self, pg, pg_client):
+        uploaded = pg_client.files.create(
             file=("pg.txt", b"stored in postgres"),
             purpose="assistants",
             expires_after={"anchor": "created_at", "seconds": 3600},
@@ -41,40 +27,41 @@ class TestFilesOnPostgres:
                 (uploaded.id,),
             ).fetchone()
         assert row == ("pg.txt", "assistants", 18, f"{uploaded.id[5:7]}/{uploaded.id}", "", None)
-        assert client.files.retrieve(uploaded.id).filename == "pg.txt"
-        assert client.files.content(uploaded.id).content == b"stored in postgres"
-        assert uploaded.id in [f.id for f in client.files.list(purpose="assistants")]
-        assert client.files.delete(uploaded.id).deleted is True
+        assert pg_client.files.retrieve(uploaded.id).filename == "pg.txt"
+        assert pg_client.files.content(uploaded.id).content == b"stored in postgres"
+        assert uploaded.id in [f.id for f in pg_client.files.list(purpose="assistants")]
+        assert pg_client.files.delete(uploaded.id).deleted is True
         assert stored_files(storage_dir(pg)) == []
         with pytest.raises(openai.NotFoundError):
-            client.files.retrieve(uploaded.id)
+            pg_client.files.retrieve(uploaded.id)
 
-    def test_concurrent_uploads_on_both_workers_page_completely(self, pg, client):
+    def test_concurrent_uploads_on_both_workers_page_completely(self, pg, pg_client):
         def put(n: int) -> str:
-            return client.files.create(file=(f"c{n}.txt", str(n).encode()), purpose="vision").id
+            return pg_client.files.create(file=(f"c{n}.txt", str(n).encode()), purpose="vision").id
 
         with ThreadPoolExecutor(8) as pool:
             ids = set(pool.map(put, range(40)))
-        listed = [f.id for f in client.files.list(purpose="vision", limit=7)]
-        assert len(listed) == 40 and set(listed) == ids
+        listed = [f.id for f in pg_client.files.list(purpose="vision", limit=7)]
+        assert len(listed) == 40
+        assert set(listed) == ids
         assert len(stored_files(storage_dir(pg))) == 40
         for file_id in ids:
-            client.files.delete(file_id)
+            pg_client.files.delete(file_id)
 
-    def test_bad_input_writes_nothing(self, pg, client):
+    def test_bad_input_writes_nothing(self, pg, pg_client):
         with pytest.raises(openai.BadRequestError):
-            client.files.create(file=("a/b.txt", b"x"), purpose="batch")
+            pg_client.files.create(file=("a/b.txt", b"x"), purpose="batch")
         with pytest.raises(openai.BadRequestError):
-            client.files.create(file=("a.txt", b"x"), purpose="nope")  # type: ignore[arg-type]
+            pg_client.files.create(file=("a.txt", b"x"), purpose="nope")  # type: ignore[arg-type]
         with pg.connect() as conn:
             assert conn.execute("SELECT count(*) FROM openai_files").fetchone()[0] == 0
         assert stored_files(storage_dir(pg)) == []
 
-    def test_expiry_and_purge(self, pg, client):
-        expiring = client.files.create(
+    def test_expiry_and_purge(self, pg, pg_client):
+        expiring = pg_client.files.create(
             file=("old.txt", b"old"), purpose="batch", expires_after={"anchor": "created_at", "seconds": 3600}
         )
-        kept = client.files.create(file=("new.txt", b"new"), purpose="batch")
+        kept = pg_client.files.create(file=("new.txt", b"new"), purpose="batch")
         with pg.connect() as conn:
             conn.execute(
                 "UPDATE openai_files SET created_at = created_at - interval '2 hours', "
@@ -82,12 +69,12 @@ class TestFilesOnPostgres:
                 (expiring.id,),
             )
         with pytest.raises(openai.NotFoundError):
-            client.files.content(expiring.id)
-        assert [f.id for f in client.files.list(purpose="batch")] == [kept.id]
+            pg_client.files.content(expiring.id)
+        assert [f.id for f in pg_client.files.list(purpose="batch")] == [kept.id]
         result = manage(pg, "purge_expired_files", config=pg.config_path)
         assert result.returncode == 0, result.stderr
         assert "Deleted 1 expired file (3 bytes)" in result.stdout
         with pg.connect() as conn:
             assert [r[0] for r in conn.execute("SELECT public_id FROM openai_files")] == [kept.id]
         assert stored_files(storage_dir(pg)) == [f"{kept.id[5:7]}/{kept.id}"]
-        client.files.delete(kept.id)
+        pg_client.files.delete(kept.id)

@@ -18,7 +18,7 @@ from apps.core.principal import Principal
 from apps.files import disk, selectors, services
 from apps.files.models import File
 from apps.files.schemas import content_disposition, file_object
-from tests.files.helpers import stored_files
+from tests.support.files import stored_files
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,8 @@ def test_expiry_seconds_may_arrive_as_form_strings(storage):
 def test_size_limit_stops_staging_and_removes_the_partial_bytes(storage):
     with pytest.raises(PayloadTooLargeError) as raised:
         disk.stage_stream(io.BytesIO(b"x" * (1024 * 1024 + 1)), chunk_size=4096)
-    assert raised.value.status_code == 413 and "1048576 bytes" in raised.value.message
+    assert raised.value.status_code == 413
+    assert "1048576 bytes" in raised.value.message
     assert stored_files(storage) == []
     assert upload(b"x" * 1024 * 1024).bytes == 1024 * 1024  # exactly the limit is fine
 
@@ -166,7 +167,8 @@ def test_list_pages_in_upload_order_even_within_one_second(storage):
         after = page.last_id
     assert seen == ids
     newest = selectors.file_list(limit=2)
-    assert [f.public_id for f in newest.data] == ids[::-1][:2] and newest.has_more
+    assert [f.public_id for f in newest.data] == ids[::-1][:2]
+    assert newest.has_more
     assert [f.public_id for f in selectors.file_list(purpose="batch", order="asc").data] == ids[1::2]
     empty = selectors.file_list(purpose="vision")
     assert (empty.data, empty.has_more, empty.first_id, empty.last_id) == ([], False, None, None)
@@ -249,15 +251,18 @@ def test_purge_command_reports_progress_and_sweeps_abandoned_uploads(storage):
     in_flight = disk.StagedFile(max_bytes=10)  # an upload still being received: left alone
     out = io.StringIO()
     call_command("purge_expired_files", "--dry-run", stdout=out)
-    assert "3 expired files" in out.getvalue() and out.getvalue().count("would delete") == 3
+    assert "3 expired files" in out.getvalue()
+    assert out.getvalue().count("would delete") == 3
     assert File.objects.count() == 4
     out = io.StringIO()
     call_command("purge_expired_files", "--batch-size", "2", stdout=out)
     text = out.getvalue()
-    assert "deleted 2/3" in text and "deleted 3/3" in text
+    assert "deleted 2/3" in text
+    assert "deleted 3/3" in text
     assert "Deleted 3 expired files (9 bytes) and 1 abandoned upload." in text
     assert list(File.objects.values_list("pk", flat=True)) == [fresh.pk]
-    assert not abandoned.path.exists() and in_flight.path.exists()
+    assert not abandoned.path.exists()
+    assert in_flight.path.exists()
     in_flight.discard()
     assert stored_files(storage) == [fresh.path]
 

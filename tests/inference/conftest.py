@@ -1,19 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.inference.harness import Upstream, provider_yaml, sdk, start_inference_server
+from tests.support.inference import provider_yaml, recordings, sdk, start_inference_server
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
-
-
-@pytest.fixture(scope="package")
-def upstream():
-    running = Upstream()
-    yield running
-    running.stop()
+RECORDINGS = recordings("inference")
 
 
 @pytest.fixture(scope="package")

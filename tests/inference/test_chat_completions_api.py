@@ -6,8 +6,9 @@ import httpx
 import openai
 import pytest
 
-from tests.inference.conftest import RECORDINGS
-from tests.inference.harness import sdk, start_inference_server
+from tests.support.inference import recordings, sdk, start_inference_server
+
+RECORDINGS = recordings("inference")
 
 
 def ask(client, text: str, **kwargs):
@@ -39,7 +40,8 @@ def test_streamed_completion_is_assembled_and_stored(client):
     chunks = list(ask(client, "stream to me", stream=True, stream_options={"include_usage": True}))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Hello! You said: stream to me"
-    assert chunks[-1].usage is not None and chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].choices == []
     stored = client.chat.completions.retrieve(chunks[0].id)
     assert stored.choices[0].message.content == text
     assert stored.choices[0].finish_reason == "stop"
@@ -66,7 +68,8 @@ def test_alias_model_calls_the_provider_model_and_lists_under_the_alias(client):
 def test_list_pages_in_both_orders(client):
     ids = [ask(client, f"page {n}", metadata={"batch": "paging"}).id for n in range(5)]
     newest_first = client.chat.completions.list(limit=3)
-    assert [c.id for c in newest_first.data] == ids[::-1][:3] and newest_first.has_more
+    assert [c.id for c in newest_first.data] == ids[::-1][:3]
+    assert newest_first.has_more
     rest = client.chat.completions.list(limit=2, after=newest_first.data[-1].id)
     assert [c.id for c in rest.data] == ids[::-1][3:5]
     oldest = client.chat.completions.list(limit=100, order="asc").data
@@ -87,10 +90,13 @@ def test_message_paging(client):
         ],
     )
     first = client.chat.completions.messages.list(completion.id, limit=2)
-    assert [m.role for m in first.data] == ["system", "user"] and first.has_more
-    assert first.data[1].content is None and first.data[1].content_parts[0].text == "part one"
+    assert [m.role for m in first.data] == ["system", "user"]
+    assert first.has_more
+    assert first.data[1].content is None
+    assert first.data[1].content_parts[0].text == "part one"
     second = client.chat.completions.messages.list(completion.id, limit=2, after=first.data[-1].id)
-    assert [m.content for m in second.data] == ["ok", "done"] and not second.has_more
+    assert [m.content for m in second.data] == ["ok", "done"]
+    assert not second.has_more
     newest = client.chat.completions.messages.list(completion.id, order="desc", limit=1)
     assert newest.data[0].id == f"{completion.id}-3"
 
@@ -106,7 +112,8 @@ def test_update_metadata_and_delete(client):
     updated = client.chat.completions.update(completion.id, metadata={"k": "v"})
     assert updated.to_dict()["metadata"] == {"k": "v"}
     deleted = client.chat.completions.delete(completion.id)
-    assert deleted.deleted and deleted.id == completion.id
+    assert deleted.deleted
+    assert deleted.id == completion.id
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.retrieve(completion.id)
     with pytest.raises(openai.NotFoundError):
@@ -135,7 +142,8 @@ def test_caller_mistakes_are_400s(client, kwargs, param):
 def test_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="gpt-nope", messages=[{"role": "user", "content": "x"}])
-    assert caught.value.code == "model_not_found" and "gpt-nope" in caught.value.message
+    assert caught.value.code == "model_not_found"
+    assert "gpt-nope" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -160,7 +168,8 @@ def test_stream_that_breaks_midway_raises_and_stores_nothing(client):
     with pytest.raises(openai.APIError) as caught:
         for chunk in ask(client, "#midstream now", stream=True):
             seen.append(chunk)
-    assert seen and "could not be reached or closed the connection" in caught.value.message
+    assert seen
+    assert "could not be reached or closed the connection" in caught.value.message
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.retrieve(seen[0].id)
 
@@ -171,7 +180,8 @@ def test_unparseable_body_is_a_json_400(inference_server):
         content=b"{not json",
         headers={"content-type": "application/json"},
     )
-    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_without_a_provider_the_error_says_how_to_configure_one(tmp_path):
@@ -181,8 +191,10 @@ def test_without_a_provider_the_error_says_how_to_configure_one(tmp_path):
         assert client.models.list().data == []
         with pytest.raises(openai.APIStatusError) as caught:
             ask(client, "anyone there?")
-        assert caught.value.status_code == 503 and caught.value.code == "no_inference_provider"
-        assert "providers:" in caught.value.message and "OPENAI_BASE_URL" in caught.value.message
+        assert caught.value.status_code == 503
+        assert caught.value.code == "no_inference_provider"
+        assert "providers:" in caught.value.message
+        assert "OPENAI_BASE_URL" in caught.value.message
     finally:
         server.stop()
 

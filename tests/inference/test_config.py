@@ -47,7 +47,9 @@ def test_defaults_follow_llama_stack():
     (only,) = parse(
         {"providers": {"inference": [{"provider_id": "openai", "provider_type": "remote::openai"}]}}
     ).inference_providers
-    assert only.base_url == "https://api.openai.com/v1" and only.api_key is None and only.max_retries == 2
+    assert only.base_url == "https://api.openai.com/v1"
+    assert only.api_key is None
+    assert only.max_retries == 2
 
 
 def test_registered_models_in_both_places():

@@ -10,8 +10,8 @@ from apps.core.errors import UpstreamError, UpstreamTimeoutError
 from apps.inference.recording import RecordingNotFoundError, RecordingUpstream, recorder_settings, request_hash
 from apps.inference.upstream import OpenAIUpstream
 from apps.storage.config import InferenceProvider
-from tests.conftest import free_port
-from tests.inference.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.live_server import free_port
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,8 @@ async def test_record_then_replay_without_any_server(fake, tmp_path):
         await replayer.chat(body("hello", temperature=0.3)),
     )
     assert first["choices"] == live["choices"]
-    assert first["id"].startswith("chatcmpl-") and first["id"] != second["id"] != live["id"]
+    assert first["id"].startswith("chatcmpl-")
+    assert first["id"] != second["id"] != live["id"]
 
 
 async def test_hash_ignores_key_order_and_float_noise():
@@ -85,8 +86,11 @@ async def test_replay_names_the_missing_recording(tmp_path):
     with pytest.raises(RecordingNotFoundError) as caught:
         await replayer.chat(body("never recorded"))
     message = caught.value.message
-    assert str(tmp_path) in message and "chat-completions-" in message and "record-if-missing" in message
-    assert caught.value.status_code == 502 and caught.value.code == "recording_not_found"
+    assert str(tmp_path) in message
+    assert "chat-completions-" in message
+    assert "record-if-missing" in message
+    assert caught.value.status_code == 502
+    assert caught.value.code == "recording_not_found"
 
 
 async def test_record_if_missing_replays_what_exists_and_records_the_rest(fake, tmp_path):

@@ -7,31 +7,26 @@ really wait for room and share commits.
 from __future__ import annotations
 
 import signal
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
-import psycopg
 import pytest
 
-from tests.conftest import PG, unique
-from tests.inference.conftest import RECORDINGS
-from tests.inference.harness import provider_yaml, sdk, start_inference_server
+from tests.support.inference import provider_yaml, recordings, sdk, start_inference_server
+from tests.support.postgres import connect, postgres_database
+from tests.support.services import PG
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 
+RECORDINGS = recordings("inference")
+
 
 @pytest.fixture
-def pg_database(postgres_service):
-    name = unique("sa_queue_")
-    admin = f"host={PG['host']} port={PG['port']} user={PG['user']} dbname={PG['db']}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pg_database():
+    with postgres_database("sa_queue_") as name:
+        yield name
 
 
 def storage_yaml(home, database: str, *, size: int = 2, writers: int = 2) -> str:
@@ -48,7 +43,7 @@ storage:
 
 
 def pg_count(database: str, table: str) -> int:
-    with psycopg.connect(f"host={PG['host']} port={PG['port']} user={PG['user']} dbname={database}") as conn:
+    with connect(database) as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -84,8 +79,9 @@ def test_readable_at_once_from_any_worker_under_concurrency(tmp_path, upstream, 
 def test_queued_writes_are_committed_on_shutdown(tmp_path, upstream, pg_database):
     """Writes whose clients gave up wait behind a table lock; SIGTERM still commits every one of them."""
     config = provider_yaml(upstream.url, storage=storage_yaml(tmp_path, pg_database, size=100, writers=1))
-    server = start_inference_server(tmp_path, RECORDINGS, config)
-    lock = psycopg.connect(f"host={PG['host']} port={PG['port']} user={PG['user']} dbname={pg_database}")
+    # At `info` the server logs each step of its shutdown; the application's is where queued writes drain.
+    server = start_inference_server(tmp_path, RECORDINGS, config, env={"STACKADMIN_SERVER_LOG_LEVEL": "info"})
+    lock = connect(pg_database, autocommit=False)
     try:
         lock.execute("LOCK TABLE inference_store IN SHARE MODE")  # reads go on, inserts wait
 
@@ -100,9 +96,10 @@ def test_queued_writes_are_committed_on_shutdown(tmp_path, upstream, pg_database
             list(pool.map(give_up_waiting, range(8)))
         assert pg_count(pg_database, "inference_store") == 0
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(1.0)
+        wait_until(lambda: "Waiting for application shutdown." in server.log_path.read_text(), timeout=30)
         assert server.process.poll() is None  # still draining: the writes are queued behind the lock
-        threading.Timer(0.5, lock.rollback).start()
+        assert "Application shutdown complete." not in server.log_path.read_text()
+        lock.rollback()
         assert server.process.wait(timeout=30) is not None
         assert pg_count(pg_database, "inference_store") == 8
         assert "did not finish" not in server.log_path.read_text()

@@ -15,7 +15,8 @@ import pytest
 
 from apps.inference.write_queue import WriteQueue
 from apps.responses.models import StoredResponse
-from tests.conftest import unique
+from tests.support.names import unique
+from tests.support.waiting import async_wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -44,7 +45,7 @@ async def queue_behind_a_held_writer(write_queue: WriteQueue, jobs) -> list:
     first = asyncio.ensure_future(write_queue.submit(hold))
     await asyncio.to_thread(entered.wait, 10)
     tasks = [asyncio.ensure_future(job()) for job in jobs]
-    await asyncio.sleep(0.05)  # every job is on the queue now
+    await async_wait_until(lambda: write_queue.pending() == len(jobs), what="every job on the queue")
     assert write_queue.pending() == len(jobs)
     release.set()
     assert await first == "held"
@@ -70,7 +71,8 @@ async def test_queued_inserts_are_stored_together_and_a_bad_row_fails_alone():
     inserted = results[:6] + results[7:]
     assert isinstance(inserted[4], IntegrityError)
     good = [r for r in inserted if not isinstance(r, Exception)]
-    assert len(good) == 9 and all(r.pk is not None for r in good)
+    assert len(good) == 9
+    assert all(r.pk is not None for r in good)
     assert [r.public_id for r in good] == [i for i in ids if i != f"{prefix}_taken"]
     stored = await asyncio.to_thread(
         lambda: dict(

@@ -1,84 +1,9 @@
 from __future__ import annotations
 
-from django.conf import settings
-
-import psycopg
 import pytest
 
-from apps.prompts import selectors
-from apps.storage.config import KVRedisBackend, parse_config
-from apps.storage.kv import build_kv_store, kv_stores
-from tests.conftest import PG, REDIS, require_service, unique
-
-
-def backend_config(kind: str, tmp_path) -> dict:
-    if kind == "sqlite":
-        return {"type": "kv_sqlite", "db_path": str(tmp_path / "prompts-kv.db")}
-    if kind == "postgres":
-        require_service("postgres")
-        return {
-            "type": "kv_postgres",
-            "host": PG["host"],
-            "port": PG["port"],
-            "db": PG["db"],
-            "user": PG["user"],
-            "table_name": unique("kv_prompts_"),
-        }
-    if kind == "redis":
-        require_service("redis")
-        return {"type": "kv_redis", "host": REDIS["host"], "port": REDIS["port"]}
-    return {"type": "kv_memory"}
-
-
-@pytest.fixture
-def prompts_backend(request, tmp_path):
-    """Point the `prompts` store at the backend named by the test's parameter (a fresh namespace/table)."""
-    kind = getattr(request, "param", "sqlite")
-    backend = backend_config(kind, tmp_path)
-    namespace = unique("prompts_")
-    original = settings.STACKADMIN_RUN_CONFIG
-    config = parse_config(
-        {
-            "storage": {
-                "backends": {
-                    "kv_default": {"type": "kv_memory"},
-                    "prompts_backend": backend,
-                    "sql_default": {"type": "sql_sqlite", "db_path": ":memory:"},
-                },
-                "stores": {"prompts": {"backend": "prompts_backend", "namespace": namespace}},
-            }
-        },
-        source="tests",
-        home=str(tmp_path),
-    )
-    settings.STACKADMIN_RUN_CONFIG = config
-    kv_stores.close_all()
-    selectors._index_cache.clear()
-    yield kind
-    store = kv_stores["prompts"]
-    store.delete_range("", "\U0010ffff")
-    kv_stores.close_all()
-    selectors._index_cache.clear()
-    settings.STACKADMIN_RUN_CONFIG = original
-    if kind == "postgres":
-        with psycopg.connect(host=PG["host"], port=PG["port"], dbname=PG["db"], user=PG["user"]) as conn:
-            conn.execute(f'DROP TABLE IF EXISTS "{backend["table_name"]}"')
-
-
-def redis_events_config(namespace: str) -> str:
-    """A run config whose prompts live in Redis (shared by worker processes) and whose live-update events go
-    through Redis too (`server.channel_layer`)."""
-    return f"""
-storage:
-  backends:
-    shared: {{type: kv_redis, host: {REDIS["host"]}, port: {REDIS["port"]}}}
-    sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
-  stores:
-    prompts: {{backend: shared, namespace: {namespace}}}
-    metadata: {{backend: shared, namespace: {namespace}_registry}}
-server:
-  channel_layer: {{backend: shared}}
-"""
+from tests.support.kv import empty_redis_namespace
+from tests.support.names import unique
 
 
 @pytest.fixture
@@ -87,6 +12,4 @@ def redis_namespace(redis_service):
     namespace = unique("live_")
     yield namespace
     for ns in (namespace, f"{namespace}_registry"):
-        store = build_kv_store(KVRedisBackend(type="kv_redis", host=REDIS["host"], port=REDIS["port"]), ns)
-        store.delete_range("", "\U0010ffff")
-        store.close()
+        empty_redis_namespace(ns)

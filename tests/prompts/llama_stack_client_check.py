@@ -11,23 +11,29 @@ from llama_stack_client import LlamaStackClient
 client = LlamaStackClient(base_url=sys.argv[1], max_retries=0)
 
 created = client.prompts.create(prompt="Hello {{ name }}, welcome to {{ place }}", variables=["name", "place"])
-assert created.prompt_id.startswith("pmpt_") and created.version == 1 and created.is_default, created
+assert created.prompt_id.startswith("pmpt_"), created
+assert created.version == 1, created
+assert created.is_default, created
 pid = created.prompt_id
 
 got = client.prompts.retrieve(pid)
-assert got.prompt == "Hello {{ name }}, welcome to {{ place }}" and got.variables == ["name", "place"], got
+assert got.prompt == "Hello {{ name }}, welcome to {{ place }}", got
+assert got.variables == ["name", "place"], got
 
 v2 = client.prompts.update(pid, prompt="Hi {{ name }}", variables=["name"], version=1)
-assert v2.version == 2 and v2.is_default, v2
+assert v2.version == 2, v2
+assert v2.is_default, v2
 v3 = client.prompts.update(pid, prompt="Hey {{ name }}", variables=["name"], version=2, set_as_default=False)
-assert v3.version == 3 and not v3.is_default, v3
+assert v3.version == 3, v3
+assert not v3.is_default, v3
 
 versions = client.prompts.versions.list(pid)
 assert [(v.version, v.is_default) for v in versions] == [(1, False), (2, True), (3, False)], versions
 
 assert client.prompts.retrieve(pid, version=1).prompt.startswith("Hello"), "version=1"
 moved = client.prompts.set_default_version(pid, version=3)
-assert moved.version == 3 and moved.is_default, moved
+assert moved.version == 3, moved
+assert moved.is_default, moved
 listed = [p for p in client.prompts.list() if p.prompt_id == pid]
 assert [(p.version, p.is_default) for p in listed] == [(3, True)], listed
 

@@ -18,10 +18,14 @@ def test_changelist_lists_and_searches(admin_client):
     page = admin_client.get("/admin/prompts/prompt/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert a.prompt_id in html and b.prompt_id in html
-    assert "&lt;b&gt;" in html and "<b>{{" not in html  # prompt text is escaped
+    assert a.prompt_id in html
+    assert b.prompt_id in html
+    # prompt text is escaped
+    assert "&lt;b&gt;" in html
+    assert "<b>{{" not in html
     searched = admin_client.get("/admin/prompts/prompt/", {"q": "translate"}).content.decode()
-    assert b.prompt_id in searched and a.prompt_id not in searched
+    assert b.prompt_id in searched
+    assert a.prompt_id not in searched
 
 
 def test_change_page_shows_versions_and_sets_default(admin_client):
@@ -30,7 +34,9 @@ def test_change_page_shows_versions_and_sets_default(admin_client):
     page = admin_client.get(f"/admin/prompts/prompt/{p.prompt_id}/change/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Version 2 (default)" in html and "Version 1" in html and "second try" in html
+    assert "Version 2 (default)" in html
+    assert "Version 1" in html
+    assert "second try" in html
     response = admin_client.post(f"/admin/prompts/prompt/{p.prompt_id}/change/", {"version": "1"})
     assert response.status_code == 302
     assert selectors.prompt_get(prompt_id=p.prompt_id).version == 1
@@ -39,7 +45,8 @@ def test_change_page_shows_versions_and_sets_default(admin_client):
 def test_delete_asks_then_deletes(admin_client):
     p = services.prompt_create(text="doomed")
     confirm = admin_client.get(f"/admin/prompts/prompt/{p.prompt_id}/delete/")
-    assert confirm.status_code == 200 and p.prompt_id in confirm.content.decode()
+    assert confirm.status_code == 200
+    assert p.prompt_id in confirm.content.decode()
     assert admin_client.post(f"/admin/prompts/prompt/{p.prompt_id}/delete/").status_code == 302
     assert selectors.prompt_list().data == []
 

@@ -30,9 +30,12 @@ def test_full_lifecycle_with_llama_stack_shapes(api):
     assert created.status_code == 200
     body = created.json()
     assert list(body) == PROMPT_KEYS
-    assert body["version"] == 1 and body["is_default"] is True and body["variables"] == ["name", "place"]
+    assert body["version"] == 1
+    assert body["is_default"] is True
+    assert body["variables"] == ["name", "place"]
     pid = body["prompt_id"]
-    assert pid.startswith("pmpt_") and len(pid) == 53
+    assert pid.startswith("pmpt_")
+    assert len(pid) == 53
 
     v2 = api.put(
         f"/prompts/{pid}", json={"prompt": "Hi {{ name }}", "variables": ["name"], "version": 1, "message": "shorter"}
@@ -55,7 +58,8 @@ def test_full_lifecycle_with_llama_stack_shapes(api):
     assert [(p["version"], p["is_default"]) for p in mine] == [(3, True)]
 
     deleted = api.delete(f"/prompts/{pid}")
-    assert deleted.status_code == 200 and deleted.content == b"null"
+    assert deleted.status_code == 200
+    assert deleted.content == b"null"
     assert_error(api.get(f"/prompts/{pid}"), 404, contains="not found")
     assert_error(api.get(f"/prompts/{pid}/versions"), 404)
     assert_error(api.delete(f"/prompts/{pid}"), 404)
@@ -65,7 +69,9 @@ def test_paging_parameters_switch_to_a_paged_list(api):
     ids = [api.post("/prompts", json={"prompt": f"paged {i}"}).json()["prompt_id"] for i in range(3)]
     first = api.get("/prompts", params={"limit": 2}).json()
     assert set(first) == {"object", "data", "has_more", "first_id", "last_id"}
-    assert first["object"] == "list" and len(first["data"]) == 2 and first["has_more"] is True
+    assert first["object"] == "list"
+    assert len(first["data"]) == 2
+    assert first["has_more"] is True
     assert [p["prompt_id"] for p in first["data"]] == ids[::-1][:2]
     rest = api.get("/prompts", params={"limit": 1, "after": first["last_id"]}).json()
     assert rest["data"][0]["prompt_id"] == ids[0]

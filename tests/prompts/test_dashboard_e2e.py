@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import IN_CI, LiveServer
+from tests.support.live_server import LiveServer
+from tests.support.live_updates import redis_events_config
+from tests.support.services import unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -36,10 +38,7 @@ LIVE_MS = 1500
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing (install Debian's chromium package)"
-        if IN_CI:
-            pytest.fail(f"{message}; CI=true: browser tests must run")
-        pytest.skip(message)
+        unavailable(f"{CHROMIUM} is missing (install Debian's chromium package)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -194,7 +193,9 @@ def test_edit_prompt_versions_with_a_live_second_page(open_page, server):
     settled(first)
     first.select_option("#diff-to", "1")
     expect(first.locator("#diff-view .chip-removed")).to_contain_text("tone")
-    assert "from=2" in first.url and "to=1" in first.url  # the picked pair is in the address
+    # the picked pair is in the address
+    assert "from=2" in first.url
+    assert "to=1" in first.url
 
     # --- set version 1 as default from the timeline
     first.goto(f"{server.url}/dashboard/{prompt_id}/")
@@ -324,8 +325,6 @@ def test_pages_on_different_workers_update_live_through_redis(browser, start_ser
     """Two worker processes sharing events through Redis: every open list page (whichever worker serves its
     websocket) shows prompts created through either worker."""
     from playwright.sync_api import expect
-
-    from tests.prompts.conftest import redis_events_config
 
     server = start_server(redis_events_config(redis_namespace), workers=2)
     pages = []

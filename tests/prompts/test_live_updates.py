@@ -5,57 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import re
-import time
 
 from django.test import Client
 
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from asgiref.testing import ApplicationCommunicator
 
 from apps.accounts import services as accounts
 from apps.core.principal import Principal
 from apps.prompts import services
-from tests.conftest import REDIS, unique
-from tests.prompts.conftest import redis_events_config
+from tests.support.live_updates import Socket, dashboard_session, received, redis_events_config
+from tests.support.names import unique
+from tests.support.services import REDIS
 
 ORIGIN = (b"origin", b"http://testserver")
-
-
-class Socket(ApplicationCommunicator):
-    """A websocket client speaking ASGI to the application (channels' own communicator needs daphne)."""
-
-    def __init__(self, application, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-        scope = {
-            "type": "websocket",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": headers,
-            "subprotocols": [],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
-        super().__init__(application, scope)
-
-    async def connect(self) -> bool:
-        await self.send_input({"type": "websocket.connect"})
-        return (await self.receive_output(5))["type"] == "websocket.accept"
-
-    async def receive_json_from(self, timeout: float = 5) -> dict:
-        message = await self.receive_output(timeout)
-        assert message["type"] == "websocket.send", message
-        return json.loads(message["text"])
-
-    async def send_json_to(self, data: dict) -> None:
-        await self.send_input({"type": "websocket.receive", "text": json.dumps(data)})
-
-    async def disconnect(self) -> None:
-        await self.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.wait(1)
 
 
 def _session_cookie(user) -> bytes:
@@ -148,34 +112,6 @@ async def test_events_about_prompts_the_user_cannot_read_are_not_sent(settings, 
 
 
 # ------------------------------------------------------------------------------------------ two workers, Redis
-def dashboard_session(server) -> str:
-    """Sign in through the dashboard's login form, as a browser would; returns the session id."""
-    with httpx.Client(base_url=server.url, follow_redirects=False) as client:
-        page = client.get("/dashboard/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        response = client.post(
-            "/dashboard/login/",
-            data={"username": "admin", "password": server.admin_password, "csrfmiddlewaretoken": token},
-        )
-        assert response.status_code == 302 and response.headers["location"] == "/dashboard/", response.text[:500]
-        return client.cookies["sessionid"]
-
-
-def _received(sockets, prompt_ids: set[str], expected: int, timeout: float = 10) -> list[list[tuple]]:
-    """Per socket, the (kind, prompt_id, version) events about `prompt_ids`, until each has `expected`."""
-    seen: list[list[tuple]] = [[] for _ in sockets]
-    deadline = time.monotonic() + timeout
-    for index, socket in enumerate(sockets):
-        while len(seen[index]) < expected and time.monotonic() < deadline:
-            try:
-                event = json.loads(socket.recv(timeout=max(0.05, deadline - time.monotonic())))
-            except TimeoutError:
-                break
-            if event.get("prompt_id") in prompt_ids:  # other test servers may share this Redis
-                seen[index].append((event["kind"], event["prompt_id"], event.get("version")))
-    return seen
-
-
 @pytest.mark.redis
 def test_live_updates_reach_every_worker_through_redis(start_server, redis_namespace):
     from websockets.sync.client import connect
@@ -196,7 +132,7 @@ def test_live_updates_reach_every_worker_through_redis(start_server, redis_names
             created.append(response.json()["prompt_id"])
         httpx.put(f"{api}/{created[0]}", json={"prompt": "v2", "version": 1}).raise_for_status()
         expected = [("created", pid, 1) for pid in created] + [("version_created", created[0], 2)]
-        for seen in _received(sockets, set(created), len(expected)):
+        for seen in received(sockets, set(created), len(expected)):
             assert sorted(seen) == sorted(expected)
 
         # An event published by another process (here: this test) through the same Redis reaches every socket,
@@ -211,5 +147,5 @@ def test_live_updates_reach_every_worker_through_redis(start_server, redis_names
                 {"type": "change.event", "event": {"kind": "deleted", "prompt_id": marker}},
             )
         )
-        for seen in _received(sockets, {marker}, 1):
+        for seen in received(sockets, {marker}, 1):
             assert seen == [("deleted", marker, None)]

@@ -53,7 +53,8 @@ storage:
     listed = {p["prompt_id"]: p for p in api.get("/prompts").json()["data"]}
     assert set(listed) == set(prompts)
     summarise = next(pid for pid, records in prompts.items() if len(records) == 2)
-    assert listed[summarise]["version"] == 2 and listed[summarise]["is_default"] is True
+    assert listed[summarise]["version"] == 2
+    assert listed[summarise]["is_default"] is True
     assert listed[summarise]["variables"] == ["doc", "n"]
     assert listed[summarise]["created_at"] is None  # llama-stack records carry no timestamps
     versions = api.get(f"/prompts/{summarise}/versions").json()["data"]

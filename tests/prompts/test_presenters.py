@@ -19,7 +19,8 @@ def test_template_report_sorts_placeholders_into_chips():
     assert report.declared == ["name", "unused"]  # names that cannot be variables are dropped
     assert report.undeclared == ["place"]
     assert [(m.line, m.column, m.snippet) for m in report.malformed] == [(1, 48, "{{ oops")]
-    assert report.to_fix == 2 and report.problems == 3
+    assert report.to_fix == 2
+    assert report.problems == 3
 
 
 def test_malformed_placeholders_are_located_by_line_and_column():
@@ -33,7 +34,8 @@ def test_declarable_keeps_valid_names_in_order():
 
 def test_identical_texts_have_no_changes():
     diff = text_diff("one\ntwo", "one\ntwo")
-    assert diff.identical and (diff.added, diff.removed) == (0, 0)
+    assert diff.identical
+    assert (diff.added, diff.removed) == (0, 0)
 
 
 def test_changed_words_are_marked_inside_changed_lines():
@@ -58,8 +60,10 @@ def test_long_unchanged_stretches_fold_around_changes():
     diff = text_diff(old, new)
     kinds = [line.kind for line in diff.lines]
     assert kinds == ["skip", *["equal"] * 3, "delete", "insert", *["equal"] * 3, "skip"]
-    assert diff.lines[0].skipped == 11 and diff.lines[-1].skipped == 12
-    assert diff.lines[1].old_number == 12 and diff.lines[-2].new_number == 18
+    assert diff.lines[0].skipped == 11
+    assert diff.lines[-1].skipped == 12
+    assert diff.lines[1].old_number == 12
+    assert diff.lines[-2].new_number == 18
 
 
 def test_additions_at_the_end_keep_their_line_numbers():
@@ -83,7 +87,9 @@ def test_version_diff_combines_text_and_variables():
     old = PromptVersion(prompt_id="p", prompt="Hi {{ a }}", version=1, variables=["a"])
     new = PromptVersion(prompt_id="p", prompt="Hi {{ a }}", version=2, variables=["a", "b"])
     diff = version_diff(old, new)
-    assert diff.text.identical and not diff.identical and diff.variables.added == ["b"]
+    assert diff.text.identical
+    assert not diff.identical
+    assert diff.variables.added == ["b"]
 
 
 @pytest.mark.parametrize(
@@ -111,4 +117,5 @@ def test_preview_parts():
         ("text", " from "),
         ("missing", "{{ place }}"),
     ]
-    assert shown.missing == ["place"] and shown.characters == len("Hi Ada from {{ place }}")
+    assert shown.missing == ["place"]
+    assert shown.characters == len("Hi Ada from {{ place }}")

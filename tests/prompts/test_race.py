@@ -6,14 +6,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import psycopg
 import pytest
 
 from apps.core.errors import ConflictError
 from apps.prompts import selectors, services
-from apps.storage.config import KVRedisBackend
-from apps.storage.kv import build_kv_store
-from tests.conftest import PG, REDIS, require_service, unique
+from tests.support.kv import empty_redis_namespace
+from tests.support.names import unique
+from tests.support.postgres import drop_table
+from tests.support.services import PG, REDIS, require_service
 
 WRITERS = 16
 
@@ -77,12 +77,9 @@ def cleanup_shared():
     yield made
     for kind, table, namespace in made:
         if kind == "postgres":
-            with psycopg.connect(host=PG["host"], port=PG["port"], dbname=PG["db"], user=PG["user"]) as conn:
-                conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+            drop_table(table)
         else:
-            store = build_kv_store(KVRedisBackend(type="kv_redis", host=REDIS["host"], port=REDIS["port"]), namespace)
-            store.delete_range("", "\U0010ffff")
-            store.close()
+            empty_redis_namespace(namespace)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres", "redis"])

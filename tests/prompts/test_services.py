@@ -31,25 +31,33 @@ def snapshot() -> list[tuple[str, str]]:
 
 def test_create_writes_version_one_and_default_pointer():
     p = services.prompt_create(text="Hello {{ name }}", variables=["name"], message="first")
-    assert p.prompt_id.startswith("pmpt_") and len(p.prompt_id) == 53
-    assert p.version == 1 and p.is_default is True and p.message == "first"
+    assert p.prompt_id.startswith("pmpt_")
+    assert len(p.prompt_id) == 53
+    assert p.version == 1
+    assert p.is_default is True
+    assert p.message == "first"
     store = kv_store("prompts")
     assert store.get(default_key(p.prompt_id)) == "1"
     assert store.get(version_key(p.prompt_id, 1)) is not None
     got = selectors.prompt_get(prompt_id=p.prompt_id)
-    assert got.prompt == "Hello {{ name }}" and got.is_default is True and got.variables == ["name"]
+    assert got.prompt == "Hello {{ name }}"
+    assert got.is_default is True
+    assert got.variables == ["name"]
 
 
 def test_update_claims_latest_plus_one_and_moves_default():
     p = services.prompt_create(text="v1", variables=[])
     v2 = services.prompt_update(prompt_id=p.prompt_id, text="v2 {{ a }}", variables=["a"], version=1)
-    assert v2.version == 2 and v2.is_default is True
+    assert v2.version == 2
+    assert v2.is_default is True
     v3 = services.prompt_update(prompt_id=p.prompt_id, text="v3", version=2, set_as_default=False)
-    assert v3.version == 3 and v3.is_default is False
+    assert v3.version == 3
+    assert v3.is_default is False
     assert selectors.prompt_get(prompt_id=p.prompt_id).version == 2
     versions = selectors.prompt_versions_list(prompt_id=p.prompt_id)
     assert [(v.version, v.is_default) for v in versions] == [(1, False), (2, True), (3, False)]
-    assert versions[0].variables == [] and versions[1].variables == ["a"]  # replaced, not inherited
+    assert versions[0].variables == []
+    assert versions[1].variables == ["a"]  # replaced, not inherited
 
 
 def test_stale_update_is_a_conflict_naming_the_latest():
@@ -58,7 +66,8 @@ def test_stale_update_is_a_conflict_naming_the_latest():
     before = snapshot()
     with pytest.raises(ConflictError) as info:
         services.prompt_update(prompt_id=p.prompt_id, text="other", version=1)
-    assert info.value.status_code == 409 and "the latest is 2" in info.value.message
+    assert info.value.status_code == 409
+    assert "the latest is 2" in info.value.message
     assert snapshot() == before
 
 
@@ -66,7 +75,8 @@ def test_is_default_follows_the_pointer_everywhere():
     p = services.prompt_create(text="one")
     services.prompt_update(prompt_id=p.prompt_id, text="two", version=1)
     moved = services.prompt_version_set_default(prompt_id=p.prompt_id, version=1)
-    assert moved.version == 1 and moved.is_default is True
+    assert moved.version == 1
+    assert moved.is_default is True
     assert selectors.prompt_get(prompt_id=p.prompt_id).version == 1
     assert selectors.prompt_get(prompt_id=p.prompt_id, version=2).is_default is False
     assert selectors.prompt_get(prompt_id=p.prompt_id, version=1).is_default is True
@@ -139,11 +149,14 @@ def test_declared_but_unused_variables_and_unicode_are_fine():
 def test_list_is_newest_first_with_cursor_paging():
     ids = [services.prompt_create(text=f"p{i}").prompt_id for i in range(5)]
     page = selectors.prompt_list(limit=2)
-    assert [s.prompt_id for s in page.data] == ids[::-1][:2] and page.has_more
+    assert [s.prompt_id for s in page.data] == ids[::-1][:2]
+    assert page.has_more
     page2 = selectors.prompt_list(limit=2, after=page.last_id)
-    assert [s.prompt_id for s in page2.data] == ids[::-1][2:4] and page2.has_more
+    assert [s.prompt_id for s in page2.data] == ids[::-1][2:4]
+    assert page2.has_more
     page3 = selectors.prompt_list(limit=2, after=page2.last_id)
-    assert [s.prompt_id for s in page3.data] == ids[::-1][4:] and not page3.has_more
+    assert [s.prompt_id for s in page3.data] == ids[::-1][4:]
+    assert not page3.has_more
     assert [s.prompt_id for s in selectors.prompt_list(order="asc").data] == ids
     with pytest.raises(BadRequestError):
         selectors.prompt_list(after="pmpt_" + "f" * 48)
@@ -173,9 +186,11 @@ def test_list_index_is_rebuilt_when_another_process_changes_the_generation():
 def test_author_and_owner_are_recorded():
     alice = Principal("alice", {"teams": ["a"]})
     p = services.prompt_create(text="x", principal=alice)
-    assert p.created_by == "alice" and p.owner_principal == "alice"
+    assert p.created_by == "alice"
+    assert p.owner_principal == "alice"
     again = selectors.prompt_get(prompt_id=p.prompt_id)
-    assert again.owner_principal == "alice" and again.access_attributes == {"teams": ["a"]}
+    assert again.owner_principal == "alice"
+    assert again.access_attributes == {"teams": ["a"]}
     v2 = services.prompt_update(prompt_id=p.prompt_id, text="y", version=1, created_by="bob (dashboard)")
     assert v2.created_by == "bob (dashboard)"
 

@@ -35,7 +35,8 @@ def text_of(response) -> str:
 def assert_page(response, *ids: str, status: int = 200) -> str:
     assert response.status_code == status, text_of(response)[:2000]
     body = text_of(response)
-    assert body.lstrip().lower().startswith("<!doctype html>") and "<html" in body
+    assert body.lstrip().lower().startswith("<!doctype html>")
+    assert "<html" in body
     for element_id in ids:
         assert f'id="{element_id}"' in body, element_id
     return body
@@ -45,15 +46,12 @@ def assert_partial(response, element_id: str, status: int = 200) -> str:
     """A fragment (no page around it) whose first element carries the id the swap targets."""
     assert response.status_code == status, text_of(response)[:2000]
     body = text_of(response)
-    assert "<html" not in body and "<body" not in body
+    assert "<html" not in body
+    assert "<body" not in body
     first = re.search(r"<(\w+)([^>]*)>", body)
-    assert first is not None and f'id="{element_id}"' in first.group(2), body[:300]
+    assert first is not None, body[:300]
+    assert f'id="{element_id}"' in first.group(2), body[:300]
     return body
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-12345")
 
 
 @pytest.fixture
@@ -86,7 +84,8 @@ def test_logged_out_users_go_to_login(client, page):
     assert response["Location"] == "/dashboard/login/?next=" + url.replace("?", "%3F").replace("=", "%3D")
     # From an htmx request (an expired session), the whole tab goes to the login page, not a fragment.
     response = client.get(url, headers=hx("prompt-list"))
-    assert response.status_code == 200 and response.content == b""
+    assert response.status_code == 200
+    assert response.content == b""
     assert response["HX-Redirect"] == "/dashboard/login/?next=%2Fdashboard%2F"
 
 
@@ -97,19 +96,24 @@ def test_logged_out_users_go_to_login(client, page):
 def test_logged_out_posts_change_nothing(client, url):
     p = make()
     response = client.post(url.format(pid=p.prompt_id), {"text": "x"})
-    assert response.status_code == 302 and response["Location"].startswith("/dashboard/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/dashboard/login/")
     assert [s.prompt_id for s in selectors.prompt_list().data] == [p.prompt_id]
 
 
 def test_login_page_signs_in_and_out(client, alice):
     page = assert_page(client.get("/dashboard/login/?next=/dashboard/new/"))
-    assert 'name="username"' in page and 'name="password"' in page and 'value="/dashboard/new/"' in page
+    assert 'name="username"' in page
+    assert 'name="password"' in page
+    assert 'value="/dashboard/new/"' in page
     wrong = client.post("/dashboard/login/", {"username": "alice", "password": "nope"})
-    assert wrong.status_code == 200 and "did not match" in text_of(wrong)
+    assert wrong.status_code == 200
+    assert "did not match" in text_of(wrong)
     response = client.post(
         "/dashboard/login/", {"username": "alice", "password": "pw-alice-12345", "next": "/dashboard/new/"}
     )
-    assert response.status_code == 302 and response["Location"] == "/dashboard/new/"
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/new/"
     assert client.get("/dashboard/").status_code == 200
     assert client.post("/dashboard/logout/")["Location"] == "/dashboard/login/"
     assert client.get("/dashboard/").status_code == 302
@@ -117,12 +121,14 @@ def test_login_page_signs_in_and_out(client, alice):
 
 def test_root_goes_to_the_dashboard(client):
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/"
 
 
 def test_header_links_to_admin_and_api_docs(web, admin_client):
     page = assert_page(web.get("/dashboard/"))
-    assert 'href="/v1/docs"' in page and 'href="/admin/"' not in page  # alice is not staff
+    assert 'href="/v1/docs"' in page
+    assert 'href="/admin/"' not in page  # alice is not staff
     assert 'href="/admin/"' in text_of(admin_client.get("/dashboard/"))
 
 
@@ -137,36 +143,52 @@ def test_list_page_and_partial(web):
     page = assert_page(web.get("/dashboard/"), "prompt-list", "prompt-search")
     assert page.index(b.prompt_id) < page.index(a.prompt_id)  # newest first
     assert "Translate {{ text }} into French" in page  # one line
-    assert "default v2" in page and "latest v3" in page and "3 versions" in page
-    assert '<span class="chip">text</span>' in page and "by bob" in page
-    assert 'hx-trigger="input changed delay:300ms, search"' in page and 'hx-target="#prompt-list"' in page
+    assert "default v2" in page
+    assert "latest v3" in page
+    assert "3 versions" in page
+    assert '<span class="chip">text</span>' in page
+    assert "by bob" in page
+    assert 'hx-trigger="input changed delay:300ms, search"' in page
+    assert 'hx-target="#prompt-list"' in page
 
     partial = assert_partial(web.get("/dashboard/", headers=hx("prompt-list")), "prompt-list")
-    assert a.prompt_id in partial and b.prompt_id in partial and "prompt-search" not in partial
-    assert 'hx-trigger="refresh"' in partial and 'data-live="*"' in partial
+    assert a.prompt_id in partial
+    assert b.prompt_id in partial
+    assert "prompt-search" not in partial
+    assert 'hx-trigger="refresh"' in partial
+    assert 'data-live="*"' in partial
 
 
 def test_list_search_matches_id_and_text(web):
     a = make(text="Write a haiku about {{ topic }}", variables=["topic"])
     b = make()
     found = assert_partial(web.get("/dashboard/", {"q": "HAIKU"}, headers=hx("prompt-list")), "prompt-list")
-    assert a.prompt_id in found and b.prompt_id not in found and "matching “HAIKU”" in found
+    assert a.prompt_id in found
+    assert b.prompt_id not in found
+    assert "matching “HAIKU”" in found
     by_id = text_of(web.get("/dashboard/", {"q": b.prompt_id[5:20]}))
-    assert b.prompt_id in by_id and a.prompt_id not in by_id
+    assert b.prompt_id in by_id
+    assert a.prompt_id not in by_id
     # The refreshed region asks for the same search again.
     assert 'hx-get="/dashboard/?q=HAIKU"' in found
     nothing = assert_partial(web.get("/dashboard/", {"q": "<zebra>"}, headers=hx("prompt-list")), "prompt-list")
-    assert "No prompt matches “&lt;zebra&gt;”" in nothing and "Show all prompts" in nothing
+    assert "No prompt matches “&lt;zebra&gt;”" in nothing
+    assert "Show all prompts" in nothing
 
 
 def test_list_pages_fifty_at_a_time(web):
     ids = [make(text=f"Prompt number {i}", variables=()).prompt_id for i in range(55)]
     first = assert_page(web.get("/dashboard/"))
     assert first.count("<tr data-prompt-id=") == 50
-    assert ids[-1] in first and ids[4] not in first and "1\u201350 of 55 prompts" in first
-    assert 'href="?page=2"' in first and "Older →" in first
+    assert ids[-1] in first
+    assert ids[4] not in first
+    assert "1\u201350 of 55 prompts" in first
+    assert 'href="?page=2"' in first
+    assert "Older →" in first
     second = assert_partial(web.get("/dashboard/", {"page": "2"}, headers=hx("prompt-list")), "prompt-list")
-    assert second.count("<tr data-prompt-id=") == 5 and ids[0] in second and "← Newer" in second
+    assert second.count("<tr data-prompt-id=") == 5
+    assert ids[0] in second
+    assert "← Newer" in second
     # Out-of-range and junk page numbers fall back to a real page.
     assert text_of(web.get("/dashboard/", {"page": "99"})).count("<tr data-prompt-id=") == 5
     assert text_of(web.get("/dashboard/", {"page": "x"})).count("<tr data-prompt-id=") == 50
@@ -174,7 +196,9 @@ def test_list_pages_fifty_at_a_time(web):
 
 def test_empty_installation_explains_what_to_do(web):
     page = assert_page(web.get("/dashboard/"), "prompt-list")
-    assert "No prompts yet" in page and "Create your first prompt" in page and "/v1/prompts" in page
+    assert "No prompts yet" in page
+    assert "Create your first prompt" in page
+    assert "/v1/prompts" in page
 
 
 def test_list_queries_do_not_grow_with_prompts(web, django_assert_num_queries):
@@ -194,7 +218,8 @@ def test_list_queries_do_not_grow_with_prompts(web, django_assert_num_queries):
 # ------------------------------------------------------------------------------------------ create
 def test_create_page_and_partial(web):
     page = assert_page(web.get("/dashboard/new/"), "prompt-form", "variable-chips", "id_text")
-    assert "No placeholders yet" in page and "make_default" not in page
+    assert "No placeholders yet" in page
+    assert "make_default" not in page
     assert_partial(web.get("/dashboard/new/", headers=hx("prompt-form")), "prompt-form")
 
 
@@ -205,7 +230,8 @@ def test_create_saves_version_one_and_goes_to_it(web):
     assert response["Location"] == f"/dashboard/{summary.prompt_id}/"
     created = summary.default
     assert (created.prompt, created.variables, created.message) == ("Hello {{ name }}", ["name"], "first cut")
-    assert created.created_by == "alice" and created.owner_principal == "alice"
+    assert created.created_by == "alice"
+    assert created.owner_principal == "alice"
     assert f"Created {summary.prompt_id}" in text_of(web.get(response["Location"]))
 
 
@@ -220,8 +246,10 @@ def test_create_with_problems_keeps_the_text_and_says_why(web):
     response = web.post("/dashboard/new/", {"text": text, "variables": ["name"]}, headers=hx("prompt-form"))
     body = assert_partial(response, "prompt-form")  # status 200: a re-rendered form
     assert html.escape(text, quote=False) in body
-    assert "malformed placeholder" in body and 'role="alert"' in body
-    assert 'class="chip chip-undeclared"' in body and 'name="declare" value="place"' in body
+    assert "malformed placeholder" in body
+    assert 'role="alert"' in body
+    assert 'class="chip chip-undeclared"' in body
+    assert 'name="declare" value="place"' in body
     assert "Line 1, column 39" in body
     assert selectors.prompt_list().data == []
     # Without JavaScript, the full page comes back the same way.
@@ -234,7 +262,8 @@ def test_declare_buttons_work_without_javascript(web):
     body = assert_page(web.post("/dashboard/new/", form), "prompt-form")
     hidden = re.findall(r'<input type="hidden" name="variables" value="(\w+)">', body)
     assert hidden == ["a", "gone", "b"]  # "9lives" cannot be a variable name: flagged instead
-    assert "not a valid name" in body and 'class="chip chip-unused"' in body
+    assert "not a valid name" in body
+    assert 'class="chip chip-unused"' in body
     assert selectors.prompt_list().data == []  # declaring never saves
 
 
@@ -257,9 +286,12 @@ def test_analyze_returns_the_chips(web):
         ),
         "variable-chips",
     )
-    assert 'class="chip chip-declared"' in body and 'class="chip chip-undeclared"' in body
-    assert 'class="chip chip-unused"' in body and "Fix 1 placeholder" in body
-    assert "&lt;script&gt;x&lt;/script&gt;" in body and "<script>x" not in body
+    assert 'class="chip chip-declared"' in body
+    assert 'class="chip chip-undeclared"' in body
+    assert 'class="chip chip-unused"' in body
+    assert "Fix 1 placeholder" in body
+    assert "&lt;script&gt;x&lt;/script&gt;" in body
+    assert "<script>x" not in body
     assert re.findall(r'name="variables" value="(\w+)"', body) == ["doc", "unused"]
 
 
@@ -270,7 +302,8 @@ def test_analyze_declares_and_removes(web):
     removed = text_of(
         web.post("/dashboard/analyze/", {"text": "{{ a }}", "variables": ["a"], "undeclare": "a"}, headers=hx())
     )
-    assert re.findall(r'name="variables" value="(\w+)"', removed) == [] and "Declare 1 new variable" in removed
+    assert re.findall(r'name="variables" value="(\w+)"', removed) == []
+    assert "Declare 1 new variable" in removed
     ignored = text_of(web.post("/dashboard/analyze/", {"text": "no placeholders", "declare": "ghost"}, headers=hx()))
     assert 'name="variables"' not in ignored
     assert web.get("/dashboard/analyze/").status_code == 405
@@ -292,12 +325,16 @@ def test_detail_page_shows_the_timeline(web):
         "delete-confirm",
     )
     assert page.index("Version 2</a>") < page.index("Version 1</a>")  # newest first
-    assert "shorter" in page and "first" in page and "bob" in page
+    assert "shorter" in page
+    assert "first" in page
+    assert "bob" in page
     assert '<h2 id="version-heading">Version 1</h2>' in page  # the default is shown
-    assert 'id="var-doc"' in page and 'id="var-reader"' in page
+    assert 'id="var-doc"' in page
+    assert 'id="var-reader"' in page
     assert f'"id": "{p.prompt_id}"' in page  # the code snippet
     v2 = assert_page(web.get(f"/dashboard/{p.prompt_id}/", {"version": "2"}))
-    assert '<h2 id="version-heading">Version 2</h2>' in v2 and "Set version 2 as default" in v2
+    assert '<h2 id="version-heading">Version 2</h2>' in v2
+    assert "Set version 2 as default" in v2
     assert "Applications get version 1 unless they ask for this one" in v2
 
 
@@ -329,7 +366,8 @@ def test_missing_prompts_and_versions(web):
     # A region refreshing after the prompt was deleted elsewhere is replaced by a notice (htmx swaps 404s).
     services.prompt_delete(prompt_id=p.prompt_id)
     notice = assert_partial(web.get(f"/dashboard/{p.prompt_id}/", headers=hx("version-list")), "version-list", 404)
-    assert "not found" in notice and "Back to all prompts" in notice
+    assert "not found" in notice
+    assert "Back to all prompts" in notice
 
 
 # ------------------------------------------------------------------------------------------ set default
@@ -337,7 +375,8 @@ def test_set_default_as_a_plain_form(web):
     p = make()
     services.prompt_update(prompt_id=p.prompt_id, text="two", variables=[], version=1)
     response = web.post(f"/dashboard/{p.prompt_id}/versions/1/default/")
-    assert response.status_code == 302 and response["Location"] == f"/dashboard/{p.prompt_id}/?version=1"
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/{p.prompt_id}/?version=1"
     assert selectors.prompt_get(prompt_id=p.prompt_id).version == 1
     assert "Version 1 is now the default." in text_of(web.get(response["Location"]))
     assert web.get(f"/dashboard/{p.prompt_id}/versions/1/default/").status_code == 405
@@ -357,7 +396,8 @@ def test_set_default_with_htmx_swaps_both_regions(web, target, other):
 def test_set_default_of_a_missing_version(web):
     p = make()
     response = web.post(f"/dashboard/{p.prompt_id}/versions/9/default/")
-    assert response.status_code == 404 and "has no version 9" in text_of(response)
+    assert response.status_code == 404
+    assert "has no version 9" in text_of(response)
 
 
 # ------------------------------------------------------------------------------------------ edit
@@ -365,11 +405,14 @@ def test_edit_page_and_partial(web):
     p = make()
     services.prompt_update(prompt_id=p.prompt_id, text="v2 {{ doc }}", variables=["doc"], version=1)
     page = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/"), "prompt-form", "variable-chips", "edit-notice")
-    assert ">\nv2 {{ doc }}</textarea>" in page and 'name="base_version" value="2"' in page
-    assert "Save version 3" in page and 'name="make_default" checked' in page
+    assert ">\nv2 {{ doc }}</textarea>" in page
+    assert 'name="base_version" value="2"' in page
+    assert "Save version 3" in page
+    assert 'name="make_default" checked' in page
     older = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/?from=1"))
     assert ">\nSummarise {{ doc }} for {{ reader }}</textarea>" in older
-    assert 'name="base_version" value="2"' in older and "Starting from the text of version 1" in older
+    assert 'name="base_version" value="2"' in older
+    assert "Starting from the text of version 1" in older
     assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/", headers=hx("prompt-form")), "prompt-form")
 
 
@@ -379,7 +422,8 @@ def test_edit_saves_a_new_version(web):
         f"/dashboard/{p.prompt_id}/edit/",
         {"text": "Briefly: {{ doc }}", "variables": ["doc"], "message": "shorter", "base_version": "1"},
     )  # make_default unchecked
-    assert response.status_code == 302 and response["Location"] == f"/dashboard/{p.prompt_id}/?version=2"
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/{p.prompt_id}/?version=2"
     latest = selectors.prompt_version_get(prompt_id=p.prompt_id, version=2)
     assert (latest.prompt, latest.variables, latest.message, latest.created_by) == (
         "Briefly: {{ doc }}",
@@ -421,11 +465,13 @@ def test_edit_conflict_keeps_the_text_and_shows_their_change(web):
     response = web.post(f"/dashboard/{p.prompt_id}/edit/", form, headers=hx("prompt-form"))
     body = assert_partial(response, "prompt-form", status=409)
     assert "Someone saved a newer version while you were editing" in body
-    assert "<strong>bob</strong>" in body and "tighter" in body
+    assert "<strong>bob</strong>" in body
+    assert "tighter" in body
     assert html.escape(mine, quote=False) + "</textarea>" in body  # the text survives, escaped
     assert 'value="add reader"' in body
     assert re.search(r"<ins>\s?very\s?</ins>", body)  # what bob changed
-    assert 'name="base_version" value="2"' in body and "Save version 3" in body
+    assert 'name="base_version" value="2"' in body
+    assert "Save version 3" in body
     assert len(selectors.prompt_versions_list(prompt_id=p.prompt_id)) == 2  # nothing saved
     # Saving again, now on top of bob's version, goes through.
     again = web.post(f"/dashboard/{p.prompt_id}/edit/", {**form, "base_version": "2"})
@@ -442,7 +488,8 @@ def test_edit_of_a_prompt_deleted_meanwhile_offers_to_save_it_as_new(web):
     services.prompt_delete(prompt_id=p.prompt_id)
     form = {"text": "keep me {{ doc }}", "variables": ["doc"], "base_version": "1"}
     body = assert_partial(web.post(f"/dashboard/{p.prompt_id}/edit/", form, headers=hx("prompt-form")), "prompt-form")
-    assert "keep me {{ doc }}</textarea>" in body and "Save as a new prompt" in body
+    assert "keep me {{ doc }}</textarea>" in body
+    assert "Save as a new prompt" in body
     assert 'formaction="/dashboard/new/"' in body
 
 
@@ -453,7 +500,8 @@ def test_edit_notice_tells_about_newer_versions(web):
     assert "notice-warn" not in quiet
     services.prompt_update(prompt_id=p.prompt_id, text="x", variables=[], version=1, created_by="bob")
     loud = assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/notice/?base=1", headers=hx()), "edit-notice")
-    assert "Version 2 was just saved by bob" in loud and 'hx-trigger="refresh"' in loud
+    assert "Version 2 was just saved by bob" in loud
+    assert 'hx-trigger="refresh"' in loud
     assert web.get(f"/dashboard/{p.prompt_id}/edit/notice/?base=1")["Location"] == f"/dashboard/{p.prompt_id}/edit/"
     services.prompt_delete(prompt_id=p.prompt_id)
     gone = assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/notice/?base=1", headers=hx()), "edit-notice")
@@ -471,12 +519,17 @@ def test_diff_page_and_partial(web):
     )
     page = assert_page(web.get(f"/dashboard/{p.prompt_id}/diff/"), "diff-view", "diff-from", "diff-to")
     assert re.search(r"<ins>\s?for \{\{ reader \}\}\s?</ins>", page)
-    assert "chip-added" in page and "reader" in page and "+1" in page and "\u22121" in page
-    assert '<option value="1" selected>' in page and '<option value="2" selected>' in page
+    assert "chip-added" in page
+    assert "reader" in page
+    assert "+1" in page
+    assert "\u22121" in page
+    assert '<option value="1" selected>' in page
+    assert '<option value="2" selected>' in page
     reverse = assert_partial(
         web.get(f"/dashboard/{p.prompt_id}/diff/?from=2&to=1", headers=hx("diff-view")), "diff-view"
     )
-    assert "<del>" in reverse and "chip-removed" in reverse
+    assert "<del>" in reverse
+    assert "chip-removed" in reverse
     same = text_of(web.get(f"/dashboard/{p.prompt_id}/diff/?from=2&to=2", headers=hx("diff-view")))
     assert "Pick two different versions" in same
 
@@ -509,14 +562,17 @@ def test_preview_marks_filled_and_missing_values(web):
 def test_delete_asks_naming_the_prompt_then_deletes(web):
     p = make(text="Doomed {{ doc }}", variables=["doc"])
     page = assert_page(web.get(f"/dashboard/{p.prompt_id}/delete/"), "delete-confirm")
-    assert f"Delete prompt <code>{p.prompt_id}</code>?" in page and "Doomed {{ doc }}" in page
+    assert f"Delete prompt <code>{p.prompt_id}</code>?" in page
+    assert "Doomed {{ doc }}" in page
     assert "All 1 version of this prompt will be removed" in page
     inline = assert_partial(
         web.get(f"/dashboard/{p.prompt_id}/delete/", headers=hx("delete-confirm")), "delete-confirm"
     )
-    assert p.prompt_id in inline and 'method="post"' in inline
+    assert p.prompt_id in inline
+    assert 'method="post"' in inline
     response = web.post(f"/dashboard/{p.prompt_id}/delete/")
-    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/"
     assert selectors.prompt_list().data == []
     assert f"Deleted {p.prompt_id}" in text_of(web.get("/dashboard/"))
     assert web.post(f"/dashboard/{p.prompt_id}/delete/").status_code == 404
@@ -561,7 +617,8 @@ def test_user_text_is_escaped_everywhere(web):
 def test_templates_never_mark_user_text_safe():
     for path in [*(ROOT / "templates").rglob("*.html")]:
         source = path.read_text()
-        assert "|safe" not in source and "autoescape off" not in source, path
+        assert "|safe" not in source, path
+        assert "autoescape off" not in source, path
     assert "mark_safe" not in (ROOT / "apps/prompts/views.py").read_text()
 
 
@@ -576,7 +633,8 @@ def test_forms_need_the_csrf_token(alice):
     assert strict.post("/dashboard/new/", {"text": "Hi", "csrfmiddlewaretoken": field}).status_code == 302
     header = re.search(r"hx-headers='\{\"x-csrftoken\": \"([^\"]+)\"\}'", page).group(1)
     response = strict.post("/dashboard/new/", {"text": "Hello"}, headers={**hx("prompt-form"), "X-CSRFToken": header})
-    assert response.status_code == 200 and "HX-Redirect" in response
+    assert response.status_code == 200
+    assert "HX-Redirect" in response
 
 
 # ------------------------------------------------------------------------------------------ access policy
@@ -600,7 +658,8 @@ def test_dashboard_applies_the_access_policy(settings, client, django_user_model
     )
     assert response.status_code == 302
     edited = selectors.prompt_get(prompt_id=owned.prompt_id)
-    assert edited.created_by == "carol" and edited.owner_principal == "alice"
+    assert edited.created_by == "carol"
+    assert edited.owner_principal == "alice"
 
 
 def _team_users(django_user_model, **teams: list[str]) -> dict:
@@ -625,7 +684,8 @@ def test_another_teams_prompt_is_missing_on_every_page_and_partial(settings, cli
     client.force_login(users["bob"])
     assert pid not in text_of(client.get("/dashboard/"))
     found = text_of(client.get("/dashboard/", {"q": "red team secret"}, headers=hx("prompt-list")))
-    assert "No prompt matches" in found and pid not in found
+    assert "No prompt matches" in found
+    assert pid not in found
     theirs, nobodys = (client.get("/dashboard/", {"q": q}, headers=hx("prompt-list")) for q in (pid, missing))
     assert _blanked(theirs) == _blanked(nobodys)
     requests = [
@@ -644,7 +704,8 @@ def test_another_teams_prompt_is_missing_on_every_page_and_partial(settings, cli
         theirs = getattr(client, method)(url.format(pid=pid), data, headers=headers)
         nobodys = getattr(client, method)(url.format(pid=missing), data, headers=headers)
         assert theirs.status_code == nobodys.status_code, url
-        assert theirs.status_code in (404, 200) and "red team secret" not in text_of(theirs), url
+        assert theirs.status_code in (404, 200), url
+        assert "red team secret" not in text_of(theirs), url
         assert _blanked(theirs) == _blanked(nobodys), url
     kept = selectors.prompt_versions_list(prompt_id=pid)
     assert [(v.version, v.prompt, v.is_default) for v in kept] == [(1, "red team secret {{ doc }}", True)]
@@ -670,13 +731,16 @@ def test_a_custom_policy_lets_the_team_read_but_not_change(settings, client, dja
     assert_page(client.get(f"/dashboard/{pid}/"), "version-list")
 
     plain = client.post(f"/dashboard/{pid}/versions/1/default/")
-    assert plain.status_code == 302 and plain["Location"] == f"/dashboard/{pid}/"
+    assert plain.status_code == 302
+    assert plain["Location"] == f"/dashboard/{pid}/"
     assert f"You may not update prompt &#x27;{pid}&#x27;" in text_of(client.get(plain["Location"]))
     swapped = client.post(f"/dashboard/{pid}/versions/1/default/", headers=hx("version-status"))
-    assert swapped.status_code == 403 and swapped["HX-Reswap"] == "none"
+    assert swapped.status_code == 403
+    assert swapped["HX-Reswap"] == "none"
     assert "You may not update" in swapped["HX-Trigger"]
     assert client.post(f"/dashboard/{pid}/delete/").status_code == 302
     edit = client.post(f"/dashboard/{pid}/edit/", {"text": "carol's", "base_version": "2", "make_default": "on"})
-    assert edit.status_code == 200 and "You may not update" in text_of(edit)
+    assert edit.status_code == 200
+    assert "You may not update" in text_of(edit)
     kept = selectors.prompt_versions_list(prompt_id=pid)
     assert [(v.version, v.prompt, v.is_default) for v in kept] == [(1, "v1", False), (2, "v2", True)]

@@ -29,7 +29,9 @@ def test_response_pages_show_input_output_usage_and_prompt_version(admin, client
         model="fake-model", input="admin page check", prompt={"id": prompt_id, "variables": {"topic": "gardens"}}
     )
     listing = admin.get("/admin/responses/storedresponse/", params={"q": response.id})
-    assert listing.status_code == 200 and response.id in listing.text and f"{prompt_id} (version 1)" in listing.text
+    assert listing.status_code == 200
+    assert response.id in listing.text
+    assert f"{prompt_id} (version 1)" in listing.text
     pk = re.search(r'href="/admin/responses/storedresponse/(\d+)/change/', listing.text).group(1)
     detail = admin.get(f"/admin/responses/storedresponse/{pk}/change/")
     assert detail.status_code == 200
@@ -47,10 +49,12 @@ def test_chat_completion_pages(admin, client):
     assert completion.id in listing.text
     pk = re.search(r'href="/admin/inference/chatcompletion/(\d+)/change/', listing.text).group(1)
     detail = admin.get(f"/admin/inference/chatcompletion/{pk}/change/")
-    assert "admin completion" in detail.text and "Hello! You said: admin completion" in detail.text
+    assert "admin completion" in detail.text
+    assert "Hello! You said: admin completion" in detail.text
     assert 'name="_save"' not in detail.text
 
 
 def test_anonymous_visitors_are_sent_to_log_in(responses_server):
     page = httpx.get(responses_server.url + "/admin/responses/storedresponse/", follow_redirects=False)
-    assert page.status_code == 302 and "login" in page.headers["location"]
+    assert page.status_code == 302
+    assert "login" in page.headers["location"]

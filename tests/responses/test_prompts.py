@@ -39,7 +39,8 @@ def test_default_version_with_plain_string_variables(client, prompt):
         {"role": "system", "content": "Keep it short."},
         {"role": "user", "content": "#echo"},
     ]
-    assert response.prompt.id == prompt and response.prompt.version == "2"
+    assert response.prompt.id == prompt
+    assert response.prompt.version == "2"
     assert response.prompt.variables == {"role": "librarian", "language": "Dutch"}
     assert client.responses.retrieve(response.id).prompt.version == "2"
 
@@ -69,8 +70,10 @@ def test_streaming_events_carry_the_prompt(client, prompt):
     ) as stream:
         events = list(stream)
         final = stream.get_final_response()
-    assert events[0].type == "response.created" and events[0].response.prompt.id == prompt
-    assert final.prompt.version == "2" and final.output_text == "Hello! You said: hi"
+    assert events[0].type == "response.created"
+    assert events[0].response.prompt.id == prompt
+    assert final.prompt.version == "2"
+    assert final.output_text == "Hello! You said: hi"
 
 
 @pytest.mark.parametrize(

@@ -15,14 +15,19 @@ def echo_of(response) -> dict:
 
 def test_string_input_makes_a_stored_completed_response(client):
     response = client.responses.create(model="fake-model", input="hello there", metadata={"case": "basic"})
-    assert response.id.startswith("resp_") and response.object == "response"
+    assert response.id.startswith("resp_")
+    assert response.object == "response"
     assert (response.status, response.model, response.store) == ("completed", "fake-model", True)
     assert response.output_text == "Hello! You said: hello there"
     (message,) = response.output
     assert (message.type, message.role, message.status) == ("message", "assistant", "completed")
-    assert message.id.startswith("msg_") and message.content[0].type == "output_text"
-    assert response.usage.input_tokens == 2 and response.usage.output_tokens == 5 and response.usage.total_tokens == 7
-    assert response.metadata == {"case": "basic"} and response.completed_at >= response.created_at
+    assert message.id.startswith("msg_")
+    assert message.content[0].type == "output_text"
+    assert response.usage.input_tokens == 2
+    assert response.usage.output_tokens == 5
+    assert response.usage.total_tokens == 7
+    assert response.metadata == {"case": "basic"}
+    assert response.completed_at >= response.created_at
     assert (response.temperature, response.top_p, response.tool_choice, response.truncation) == (
         1.0,
         1.0,
@@ -65,7 +70,8 @@ def test_items_input_instructions_and_sampling_parameters_reach_the_model(client
 def test_max_output_tokens_cut_makes_an_incomplete_response(client):
     words = " ".join(f"w{n}" for n in range(40))
     response = client.responses.create(model="fake-model", input=words, max_output_tokens=16)
-    assert response.status == "incomplete" and response.incomplete_details.reason == "max_output_tokens"
+    assert response.status == "incomplete"
+    assert response.incomplete_details.reason == "max_output_tokens"
     assert len(response.output_text.split()) == 16
 
 
@@ -79,7 +85,8 @@ def test_json_schema_text_format(client):
     text = {"format": {"type": "json_schema", "name": "city_info", "schema": schema, "strict": True}}
     response = client.responses.create(model="fake-model", input="Tell me about Paris", text=text)
     assert json.loads(response.output_text) == {"city": "sample", "population": 42}
-    assert response.text.format.type == "json_schema" and response.text.format.name == "city_info"
+    assert response.text.format.type == "json_schema"
+    assert response.text.format.name == "city_info"
     sent = echo_of(client.responses.create(model="fake-model", input="#echo", text=text))
     assert sent["params"]["response_format"] == {
         "type": "json_schema",
@@ -89,7 +96,8 @@ def test_json_schema_text_format(client):
 
 def test_store_false_leaves_no_row(client):
     response = client.responses.create(model="fake-model", input="do not keep this", store=False)
-    assert response.store is False and response.output_text
+    assert response.store is False
+    assert response.output_text
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(response.id)
     with pytest.raises(openai.BadRequestError) as caught:
@@ -109,7 +117,8 @@ def test_delete(client):
 def test_list_pages_and_filters_by_model(http, client):
     ids = [client.responses.create(model="alias-model", input=f"listed {n}").id for n in range(3)]
     page = http.get("/responses", params={"model": "alias-model", "limit": 2}).json()
-    assert [r["id"] for r in page["data"]] == ids[::-1][:2] and page["has_more"] is True
+    assert [r["id"] for r in page["data"]] == ids[::-1][:2]
+    assert page["has_more"] is True
     assert page["data"][0]["input"][0]["content"][0]["text"] == "listed 2"
     rest = http.get("/responses", params={"model": "alias-model", "limit": 2, "after": page["last_id"]}).json()
     assert ids[0] in [r["id"] for r in rest["data"]]
@@ -131,12 +140,14 @@ def test_input_items_paging(client):
         "item 4",
         "item 3",
     ]
-    assert newest.has_more and newest.first_id == newest.data[0].id
+    assert newest.has_more
+    assert newest.first_id == newest.data[0].id
     after = items.list(response.id, limit=2, after=newest.last_id)
     assert [i.content for i in after.data] == ["item 2", "item 1"]
     oldest = items.list(response.id, order="asc", limit=10)
     ids = [i.id for i in oldest.data]
-    assert [i.content for i in oldest.data] == texts and not oldest.has_more
+    assert [i.content for i in oldest.data] == texts
+    assert not oldest.has_more
     before = items.list(response.id, order="asc", limit=2, extra_query={"before": ids[3]})
     assert [i.id for i in before.data] == ids[1:3]
     with pytest.raises(openai.BadRequestError):
@@ -227,7 +238,8 @@ def test_caller_mistakes_are_400s_naming_the_parameter(client, kwargs, param, co
 def test_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.create(model="gpt-nope", input="x")
-    assert caught.value.code == "model_not_found" and "gpt-nope" in caught.value.message
+    assert caught.value.code == "model_not_found"
+    assert "gpt-nope" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -38,24 +38,29 @@ def test_text_stream_with_the_helper(client):
         "".join(e.delta for e in events if e.type == "response.output_text.delta") == "Hello! You said: stream please"
     )
     assert events[-4].text == final.output_text == "Hello! You said: stream please"
-    assert final.usage.total_tokens > 0 and final.status == "completed"
+    assert final.usage.total_tokens > 0
+    assert final.status == "completed"
     assert client.responses.retrieve(final.id).output_text == final.output_text
 
 
 def test_stream_true_and_the_wire_format(responses_server, client):
     events = list(client.responses.create(model="fake-model", input="wire", stream=True))
-    assert events[0].type == "response.created" and events[0].response.status == "in_progress"
-    assert events[-1].type == "response.completed" and events[-1].response.output[0].content[0].text.endswith("wire")
+    assert events[0].type == "response.created"
+    assert events[0].response.status == "in_progress"
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output[0].content[0].text.endswith("wire")
     with httpx.stream(
         "POST", responses_server.url + "/v1/responses", json={"model": "fake-model", "input": "wire", "stream": True}
     ) as raw:
         assert raw.headers["content-type"].startswith("text/event-stream")
-        assert raw.headers["cache-control"] == "no-cache" and raw.headers["x-accel-buffering"] == "no"
+        assert raw.headers["cache-control"] == "no-cache"
+        assert raw.headers["x-accel-buffering"] == "no"
         blocks = raw.read().decode().strip().split("\n\n")
     for sequence, block in enumerate(blocks):
         event_line, data_line = block.split("\n")
         data = json.loads(data_line.removeprefix("data: "))
-        assert event_line == f"event: {data['type']}" and data["sequence_number"] == sequence
+        assert event_line == f"event: {data['type']}"
+        assert data["sequence_number"] == sequence
 
 
 def test_function_call_events(client):
@@ -84,7 +89,8 @@ def test_function_call_events(client):
         "in_progress",
         "",
     )
-    assert events[5].arguments == '{"city": "Paris"}' and events[5].item_id == added.id
+    assert events[5].arguments == '{"city": "Paris"}'
+    assert events[5].item_id == added.id
     assert (done.status, done.call_id, done.arguments) == ("completed", added.call_id, '{"city": "Paris"}')
     assert events[-1].response.output[0].call_id == added.call_id
 
@@ -108,12 +114,15 @@ def test_upstream_failure_midstream_ends_with_response_failed(client):
         "response.content_part.added",
     ]
     failed = events[-1]
-    assert failed.type == "response.failed" and failed.sequence_number == len(events) - 1
-    assert failed.response.status == "failed" and failed.response.error.code == "server_error"
+    assert failed.type == "response.failed"
+    assert failed.sequence_number == len(events) - 1
+    assert failed.response.status == "failed"
+    assert failed.response.error.code == "server_error"
     assert "could not be reached or closed the connection" in failed.response.error.message
     assert failed.response.output[0].status == "incomplete"
     stored = client.responses.retrieve(failed.response.id)
-    assert stored.status == "failed" and stored.error.code == "server_error"
+    assert stored.status == "failed"
+    assert stored.error.code == "server_error"
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="fake-model", input="go on", previous_response_id=stored.id)
     assert caught.value.code == "invalid_previous_response"
@@ -121,7 +130,8 @@ def test_upstream_failure_midstream_ends_with_response_failed(client):
 
 def test_stream_garbage_chunk_fails_the_response(client):
     events = list(client.responses.create(model="fake-model", input="#garbage in the stream", stream=True))
-    assert events[-1].type == "response.failed" and events[-1].response.error.code == "server_error"
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.error.code == "server_error"
     assert "not valid JSON" in events[-1].response.error.message
 
 

@@ -40,8 +40,10 @@ def test_function_call_round_trip_over_two_turns(client):
         '{"city": "Paris"}',
         "completed",
     )
-    assert call.id.startswith("fc_") and call.call_id.startswith("call_")
-    assert first.tools[0].name == "get_weather" and first.tools[0].strict is True
+    assert call.id.startswith("fc_")
+    assert call.call_id.startswith("call_")
+    assert first.tools[0].name == "get_weather"
+    assert first.tools[0].strict is True
 
     second = client.responses.create(
         model="fake-model",
@@ -82,14 +84,16 @@ def test_parallel_calls_and_the_parallel_flag(client):
     answered = client.responses.create(model="fake-model", previous_response_id=both.id, input=outputs, tools=TOOLS)
     assert answered.output_text == "The function returned: get_weather | get_time"
     one = client.responses.create(model="fake-model", input=cue, tools=TOOLS, parallel_tool_calls=False)
-    assert [o.name for o in one.output] == ["get_weather"] and one.parallel_tool_calls is False
+    assert [o.name for o in one.output] == ["get_weather"]
+    assert one.parallel_tool_calls is False
 
 
 def test_tool_choice_is_forwarded(client):
     forced = client.responses.create(
         model="fake-model", input="no cue here", tools=TOOLS, tool_choice={"type": "function", "name": "get_time"}
     )
-    assert forced.output[0].name == "get_time" and forced.tool_choice.name == "get_time"
+    assert forced.output[0].name == "get_time"
+    assert forced.tool_choice.name == "get_time"
     none = client.responses.create(model="fake-model", input="#call:get_time", tools=TOOLS, tool_choice="none")
     assert none.output[0].type == "message"
     allowed = client.responses.create(
@@ -99,21 +103,24 @@ def test_tool_choice_is_forwarded(client):
         tool_choice={"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_time"}]},
     )
     params = json.loads(allowed.output_text)["params"]
-    assert [t["function"]["name"] for t in params["tools"]] == ["get_time"] and params["tool_choice"] == "auto"
+    assert [t["function"]["name"] for t in params["tools"]] == ["get_time"]
+    assert params["tool_choice"] == "auto"
 
 
 def test_unanswered_function_call_is_a_400(client):
     first = client.responses.create(model="fake-model", input="#call:get_time", tools=TOOLS)
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="fake-model", previous_response_id=first.id, input="never mind")
-    assert caught.value.code == "function_call_output_missing" and first.output[0].call_id in caught.value.message
+    assert caught.value.code == "function_call_output_missing"
+    assert first.output[0].call_id in caught.value.message
     with pytest.raises(openai.BadRequestError) as wrong:
         client.responses.create(
             model="fake-model",
             previous_response_id=first.id,
             input=[{"type": "function_call_output", "call_id": "call_other", "output": "x"}],
         )
-    assert wrong.value.code == "function_call_not_found" and "call_other" in wrong.value.message
+    assert wrong.value.code == "function_call_not_found"
+    assert "call_other" in wrong.value.message
 
 
 def test_function_call_items_given_inline(client):
@@ -160,7 +167,8 @@ def test_conversation_history_and_new_items(client):
         ("message", "user"),
         ("message", "assistant"),
     ] * 2
-    assert items[2].id == first.output[0].id and items[2].content[0].text == "Hello! You said: Remember that."
+    assert items[2].id == first.output[0].id
+    assert items[2].content[0].text == "Hello! You said: Remember that."
 
 
 def test_conversation_with_store_false_adds_nothing(client):
@@ -193,6 +201,7 @@ def test_conversation_errors(client):
         client.responses.create(
             model="fake-model", input="x", previous_response_id=first.id, conversation=conversation.id
         )
-    assert "previous_response_id" in both.value.message and "conversation" in both.value.message
+    assert "previous_response_id" in both.value.message
+    assert "conversation" in both.value.message
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="fake-model", input="x", conversation="conv_" + "0" * 48)

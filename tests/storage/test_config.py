@@ -18,7 +18,7 @@ from apps.storage.config import (
     substitute_env,
 )
 from apps.storage.databases import backend_aliases, django_databases, store_alias
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 LLAMA_STACK_RUN_YAML = """
 version: 2
@@ -111,11 +111,19 @@ def test_env_substitution_forms_and_coercion():
         "m": 7,
     }
     out = substitute_env(tree, environ=env)
-    assert out["a"] == "db.internal" and out["b"] == 6543 and out["c"] is True and out["d"] == 0.5
-    assert out["e"] == "fallback" and out["f"] == "used-when-empty" and out["g"] == "set" and out["h"] is None
-    assert out["i"] == "postgres://db.internal:6543/x" and out["j"] == [None]
+    assert out["a"] == "db.internal"
+    assert out["b"] == 6543
+    assert out["c"] is True
+    assert out["d"] == 0.5
+    assert out["e"] == "fallback"
+    assert out["f"] == "used-when-empty"
+    assert out["g"] == "set"
+    assert out["h"] is None
+    assert out["i"] == "postgres://db.internal:6543/x"
+    assert out["j"] == [None]
     assert out["k"] == os.path.expanduser("~/data/db.internal")  # a substituted string starting with ~ expands
-    assert not out["l"].startswith("~") and out["l"].endswith("home-default")
+    assert not out["l"].startswith("~")
+    assert out["l"].endswith("home-default")
     assert out["m"] == 7
 
 
@@ -137,7 +145,8 @@ def test_unset_env_without_default_names_the_path(tmp_path):
 
 def test_malformed_yaml_names_line_and_column(tmp_path):
     message = error_of(tmp_path, "storage:\n  backends: [unclosed\n  stores: {}\n")
-    assert "invalid YAML at line" in message and "run.yaml" in message
+    assert "invalid YAML at line" in message
+    assert "run.yaml" in message
 
 
 def test_unknown_backend_lists_the_declared_ones(tmp_path):
@@ -276,7 +285,8 @@ def test_sql_backends_become_database_aliases():
     assert store_alias(config.storage, "files") == "default"
     databases = django_databases(config.storage)
     assert databases["pg"]["ENGINE"] == "django.db.backends.postgresql"
-    assert databases["pg"]["OPTIONS"]["pool"]["max_size"] == 6 and databases["pg"]["CONN_MAX_AGE"] == 0
+    assert databases["pg"]["OPTIONS"]["pool"]["max_size"] == 6
+    assert databases["pg"]["CONN_MAX_AGE"] == 0
     assert databases["default"]["NAME"] == "/tmp/sql.db"
     assert isinstance(config.storage.backends["pg"], SqlPostgresBackend)
     assert KVPostgresBackend(type="kv_postgres", user="u").table_name == "ogx_kvstore"  # llama-stack's default

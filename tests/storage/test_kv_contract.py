@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 import redis as redis_lib
 
 from apps.storage.config import KVMemoryBackend, KVPostgresBackend, KVRedisBackend, KVSqliteBackend
 from apps.storage.kv import KVBackendError, build_kv_store
-from tests.conftest import PG, REDIS, require_service, unique
+from tests.support.names import unique
+from tests.support.postgres import drop_table
+from tests.support.services import PG, REDIS, require_service
 
 BACKENDS = ["memory", "sqlite", "postgres", "redis"]
 
@@ -48,8 +49,7 @@ def backend(request, tmp_path):
             store.delete_range("", "\U0010ffff")
         store.close()
     if request.param == "postgres":
-        with psycopg.connect(host=PG["host"], port=PG["port"], dbname=PG["db"], user=PG["user"]) as conn:
-            conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+        drop_table(table)
     if request.param == "redis":
         client = redis_lib.Redis(host=REDIS["host"], port=REDIS["port"])
         client.delete(*{f"\x00kvindexed:{store.namespace}" for store in built if store.namespace})

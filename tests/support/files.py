@@ -1,4 +1,4 @@
-"""Helpers for file tests against a live server: its storage directory, its database, its memory."""
+"""Helpers for the file tests: what a storage directory holds, and a live server's files, database and memory."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import ROOT
-from tests.procstat import rss_bytes
+from tests.support.paths import ROOT
+from tests.support.procstat import rss_bytes
+
+
+def stored_files(root: Path) -> list[str]:
+    """Every regular file under a storage directory, staged ones included, relative to it."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def storage_dir(server) -> Path:
@@ -59,9 +63,10 @@ class PeakRSS:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        while not self._stop.is_set():
+        while True:
             self.peak = max(self.peak, rss_bytes(self.pid))
-            time.sleep(self.interval)
+            if self._stop.wait(self.interval):
+                return
 
     def __enter__(self) -> PeakRSS:
         self.baseline = self.peak = rss_bytes(self.pid)

@@ -20,7 +20,7 @@ Otherwise the reply is `Hello! You said: <the last user text>`, or after tool re
 the schema. `max_tokens`/`max_completion_tokens` cut the reply to that many words (`finish_reason: length`).
 Usage counts words.
 
-Run it alone: `python -m tests.inference.fake_upstream --port 8399`.
+Run it alone: `python -m tests.support.fake_upstream --port 8399`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ import hashlib
 import json
 import re
 import threading
-import time
 import uuid
 from typing import Any
+
+from tests.support.waiting import wait_until
 
 MODELS = ("fake-model", "fake-model-2")
 CREATED = 1_700_000_000
@@ -229,51 +230,31 @@ class MidstreamFailure(Exception):
     """Raised inside the app so the server drops the connection halfway through a stream."""
 
 
-async def app(scope, receive, send) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    path, method = scope["path"], scope["method"]
-    if path.startswith("/v1/"):
-        path = path[3:]
-    raw = await _read_body(receive)
-    if path == "/models" and method == "GET":
-        data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in MODELS]
-        await _send_json(send, 200, {"object": "list", "data": data})
-        return
-    if path != "/chat/completions" or method != "POST":
-        await _send_json(send, 404, _error(f"No route {method} {path}", "not_found"))
-        return
+async def _lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _refusal(raw: bytes) -> tuple[int, dict] | tuple[None, dict]:
+    """(status, error body) for a chat request the fake refuses, else (None, the parsed request)."""
     try:
         body = json.loads(raw)
     except ValueError:
-        await _send_json(send, 400, _error("We could not parse the JSON body of your request."))
-        return
+        return 400, _error("We could not parse the JSON body of your request.")
     if body.get("model") not in MODELS:
-        await _send_json(send, 404, _error(f"The model `{body.get('model')}` does not exist.", "model_not_found"))
-        return
+        return 404, _error(f"The model `{body.get('model')}` does not exist.", "model_not_found")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        await _send_json(send, 400, _error("'messages' must be a non-empty array."))
-        return
-    cue = _last_user_text(messages)
-    slow = re.search(r"#slow(?::([0-9.]+))?", cue)
-    if slow:
-        await asyncio.sleep(float(slow.group(1) or 30))
-    if "#fail500" in cue:
-        await _send_json(send, 500, _error("The fake model server exploded.", None, "server_error"))
-        return
-    if not body.get("stream"):
-        if "#garbage" in cue:
-            await _send_json(send, 200, None, raw=b"<html>this is not json</html>")
-            return
-        await _send_json(send, 200, completion(body))
-        return
+        return 400, _error("'messages' must be a non-empty array.")
+    return None, body
+
+
+async def _stream(send, body: dict, cue: str) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -288,6 +269,43 @@ async def app(scope, receive, send) -> None:
         data = b"{not json" if "#garbage" in cue and index == 2 else json.dumps(event).encode()
         await send({"type": "http.response.body", "body": b"data: " + data + b"\n\n", "more_body": True})
     await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+async def _chat(send, body: dict) -> None:
+    cue = _last_user_text(body["messages"])
+    slow = re.search(r"#slow(?::([0-9.]+))?", cue)
+    if slow:
+        await asyncio.sleep(float(slow.group(1) or 30))
+    if "#fail500" in cue:
+        await _send_json(send, 500, _error("The fake model server exploded.", None, "server_error"))
+    elif body.get("stream"):
+        await _stream(send, body, cue)
+    elif "#garbage" in cue:
+        await _send_json(send, 200, None, raw=b"<html>this is not json</html>")
+    else:
+        await _send_json(send, 200, completion(body))
+
+
+async def app(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    path, method = scope["path"], scope["method"]
+    if path.startswith("/v1/"):
+        path = path[3:]
+    raw = await _read_body(receive)
+    if path == "/models" and method == "GET":
+        data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in MODELS]
+        await _send_json(send, 200, {"object": "list", "data": data})
+        return
+    if path != "/chat/completions" or method != "POST":
+        await _send_json(send, 404, _error(f"No route {method} {path}", "not_found"))
+        return
+    status, body = _refusal(raw)
+    if status is not None:
+        await _send_json(send, status, body)
+        return
+    await _chat(send, body)
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -305,11 +323,12 @@ class FakeUpstream:
 
     def start(self) -> FakeUpstream:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the fake upstream did not start")
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
+        except TimeoutError:
+            raise RuntimeError("the fake upstream did not start") from None
+        if not self.server.started:
+            raise RuntimeError("the fake upstream did not start")
         return self
 
     def stop(self) -> None:

@@ -3,7 +3,7 @@
 `STACKADMIN_TEST_INFERENCE_MODE` (default `replay`) is passed on to the servers the tests start, with the
 recordings directory beside the test package. In `replay` (CI) no model server runs at all: providers point at a
 loopback port nobody listens on, so a request without its recording fails loudly instead of reaching anything.
-In `record`, `record-if-missing` and `live` the fake upstream (tests/inference/fake_upstream.py) runs in-process.
+In `record`, `record-if-missing` and `live` the fake upstream (tests/support/fake_upstream.py) runs in-process.
 """
 
 from __future__ import annotations
@@ -14,10 +14,16 @@ from pathlib import Path
 import openai
 
 from apps.inference.recording import DIR_ENV, MODE_ENV, MODES
-from tests.conftest import LiveServer, free_port
-from tests.inference.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.live_server import LiveServer, free_port
 
 PROVIDER_TIMEOUT = 2.0
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def recordings(package: str) -> Path:
+    """Where a test package's recorded model calls are kept: `tests/<package>/recordings/`."""
+    return TESTS / package / "recordings"
 
 
 def inference_mode() -> str:

@@ -1,6 +1,7 @@
-"""A live `stackadmin run` whose conversations and files stores live in a fresh PostgreSQL database.
+"""Fresh PostgreSQL databases on the shared server, and a live `stackadmin run` whose conversations and files
+stores live in one.
 
-The database gets a unique name and is dropped afterwards (its connections terminated first): the PostgreSQL
+A database gets a unique name and is dropped afterwards (its connections terminated first): the PostgreSQL
 server is shared, so nothing else on it is touched.
 """
 
@@ -12,11 +13,20 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import PG, LiveServer, require_service, unique
+from tests.support.live_server import LiveServer
+from tests.support.names import unique
+from tests.support.services import PG, require_service
 
 
-def _admin_connection() -> psycopg.Connection:
-    return psycopg.connect(host=PG["host"], port=PG["port"], user=PG["user"], dbname=PG["db"], autocommit=True)
+def connect(database: str = PG["db"], *, autocommit: bool = True) -> psycopg.Connection:
+    """A connection to a database on the shared server (by default the one tests create their own tables in)."""
+    return psycopg.connect(host=PG["host"], port=PG["port"], user=PG["user"], dbname=database, autocommit=autocommit)
+
+
+def drop_table(table: str) -> None:
+    """Drop a table a test made in the shared database (a KV store's, named uniquely)."""
+    with connect() as conn:
+        conn.execute(f'DROP TABLE IF EXISTS "{table}"')
 
 
 def run_config(database: str) -> str:
@@ -41,20 +51,20 @@ class PostgresServer:
         self.config_path = config_path
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(host=PG["host"], port=PG["port"], user=PG["user"], dbname=self.database, autocommit=True)
+        return connect(self.database)
 
 
 @contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database(prefix: str = "sa_") -> Iterator[str]:
     """A fresh, uniquely named database on the shared PostgreSQL server, dropped afterwards."""
     require_service("postgres")
-    database = unique("sa_")
-    with _admin_connection() as admin:
+    database = unique(prefix)
+    with connect() as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     try:
         yield database
     finally:
-        with _admin_connection() as admin:
+        with connect() as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (database,),

@@ -1,0 +1,36 @@
+"""KV backends on the local services for tests that point a store at one, and the cleanup after them."""
+
+from __future__ import annotations
+
+from apps.storage.config import KVRedisBackend
+from apps.storage.kv import build_kv_store
+from tests.support.names import unique
+from tests.support.services import PG, REDIS, require_service
+
+
+def backend_config(kind: str, tmp_path) -> dict:
+    """The run-config entry of a KV backend of `kind` (`sqlite`, `postgres`, `redis`, else memory); a PostgreSQL
+    one gets a table of its own."""
+    if kind == "sqlite":
+        return {"type": "kv_sqlite", "db_path": str(tmp_path / "prompts-kv.db")}
+    if kind == "postgres":
+        require_service("postgres")
+        return {
+            "type": "kv_postgres",
+            "host": PG["host"],
+            "port": PG["port"],
+            "db": PG["db"],
+            "user": PG["user"],
+            "table_name": unique("kv_prompts_"),
+        }
+    if kind == "redis":
+        require_service("redis")
+        return {"type": "kv_redis", "host": REDIS["host"], "port": REDIS["port"]}
+    return {"type": "kv_memory"}
+
+
+def empty_redis_namespace(namespace: str) -> None:
+    """Delete every key of a namespace on the shared Redis server."""
+    store = build_kv_store(KVRedisBackend(type="kv_redis", host=REDIS["host"], port=REDIS["port"]), namespace)
+    store.delete_range("", "\U0010ffff")
+    store.close()
