@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from stackadmin.api import api
-from tests.conftest import free_port
-from tests.inference.fake_upstream import FakeUpstream
-from tests.inference.harness import provider_yaml, start_inference_server
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.inference import provider_yaml, start_inference_server
+from tests.support.live_server import free_port
 
 
 def declared_operations() -> dict[tuple[str, str], object]:

@@ -24,8 +24,8 @@ from apps.core.principal import ANONYMOUS, Principal
 from apps.files.models import File
 from apps.inference.models import ChatCompletion
 from apps.responses.models import StoredResponse
-from tests.conftest import PG
-from tests.conversations.pg import postgres_database
+from tests.support.postgres import postgres_database
+from tests.support.services import PG
 
 pytestmark = pytest.mark.django_db
 
