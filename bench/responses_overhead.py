@@ -108,8 +108,8 @@ def measured(url: str, body: dict | None, *, pids: dict[str, int], **kwargs) -> 
 async def sdk_floor(base_url: str, calls: int) -> float:
     """CPU milliseconds of one model call through the server's own provider client (`OpenAIUpstream`: the `openai`
     SDK on its aiohttp transport), made one at a time from this process."""
+    from apps.inference.config import InferenceProvider
     from apps.inference.upstream import OpenAIUpstream
-    from apps.storage.config import InferenceProvider
 
     upstream = OpenAIUpstream(InferenceProvider("fake", "remote::openai", base_url, "x"))
     try:

@@ -17,8 +17,8 @@ from django.conf import settings
 import httpx
 import pytest
 
-from apps.storage.config import parse_config
 from apps.storage.kv import kv_stores
+from stackadmin.config import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "db": "test"}

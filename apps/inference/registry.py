@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from apps.core.errors import NotFoundError, ServiceUnavailableError
+from apps.inference.config import InferenceConfig, InferenceProvider
 from apps.inference.recording import RecordingUpstream, recorder_settings
 from apps.inference.upstream import OpenAIUpstream, Upstream
-from apps.storage.config import InferenceProvider, RunConfig
 
 MODELS_TTL = 60.0
 UNKNOWN_MODEL_REFRESH = 5.0
@@ -55,9 +55,9 @@ class Model:
         }
 
 
-def configured_providers(config: RunConfig, environ=None) -> tuple[InferenceProvider, ...]:
-    if config.inference_providers is not None:
-        return config.inference_providers
+def configured_providers(config: InferenceConfig, environ=None) -> tuple[InferenceProvider, ...]:
+    if config.providers is not None:
+        return config.providers
     environ = os.environ if environ is None else environ
     base_url, api_key = environ.get("OPENAI_BASE_URL"), environ.get("OPENAI_API_KEY")
     if not base_url and not api_key:
@@ -73,7 +73,7 @@ def configured_providers(config: RunConfig, environ=None) -> tuple[InferenceProv
 
 
 class Registry:
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: InferenceConfig) -> None:
         self.providers = {p.provider_id: p for p in configured_providers(config)}
         self.registered = {
             m.model_id: Model(m.model_id, m.provider_id, m.provider_model_id, m.model_type) for m in config.models
@@ -165,7 +165,7 @@ def registry() -> Registry:
     key = (id(config), loop_id)
     found = _registries.get(key)
     if found is None:
-        found = _registries[key] = Registry(config)
+        found = _registries[key] = Registry(config.inference)
     return found
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 
 import pytest
 
-from apps.storage.config import FilesConfig
+from apps.files.config import FilesConfig
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from apps.core.errors import UpstreamError, UpstreamTimeoutError
+from apps.inference.config import InferenceProvider
 from apps.inference.recording import RecordingNotFoundError, RecordingUpstream, recorder_settings, request_hash
 from apps.inference.upstream import OpenAIUpstream
-from apps.storage.config import InferenceProvider
 from tests.conftest import free_port
 from tests.inference.fake_upstream import FakeUpstream
 

@@ -6,8 +6,9 @@ import psycopg
 import pytest
 
 from apps.prompts import selectors
-from apps.storage.config import KVRedisBackend, parse_config
+from apps.storage.config import KVRedisBackend
 from apps.storage.kv import build_kv_store, kv_stores
+from stackadmin.config import parse_config
 from tests.conftest import PG, REDIS, require_service, unique
 
 
