@@ -4,6 +4,10 @@ The run config (`STACKADMIN_CONFIG`, or the built-in SQLite default under `STACK
 once, here (stackadmin/config.py). A config that cannot be used does not crash the import: the error is kept in
 `STACKADMIN_CONFIG_ERROR`, `manage.py check` reports it (apps.storage.checks) and `stackadmin run`
 refuses to start with the same line.
+
+What the process builds from the run config (KV clients, store write queues, inference providers, prompt
+indexes) is built on first use and rebuilt when `STACKADMIN_RUN_CONFIG` changes (apps.core.handlers), so a test
+switches configs with the `settings` fixture.
 """
 
 from __future__ import annotations

@@ -12,12 +12,11 @@ import time
 import uuid
 from pathlib import Path
 
-from django.conf import settings
+from django.test import override_settings
 
 import httpx
 import pytest
 
-from apps.storage.kv import kv_stores
 from stackadmin.config import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,12 +77,12 @@ def isolated_run_config(tmp_path_factory):
         source="tests",
         home=str(home),
     )
-    original = settings.STACKADMIN_RUN_CONFIG
-    settings.STACKADMIN_RUN_CONFIG = config
-    kv_stores.close_all()
+    # The `settings` fixture is per test; for the session, the override it is built on (which, like it, tells the
+    # run-config handlers to start afresh on entry and on exit).
+    override = override_settings(STACKADMIN_RUN_CONFIG=config)
+    override.enable()
     yield config
-    kv_stores.close_all()
-    settings.STACKADMIN_RUN_CONFIG = original
+    override.disable()
 
 
 # ------------------------------------------------------------------------------------------ live server

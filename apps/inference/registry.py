@@ -7,6 +7,7 @@ models; a provider with none registered serves whatever its server lists at `/mo
 when a request names a model not seen yet, so a model just pulled into Ollama or vLLM is found.
 
 One registry per process and event loop: the SDK's async HTTP connections belong to the loop that opened them.
+When the run config changes, the registries are forgotten and rebuilt on next use.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from apps.core.errors import NotFoundError, ServiceUnavailableError
-from apps.inference.config import InferenceConfig, InferenceProvider
+from apps.core.handlers import RunConfigHandler
+from apps.inference.config import InferenceConfig, InferenceProvider, inference_config
 from apps.inference.recording import RecordingUpstream, recorder_settings
 from apps.inference.upstream import OpenAIUpstream, Upstream
 
@@ -152,26 +152,31 @@ class Registry:
         return model, self.upstreams[model.provider_id]
 
 
-_registries: dict[tuple[int, int], Registry] = {}
+class _Registries(RunConfigHandler[int, Registry]):
+    """A registry per event loop (by its id; 0 outside one). A registry the handler forgets is not closed here:
+    its connections belong to its own loop, which closes them (`close_registry`) or ends with them."""
+
+    def create(self, key: int) -> Registry:
+        return Registry(inference_config())
+
+
+_registries = _Registries()
+
+
+def _loop_id() -> int:
+    try:
+        return id(asyncio.get_running_loop())
+    except RuntimeError:
+        return 0
 
 
 def registry() -> Registry:
     """This process's registry for the running event loop (built on first use, never at import)."""
-    config = settings.STACKADMIN_RUN_CONFIG
-    try:
-        loop_id = id(asyncio.get_running_loop())
-    except RuntimeError:
-        loop_id = 0
-    key = (id(config), loop_id)
-    found = _registries.get(key)
-    if found is None:
-        found = _registries[key] = Registry(config.inference)
-    return found
+    return _registries[_loop_id()]
 
 
 async def close_registry() -> None:
     """Close the running loop's registry (its HTTP connections); the next `registry()` call builds a new one."""
-    config = settings.STACKADMIN_RUN_CONFIG
-    found = _registries.pop((id(config), id(asyncio.get_running_loop())), None)
+    found = _registries.pop(_loop_id())
     if found is not None:
         await found.aclose()

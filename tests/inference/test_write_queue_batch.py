@@ -13,8 +13,8 @@ from django.utils import timezone
 
 import pytest
 
-from apps.inference.write_queue import WriteQueue
 from apps.responses.models import StoredResponse
+from apps.storage.write_queue import WriteQueue
 from tests.conftest import unique
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

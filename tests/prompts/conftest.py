@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from django.conf import settings
-
 import psycopg
 import pytest
 
-from apps.prompts import selectors
 from apps.storage.config import KVRedisBackend
 from apps.storage.kv import build_kv_store, kv_stores
 from stackadmin.config import parse_config
@@ -32,13 +29,12 @@ def backend_config(kind: str, tmp_path) -> dict:
 
 
 @pytest.fixture
-def prompts_backend(request, tmp_path):
+def prompts_backend(request, tmp_path, settings):
     """Point the `prompts` store at the backend named by the test's parameter (a fresh namespace/table)."""
     kind = getattr(request, "param", "sqlite")
     backend = backend_config(kind, tmp_path)
     namespace = unique("prompts_")
-    original = settings.STACKADMIN_RUN_CONFIG
-    config = parse_config(
+    settings.STACKADMIN_RUN_CONFIG = parse_config(
         {
             "storage": {
                 "backends": {
@@ -52,16 +48,9 @@ def prompts_backend(request, tmp_path):
         source="tests",
         home=str(tmp_path),
     )
-    settings.STACKADMIN_RUN_CONFIG = config
-    kv_stores.close_all()
-    selectors._index_cache.clear()
     yield kind
-    store = kv_stores["prompts"]
-    store.delete_range("", "\U0010ffff")
-    kv_stores.close_all()
-    selectors._index_cache.clear()
-    settings.STACKADMIN_RUN_CONFIG = original
-    if kind == "postgres":
+    kv_stores["prompts"].delete_range("", "\U0010ffff")
+    if kind == "postgres":  # the store's pooled connections are idle in autocommit: they hold no lock on the table
         with psycopg.connect(host=PG["host"], port=PG["port"], dbname=PG["db"], user=PG["user"]) as conn:
             conn.execute(f'DROP TABLE IF EXISTS "{backend["table_name"]}"')
 
