@@ -147,7 +147,7 @@ def main() -> None:
         "registered_resources:\n  models:\n  - model_id: fake-model\n"
     )
     env = {**os.environ, "STACKADMIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    env.pop("STACKADMIN_TEST_INFERENCE_MODE", None)
+    env.pop("STACKADMIN_UPSTREAM_CLASS", None)
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.inference.fake_upstream", "--port", str(fake_port)], cwd=ROOT, env=env
     )

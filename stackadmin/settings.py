@@ -58,6 +58,8 @@ STACKADMIN_HOME = STACKADMIN_RUN_CONFIG.home
 # /v1 authentication: `server.auth.enabled`, defaulting to on when `stackadmin run` binds beyond loopback.
 STACKADMIN_AUTH_ENABLED = STACKADMIN_RUN_CONFIG.auth.enabled_for(os.environ.get("STACKADMIN_BIND_HOST"))
 STACKADMIN_ACCESS_POLICY = STACKADMIN_RUN_CONFIG.auth.access_policy
+# The client that reaches a provider's model server, built per provider (tests name a recording one).
+STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
 
 # ------------------------------------------------------------------------------------------ Django core
 DEBUG = _env_bool("DJANGO_DEBUG")

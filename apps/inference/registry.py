@@ -7,7 +7,8 @@ models; a provider with none registered serves whatever its server lists at `/mo
 when a request names a model not seen yet, so a model just pulled into Ollama or vLLM is found.
 
 One registry per process and event loop: the SDK's async HTTP connections belong to the loop that opened them.
-When the run config changes, the registries are forgotten and rebuilt on next use.
+The client class comes from `STACKADMIN_UPSTREAM_CLASS` (the `openai` SDK's by default; tests name one that records
+and replays). When that setting or the run config changes, the registries are forgotten and rebuilt on next use.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import os
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from apps.core.errors import NotFoundError, ServiceUnavailableError
 from apps.core.handlers import RunConfigHandler
 from apps.inference.config import InferenceConfig, InferenceProvider, inference_config
-from apps.inference.recording import RecordingUpstream, recorder_settings
-from apps.inference.upstream import OpenAIUpstream, Upstream
+from apps.inference.upstream import Upstream
 
 MODELS_TTL = 60.0
 UNKNOWN_MODEL_REFRESH = 5.0
@@ -81,13 +84,8 @@ class Registry:
         with_registered = {m.provider_id for m in config.models}
         # Providers whose models are discovered from their server's /models.
         self.discovering = [pid for pid in self.providers if pid not in with_registered]
-        mode, directory = recorder_settings()
-        self.upstreams: dict[str, Upstream] = {}
-        for pid, provider in self.providers.items():
-            upstream: Upstream = OpenAIUpstream(provider)
-            if mode != "live":
-                upstream = RecordingUpstream(upstream, mode=mode, directory=directory)
-            self.upstreams[pid] = upstream
+        upstream_class = import_string(settings.STACKADMIN_UPSTREAM_CLASS)
+        self.upstreams: dict[str, Upstream] = {pid: upstream_class(p) for pid, p in self.providers.items()}
         self._discovered: dict[str, Model] = {}
         self._listed: list[Model] = []
         self._fetched_at = 0.0
@@ -155,6 +153,8 @@ class Registry:
 class _Registries(RunConfigHandler[int, Registry]):
     """A registry per event loop (by its id; 0 outside one). A registry the handler forgets is not closed here:
     its connections belong to its own loop, which closes them (`close_registry`) or ends with them."""
+
+    setting_names = frozenset({"STACKADMIN_RUN_CONFIG", "STACKADMIN_UPSTREAM_CLASS"})
 
     def create(self, key: int) -> Registry:
         return Registry(inference_config())

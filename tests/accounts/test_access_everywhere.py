@@ -21,11 +21,11 @@ import httpx
 import openai
 import pytest
 
-from apps.inference.recording import MODE_ENV
 from tests.accounts.conftest import AUTH_CONFIG, make_users
 from tests.conftest import free_port
 from tests.inference.fake_upstream import FakeUpstream
 from tests.inference.harness import Upstream, provider_yaml, start_inference_server
+from tests.support.recording import MODE_ENV
 
 HERE = Path(__file__).resolve().parent
 RECORDINGS = HERE / "recordings"
