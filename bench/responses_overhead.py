@@ -108,8 +108,8 @@ def measured(url: str, body: dict | None, *, pids: dict[str, int], **kwargs) -> 
 async def sdk_floor(base_url: str, calls: int) -> float:
     """CPU milliseconds of one model call through the server's own provider client (`OpenAIUpstream`: the `openai`
     SDK on its aiohttp transport), made one at a time from this process."""
+    from apps.inference.config import InferenceProvider
     from apps.inference.upstream import OpenAIUpstream
-    from apps.storage.config import InferenceProvider
 
     upstream = OpenAIUpstream(InferenceProvider("fake", "remote::openai", base_url, "x"))
     try:
@@ -147,7 +147,7 @@ def main() -> None:
         "registered_resources:\n  models:\n  - model_id: fake-model\n"
     )
     env = {**os.environ, "STACKADMIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    env.pop("STACKADMIN_TEST_INFERENCE_MODE", None)
+    env.pop("STACKADMIN_UPSTREAM_CLASS", None)
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.support.fake_upstream", "--port", str(fake_port)], cwd=ROOT, env=env
     )

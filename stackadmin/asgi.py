@@ -57,7 +57,7 @@ async def lifespan_app(scope, receive, send):
     """Uvicorn's lifespan: at shutdown, once the last request has finished, commit every queued store write and
     close the connections to the model servers."""
     from apps.inference.registry import close_registry
-    from apps.inference.write_queue import drain_all
+    from apps.storage.write_queue import drain_all
 
     while True:
         message = await receive()

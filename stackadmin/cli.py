@@ -12,7 +12,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from apps.storage.config import ConfigError, RunConfig, auth_settings, is_loopback_host, load_config
+from apps.accounts.config import is_loopback_host
+from apps.core.config import ConfigError
+from stackadmin.config import RunConfig, load_config
 
 EXIT_CONFIG = 2
 EXIT_BACKEND = 3
@@ -148,7 +150,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     config = load(args)
     os.environ["STACKADMIN_BIND_HOST"] = args.host
-    auth_enabled, _ = auth_settings(config, args.host)
+    auth_enabled = config.auth.enabled_for(args.host)
     if not auth_enabled and not is_loopback_host(args.host) and not args.allow_remote_without_auth:
         _fail(
             f"--host {args.host} is not a loopback address and server.auth.enabled is false; anyone who can "

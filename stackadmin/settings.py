@@ -1,9 +1,13 @@
 """stackadmin settings: Django's own from `DJANGO_*` variables, storage from the run config.
 
 The run config (`STACKADMIN_CONFIG`, or the built-in SQLite default under `STACKADMIN_HOME`) is loaded
-once, here. A config that cannot be used does not crash the import: the error is kept in
+once, here (stackadmin/config.py). A config that cannot be used does not crash the import: the error is kept in
 `STACKADMIN_CONFIG_ERROR`, `manage.py check` reports it (apps.storage.checks) and `stackadmin run`
 refuses to start with the same line.
+
+What the process builds from the run config (KV clients, store write queues, inference providers, prompt
+indexes) is built on first use and rebuilt when `STACKADMIN_RUN_CONFIG` changes (apps.core.handlers), so a test
+switches configs with the `settings` fixture.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import os
 import secrets
 from pathlib import Path
 
-from apps.storage.config import ConfigError, auth_settings, channel_layer_backend, load_config, parse_config
+from apps.core.config import ConfigError
 from apps.storage.databases import django_databases
+from stackadmin.config import channel_layer_backend, home_directory, load_config, parse_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,13 +52,14 @@ except ConfigError as exc:
             }
         },
         source="unusable config",
-        home=os.path.expanduser(os.environ.get("STACKADMIN_HOME") or "~/.stackadmin"),
+        home=home_directory(os.environ),
     )
 STACKADMIN_HOME = STACKADMIN_RUN_CONFIG.home
 # /v1 authentication: `server.auth.enabled`, defaulting to on when `stackadmin run` binds beyond loopback.
-STACKADMIN_AUTH_ENABLED, STACKADMIN_ACCESS_POLICY = auth_settings(
-    STACKADMIN_RUN_CONFIG, os.environ.get("STACKADMIN_BIND_HOST")
-)
+STACKADMIN_AUTH_ENABLED = STACKADMIN_RUN_CONFIG.auth.enabled_for(os.environ.get("STACKADMIN_BIND_HOST"))
+STACKADMIN_ACCESS_POLICY = STACKADMIN_RUN_CONFIG.auth.access_policy
+# The client that reaches a provider's model server, built per provider (tests name a recording one).
+STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
 
 # ------------------------------------------------------------------------------------------ Django core
 DEBUG = _env_bool("DJANGO_DEBUG")

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
+from django.test import override_settings
 
 import openai
 import pytest
 
-from apps.prompts import selectors
-from apps.storage.config import parse_config
 from apps.storage.kv import kv_stores
+from stackadmin.config import parse_config
 from tests.support import kv
 from tests.support.inference import Upstream
 from tests.support.live_server import LiveServer
@@ -51,12 +50,12 @@ def isolated_run_config(tmp_path_factory):
         source="tests",
         home=str(home),
     )
-    original = settings.STACKADMIN_RUN_CONFIG
-    settings.STACKADMIN_RUN_CONFIG = config
-    kv_stores.close_all()
+    # The `settings` fixture is per test; for the session, the override it is built on (which, like it, tells the
+    # run-config handlers to start afresh on entry and on exit).
+    override = override_settings(STACKADMIN_RUN_CONFIG=config)
+    override.enable()
     yield config
-    kv_stores.close_all()
-    settings.STACKADMIN_RUN_CONFIG = original
+    override.disable()
 
 
 @pytest.fixture
@@ -66,13 +65,12 @@ def alice(django_user_model):
 
 
 @pytest.fixture
-def prompts_backend(request, tmp_path):
+def prompts_backend(request, tmp_path, settings):
     """Point the `prompts` store at the backend named by the test's parameter (a fresh namespace/table)."""
     kind = getattr(request, "param", "sqlite")
     backend = kv.backend_config(kind, tmp_path)
     namespace = unique("prompts_")
-    original = settings.STACKADMIN_RUN_CONFIG
-    config = parse_config(
+    settings.STACKADMIN_RUN_CONFIG = parse_config(
         {
             "storage": {
                 "backends": {
@@ -86,16 +84,9 @@ def prompts_backend(request, tmp_path):
         source="tests",
         home=str(tmp_path),
     )
-    settings.STACKADMIN_RUN_CONFIG = config
-    kv_stores.close_all()
-    selectors._index_cache.clear()
     yield kind
-    store = kv_stores["prompts"]
-    store.delete_range("", "\U0010ffff")
-    kv_stores.close_all()
-    selectors._index_cache.clear()
-    settings.STACKADMIN_RUN_CONFIG = original
-    if kind == "postgres":
+    kv_stores["prompts"].delete_range("", "\U0010ffff")
+    if kind == "postgres":  # the store's pooled connections are idle in autocommit: they hold no lock on the table
         drop_table(backend["table_name"])
 
 

@@ -91,14 +91,14 @@ def test_non_loopback_host_with_auth_turned_off_needs_an_explicit_flag(tmp_path)
 
 
 def test_authentication_defaults_to_on_beyond_loopback(tmp_path):
-    from apps.storage.config import auth_settings, parse_config
+    from stackadmin.config import parse_config
 
     config = parse_config(None, source="t", home=str(tmp_path))
-    assert auth_settings(config, "0.0.0.0")[0] is True
-    assert auth_settings(config, "127.0.0.1")[0] is False
-    assert auth_settings(config, "localhost")[0] is False
+    assert config.auth.enabled_for("0.0.0.0") is True
+    assert config.auth.enabled_for("127.0.0.1") is False
+    assert config.auth.enabled_for("localhost") is False
     off = parse_config({"server": {"auth": {"enabled": False}}}, source="t", home=str(tmp_path))
-    assert auth_settings(off, "0.0.0.0")[0] is False
+    assert off.auth.enabled_for("0.0.0.0") is False
 
 
 def test_ignored_sections_warn_once_each(tmp_path):

@@ -21,9 +21,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
-from django.conf import settings
-
 from apps.core.errors import PayloadTooLargeError
+from apps.files.config import files_config
 
 INCOMING_DIR = ".incoming"
 FILE_ID_RE = re.compile(r"^file-[0-9a-f]{32}$")
@@ -31,7 +30,7 @@ READ_CHUNK_BYTES = 1024 * 1024
 
 
 def storage_root() -> Path:
-    return _absolute_root(settings.STACKADMIN_RUN_CONFIG.files.storage_dir)
+    return _absolute_root(files_config().storage_dir)
 
 
 @functools.lru_cache(maxsize=8)
@@ -41,7 +40,7 @@ def _absolute_root(configured: str) -> Path:
 
 
 def max_upload_bytes() -> int:
-    return settings.STACKADMIN_RUN_CONFIG.files.max_upload_bytes
+    return files_config().max_upload_bytes
 
 
 def human_size(n: int) -> str:

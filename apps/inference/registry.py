@@ -7,6 +7,8 @@ models; a provider with none registered serves whatever its server lists at `/mo
 when a request names a model not seen yet, so a model just pulled into Ollama or vLLM is found.
 
 One registry per process and event loop: the SDK's async HTTP connections belong to the loop that opened them.
+The client class comes from `STACKADMIN_UPSTREAM_CLASS` (the `openai` SDK's by default; tests name one that records
+and replays). When that setting or the run config changes, the registries are forgotten and rebuilt on next use.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from apps.core.errors import NotFoundError, ServiceUnavailableError
-from apps.inference.recording import RecordingUpstream, recorder_settings
-from apps.inference.upstream import OpenAIUpstream, Upstream
-from apps.storage.config import InferenceProvider, RunConfig
+from apps.core.handlers import RunConfigHandler
+from apps.inference.config import InferenceConfig, InferenceProvider, inference_config
+from apps.inference.upstream import Upstream
 
 MODELS_TTL = 60.0
 UNKNOWN_MODEL_REFRESH = 5.0
@@ -55,9 +58,9 @@ class Model:
         }
 
 
-def configured_providers(config: RunConfig, environ=None) -> tuple[InferenceProvider, ...]:
-    if config.inference_providers is not None:
-        return config.inference_providers
+def configured_providers(config: InferenceConfig, environ=None) -> tuple[InferenceProvider, ...]:
+    if config.providers is not None:
+        return config.providers
     environ = os.environ if environ is None else environ
     base_url, api_key = environ.get("OPENAI_BASE_URL"), environ.get("OPENAI_API_KEY")
     if not base_url and not api_key:
@@ -73,7 +76,7 @@ def configured_providers(config: RunConfig, environ=None) -> tuple[InferenceProv
 
 
 class Registry:
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: InferenceConfig) -> None:
         self.providers = {p.provider_id: p for p in configured_providers(config)}
         self.registered = {
             m.model_id: Model(m.model_id, m.provider_id, m.provider_model_id, m.model_type) for m in config.models
@@ -81,13 +84,8 @@ class Registry:
         with_registered = {m.provider_id for m in config.models}
         # Providers whose models are discovered from their server's /models.
         self.discovering = [pid for pid in self.providers if pid not in with_registered]
-        mode, directory = recorder_settings()
-        self.upstreams: dict[str, Upstream] = {}
-        for pid, provider in self.providers.items():
-            upstream: Upstream = OpenAIUpstream(provider)
-            if mode != "live":
-                upstream = RecordingUpstream(upstream, mode=mode, directory=directory)
-            self.upstreams[pid] = upstream
+        upstream_class = import_string(settings.STACKADMIN_UPSTREAM_CLASS)
+        self.upstreams: dict[str, Upstream] = {pid: upstream_class(p) for pid, p in self.providers.items()}
         self._discovered: dict[str, Model] = {}
         self._listed: list[Model] = []
         self._fetched_at = 0.0
@@ -152,26 +150,33 @@ class Registry:
         return model, self.upstreams[model.provider_id]
 
 
-_registries: dict[tuple[int, int], Registry] = {}
+class _Registries(RunConfigHandler[int, Registry]):
+    """A registry per event loop (by its id; 0 outside one). A registry the handler forgets is not closed here:
+    its connections belong to its own loop, which closes them (`close_registry`) or ends with them."""
+
+    setting_names = frozenset({"STACKADMIN_RUN_CONFIG", "STACKADMIN_UPSTREAM_CLASS"})
+
+    def create(self, key: int) -> Registry:
+        return Registry(inference_config())
+
+
+_registries = _Registries()
+
+
+def _loop_id() -> int:
+    try:
+        return id(asyncio.get_running_loop())
+    except RuntimeError:
+        return 0
 
 
 def registry() -> Registry:
     """This process's registry for the running event loop (built on first use, never at import)."""
-    config = settings.STACKADMIN_RUN_CONFIG
-    try:
-        loop_id = id(asyncio.get_running_loop())
-    except RuntimeError:
-        loop_id = 0
-    key = (id(config), loop_id)
-    found = _registries.get(key)
-    if found is None:
-        found = _registries[key] = Registry(config)
-    return found
+    return _registries[_loop_id()]
 
 
 async def close_registry() -> None:
     """Close the running loop's registry (its HTTP connections); the next `registry()` call builds a new one."""
-    config = settings.STACKADMIN_RUN_CONFIG
-    found = _registries.pop((id(config), id(asyncio.get_running_loop())), None)
+    found = _registries.pop(_loop_id())
     if found is not None:
         await found.aclose()

@@ -26,7 +26,7 @@ from apps.inference.chunks import CompletionAccumulator
 from apps.inference.models import ChatCompletion
 from apps.inference.registry import registry
 from apps.inference.selectors import chat_completion_not_found, chat_completions_visible
-from apps.inference.write_queue import write_queue
+from apps.storage.write_queue import write_queue
 
 logger = logging.getLogger("apps.inference")
 

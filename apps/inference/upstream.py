@@ -31,7 +31,7 @@ from apps.core.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from apps.storage.config import InferenceProvider
+from apps.inference.config import InferenceProvider
 
 
 class Upstream(Protocol):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ from apps.core.errors import BadRequestError, NotFoundError, ServiceUnavailableE
 from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
 from apps.core.principal import ANONYMOUS, Principal
+from apps.prompts.index import IndexSlot, index_slots
 from apps.prompts.records import (
     ALL_END,
     ALL_START,
@@ -198,17 +198,8 @@ class PromptIndex:
         return self._default_json
 
 
-_index_lock = threading.Lock()
-_index_cache: dict[int, PromptIndex] = {}
-
-
-# Summaries from the previous rebuild, by prompt, with the raw records they were built from: a rebuild after one
-# write re-reads every key (cheap) but only decodes the prompts whose records changed.
-_summary_cache: dict[int, dict[str, tuple[tuple, PromptSummary]]] = {}
-
-
-def _build_index(store: BaseKVStore, generation: str | None) -> PromptIndex:
-    previous = _summary_cache.get(id(store), {})
+def _build_index(store: BaseKVStore, generation: str | None, slot: IndexSlot) -> PromptIndex:
+    previous = slot.summaries
     current: dict[str, tuple[tuple, PromptSummary]] = {}
     versions: dict[str, dict[int, str]] = {}
     defaults: dict[str, int] = {}
@@ -254,7 +245,7 @@ def _build_index(store: BaseKVStore, generation: str | None) -> PromptIndex:
         )
         summaries.append(summary)
         current[prompt_id] = (signature, summary)
-    _summary_cache[id(store)] = current
+    slot.summaries = current
     summaries.sort(key=lambda s: (s.created_at, s.prompt_id), reverse=True)
     return PromptIndex(generation=generation, ordered=summaries, by_id={s.prompt_id: s for s in summaries})
 
@@ -262,16 +253,16 @@ def _build_index(store: BaseKVStore, generation: str | None) -> PromptIndex:
 def prompt_index() -> PromptIndex:
     store = prompt_store()
     generation = _kv_call(store.get, GENERATION_KEY)
-    cached = _index_cache.get(id(store))
+    slot = index_slots["prompts"]
+    cached = slot.index
     if cached is not None and generation is not None and cached.generation == generation:
         return cached
-    with _index_lock:
-        cached = _index_cache.get(id(store))
+    with slot.lock:
+        cached = slot.index
         if cached is not None and generation is not None and cached.generation == generation:
             return cached
-        index = _build_index(store, generation)
-        _index_cache[id(store)] = index
-        return index
+        slot.index = _build_index(store, generation, slot)
+        return slot.index
 
 
 @dataclass(frozen=True)

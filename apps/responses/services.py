@@ -42,13 +42,13 @@ from apps.core.http import sse_event
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.registry import Model, registry
 from apps.inference.upstream import Upstream
-from apps.inference.write_queue import write_queue
 from apps.prompts import selectors as prompt_selectors
 from apps.prompts.records import render_template
 from apps.responses import items as conv
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
+from apps.storage.write_queue import write_queue
 
 
 @dataclass

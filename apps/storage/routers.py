@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
+from apps.core.handlers import RunConfigHandler
+from apps.storage.config import storage_config
 from apps.storage.databases import APP_STORES, store_alias
 
-_cache: dict[tuple[int, str], str] = {}
+
+class _StoreAliases(RunConfigHandler[str, str]):
+    """The alias of each app label, worked out once per run config: the router is asked on every query."""
+
+    def create(self, key: str) -> str:
+        store = APP_STORES.get(key)
+        return "default" if store is None else store_alias(storage_config(), store)
 
 
-def _alias_for(app_label: str) -> str:
-    config = settings.STACKADMIN_RUN_CONFIG
-    key = (id(config), app_label)
-    alias = _cache.get(key)
-    if alias is None:
-        store = APP_STORES.get(app_label)
-        alias = _cache[key] = "default" if store is None else store_alias(config.storage, store)
-    return alias
+_aliases = _StoreAliases()
 
 
 class StoreRouter:
     def db_for_read(self, model, **hints):
-        return _alias_for(model._meta.app_label)
+        return _aliases[model._meta.app_label]
 
     def db_for_write(self, model, **hints):
-        return _alias_for(model._meta.app_label)
+        return _aliases[model._meta.app_label]
 
     def allow_relation(self, obj1, obj2, **hints):
-        return _alias_for(obj1._meta.app_label) == _alias_for(obj2._meta.app_label)
+        return _aliases[obj1._meta.app_label] == _aliases[obj2._meta.app_label]
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
-        return db == _alias_for(app_label)
+        return db == _aliases[app_label]

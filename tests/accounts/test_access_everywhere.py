@@ -21,11 +21,11 @@ import httpx
 import openai
 import pytest
 
-from apps.inference.recording import MODE_ENV
 from tests.support.accounts import AUTH_CONFIG, MODEL, make_users, message
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.inference import provider_yaml, recordings, start_inference_server
 from tests.support.live_server import free_port
+from tests.support.recording import MODE_ENV
 
 HERE = Path(__file__).resolve().parent
 RECORDINGS = recordings("accounts")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from apps.core.config import ConfigError
+from apps.inference.config import InferenceProvider
 from apps.inference.registry import configured_providers
-from apps.storage.config import ConfigError, InferenceProvider, parse_config
+from stackadmin.config import parse_config
 
 
 def parse(data: dict):
@@ -37,7 +39,7 @@ def test_llama_stack_provider_list_with_disabled_entries():
             }
         }
     )
-    assert config.inference_providers == (
+    assert config.inference.providers == (
         InferenceProvider("vllm", "remote::openai", "http://127.0.0.1:8000/v1", "k", 5.0, 1, None),
     )
     assert config.warnings == ()
@@ -46,7 +48,7 @@ def test_llama_stack_provider_list_with_disabled_entries():
 def test_defaults_follow_llama_stack():
     (only,) = parse(
         {"providers": {"inference": [{"provider_id": "openai", "provider_type": "remote::openai"}]}}
-    ).inference_providers
+    ).inference.providers
     assert only.base_url == "https://api.openai.com/v1"
     assert only.api_key is None
     assert only.max_retries == 2
@@ -66,12 +68,12 @@ def test_registered_models_in_both_places():
             },
         }
     )
-    assert [(m.model_id, m.provider_id, m.provider_model_id) for m in config.models] == [
+    assert [(m.model_id, m.provider_id, m.provider_model_id) for m in config.inference.models] == [
         ("small", "a", "small"),
         ("big", "b", "org/big-v2"),
     ]
     legacy = parse({"providers": {"inference": [provider()]}, "models": [{"model_id": "gpt-4o-mini"}]})
-    assert legacy.models[0].provider_id == "openai"
+    assert legacy.inference.models[0].provider_id == "openai"
 
 
 @pytest.mark.parametrize(
@@ -142,10 +144,10 @@ def test_mistakes_name_their_path(data, expected):
 
 def test_environment_enables_a_provider_only_without_a_providers_section():
     bare = parse({})
-    assert configured_providers(bare, environ={}) == ()
-    (from_env,) = configured_providers(bare, environ={"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1/"})
+    assert configured_providers(bare.inference, environ={}) == ()
+    (from_env,) = configured_providers(bare.inference, environ={"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1/"})
     assert (from_env.provider_id, from_env.base_url, from_env.api_key) == ("openai", "http://127.0.0.1:11434/v1", None)
-    (key_only,) = configured_providers(bare, environ={"OPENAI_API_KEY": "sk-test"})
+    (key_only,) = configured_providers(bare.inference, environ={"OPENAI_API_KEY": "sk-test"})
     assert (key_only.base_url, key_only.api_key) == ("https://api.openai.com/v1", "sk-test")
     explicit = parse({"providers": {"inference": []}})
-    assert configured_providers(explicit, environ={"OPENAI_API_KEY": "sk-test"}) == ()
+    assert configured_providers(explicit.inference, environ={"OPENAI_API_KEY": "sk-test"}) == ()

@@ -7,11 +7,19 @@ import json
 import pytest
 
 from apps.core.errors import UpstreamError, UpstreamTimeoutError
-from apps.inference.recording import RecordingNotFoundError, RecordingUpstream, recorder_settings, request_hash
+from apps.inference.config import InferenceProvider
 from apps.inference.upstream import OpenAIUpstream
-from apps.storage.config import InferenceProvider
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.live_server import free_port
+from tests.support.recording import (
+    DIR_ENV,
+    MODE_ENV,
+    EnvRecordingUpstream,
+    RecordingNotFoundError,
+    RecordingUpstream,
+    recorder_settings,
+    request_hash,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +29,7 @@ def fake():
     running.stop()
 
 
-_opened: list[OpenAIUpstream] = []
+_opened: list[OpenAIUpstream | EnvRecordingUpstream] = []
 
 
 def upstream(url: str, timeout: float = 5.0) -> OpenAIUpstream:
@@ -163,3 +171,18 @@ def test_settings_come_from_the_environment(tmp_path):
         recorder_settings({"STACKADMIN_TEST_INFERENCE_MODE": "record"})
     with pytest.raises(ValueError, match="is not a mode"):
         recorder_settings({"STACKADMIN_TEST_INFERENCE_MODE": "sometimes"})
+
+
+async def test_the_class_servers_are_given_takes_its_mode_from_the_environment(fake, tmp_path, monkeypatch):
+    provider = InferenceProvider("fake", "remote::openai", fake.url, "k", max_retries=0)
+    monkeypatch.setenv(MODE_ENV, "live")
+    live = EnvRecordingUpstream(provider)
+    _opened.append(live)
+    assert (await live.chat(body("direct")))["choices"][0]["message"]["content"] == "Hello! You said: direct"
+    assert list(tmp_path.glob("*.json")) == []
+    monkeypatch.setenv(MODE_ENV, "record")
+    monkeypatch.setenv(DIR_ENV, str(tmp_path))
+    recorder = EnvRecordingUpstream(provider)
+    _opened.append(recorder)
+    assert (await recorder.chat(body("kept")))["choices"][0]["message"]["content"] == "Hello! You said: kept"
+    assert len(list(tmp_path.glob("chat-completions-*.json"))) == 1

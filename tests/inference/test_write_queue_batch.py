@@ -13,8 +13,8 @@ from django.utils import timezone
 
 import pytest
 
-from apps.inference.write_queue import WriteQueue
 from apps.responses.models import StoredResponse
+from apps.storage.write_queue import WriteQueue
 from tests.support.names import unique
 from tests.support.waiting import async_wait_until
 

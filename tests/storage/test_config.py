@@ -9,15 +9,10 @@ import textwrap
 
 import pytest
 
-from apps.storage.config import (
-    ConfigError,
-    KVPostgresBackend,
-    SqlPostgresBackend,
-    load_config,
-    parse_config,
-    substitute_env,
-)
+from apps.core.config import ConfigError
+from apps.storage.config import KVPostgresBackend, SqlPostgresBackend
 from apps.storage.databases import backend_aliases, django_databases, store_alias
+from stackadmin.config import load_config, parse_config, substitute_env
 from tests.support.paths import ROOT
 
 LLAMA_STACK_RUN_YAML = """

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import openai
 
-from apps.inference.recording import DIR_ENV, MODE_ENV, MODES
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.live_server import LiveServer, free_port
+from tests.support.recording import DIR_ENV, MODE_ENV, MODES, UPSTREAM_CLASS
 
 PROVIDER_TIMEOUT = 2.0
 TESTS = Path(__file__).resolve().parents[1]
@@ -71,8 +71,10 @@ registered_resources:
 
 
 def recorder_env(recordings: Path, mode: str | None = None) -> dict:
+    """The environment of a server whose model calls go through the recorder (tests.support.recording)."""
     mode = mode or inference_mode()
-    return {MODE_ENV: mode, DIR_ENV: str(recordings)} if mode != "live" else {MODE_ENV: "live"}
+    recorder = {MODE_ENV: mode, DIR_ENV: str(recordings)} if mode != "live" else {MODE_ENV: "live"}
+    return {"STACKADMIN_UPSTREAM_CLASS": UPSTREAM_CLASS, **recorder}
 
 
 def start_inference_server(

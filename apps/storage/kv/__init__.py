@@ -1,16 +1,16 @@
 """KV stores by name, shaped like Django's `caches` handler.
 
 `kv_store("prompts")` returns the backend instance for the store's (backend, namespace), built lazily on
-first use from the run config in settings and shared by every caller in the process.
+first use from the run config in settings and shared by every caller in the process; when the run config
+setting changes, every instance is closed and the next call builds one from the new config (apps.core.handlers).
 """
 
 from __future__ import annotations
 
-import threading
 from importlib import import_module
 
-from django.conf import settings
-
+from apps.core.handlers import RunConfigHandler
+from apps.storage.config import storage_config
 from apps.storage.kv.base import BaseKVStore, KVBackendError
 
 __all__ = ["BaseKVStore", "KVBackendError", "build_kv_store", "kv_store", "kv_stores"]
@@ -31,33 +31,23 @@ def build_kv_store(config, namespace: str | None, *, backend_name: str = "memory
     return cls(config, namespace)
 
 
-class KVStoreHandler:
-    def __init__(self) -> None:
-        self._instances: dict[tuple[str, str], BaseKVStore] = {}
-        self._lock = threading.Lock()
+class KVStoreHandler(RunConfigHandler[tuple[str, str], BaseKVStore]):
+    """One backend instance per (backend, namespace), so stores configured alike share one client."""
 
-    def __getitem__(self, store: str) -> BaseKVStore:
-        storage = settings.STACKADMIN_RUN_CONFIG.storage
+    def __getitem__(self, store: str) -> BaseKVStore:  # type: ignore[override]
+        storage = storage_config()
         try:
             ref = storage.stores[store]
         except KeyError:
             raise KeyError(f"no KV store named {store!r}; stores: {', '.join(sorted(storage.stores))}") from None
-        key = (ref.backend, ref.namespace)
-        instance = self._instances.get(key)
-        if instance is None:
-            with self._lock:
-                instance = self._instances.get(key)
-                if instance is None:
-                    config = storage.backends[ref.backend]
-                    instance = build_kv_store(config, ref.namespace, backend_name=ref.backend)
-                    self._instances[key] = instance
-        return instance
+        return super().__getitem__((ref.backend, ref.namespace))
 
-    def close_all(self) -> None:
-        with self._lock:
-            for instance in self._instances.values():
-                instance.close()
-            self._instances.clear()
+    def create(self, key: tuple[str, str]) -> BaseKVStore:
+        backend, namespace = key
+        return build_kv_store(storage_config().backends[backend], namespace, backend_name=backend)
+
+    def close(self, instance: BaseKVStore) -> None:
+        instance.close()
 
 
 kv_stores = KVStoreHandler()

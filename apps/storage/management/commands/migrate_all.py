@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from apps.storage.config import storage_config
 from apps.storage.databases import backend_aliases
 
 
@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = "Apply migrations on every database alias derived from the run config's sql_* backends."
 
     def handle(self, *args, **options):
-        storage = settings.STACKADMIN_RUN_CONFIG.storage
+        storage = storage_config()
         verbosity = options["verbosity"]
         for backend, alias in backend_aliases(storage).items():
             cfg = storage.backends[backend]

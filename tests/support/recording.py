@@ -1,6 +1,8 @@
 """Record and replay of the calls stackadmin makes to model servers, so tests need no model and still run over HTTP.
 
-`STACKADMIN_TEST_INFERENCE_MODE` selects the mode of the *server* process (tests pass it to the server they start):
+A server the tests start runs with `STACKADMIN_UPSTREAM_CLASS=tests.support.recording.EnvRecordingUpstream`
+(the server's working directory is the repository root, so `tests` is importable there), and
+`STACKADMIN_TEST_INFERENCE_MODE` selects the mode of that *server* process:
 
 - `live` (or unset): no recorder, calls go to the model server.
 - `record`: call the model server and (over)write the recording of every call.
@@ -31,7 +33,10 @@ from typing import Any
 
 from apps.core import errors
 from apps.core.errors import StackAdminError, UpstreamError
+from apps.inference.config import InferenceProvider
+from apps.inference.upstream import OpenAIUpstream, Upstream
 
+UPSTREAM_CLASS = "tests.support.recording.EnvRecordingUpstream"
 MODE_ENV = "STACKADMIN_TEST_INFERENCE_MODE"
 DIR_ENV = "STACKADMIN_TEST_RECORDING_DIR"
 MODES = ("live", "record", "replay", "record-if-missing")
@@ -117,7 +122,7 @@ class _Ids:
 
 
 class RecordingUpstream:
-    """Wraps an `Upstream` (see apps.inference.upstream) with one of the modes above."""
+    """Wraps an `Upstream` (see apps.inference.upstream) with one of the recording modes above."""
 
     def __init__(self, inner, *, mode: str, directory: Path) -> None:
         if mode not in ("record", "replay", "record-if-missing"):
@@ -227,3 +232,28 @@ class RecordingUpstream:
             raise
         self._save(path, method, endpoint, key, {"body": models})
         return models
+
+
+class EnvRecordingUpstream:
+    """What `UPSTREAM_CLASS` names: the real client for `provider`, behind a recorder in the mode and directory the
+    environment gives (none in `live`), so that one setting serves every mode."""
+
+    def __init__(self, provider: InferenceProvider) -> None:
+        mode, directory = recorder_settings()
+        client: Upstream = OpenAIUpstream(provider)
+        if mode != "live":
+            client = RecordingUpstream(client, mode=mode, directory=directory)
+        self.client = client
+        self.provider_id = provider.provider_id
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def chat(self, body: dict) -> dict:
+        return await self.client.chat(body)
+
+    async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
+        return await self.client.chat_stream(body)
+
+    async def list_models(self) -> list[dict]:
+        return await self.client.list_models()

@@ -32,13 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import connections, models, transaction
 
-from apps.storage.config import SqlSqliteBackend
+from apps.core.handlers import RunConfigHandler
+from apps.storage.config import SqlSqliteBackend, storage_config
 from apps.storage.databases import store_alias
 
-logger = logging.getLogger("apps.inference.write_queue")
+logger = logging.getLogger(__name__)
 
 MAX_BATCH = 64
 _STOP = object()
@@ -226,35 +226,35 @@ class WriteQueue:
         return not stuck
 
 
-_queues: dict[tuple[int, str], WriteQueue] = {}
-_queues_lock = threading.Lock()
+class WriteQueueHandler(RunConfigHandler[str, WriteQueue]):
+    """The write queue of each SQL store (`inference`, `responses`) in this process, built on first use; when the run
+    config changes, the old queues are drained (everything acknowledged is committed) before they are forgotten."""
+
+    def create(self, key: str) -> WriteQueue:
+        storage = storage_config()
+        ref = storage.stores[key]
+        sqlite = isinstance(storage.backend_of(key), SqlSqliteBackend)
+        return WriteQueue(
+            name=key,
+            alias=store_alias(storage, key),
+            max_size=ref.max_write_queue_size,
+            num_writers=1 if sqlite else ref.num_writers,
+        )
+
+    def close(self, instance: WriteQueue) -> None:
+        instance.drain()
+
+
+write_queues = WriteQueueHandler()
 
 
 def write_queue(store: str) -> WriteQueue:
     """The write queue of a SQL store (`inference` or `responses`) in this process, built on first use."""
-    config = settings.STACKADMIN_RUN_CONFIG
-    key = (id(config), store)
-    found = _queues.get(key)
-    if found is not None:
-        return found
-    with _queues_lock:
-        found = _queues.get(key)
-        if found is None:
-            ref = config.storage.stores[store]
-            sqlite = isinstance(config.storage.backend_of(store), SqlSqliteBackend)
-            found = _queues[key] = WriteQueue(
-                name=store,
-                alias=store_alias(config.storage, store),
-                max_size=ref.max_write_queue_size,
-                num_writers=1 if sqlite else ref.num_writers,
-            )
-    return found
+    return write_queues[store]
 
 
 def drain_all(timeout: float | None = 30.0) -> bool:
-    with _queues_lock:
-        queues = list(_queues.values())
-    return all([q.drain(timeout) for q in queues])
+    return all([q.drain(timeout) for q in write_queues.all()])
 
 
 atexit.register(drain_all)

@@ -1,0 +1,30 @@
+"""What every section parser of the run config shares: the error it raises and how a pydantic error reads.
+
+The run config is read by `stackadmin/config.py`, which hands each section to the app that owns it (`storage` to
+`apps.storage.config`, `files` to `apps.files.config`, ...). A mistake anywhere is one `ConfigError` whose message
+is one line naming the path of the offending value, so `stackadmin run` can print it and `manage.py check` can
+report it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+
+from pydantic import ValidationError
+
+
+class ConfigError(Exception):
+    """A run config that cannot be used. The message is one line naming the path of the problem."""
+
+
+def validation_message(prefix: str, exc: ValidationError, *, hidden: Container = ()) -> str:
+    """One line for the first error pydantic found under `prefix`; `hidden` location parts (a discriminated
+    union's tags) are left out of the path."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if p not in hidden)
+    where = f"{prefix}.{loc}" if loc else prefix
+    if err["type"] == "missing":
+        return f"{where}: required field is missing"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field"
+    return f"{where}: {err['msg']} (got {err.get('input')!r})"
