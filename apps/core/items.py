@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -21,7 +20,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
-    Tag,
     WrapValidator,
     create_model,
 )
@@ -134,7 +132,7 @@ def _role(value: Any) -> Any:
 
 
 def _content_part(part: Any, index: int) -> None:
-    if not isinstance(part, Mapping):
+    if not isinstance(part, dict):
         raise invalid("expected a content part object with a 'type'", at=(index,))
     part_type = part.get("type")
     if part_type not in CONTENT_PART_TYPES:
@@ -194,7 +192,7 @@ ITEM_MODELS: dict[str, type[BaseModel]] = {t: _item_model(t, essentials) for t, 
 
 def _item_type(raw: Any) -> Any:
     """The item's `type` checked before its model is chosen (an easy input message gets `"type": "message"`)."""
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise invalid("expected an item object")
     item_type = raw.get("type")
     if item_type is None and "role" in raw:
@@ -209,13 +207,9 @@ def _item_type(raw: Any) -> Any:
     return raw
 
 
-def _tag(value: Any) -> str | None:
-    return value.get("type") if isinstance(value, Mapping) else getattr(value, "type", None)
-
-
 Item = Annotated[
-    Union[tuple(Annotated[model, Tag(item_type)] for item_type, model in ITEM_MODELS.items())],  # noqa: UP007
-    Discriminator(_tag),
+    Union[tuple(ITEM_MODELS.values())],  # noqa: UP007
+    Discriminator("type"),
     WrapValidator(checked_as_given),
     BeforeValidator(_item_type),
 ]
