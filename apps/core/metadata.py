@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticKnownError
 
 from apps.core.validation import invalid
 
@@ -26,7 +27,7 @@ METADATA_DOC = (
 def check_metadata(metadata: Any) -> dict[str, str]:
     """`metadata` if it keeps OpenAI's limits; else the validation error naming the pair that does not."""
     if not isinstance(metadata, Mapping):
-        raise invalid("expected an object of strings")
+        raise PydanticKnownError("dict_type")
     if len(metadata) > MAX_METADATA_PAIRS:
         raise invalid(
             f"at most {MAX_METADATA_PAIRS} key-value pairs; got {len(metadata)}", code="object_above_max_properties"

@@ -29,7 +29,7 @@ _CODES = {"missing": "missing_required_parameter", "extra_forbidden": "unknown_p
 _INVALID_VALUE = "Invalid value for '{param}': {reason}."
 
 
-def rejected(template: str, *, code: str, at: Sequence[str | int] = (), **values: Any) -> PydanticCustomError:
+def rejected(template: str, *, code: str | None, at: Sequence[str | int] = (), **values: Any) -> PydanticCustomError:
     """An error with a message of its own: `template` is formatted with `values` and `param`, the field's name.
 
     The caller's data goes in `values`, never in `template`, so braces in it are shown as sent."""
@@ -37,7 +37,7 @@ def rejected(template: str, *, code: str, at: Sequence[str | int] = (), **values
     # Pydantic formats the message from the context key by key; the finished text goes last so nothing in it is
     # taken for a placeholder.
     shown = template.format_map({**values, "param": ".".join(str(p) for p in at) or "value"})
-    return PydanticCustomError(code, "{message}", {**context, "message": shown})
+    return PydanticCustomError(code or "invalid", "{message}", {**context, "message": shown})
 
 
 def invalid(reason: str, *, code: str = "invalid_value", at: Sequence[str | int] = ()) -> PydanticCustomError:
@@ -121,7 +121,7 @@ def request_error(errors: Sequence[Mapping], *, located: bool = True) -> BadRequ
     context = error.get("ctx") or {}
     loc = _field_loc(error.get("loc", ())) if located else error.get("loc", ())
     param = param_of((*loc, *context.get("at", ())))
-    code = context.get("code") or _CODES.get(error.get("type", ""), "invalid_value")
+    code = context["code"] if "code" in context else _CODES.get(error.get("type", ""), "invalid_value")
     return BadRequestError(_message(error, context, param), param=param, code=code)
 
 

@@ -28,7 +28,7 @@ PURPOSES = tuple(Purpose.values)
 def _filename(filename: Any) -> str:
     """The name is kept as uploaded, so it must be a plain name: no directories, no control characters."""
     if not isinstance(filename, str) or not filename:
-        raise invalid("the upload has no filename")
+        raise invalid("the upload has no filename", code=None)
     if len(filename) > MAX_FILENAME_CHARS:
         raise invalid(
             f"the filename is {len(filename)} characters; at most {MAX_FILENAME_CHARS}",
@@ -78,9 +78,9 @@ def _expires_after_object(value: Any) -> Any:
         try:
             value = json.loads(value)
         except ValueError:
-            raise invalid('expected JSON like {"anchor": "created_at", "seconds": 3600}') from None
+            raise invalid('expected JSON like {"anchor": "created_at", "seconds": 3600}', code=None) from None
     if not isinstance(value, Mapping):
-        raise invalid("expected an object with 'anchor' and 'seconds'")
+        raise invalid("expected an object with 'anchor' and 'seconds'", code=None)
     return value
 
 
