@@ -16,13 +16,13 @@ from ninja.errors import ValidationError as NinjaValidationError
 from apps.conversations.api import router as conversations_router
 from apps.core.errors import (
     AuthenticationError,
-    BadRequestError,
     NotFoundError,
     PayloadTooLargeError,
     StackAdminError,
     error_for_status,
 )
 from apps.core.http import error_response
+from apps.core.validation import request_error
 from apps.files.api import router as files_router
 from apps.inference.api import chat_completions_router, models_router
 from apps.prompts.api import router as prompts_router
@@ -39,33 +39,6 @@ api = NinjaAPI(
     urls_namespace="v1",
 )
 
-_LOCATIONS = {"body", "query", "path", "form", "file", "header", "cookie"}
-
-
-def _param_of(loc: list | tuple) -> str | None:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in _LOCATIONS:
-        location = parts.pop(0)
-        # Body and form operations take one schema argument named "body"; its name is not the caller's.
-        if location in ("body", "form") and parts and parts[0] == "body":
-            parts.pop(0)
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
-    return out or None
-
-
-def _validation_message(err: dict, param: str | None) -> str:
-    kind = err.get("type", "")
-    msg = str(err.get("msg", "invalid value"))
-    if kind == "missing":
-        return f"Missing required parameter: '{param}'."
-    if kind == "extra_forbidden":
-        return f"Unknown parameter: '{param}'."
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    return f"Invalid value for '{param}': {msg}." if param else f"Invalid request: {msg}."
-
 
 @api.exception_handler(StackAdminError)
 def on_stackadmin_error(request: HttpRequest, exc: StackAdminError) -> HttpResponse:
@@ -74,12 +47,8 @@ def on_stackadmin_error(request: HttpRequest, exc: StackAdminError) -> HttpRespo
 
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    err = exc.errors[0] if exc.errors else {}
-    param = _param_of(err.get("loc", ()))
-    code = {"missing": "missing_required_parameter", "extra_forbidden": "unknown_parameter"}.get(
-        err.get("type"), "invalid_value"
-    )
-    return error_response(BadRequestError(_validation_message(err, param), param=param, code=code))
+    """Request validation is a 400 naming the field (never ninja's 422)."""
+    return error_response(request_error(exc.errors))
 
 
 @api.exception_handler(NinjaAuthenticationError)

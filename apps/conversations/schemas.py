@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
-from apps.conversations.items import ITEM_TYPES, MAX_ITEMS_PER_ADD
 from apps.conversations.models import Conversation as ConversationModel
+from apps.core.items import ITEM_TYPES, Item
+from apps.core.metadata import METADATA_DOC, Metadata
+from apps.core.validation import invalid, rejected
+
+MAX_ITEMS_PER_ADD = 20
 
 _ITEMS_DOC = (
     "Responses API items, each an object with a `type` (one of: "
@@ -16,14 +20,52 @@ _ITEMS_DOC = (
     + "); an object with `role` and `content` but no `type` is a message. Items are stored and returned as given; "
     "an item without an `id` gets `msg_…` (messages) or `item_…` followed by 48 hex characters."
 )
-_METADATA_DOC = "Up to 16 string pairs; keys at most 64 characters, values at most 512."
+
+
+def _distinct_ids(items: list[dict]) -> list[dict]:
+    """A caller's ids are unique within one request (the service refuses one already in the conversation)."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        item_id = item.get("id")
+        if item_id is None:
+            continue
+        first = seen.setdefault(item_id, index)
+        if first != index:
+            raise rejected(
+                "Duplicate item id {item_id!r} in 'items' (at {first} and {index}).",
+                code="duplicate_item_id",
+                at=(index, "id"),
+                item_id=item_id,
+                first=first,
+                index=index,
+            )
+    return items
+
+
+def _at_most_per_add(items: Any) -> Any:
+    # Before the items themselves: a request over the limit is refused whatever it holds.
+    if isinstance(items, list) and len(items) > MAX_ITEMS_PER_ADD:
+        raise invalid(
+            f"at most {MAX_ITEMS_PER_ADD} items can be added at a time; got {len(items)}",
+            code="array_above_max_length",
+        )
+    return items
+
+
+def _at_least_one(items: list[dict]) -> list[dict]:
+    if not items:
+        raise invalid("add at least one item", code="array_below_min_length")
+    return items
+
+
+Items = Annotated[list[Item], AfterValidator(_distinct_ids)]
 
 
 class Conversation(Schema):
     id: str = Field(description="'conv_' followed by 48 lowercase hex characters.")
     object: Literal["conversation"] = "conversation"
     created_at: int = Field(description="Unix seconds.")
-    metadata: dict[str, str] = Field(description=_METADATA_DOC)
+    metadata: dict[str, str] = Field(description=METADATA_DOC)
 
 
 class ConversationDeletedResource(Schema):
@@ -53,20 +95,22 @@ class ConversationList(Schema):
 class CreateConversationRequest(Schema):
     model_config = ConfigDict(extra="forbid")  # OpenAI: an unknown parameter is a 400
 
-    items: list[dict[str, Any]] | None = Field(None, description="Initial items. " + _ITEMS_DOC)
-    metadata: dict[str, str] | None = Field(None, description=_METADATA_DOC)
+    items: Items | None = Field(None, description="Initial items (any number). " + _ITEMS_DOC)
+    metadata: Metadata | None = None
 
 
 class UpdateConversationRequest(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    metadata: dict[str, str] | None = Field(description="Replaces the metadata wholesale; null clears it.")
+    metadata: Metadata | None = Field(description="Replaces the metadata wholesale; null clears it.")
 
 
 class AddConversationItemsRequest(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[dict[str, Any]] = Field(description=f"1 to {MAX_ITEMS_PER_ADD} items. " + _ITEMS_DOC)
+    items: Annotated[Items, AfterValidator(_at_least_one), BeforeValidator(_at_most_per_add)] = Field(
+        description=f"1 to {MAX_ITEMS_PER_ADD} items. " + _ITEMS_DOC
+    )
 
 
 def conversation_object(conversation: ConversationModel) -> dict:

@@ -143,3 +143,20 @@ def conversation_item_get(*, conversation_id: str, item_id: str, principal: Prin
             raise conversation_not_found(conversation_id)
         raise item_not_found(conversation_id, item_id)
     return found[0]
+
+
+def conversation_history(
+    *, conversation_id: str, principal: Principal = ANONYMOUS, for_append: bool = False
+) -> list[dict]:
+    """Every item of the conversation, oldest first: the history a response continues from.
+
+    With `for_append`, a principal who may read the conversation but not add to it is refused now, before a model
+    is called for a turn that could never be stored."""
+    conversation_get(conversation_id=conversation_id, principal=principal)
+    if (
+        for_append
+        and not conversations_visible(principal=principal, action="update").filter(public_id=conversation_id).exists()
+    ):
+        raise conversation_denied(conversation_id, principal, "update")
+    items = items_of(conversation_id=conversation_id, principal=principal)
+    return list(items.order_by("sequence").values_list("data", flat=True))

@@ -8,14 +8,11 @@ get disjoint, gap-free ranges, and adds to different conversations never wait fo
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from apps.conversations.items import MAX_ITEMS_PER_ADD, normalize_items
 from apps.conversations.models import Conversation, ConversationItem
 from apps.conversations.selectors import (
     conversation_denied,
@@ -25,11 +22,8 @@ from apps.conversations.selectors import (
 )
 from apps.core.access import require_create
 from apps.core.errors import BadRequestError, ConflictError
+from apps.core.items import with_id
 from apps.core.principal import ANONYMOUS, Principal
-
-MAX_METADATA_PAIRS = 16
-MAX_METADATA_KEY_CHARS = 64
-MAX_METADATA_VALUE_CHARS = 512
 
 
 def _db() -> str:
@@ -38,42 +32,6 @@ def _db() -> str:
 
 def new_conversation_id() -> str:
     return "conv_" + secrets.token_hex(24)
-
-
-def validate_metadata(metadata: Any, *, param: str = "metadata") -> dict[str, str]:
-    """OpenAI's limits: at most 16 pairs, string keys up to 64 characters, string values up to 512."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise BadRequestError(f"Invalid value for '{param}': expected an object of strings.", param=param)
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise BadRequestError(
-            f"Invalid value for '{param}': at most {MAX_METADATA_PAIRS} key-value pairs; got {len(metadata)}.",
-            param=param,
-            code="object_above_max_properties",
-        )
-    for key, value in metadata.items():
-        if not isinstance(key, str) or not key or len(key) > MAX_METADATA_KEY_CHARS:
-            raise BadRequestError(
-                f"Invalid value for '{param}': keys are non-empty strings of at most {MAX_METADATA_KEY_CHARS} "
-                f"characters; {str(key)[:80]!r} is not.",
-                param=param,
-                code="invalid_metadata_key",
-            )
-        if not isinstance(value, str):
-            raise BadRequestError(
-                f"Invalid value for '{param}.{key}': metadata values are strings.",
-                param=f"{param}.{key}",
-                code="invalid_type",
-            )
-        if len(value) > MAX_METADATA_VALUE_CHARS:
-            raise BadRequestError(
-                f"Invalid value for '{param}.{key}': {len(value)} characters is over the limit of "
-                f"{MAX_METADATA_VALUE_CHARS}.",
-                param=f"{param}.{key}",
-                code="string_above_max_length",
-            )
-    return dict(metadata)
 
 
 def _item_rows(
@@ -95,11 +53,12 @@ def _item_rows(
 
 
 def conversation_create(
-    *, items: list | None = None, metadata: Any = None, principal: Principal = ANONYMOUS
+    *, items: list[dict] | None = None, metadata: dict[str, str] | None = None, principal: Principal = ANONYMOUS
 ) -> Conversation:
-    """A new conversation, with its initial items (any number: llama-stack does not cap create) in given order."""
-    clean_metadata = validate_metadata(metadata)
-    clean_items = normalize_items(items) if items is not None else []
+    """A new conversation, with its initial items (any number: llama-stack does not cap create) in given order.
+
+    `items` and `metadata` are as their schemas (`apps.conversations.schemas`) let them through."""
+    clean_items = [with_id(item) for item in items or ()]
     require_create(principal, "conversation")
     now = timezone.now()
     db = _db()
@@ -107,7 +66,7 @@ def conversation_create(
         conversation = Conversation(
             public_id=new_conversation_id(),
             created_at=now,
-            metadata=clean_metadata,
+            metadata=metadata or {},
             last_item_sequence=len(clean_items),
         ).stamp(principal)
         conversation.save(force_insert=True)
@@ -116,10 +75,11 @@ def conversation_create(
     return conversation
 
 
-def conversation_update(*, conversation_id: str, metadata: Any, principal: Principal = ANONYMOUS) -> Conversation:
+def conversation_update(
+    *, conversation_id: str, metadata: dict[str, str] | None, principal: Principal = ANONYMOUS
+) -> Conversation:
     """Replace the metadata wholesale (OpenAI and llama-stack do not merge); `None` clears it."""
     validate_conversation_id(conversation_id)
-    clean_metadata = validate_metadata(metadata)
     with transaction.atomic(using=_db()):
         conversation = (
             conversations_visible(principal=principal, action="update")
@@ -129,7 +89,7 @@ def conversation_update(*, conversation_id: str, metadata: Any, principal: Princ
         )
         if conversation is None:
             raise conversation_denied(conversation_id, principal, "update")
-        conversation.metadata = clean_metadata
+        conversation.metadata = metadata or {}
         conversation.save(update_fields=["metadata"])
     return conversation
 
@@ -195,15 +155,16 @@ def _insert_items(db: str, rows: list[ConversationItem]) -> None:
             )
 
 
-def conversation_items_add(*, conversation_id: str, items: Any, principal: Principal = ANONYMOUS) -> list[dict]:
-    """Append 1-20 items after the conversation's last one; returns them as stored (with their ids)."""
+def conversation_items_add(*, conversation_id: str, items: list[dict], principal: Principal = ANONYMOUS) -> list[dict]:
+    """Append the items after the conversation's last one, all or none; returns them as stored (with their ids).
+
+    Any number: the API's limit of 20 per request is its schema's, and a response's turn (its input and output
+    items) is appended through here in one piece."""
     validate_conversation_id(conversation_id)
-    clean_items = normalize_items(items, max_items=MAX_ITEMS_PER_ADD)
-    if not clean_items:
-        raise BadRequestError(
-            "Invalid value for 'items': add at least one item.", param="items", code="array_below_min_length"
-        )
-    supplied = [item["id"] for item, raw in zip(clean_items, items, strict=True) if raw.get("id") is not None]
+    if not items:
+        return []
+    supplied = [item["id"] for item in items if item.get("id") is not None]
+    clean_items = [with_id(item) for item in items]
     now = timezone.now()
     db = _db()
     try:

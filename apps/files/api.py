@@ -61,7 +61,7 @@ def _create(upload, *, principal) -> File:
             staged=upload.staged,
             filename=upload.filename,
             purpose=upload.purpose,
-            expires_after=upload.expires_after,
+            expires_after_seconds=upload.expires_after_seconds,
             principal=principal,
         )
     finally:

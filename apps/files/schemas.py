@@ -1,16 +1,100 @@
-"""Public contracts of the Files API: OpenAI's shapes."""
+"""Public contracts of the Files API: OpenAI's shapes.
+
+An upload is multipart, read by hand so the file streams to disk (`apps.files.uploads`); its form fields are then
+validated here, by `FileUpload`, like any other request body.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
+from apps.core.validation import invalid, missing
 from apps.files.models import File as FileModel
-from apps.files.services import MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS, PURPOSES
+from apps.files.models import Purpose
+
+MAX_FILENAME_CHARS = 255
+MIN_EXPIRY_SECONDS = 3600
+MAX_EXPIRY_SECONDS = 2_592_000
+PURPOSES = tuple(Purpose.values)
+
+
+def _filename(filename: Any) -> str:
+    """The name is kept as uploaded, so it must be a plain name: no directories, no control characters."""
+    if not isinstance(filename, str) or not filename:
+        raise invalid("the upload has no filename", code=None)
+    if len(filename) > MAX_FILENAME_CHARS:
+        raise invalid(
+            f"the filename is {len(filename)} characters; at most {MAX_FILENAME_CHARS}",
+            code="string_above_max_length",
+        )
+    if "/" in filename or "\\" in filename or filename in (".", ".."):
+        raise invalid(f"the filename {filename!r} contains a path; send the file's name only", code="invalid_filename")
+    if any(ord(c) < 32 or ord(c) == 127 for c in filename):
+        raise invalid(f"the filename {filename!r} contains control characters", code="invalid_filename")
+    return filename
+
+
+def _purpose(purpose: Any) -> str:
+    if purpose is None or purpose == "":
+        raise missing()
+    if purpose not in PURPOSES:
+        raise invalid(f"{str(purpose)[:64]!r}; expected one of {', '.join(PURPOSES)}")
+    return purpose
+
+
+def _anchor(anchor: Any) -> str:
+    if anchor is None:
+        raise missing()
+    if anchor != "created_at":
+        raise invalid(f"{str(anchor)[:64]!r}; the only supported anchor is 'created_at'")
+    return anchor
+
+
+def _seconds(seconds: Any) -> int:
+    """A whole number of seconds from 1 hour to 30 days (form values arrive as strings)."""
+    if seconds is None:
+        raise missing()
+    if isinstance(seconds, str) and seconds.strip().isdecimal():
+        seconds = int(seconds.strip())
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise invalid(f"{str(seconds)[:64]!r} is not a whole number of seconds", code="invalid_type")
+    if not MIN_EXPIRY_SECONDS <= seconds <= MAX_EXPIRY_SECONDS:
+        raise invalid(
+            f"{seconds}; expected {MIN_EXPIRY_SECONDS} (1 hour) to {MAX_EXPIRY_SECONDS} (30 days)",
+        )
+    return seconds
+
+
+def _expires_after_object(value: Any) -> Any:
+    """`expires_after` sent as one JSON form field is decoded first."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise invalid('expected JSON like {"anchor": "created_at", "seconds": 3600}', code=None) from None
+    if not isinstance(value, Mapping):
+        raise invalid("expected an object with 'anchor' and 'seconds'", code=None)
+    return value
+
+
+class ExpiresAfter(BaseModel):
+    anchor: Annotated[Any, AfterValidator(_anchor)] = Field(None, validate_default=True)
+    seconds: Annotated[Any, AfterValidator(_seconds)] = Field(None, validate_default=True)
+
+
+class FileUpload(BaseModel):
+    """The form fields of an upload, and the name its file part was sent with (a mistake in it names `file`)."""
+
+    filename: Annotated[Any, AfterValidator(_filename)] = Field(None, alias="file", validate_default=True)
+    purpose: Annotated[Any, AfterValidator(_purpose)] = Field(None, validate_default=True)
+    expires_after: Annotated[ExpiresAfter, BeforeValidator(_expires_after_object)] | None = None
 
 
 class FileObject(Schema):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
@@ -21,15 +20,10 @@ from apps.core.access import require_create
 from apps.core.errors import BadRequestError, PermissionDeniedError
 from apps.core.principal import ANONYMOUS, Principal
 from apps.files import disk
-from apps.files.models import File, Purpose
+from apps.files.models import File
 from apps.files.selectors import file_not_found, files_expired, files_visible, unexpired, validate_file_id
 
 logger = logging.getLogger("apps.files")
-
-MAX_FILENAME_CHARS = 255
-MIN_EXPIRY_SECONDS = 3600
-MAX_EXPIRY_SECONDS = 2_592_000
-PURPOSES = tuple(Purpose.values)
 
 
 def _db() -> str:
@@ -40,103 +34,20 @@ def new_file_id() -> str:
     return "file-" + secrets.token_hex(16)
 
 
-def _missing(param: str) -> BadRequestError:
-    return BadRequestError(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
-
-
-def validate_filename(filename: Any) -> str:
-    """The name is kept as uploaded, so it must be a plain name: no directories, no control characters."""
-    if not isinstance(filename, str) or not filename:
-        raise BadRequestError("Invalid value for 'file': the upload has no filename.", param="file")
-    if len(filename) > MAX_FILENAME_CHARS:
-        raise BadRequestError(
-            f"Invalid value for 'file': the filename is {len(filename)} characters; at most {MAX_FILENAME_CHARS}.",
-            param="file",
-            code="string_above_max_length",
-        )
-    if "/" in filename or "\\" in filename or filename in (".", ".."):
-        raise BadRequestError(
-            f"Invalid value for 'file': the filename {filename!r} contains a path; send the file's name only.",
-            param="file",
-            code="invalid_filename",
-        )
-    if any(ord(c) < 32 or ord(c) == 127 for c in filename):
-        raise BadRequestError(
-            f"Invalid value for 'file': the filename {filename!r} contains control characters.",
-            param="file",
-            code="invalid_filename",
-        )
-    return filename
-
-
-def validate_purpose(purpose: Any) -> str:
-    if purpose is None or purpose == "":
-        raise _missing("purpose")
-    if purpose not in PURPOSES:
-        raise BadRequestError(
-            f"Invalid value for 'purpose': {str(purpose)[:64]!r}; expected one of {', '.join(PURPOSES)}.",
-            param="purpose",
-            code="invalid_value",
-        )
-    return purpose
-
-
-def validate_expires_after(expires_after: Mapping | None) -> int | None:
-    """`{"anchor": "created_at", "seconds": 3600..2592000}` -> seconds (form values arrive as strings)."""
-    if expires_after is None:
-        return None
-    if not isinstance(expires_after, Mapping):
-        raise BadRequestError(
-            "Invalid value for 'expires_after': expected an object with 'anchor' and 'seconds'.",
-            param="expires_after",
-        )
-    anchor = expires_after.get("anchor")
-    seconds = expires_after.get("seconds")
-    if anchor is None:
-        raise _missing("expires_after.anchor")
-    if anchor != "created_at":
-        raise BadRequestError(
-            f"Invalid value for 'expires_after.anchor': {str(anchor)[:64]!r}; the only supported anchor is "
-            "'created_at'.",
-            param="expires_after.anchor",
-            code="invalid_value",
-        )
-    if seconds is None:
-        raise _missing("expires_after.seconds")
-    if isinstance(seconds, str) and seconds.strip().isdecimal():
-        seconds = int(seconds.strip())
-    if not isinstance(seconds, int) or isinstance(seconds, bool):
-        raise BadRequestError(
-            f"Invalid value for 'expires_after.seconds': {str(seconds)[:64]!r} is not a whole number of seconds.",
-            param="expires_after.seconds",
-            code="invalid_type",
-        )
-    if not MIN_EXPIRY_SECONDS <= seconds <= MAX_EXPIRY_SECONDS:
-        raise BadRequestError(
-            f"Invalid value for 'expires_after.seconds': {seconds}; expected {MIN_EXPIRY_SECONDS} (1 hour) to "
-            f"{MAX_EXPIRY_SECONDS} (30 days).",
-            param="expires_after.seconds",
-            code="invalid_value",
-        )
-    return seconds
-
-
 def file_create(
     *,
     staged: disk.StagedFile,
-    filename: Any,
-    purpose: Any,
-    expires_after: Mapping | None = None,
+    filename: str,
+    purpose: str,
+    expires_after_seconds: int | None = None,
     principal: Principal = ANONYMOUS,
 ) -> File:
     """Store staged bytes as a new file. Takes ownership of `staged`: on any failure its bytes are removed.
 
-    Runs its own transaction and refuses to run inside another one: the rename of the bytes into place must be
-    followed by this commit, not by an outer block that might still roll the row back."""
+    `filename`, `purpose` and the expiry are as `apps.files.schemas.FileUpload` let them through. Runs its own
+    transaction and refuses to run inside another one: the rename of the bytes into place must be followed by this
+    commit, not by an outer block that might still roll the row back."""
     try:
-        clean_filename = validate_filename(filename)
-        clean_purpose = validate_purpose(purpose)
-        seconds = validate_expires_after(expires_after)
         require_create(principal, "file")
         staged.close()
         if staged.size == 0:
@@ -150,11 +61,13 @@ def file_create(
             with transaction.atomic(using=_db(), durable=True):
                 file = File(
                     public_id=file_id,
-                    filename=clean_filename,
-                    purpose=clean_purpose,
+                    filename=filename,
+                    purpose=purpose,
                     bytes=staged.size,
                     created_at=now,
-                    expires_at=now + timedelta(seconds=seconds) if seconds is not None else None,
+                    expires_at=now + timedelta(seconds=expires_after_seconds)
+                    if expires_after_seconds is not None
+                    else None,
                     path=relative,
                 ).stamp(principal)
                 file.save(force_insert=True)

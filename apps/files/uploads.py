@@ -10,13 +10,13 @@ chunks and never holds an upload in memory. Two things differ from Django's defa
   It only undoes the escapes the HTML standard has multipart encoders apply (`"` as `%22`, control characters
   as `%0A` and so on), which is how httpx, and so the OpenAI SDK, and browsers send such names.
 
-`expires_after` arrives as the OpenAI SDK sends it (`expires_after[anchor]`, `expires_after[seconds]`) or as one
-JSON field; both become the same `{"anchor", "seconds"}` object for the service to validate.
+Once parsed, the form fields (and the file's name) are validated by `apps.files.schemas.FileUpload`, as a JSON
+body would be by its schema. `expires_after` arrives as the OpenAI SDK sends it (`expires_after[anchor]`,
+`expires_after[seconds]`) or as one JSON field; both reach the schema as the one `expires_after` field.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -27,7 +27,9 @@ from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from apps.core.errors import BadRequestError, PayloadTooLargeError
+from apps.core.validation import validated
 from apps.files import disk
+from apps.files.schemas import FileUpload
 
 UPLOAD_CHUNK_BYTES = 256 * 1024
 # A body this much bigger than the file limit cannot be a valid upload: refuse it before parsing anything.
@@ -99,8 +101,8 @@ class StagingUploadHandler(FileUploadHandler):
 class Upload:
     staged: disk.StagedFile
     filename: str
-    purpose: str | None
-    expires_after: dict | None
+    purpose: str
+    expires_after_seconds: int | None
 
     def discard(self) -> None:
         self.staged.discard()
@@ -113,7 +115,8 @@ def _single(fields: QueryDict, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _expires_after(fields: QueryDict) -> dict | None:
+def _expires_after(fields: QueryDict) -> str | dict | None:
+    """The field in whichever of its two forms it was sent (the schema reads the JSON one)."""
     anchor = _single(fields, "expires_after[anchor]")
     seconds = _single(fields, "expires_after[seconds]")
     raw = _single(fields, "expires_after")
@@ -124,22 +127,24 @@ def _expires_after(fields: QueryDict) -> dict | None:
             param="expires_after",
         )
     if raw is not None:
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            raise BadRequestError(
-                'Invalid value for \'expires_after\': expected JSON like {"anchor": "created_at", "seconds": 3600}.',
-                param="expires_after",
-            ) from None
-        if not isinstance(value, dict):
-            raise BadRequestError(
-                "Invalid value for 'expires_after': expected an object with 'anchor' and 'seconds'.",
-                param="expires_after",
-            )
-        return value
+        return raw
     if anchor is None and seconds is None:
         return None
     return {"anchor": anchor, "seconds": seconds}
+
+
+def _upload(staged: StagedUpload, fields: QueryDict) -> Upload:
+    checked = validated(
+        FileUpload,
+        {"file": staged.name, "purpose": _single(fields, "purpose"), "expires_after": _expires_after(fields)},
+    )
+    expires = checked.expires_after
+    return Upload(
+        staged=staged.staged,
+        filename=checked.filename,
+        purpose=checked.purpose,
+        expires_after_seconds=expires.seconds if expires is not None else None,
+    )
 
 
 def receive_upload(request: HttpRequest, *, max_bytes: int) -> Upload:
@@ -170,12 +175,7 @@ def receive_upload(request: HttpRequest, *, max_bytes: int) -> Upload:
             raise BadRequestError(
                 "Missing required parameter: 'file'.", param="file", code="missing_required_parameter"
             )
-        return Upload(
-            staged=upload.staged,
-            filename=upload.name,
-            purpose=_single(fields, "purpose"),
-            expires_after=_expires_after(fields),
-        )
+        return _upload(upload, fields)
     except BaseException:
         handler.discard()
         raise

@@ -1,11 +1,66 @@
-"""Public contracts of `/v1/models` and `/v1/chat/completions` (OpenAI's shapes)."""
+"""Public contracts of `/v1/models` and `/v1/chat/completions` (OpenAI's shapes).
+
+A create request is checked here as OpenAI checks it before a model runs; anything else is for the model server to
+judge. Values are kept as sent (a penalty of 1 is forwarded as 1, not 1.0), as the body goes upstream.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from apps.core.metadata import Metadata
+from apps.core.validation import expect, invalid, missing
+
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+
+
+def _present(model: str) -> str:
+    if not model:
+        raise missing()
+    return model
+
+
+def _role(message: dict[str, Any]) -> dict[str, Any]:
+    role = message.get("role")
+    if role not in CHAT_ROLES:
+        raise invalid(f"{role!r}; expected one of {', '.join(CHAT_ROLES)}", at=("role",))
+    return message
+
+
+def _number(low: float, high: float) -> AfterValidator:
+    def check(value: Any) -> Any:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high
+        ):
+            raise invalid(f"{value!r}; expected a number from {low} to {high}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _choices(n: Any) -> Any:
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128):
+        raise invalid(f"{n!r}; expected an integer from 1 to 128")
+    return n
+
+
+def _function_tool(tool: Any) -> Any:
+    function = tool.get("function") if isinstance(tool, Mapping) else None
+    if not isinstance(function, Mapping) or not isinstance(function.get("name"), str) or not function["name"]:
+        raise invalid("expected {type: 'function', function: {name, parameters}}")
+    if function.get("parameters") is not None and not isinstance(function["parameters"], Mapping):
+        raise invalid("expected a JSON Schema object", at=("function", "parameters"))
+    return tool
+
+
+ChatTools = Annotated[
+    list[Annotated[Any, AfterValidator(_function_tool)]],
+    BeforeValidator(expect(lambda tools: isinstance(tools, list), "expected an array of tools")),
+]
 
 
 class CreateChatCompletionRequest(BaseModel):
@@ -13,17 +68,21 @@ class CreateChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str
-    messages: list[dict[str, Any]] = Field(min_length=1)
-    stream: bool | None = None
-    store: bool | None = None
-    metadata: dict[str, str] | None = None
+    model: Annotated[str, AfterValidator(_present)]
+    messages: list[Annotated[dict[str, Any], AfterValidator(_role)]] = Field(min_length=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
+    frequency_penalty: Annotated[Any, _number(-2, 2)] = None
+    presence_penalty: Annotated[Any, _number(-2, 2)] = None
+    n: Annotated[Any, AfterValidator(_choices)] = None
+    stream: bool | None = None
+    store: bool | None = None
+    tools: ChatTools | None = None
+    metadata: Metadata | None = None
 
 
 class UpdateChatCompletionRequest(Schema):
-    metadata: dict[str, str] | None
+    metadata: Metadata | None
 
 
 class Model(Schema):

@@ -1,4 +1,4 @@
-"""Reads of stored chat completions, and the model list.
+"""Reads of stored chat completions, and the models this process can call.
 
 Every read starts from `chat_completions_visible`: the one place where the caller's principal will narrow the rows
 once access control arrives, as a queryset filter in the same statement as the page it restricts.
@@ -6,15 +6,54 @@ once access control arrives, as a queryset filter in the same statement as the p
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Order, Page, check_page_args, keyset_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
+from apps.inference.registry import Model, registry
+from apps.inference.upstream import Upstream
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """A model ready to call: its registry entry and the client of the provider that serves it."""
+
+    model: Model
+    upstream: Upstream
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    @property
+    def provider_id(self) -> str:
+        return self.model.provider_id
+
+    @property
+    def provider_model_id(self) -> str:
+        """The provider's own name for the model: what a chat-completion body sent to it names."""
+        return self.model.provider_model_id
+
+    async def chat(self, body: dict) -> dict:
+        return await self.upstream.chat(body)
+
+    async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
+        """Open the stream (errors before the first chunk are raised here); iterate the result for its chunks."""
+        return await self.upstream.chat_stream(body)
+
+
+async def model_resolve(*, model_id: str) -> ModelHandle:
+    """The model named by a request, ready to call; 404 `model_not_found` (or 503 with no provider) if none."""
+    model, upstream = await registry().resolve(model_id)
+    return ModelHandle(model, upstream)
 
 
 def chat_completion_not_found(completion_id: str) -> NotFoundError:

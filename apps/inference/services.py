@@ -10,85 +10,24 @@ returns (for a stream: before its `[DONE]`), so it can be read back at once from
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
 
-from apps.conversations.services import validate_metadata
 from apps.core.access import require_create
-from apps.core.errors import BadRequestError, StackAdminError
+from apps.core.errors import StackAdminError
 from apps.core.http import SSE_DONE, error_body, sse_data
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.chunks import CompletionAccumulator
 from apps.inference.models import ChatCompletion
-from apps.inference.registry import registry
-from apps.inference.selectors import chat_completion_not_found, chat_completions_visible
+from apps.inference.selectors import chat_completion_not_found, chat_completions_visible, model_resolve
 from apps.storage.write_queue import write_queue
 
 logger = logging.getLogger("apps.inference")
 
-CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _NOT_FORWARDED = ("store", "metadata")
-
-
-def _bad(message: str, param: str, code: str = "invalid_value") -> BadRequestError:
-    return BadRequestError(message, param=param, code=code)
-
-
-def validate_chat_request(body: Mapping[str, Any]) -> None:
-    """The checks OpenAI makes before a model runs; anything else is for the model server to judge."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _bad("Invalid value for 'messages': expected a non-empty array of messages.", "messages")
-    for index, message in enumerate(messages):
-        where = f"messages[{index}]"
-        if not isinstance(message, Mapping):
-            raise _bad(f"Invalid value for '{where}': expected a message object.", where)
-        if message.get("role") not in CHAT_ROLES:
-            raise _bad(
-                f"Invalid value for '{where}.role': {message.get('role')!r}; expected one of {', '.join(CHAT_ROLES)}.",
-                f"{where}.role",
-            )
-    for name, low, high in (
-        ("temperature", 0, 2),
-        ("top_p", 0, 1),
-        ("frequency_penalty", -2, 2),
-        ("presence_penalty", -2, 2),
-    ):
-        value = body.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise _bad(f"Invalid value for '{name}': {value!r}; expected a number from {low} to {high}.", name)
-    n = body.get("n")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128):
-        raise _bad(f"Invalid value for 'n': {n!r}; expected an integer from 1 to 128.", "n")
-    for flag in ("stream", "store"):
-        if body.get(flag) is not None and not isinstance(body[flag], bool):
-            raise _bad(f"Invalid value for '{flag}': expected true or false.", flag)
-    tools = body.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list):
-            raise _bad("Invalid value for 'tools': expected an array of tools.", "tools")
-        for index, tool in enumerate(tools):
-            function = tool.get("function") if isinstance(tool, Mapping) else None
-            if not isinstance(function, Mapping) or not isinstance(function.get("name"), str) or not function["name"]:
-                raise _bad(
-                    f"Invalid value for 'tools[{index}]': expected "
-                    "{type: 'function', function: {name, parameters}}.",
-                    f"tools[{index}]",
-                )
-            if function.get("parameters") is not None and not isinstance(function["parameters"], Mapping):
-                raise _bad(
-                    f"Invalid value for 'tools[{index}].function.parameters': expected a JSON Schema object.",
-                    f"tools[{index}].function.parameters",
-                )
 
 
 def chat_completion_store(
@@ -138,13 +77,13 @@ async def _store(**kwargs) -> None:
 
 
 async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS) -> dict | AsyncIterator[bytes]:
-    """The completion (a dict), or for `stream: true` the SSE byte stream to send; upstream errors raise before."""
-    validate_chat_request(body)
-    model, upstream = await registry().resolve(body["model"])
+    """The completion (a dict), or for `stream: true` the SSE byte stream to send; upstream errors raise before.
+
+    `body` is the request as `CreateChatCompletionRequest` let it through."""
+    model = await model_resolve(model_id=body["model"])
     store = body.get("store") is not False
     if store:
         require_create(principal, "chat_completion")
-    metadata = validate_metadata(body.get("metadata"))
     forwarded = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
     forwarded["model"] = model.provider_model_id
     created_at = timezone.now()
@@ -152,17 +91,17 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
         "input_messages": body["messages"],
         "model": model.model_id,
         "provider_id": model.provider_id,
-        "metadata": metadata,
+        "metadata": body.get("metadata") or {},
         "created_at": created_at,
         "principal": principal,
     }
     if not body.get("stream"):
-        completion = await upstream.chat(forwarded)
+        completion = await model.chat(forwarded)
         if store and completion.get("id"):
             await _store(completion=completion, **record)
         return completion
 
-    chunks = await upstream.chat_stream(forwarded)
+    chunks = await model.chat_stream(forwarded)
 
     async def events() -> AsyncIterator[bytes]:
         accumulator = CompletionAccumulator()
@@ -181,14 +120,15 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
     return events()
 
 
-def chat_completion_update(*, completion_id: str, metadata: Any, principal: Principal = ANONYMOUS) -> ChatCompletion:
+def chat_completion_update(
+    *, completion_id: str, metadata: dict[str, str] | None, principal: Principal = ANONYMOUS
+) -> ChatCompletion:
     """Replace a stored completion's metadata (OpenAI's only update)."""
-    clean = validate_metadata(metadata)
     row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
     if row is None:
         raise chat_completion_not_found(completion_id)
     row.require_allowed(principal, "update")
-    row.metadata = clean
+    row.metadata = metadata or {}
     row.save(update_fields=["metadata"], using=router.db_for_write(ChatCompletion))
     return row
 

@@ -22,9 +22,7 @@ _INCLUDE = Query(None, description="Accepted for OpenAI compatibility and ignore
 
 @router.post("", response=Response, summary="Create a response (JSON, or server-sent events with stream)")
 async def create_response(request: HttpRequest, body: CreateResponseRequest):
-    result = await services.response_create(
-        body=body.model_dump(exclude_unset=True), principal=request_principal(request)
-    )
+    result = await services.response_create(request=body, principal=request_principal(request))
     if isinstance(result, dict):
         return json_response(result)
     return event_stream_response(result)

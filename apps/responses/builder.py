@@ -299,7 +299,7 @@ class ResponseBuilder:
 
     # ------------------------------------------------------------------------------------------ whole
     def from_completion(self, completion: dict) -> None:
-        """Build the output from a non-streamed chat completion."""
+        """Build the output from a non-streamed chat completion: its first choice's message and tool calls."""
         self.accumulator.id = completion.get("id")
         self.accumulator.model = completion.get("model")
         self.accumulator.usage = completion.get("usage")
@@ -307,44 +307,44 @@ class ResponseBuilder:
         first = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
         if first is None:
             return
-        message = first.get("message") or {}
         choice = self.accumulator.choice(0)
         choice.finish_reason = first.get("finish_reason")
-        content = message.get("content")
-        refusal = message.get("refusal")
-        calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
-        if isinstance(content, str) and content:
-            choice.content.append(content)
+        message = first.get("message") or {}
+        content, refusal = message.get("content"), message.get("refusal")
+        text = content if isinstance(content, str) and content else None
+        if text:
+            choice.content.append(text)
         if isinstance(refusal, str) and refusal:
             choice.refusal.append(refusal)
-        for position, call in enumerate(calls):
-            function = call.get("function") or {}
-            choice.tool_calls[position] = {
-                "id": call.get("id") or new_output_id("call"),
-                "type": "function",
-                "function": {"name": function.get("name") or "", "arguments": function.get("arguments") or ""},
-            }
-        if (isinstance(content, str) and content) or refusal:
-            parts = [_text_part(content or "")]
-            if refusal:
-                parts.append({"type": "refusal", "refusal": refusal})
-            self.output.append(
-                {
-                    "id": new_output_id("msg"),
-                    "type": "message",
-                    "status": "completed",
-                    "role": "assistant",
-                    "content": parts,
-                }
-            )
-        for call in choice.tool_calls.values():
-            self.output.append(
-                {
-                    "id": new_output_id("fc"),
-                    "type": "function_call",
-                    "status": "completed",
-                    "call_id": call["id"],
-                    "name": call["function"]["name"],
-                    "arguments": call["function"]["arguments"],
-                }
-            )
+        calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
+        choice.tool_calls.update({position: _chat_tool_call(call) for position, call in enumerate(calls)})
+        if text or refusal:
+            self.output.append(_message_item(content or "", refusal))
+        self.output += [_function_call_item(call) for call in choice.tool_calls.values()]
+
+
+def _chat_tool_call(call: dict) -> dict:
+    function = call.get("function") or {}
+    return {
+        "id": call.get("id") or new_output_id("call"),
+        "type": "function",
+        "function": {"name": function.get("name") or "", "arguments": function.get("arguments") or ""},
+    }
+
+
+def _message_item(content: Any, refusal: Any) -> dict:
+    parts = [_text_part(content)]
+    if refusal:
+        parts.append({"type": "refusal", "refusal": refusal})
+    return {"id": new_output_id("msg"), "type": "message", "status": "completed", "role": "assistant", "content": parts}
+
+
+def _function_call_item(call: dict) -> dict:
+    return {
+        "id": new_output_id("fc"),
+        "type": "function_call",
+        "status": "completed",
+        "call_id": call["id"],
+        "name": call["function"]["name"],
+        "arguments": call["function"]["arguments"],
+    }

@@ -1,28 +1,22 @@
-"""Responses items <-> chat messages, and the checks on `input`, `tools`, `tool_choice` and `text.format`.
+"""Responses items <-> chat messages, and `tools`, `tool_choice` and `text.format` as a chat completion takes them.
 
 A response is computed by one chat-completion call. Its input items become chat messages: messages by role
 (`developer` is sent as `system`, which every OpenAI-compatible server knows), consecutive `function_call` items
 one assistant message carrying all those tool calls, each `function_call_output` a `tool` message. The messages
 of earlier turns are not rebuilt from items but taken as stored (see apps.responses.models), so tool calls
 survive multi-turn exactly.
+
+What a request may hold is its schema's business (`apps.responses.schemas`); what is refused here is what a
+chat model cannot be sent, in this turn's input or in a conversation's stored history alike.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
-from apps.conversations.items import normalize_item
 from apps.core.errors import BadRequestError
-
-FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-# Items that describe work of built-in tools or reasoning: nothing a chat model can be sent, so they are skipped.
-_SKIPPED_TYPES = {"reasoning", "web_search_call", "file_search_call", "mcp_list_tools", "image_generation_call"}
 
 
 def new_output_id(kind: str) -> str:
@@ -33,34 +27,7 @@ def _bad(message: str, param: str, code: str = "invalid_value") -> BadRequestErr
     return BadRequestError(message, param=param, code=code)
 
 
-# ------------------------------------------------------------------------------------------ input
-def normalize_input(raw: Any) -> list[dict]:
-    """The input items to store: a string becomes one user message; items keep their fields, ids filled in."""
-    if isinstance(raw, str):
-        return [
-            {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": raw}],
-                "id": new_output_id("msg"),
-            }
-        ]
-    if not isinstance(raw, list):
-        raise _bad("Invalid value for 'input': expected a string or an array of input items.", "input")
-    items = [normalize_item(item, param=f"input[{index}]") for index, item in enumerate(raw)]
-    for index, item in enumerate(items):
-        if (
-            item["type"] not in ("message", "function_call", "function_call_output")
-            and item["type"] not in _SKIPPED_TYPES
-        ):
-            raise _bad(
-                f"Invalid value for 'input[{index}].type': {item['type']!r} items are not supported by stackadmin's "
-                "Responses API (supported: message, function_call, function_call_output, reasoning).",
-                f"input[{index}].type",
-            )
-    return items
-
-
+# ------------------------------------------------------------------------------------------ items
 def _part_to_chat(part: dict, param: str) -> dict:
     kind = part.get("type")
     if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
@@ -175,105 +142,6 @@ def join_turn(history: list[dict], turn: list[dict]) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ tools
-def _check_schema(schema: Any, param: str) -> None:
-    if not isinstance(schema, Mapping):
-        raise _bad(f"Invalid value for '{param}': expected a JSON Schema object.", param, "invalid_schema")
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        raise _bad(
-            f"Invalid schema for '{param}'{f' at {where}' if where else ''}: {exc.message}.", param, "invalid_schema"
-        ) from None
-
-
-def _check_strict(schema: Mapping, param: str, path: str = "") -> None:
-    """OpenAI's strict mode: every object closes `additionalProperties` and requires all of its properties."""
-    if schema.get("type") == "object" or "properties" in schema:
-        props = schema.get("properties") or {}
-        if schema.get("additionalProperties", True) is not False:
-            raise _bad(
-                f"Invalid schema for '{param}': in strict mode 'additionalProperties' must be false "
-                f"(at {path or 'the root'}).",
-                param,
-                "invalid_schema",
-            )
-        missing = sorted(set(props) - set(schema.get("required") or ()))
-        if missing:
-            raise _bad(
-                f"Invalid schema for '{param}': in strict mode 'required' must list every property; "
-                f"missing {', '.join(missing)} (at {path or 'the root'}).",
-                param,
-                "invalid_schema",
-            )
-        for name, sub in props.items():
-            if isinstance(sub, Mapping):
-                _check_strict(sub, param, f"{path}.properties.{name}" if path else f"properties.{name}")
-    items = schema.get("items")
-    if isinstance(items, Mapping):
-        _check_strict(items, param, f"{path}.items" if path else "items")
-    for key in ("anyOf", "$defs", "definitions"):
-        nested = schema.get(key)
-        subs = nested.values() if isinstance(nested, Mapping) else nested if isinstance(nested, list) else ()
-        for sub in subs:
-            if isinstance(sub, Mapping):
-                _check_strict(sub, param, f"{path}.{key}" if path else key)
-
-
-def check_tools(tools: Any) -> list[dict]:
-    """Function tools as echoed on the response; anything else is a 400 naming the offending tool."""
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
-        raise _bad("Invalid value for 'tools': expected an array of tools.", "tools")
-    checked: list[dict] = []
-    names: set[str] = set()
-    for index, tool in enumerate(tools):
-        where = f"tools[{index}]"
-        if not isinstance(tool, Mapping):
-            raise _bad(f"Invalid value for '{where}': expected a tool object.", where)
-        kind = tool.get("type")
-        if kind != "function":
-            raise _bad(
-                f"Invalid value for '{where}.type': {kind!r} tools are not supported by stackadmin; "
-                "only 'function' tools (run by the client) are.",
-                f"{where}.type",
-                "unsupported_tool",
-            )
-        name = tool.get("name")
-        if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
-            raise _bad(
-                f"Invalid value for '{where}.name': {name!r}; function names are 1-64 letters, digits, '_' or '-'.",
-                f"{where}.name",
-                "missing_required_parameter" if name is None else "invalid_value",
-            )
-        if name in names:
-            raise _bad(f"Invalid value for '{where}.name': the function {name!r} is declared twice.", f"{where}.name")
-        names.add(name)
-        parameters = tool.get("parameters")
-        if parameters is not None:
-            _check_schema(parameters, f"{where}.parameters")
-            if parameters.get("type", "object") != "object":
-                raise _bad(
-                    f"Invalid schema for '{where}.parameters': the parameters of a function are an object "
-                    f"(type 'object'), not {parameters.get('type')!r}.",
-                    f"{where}.parameters",
-                    "invalid_schema",
-                )
-        strict = tool.get("strict")
-        if strict is not None and not isinstance(strict, bool):
-            raise _bad(f"Invalid value for '{where}.strict': expected true or false.", f"{where}.strict")
-        if strict and parameters is not None:
-            _check_strict(parameters, f"{where}.parameters")
-        description = tool.get("description")
-        if description is not None and not isinstance(description, str):
-            raise _bad(f"Invalid value for '{where}.description': expected a string.", f"{where}.description")
-        checked.append(
-            {"type": "function", "name": name, "description": description, "parameters": parameters, "strict": strict}
-        )
-    return checked
-
-
 def chat_tools(tools: list[dict]) -> list[dict]:
     out = []
     for tool in tools:
@@ -287,102 +155,32 @@ def chat_tools(tools: list[dict]) -> list[dict]:
     return out
 
 
-def check_tool_choice(tool_choice: Any, tools: list[dict]) -> tuple[Any, list[dict], Any]:
-    """(echo, tools to send, chat tool_choice to send or None)."""
-    names = {t["name"] for t in tools}
+def chat_tool_choice(tool_choice: str | Mapping | None, tools: list[dict]) -> tuple[Any, list[dict], Any]:
+    """(`tool_choice` as the response echoes it, the tools to send, the chat `tool_choice` to send or None)."""
     if tool_choice is None:
         return "auto", tools, None
-    if tool_choice in ("auto", "none", "required"):
-        if tool_choice == "required" and not tools:
-            raise _bad("Invalid value for 'tool_choice': 'required' needs at least one tool in 'tools'.", "tool_choice")
+    if isinstance(tool_choice, str):
         return tool_choice, tools, tool_choice if tools else None
-    if isinstance(tool_choice, Mapping):
-        kind = tool_choice.get("type")
-        if kind == "function":
-            name = tool_choice.get("name")
-            if name not in names:
-                raise _bad(
-                    f"Invalid value for 'tool_choice.name': {name!r} is not a function in 'tools'.", "tool_choice.name"
-                )
-            return dict(tool_choice), tools, {"type": "function", "function": {"name": name}}
-        if kind == "allowed_tools":
-            mode = tool_choice.get("mode", "auto")
-            allowed = tool_choice.get("tools")
-            if mode not in ("auto", "required") or not isinstance(allowed, list) or not allowed:
-                raise _bad(
-                    "Invalid value for 'tool_choice': allowed_tools needs mode 'auto' or 'required' and a non-empty "
-                    "'tools' array.",
-                    "tool_choice",
-                )
-            chosen = set()
-            for index, ref in enumerate(allowed):
-                name = ref.get("name") if isinstance(ref, Mapping) else None
-                if name not in names:
-                    raise _bad(
-                        f"Invalid value for 'tool_choice.tools[{index}]': {name!r} is not a function in 'tools'.",
-                        f"tool_choice.tools[{index}]",
-                    )
-                chosen.add(name)
-            return dict(tool_choice), [t for t in tools if t["name"] in chosen], mode
-    raise _bad(
-        f"Invalid value for 'tool_choice': {tool_choice!r}; expected 'auto', 'none', 'required', "
-        "{type: 'function', name} or {type: 'allowed_tools', mode, tools}.",
-        "tool_choice",
-    )
+    if tool_choice["type"] == "function":
+        return dict(tool_choice), tools, {"type": "function", "function": {"name": tool_choice["name"]}}
+    chosen = {ref["name"] for ref in tool_choice["tools"]}
+    return dict(tool_choice), [t for t in tools if t["name"] in chosen], tool_choice.get("mode", "auto")
 
 
 # ------------------------------------------------------------------------------------------ text.format
-def check_text(text: Any) -> tuple[dict, dict | None]:
-    """(echoed `text`, chat `response_format` or None)."""
+def chat_response_format(text: Mapping | None) -> tuple[dict, dict | None]:
+    """(`text` as the response echoes it, the chat `response_format` or None)."""
     if text is None:
         return {"format": {"type": "text"}, "verbosity": "medium"}, None
-    if not isinstance(text, Mapping):
-        raise _bad("Invalid value for 'text': expected an object with 'format'.", "text")
-    verbosity = text.get("verbosity") or "medium"
-    if verbosity not in ("low", "medium", "high"):
-        raise _bad(
-            f"Invalid value for 'text.verbosity': {verbosity!r}; expected low, medium or high.", "text.verbosity"
-        )
     fmt = text.get("format") or {"type": "text"}
-    if not isinstance(fmt, Mapping):
-        raise _bad("Invalid value for 'text.format': expected an object with a 'type'.", "text.format")
-    kind = fmt.get("type")
-    echo = {"format": dict(fmt), "verbosity": verbosity}
-    if kind == "text":
+    echo = {"format": dict(fmt), "verbosity": text.get("verbosity") or "medium"}
+    if fmt["type"] == "text":
         return echo, None
-    if kind == "json_object":
+    if fmt["type"] == "json_object":
         return echo, {"type": "json_object"}
-    if kind != "json_schema":
-        raise _bad(
-            f"Invalid value for 'text.format.type': {kind!r}; expected text, json_object or json_schema.",
-            "text.format.type",
-        )
-    name = fmt.get("name")
-    if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
-        raise _bad(
-            f"Invalid value for 'text.format.name': {name!r}; a schema name is 1-64 letters, digits, '_' or '-'.",
-            "text.format.name",
-        )
-    schema = fmt.get("schema")
-    if schema is None:
-        raise _bad(
-            "Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter"
-        )
-    _check_schema(schema, "text.format.schema")
-    if schema.get("type") != "object":
-        raise _bad(
-            "Invalid schema for 'text.format.schema': the root of a response format schema must be of type 'object'.",
-            "text.format.schema",
-            "invalid_schema",
-        )
-    strict = fmt.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise _bad("Invalid value for 'text.format.strict': expected true or false.", "text.format.strict")
-    if strict:
-        _check_strict(schema, "text.format.schema")
-    json_schema: dict[str, Any] = {"name": name, "schema": schema}
+    json_schema: dict[str, Any] = {"name": fmt["name"], "schema": fmt["schema"]}
     if fmt.get("description") is not None:
         json_schema["description"] = fmt["description"]
-    if strict is not None:
-        json_schema["strict"] = strict
+    if fmt.get("strict") is not None:
+        json_schema["strict"] = fmt["strict"]
     return echo, {"type": "json_schema", "json_schema": json_schema}

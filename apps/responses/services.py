@@ -21,32 +21,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import router, transaction
 from django.utils import timezone
 
 from asgiref.sync import sync_to_async
 
-from apps.conversations.items import MAX_ITEMS_PER_ADD
-from apps.conversations.models import Conversation
-from apps.conversations.selectors import (
-    conversation_denied,
-    conversation_get,
-    conversation_items_list,
-    conversations_visible,
-    validate_conversation_id,
-)
-from apps.conversations.services import conversation_items_add, validate_metadata
+from apps.conversations.selectors import conversation_history
+from apps.conversations.services import conversation_items_add
 from apps.core.access import require_create
 from apps.core.errors import BadRequestError, NotFoundError, StackAdminError
 from apps.core.http import sse_event
+from apps.core.items import with_id
 from apps.core.principal import ANONYMOUS, Principal
-from apps.inference.registry import Model, registry
-from apps.inference.upstream import Upstream
+from apps.inference.selectors import ModelHandle, model_resolve
 from apps.prompts import selectors as prompt_selectors
 from apps.prompts.records import render_template
 from apps.responses import items as conv
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
+from apps.responses.schemas import CreateResponseRequest
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.storage.write_queue import write_queue
 
@@ -55,8 +47,7 @@ from apps.storage.write_queue import write_queue
 class Plan:
     response_id: str
     created_at: datetime
-    model: Model
-    upstream: Upstream
+    model: ModelHandle
     store: bool
     stream: bool
     echo: dict
@@ -177,32 +168,6 @@ async def resolve_prompt(request: dict, principal: Principal = ANONYMOUS) -> Res
 
 
 # ------------------------------------------------------------------------------------------ history
-def _conversation_id(raw: Any) -> str:
-    if isinstance(raw, Mapping):
-        raw = raw.get("id")
-    return validate_conversation_id(raw, param="conversation")
-
-
-def _conversation_items(conversation_id: str, principal: Principal, *, will_append: bool) -> list[dict]:
-    conversation_get(conversation_id=conversation_id, principal=principal)
-    if (
-        will_append
-        and not conversations_visible(principal=principal, action="update").filter(public_id=conversation_id).exists()
-    ):
-        # Refuse before the model is called, not after: the turn could never be appended.
-        raise conversation_denied(conversation_id, principal, "update")
-    items: list[dict] = []
-    after = None
-    while True:
-        page = conversation_items_list(
-            conversation_id=conversation_id, after=after, limit=100, order="asc", principal=principal
-        )
-        items += page.data
-        if not page.has_more:
-            return items
-        after = page.last_id
-
-
 def _history_from_items(items: list[dict]) -> list[dict]:
     usable = [
         item
@@ -213,138 +178,124 @@ def _history_from_items(items: list[dict]) -> list[dict]:
     return conv.items_to_messages(usable, known_calls=set(), param="conversation.items")
 
 
+async def _history(request: CreateResponseRequest, principal: Principal, *, will_append: bool) -> list[dict]:
+    """The chat messages this turn continues: a previous response's, a conversation's items, or none."""
+    if request.previous_response_id:
+        previous = await sync_to_async(response_for_resume)(
+            response_id=request.previous_response_id, principal=principal
+        )
+        return list(previous.messages)
+    if request.conversation:
+        items = await sync_to_async(conversation_history)(
+            conversation_id=request.conversation, principal=principal, for_append=will_append
+        )
+        return _history_from_items(items)
+    return []
+
+
 # ------------------------------------------------------------------------------------------ plan
-def _check_unsupported(body: Mapping) -> None:
-    if body.get("background"):
-        raise BadRequestError(
-            "Invalid value for 'background': background responses are not supported by stackadmin.",
-            param="background",
-            code="unsupported_parameter",
-        )
-    if body.get("truncation") == "auto":
-        raise BadRequestError(
-            "Invalid value for 'truncation': 'auto' is not supported by stackadmin; leave it out or use 'disabled'.",
-            param="truncation",
-            code="unsupported_parameter",
-        )
+def _sampling(request: CreateResponseRequest) -> dict[str, Any]:
+    fields = {
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "max_completion_tokens": request.max_output_tokens,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
-async def plan_response(*, body: Mapping, principal: Principal) -> Plan:
-    """Check the request, resolve model, prompt and history, and build the chat-completion request."""
-    _check_unsupported(body)
-    model_id = body.get("model")
-    if not isinstance(model_id, str) or not model_id:
-        raise BadRequestError("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
-    prompt_request = _prompt_request(body)
-    if body.get("input") is None and prompt_request is None:
-        raise BadRequestError("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
-    previous_id, conversation_raw = body.get("previous_response_id"), body.get("conversation")
-    if previous_id and conversation_raw:
-        raise BadRequestError(
-            "Mutually exclusive parameters: 'previous_response_id' and 'conversation'. Ensure you are only providing "
-            "one of: 'previous_response_id' or 'conversation'.",
-            param="conversation",
-            code="mutually_exclusive_parameters",
-        )
-    conversation_id = _conversation_id(conversation_raw) if conversation_raw else ""
-    metadata = validate_metadata(body.get("metadata"))
-    tools = conv.check_tools(body.get("tools"))
-    tool_choice_echo, sent_tools, chat_tool_choice = conv.check_tool_choice(body.get("tool_choice"), tools)
-    text_echo, response_format = conv.check_text(body.get("text"))
-    input_items = conv.normalize_input(body["input"]) if body.get("input") is not None else []
+def _upstream_body(
+    request: CreateResponseRequest, model: ModelHandle, messages: list[dict], tools: list[dict], chat_choice: Any
+) -> dict[str, Any]:
+    """The chat-completion request that computes the response."""
+    body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages, **_sampling(request)}
+    if tools:
+        body["tools"] = conv.chat_tools(tools)
+        if chat_choice is not None:
+            body["tool_choice"] = chat_choice
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+    _, response_format = conv.chat_response_format(request.text)
+    if response_format is not None:
+        body["response_format"] = response_format
+    effort = (request.reasoning or {}).get("effort")
+    if effort:
+        body["reasoning_effort"] = effort
+    if request.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
 
-    if body.get("store") is not False:
-        require_create(principal, "response")
-    model, upstream = await registry().resolve(model_id)
-    prompt = await resolve_prompt(prompt_request, principal) if prompt_request is not None else None
 
-    if previous_id:
-        previous = await sync_to_async(response_for_resume)(response_id=previous_id, principal=principal)
-        history = list(previous.messages)
-    elif conversation_id:
-        will_append = body.get("store") is not False
-        history = _history_from_items(
-            await sync_to_async(_conversation_items)(conversation_id, principal, will_append=will_append)
-        )
-    else:
-        history = []
-    turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
-    conversation_messages = conv.join_turn(history, turn)
+def _echo(request: CreateResponseRequest, prompt: ResolvedPrompt | None, tools: list[dict], tool_choice: Any) -> dict:
+    """The request fields a response repeats."""
+    reasoning = request.reasoning or {}
+    return {
+        "model": request.model,
+        "instructions": request.instructions,
+        "max_output_tokens": request.max_output_tokens,
+        "max_tool_calls": request.max_tool_calls,
+        "metadata": request.metadata or {},
+        "parallel_tool_calls": request.parallel_tool_calls is not False,
+        "previous_response_id": request.previous_response_id or None,
+        "conversation": {"id": request.conversation} if request.conversation else None,
+        "prompt": prompt.echo if prompt is not None else None,
+        "prompt_cache_key": request.prompt_cache_key,
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "safety_identifier": request.safety_identifier,
+        "service_tier": "default",
+        "store": request.store is not False,
+        "temperature": request.temperature if request.temperature is not None else 1.0,
+        "text": conv.chat_response_format(request.text)[0],
+        "tool_choice": tool_choice,
+        "tools": tools,
+        "top_logprobs": 0,
+        "top_p": request.top_p if request.top_p is not None else 1.0,
+        "truncation": "disabled",
+        "user": request.user,
+    }
 
+
+def _with_system(messages: list[dict], prompt: ResolvedPrompt | None, instructions: str | None) -> list[dict]:
+    """The stored prompt and `instructions` (system) before the conversation; the prompt's media after it."""
     system: list[dict] = []
     if prompt is not None:
         system.append({"role": "system", "content": prompt.text})
-    if body.get("instructions"):
-        system.append({"role": "system", "content": body["instructions"]})
-    messages = [*system, *conversation_messages]
-    if prompt is not None and prompt.media:
-        messages.append({"role": "user", "content": prompt.media})
+    if instructions:
+        system.append({"role": "system", "content": instructions})
+    media = [{"role": "user", "content": prompt.media}] if prompt is not None and prompt.media else []
+    return [*system, *messages, *media]
 
-    upstream_body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages}
-    for name, target in (
-        ("temperature", "temperature"),
-        ("top_p", "top_p"),
-        ("max_output_tokens", "max_completion_tokens"),
-    ):
-        if body.get(name) is not None:
-            upstream_body[target] = body[name]
-    if sent_tools:
-        upstream_body["tools"] = conv.chat_tools(sent_tools)
-        if chat_tool_choice is not None:
-            upstream_body["tool_choice"] = chat_tool_choice
-        if body.get("parallel_tool_calls") is not None:
-            upstream_body["parallel_tool_calls"] = body["parallel_tool_calls"]
-    if response_format is not None:
-        upstream_body["response_format"] = response_format
-    reasoning = body.get("reasoning") or None
-    if reasoning and reasoning.get("effort"):
-        upstream_body["reasoning_effort"] = reasoning["effort"]
-    stream = bool(body.get("stream"))
-    if stream:
-        upstream_body["stream"] = True
-        upstream_body["stream_options"] = {"include_usage": True}
 
-    store = body.get("store") is not False
-    echo = {
-        "model": model_id,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": body.get("max_tool_calls"),
-        "metadata": metadata,
-        "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
-        "previous_response_id": previous_id or None,
-        "conversation": {"id": conversation_id} if conversation_id else None,
-        "prompt": prompt.echo if prompt is not None else None,
-        "prompt_cache_key": body.get("prompt_cache_key"),
-        "reasoning": {"effort": (reasoning or {}).get("effort"), "summary": (reasoning or {}).get("summary")},
-        "safety_identifier": body.get("safety_identifier"),
-        "service_tier": "default",
-        "store": store,
-        "temperature": body["temperature"] if body.get("temperature") is not None else 1.0,
-        "text": text_echo,
-        "tool_choice": tool_choice_echo,
-        "tools": tools,
-        "top_logprobs": 0,
-        "top_p": body["top_p"] if body.get("top_p") is not None else 1.0,
-        "truncation": "disabled",
-        "user": body.get("user"),
-    }
+async def plan_response(*, request: CreateResponseRequest, principal: Principal) -> Plan:
+    """Resolve what the (validated) request names: model, prompt and history; build the chat-completion request."""
+    prompt_request = _prompt_request({"prompt": request.prompt, "prompt_id": request.prompt_id})
+    store = request.store is not False
+    if store:
+        require_create(principal, "response")
+    model = await model_resolve(model_id=request.model)
+    prompt = await resolve_prompt(prompt_request, principal) if prompt_request is not None else None
+    history = await _history(request, principal, will_append=store)
+    input_items = [with_id(item) for item in request.input or ()]
+    turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
+    conversation_messages = conv.join_turn(history, turn)
+    tools = [tool.echo() for tool in request.tools or ()]
+    tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(request.tool_choice, tools)
+    messages = _with_system(conversation_messages, prompt, request.instructions)
     return Plan(
         response_id=new_response_id(),
         created_at=timezone.now(),
         model=model,
-        upstream=upstream,
         store=store,
-        stream=stream,
-        echo=echo,
+        stream=bool(request.stream),
+        echo=_echo(request, prompt, tools, tool_choice_echo),
         input_items=input_items,
         messages=conversation_messages,
-        upstream_body=upstream_body,
+        upstream_body=_upstream_body(request, model, messages, sent_tools, chat_choice),
         principal=principal,
         prompt_id=prompt.prompt_id if prompt else "",
         prompt_version=prompt.version if prompt else None,
-        previous_response_id=previous_id or "",
-        conversation_id=conversation_id,
+        previous_response_id=request.previous_response_id or "",
+        conversation_id=request.conversation or "",
     )
 
 
@@ -366,24 +317,17 @@ def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredR
     ).stamp(plan.principal)
 
 
-def _append_to_conversation(plan: Plan, output: list[dict]) -> None:
-    """The turn's items, all or none: the add-items limit of 20 splits them into calls, one transaction holds them."""
-    items = [*plan.input_items, *output]
-    with transaction.atomic(using=router.db_for_write(Conversation)):
-        for start in range(0, len(items), MAX_ITEMS_PER_ADD):
-            conversation_items_add(
-                conversation_id=plan.conversation_id,
-                items=items[start : start + MAX_ITEMS_PER_ADD],
-                principal=plan.principal,
-            )
-
-
 async def _finish(plan: Plan, builder: ResponseBuilder, response: dict) -> None:
     """After a successful model call: the conversation's new items, then the stored response."""
     if not plan.store:
         return
     if plan.conversation_id:
-        await sync_to_async(_append_to_conversation)(plan, response["output"])
+        # The turn's items, all or none.
+        await sync_to_async(conversation_items_add)(
+            conversation_id=plan.conversation_id,
+            items=[*plan.input_items, *response["output"]],
+            principal=plan.principal,
+        )
     assistant = builder.assistant_message()
     messages = [*plan.messages, *([assistant] if assistant else [])]
     await write_queue("responses").insert(response_row(plan=plan, response=response, messages=messages))
@@ -394,17 +338,19 @@ async def _store_failed(plan: Plan, response: dict) -> None:
         await write_queue("responses").insert(response_row(plan=plan, response=response, messages=plan.messages))
 
 
-async def response_create(*, body: Mapping, principal: Principal = ANONYMOUS) -> dict | AsyncIterator[bytes]:
+async def response_create(
+    *, request: CreateResponseRequest, principal: Principal = ANONYMOUS
+) -> dict | AsyncIterator[bytes]:
     """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise."""
-    plan = await plan_response(body=body, principal=principal)
+    plan = await plan_response(request=request, principal=principal)
     builder = ResponseBuilder(response_id=plan.response_id, created_at=int(plan.created_at.timestamp()), echo=plan.echo)
     if not plan.stream:
-        completion = await plan.upstream.chat(plan.upstream_body)
+        completion = await plan.model.chat(plan.upstream_body)
         builder.from_completion(completion)
         response = builder.response(builder.final_status())
         await _finish(plan, builder, response)
         return response
-    chunks = await plan.upstream.chat_stream(plan.upstream_body)
+    chunks = await plan.model.chat_stream(plan.upstream_body)
     return _stream(plan, builder, chunks)
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def msg(text: str) -> dict:
-    return {"role": "user", "content": text}
+    return {"type": "message", "role": "user", "content": text}
 
 
 def test_changelist_and_read_only_change_page_with_items_inline(admin_client):

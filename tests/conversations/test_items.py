@@ -1,4 +1,8 @@
-"""What counts as a conversation item: every Responses item type, checked on its essentials, kept as given."""
+"""What counts as a conversation item: every Responses item type, checked on its essentials, kept as given.
+
+Items are checked by the request schemas (`apps.core.items.Item`) and given their ids by the services
+(`with_id`); these helpers run both as a create or add request does.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,21 @@ import copy
 
 import pytest
 
-from apps.conversations.items import ITEM_TYPES, normalize_item, normalize_items
+from apps.conversations.schemas import AddConversationItemsRequest, CreateConversationRequest
 from apps.core.errors import BadRequestError
+from apps.core.items import ITEM_TYPES, with_id
+from apps.core.validation import validated
 from tests.support.conversations import EXAMPLES
+
+
+def normalize_items(items, *, max_items=None) -> list[dict]:
+    """As a create request does (any number), or with `max_items=20` as an add request does."""
+    schema = AddConversationItemsRequest if max_items == 20 else CreateConversationRequest
+    return [with_id(item) for item in validated(schema, {"items": items}).items]
+
+
+def normalize_item(item) -> dict:
+    return normalize_items([item])[0]
 
 
 def test_examples_cover_every_type():
@@ -18,15 +34,15 @@ def test_examples_cover_every_type():
 @pytest.mark.parametrize("item_type", ITEM_TYPES)
 def test_every_type_is_kept_as_given_plus_an_id(item_type):
     given = {**copy.deepcopy(EXAMPLES[item_type]), "x_future_field": {"nested": [1, None]}}
-    stored = normalize_item(given, param="items[0]")
+    stored = normalize_item(given)
     prefix = "msg_" if item_type == "message" else "item_"
     assert stored.pop("id").startswith(prefix)
     assert stored == given
 
 
 def test_generated_ids_are_prefix_and_48_hex():
-    ids = [normalize_item({"role": "user", "content": "x"}, param="i")["id"] for _ in range(3)]
-    ids.append(normalize_item(EXAMPLES["function_call"], param="i")["id"])
+    ids = [normalize_item({"role": "user", "content": "x"})["id"] for _ in range(3)]
+    ids.append(normalize_item(EXAMPLES["function_call"])["id"])
     for item_id in ids:
         prefix, _, digits = item_id.partition("_")
         assert prefix in ("msg", "item")
@@ -36,13 +52,13 @@ def test_generated_ids_are_prefix_and_48_hex():
 
 
 def test_easy_input_message_gets_type_message_and_string_content_stays_a_string():
-    stored = normalize_item({"role": "user", "content": "Hello!"}, param="items[0]")
+    stored = normalize_item({"role": "user", "content": "Hello!"})
     assert stored["type"] == "message"
     assert stored["content"] == "Hello!"
 
 
 def test_caller_ids_are_kept_verbatim():
-    stored = normalize_item({**EXAMPLES["function_call"], "id": "fc_ABC.123:x-y"}, param="i")
+    stored = normalize_item({**EXAMPLES["function_call"], "id": "fc_ABC.123:x-y"})
     assert stored["id"] == "fc_ABC.123:x-y"
 
 
@@ -94,5 +110,5 @@ def test_at_most_twenty_per_add_and_no_duplicate_ids():
 
 def test_input_is_not_modified():
     given = {"role": "user", "content": "x"}
-    normalize_item(given, param="i")
+    normalize_item(given)
     assert given == {"role": "user", "content": "x"}

@@ -9,8 +9,14 @@ import pytest
 
 from apps.conversations import selectors, services
 from apps.conversations.models import Conversation, ConversationItem
+from apps.conversations.schemas import (
+    AddConversationItemsRequest,
+    CreateConversationRequest,
+    UpdateConversationRequest,
+)
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError
 from apps.core.principal import ANONYMOUS, Principal
+from apps.core.validation import validated
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +62,8 @@ def test_create_accepts_more_than_twenty_initial_items():
 
 def test_create_with_thousands_of_items_inserts_in_batches():
     # 5,000 items x 8 columns is more bound parameters than SQLite takes in one statement.
-    conversation = services.conversation_create(items=[{"role": "user", "content": str(i)} for i in range(5000)])
+    easy = validated(CreateConversationRequest, {"items": [{"role": "user", "content": str(i)} for i in range(5000)]})
+    conversation = services.conversation_create(items=easy.items)
     rows = ConversationItem.objects.filter(conversation=conversation)
     assert rows.count() == 5000
     assert list(rows.order_by("sequence").values_list("sequence", flat=True)) == list(range(1, 5001))
@@ -172,38 +179,44 @@ def test_update_replaces_metadata_and_none_clears_it():
     ],
 )
 def test_metadata_limits(metadata, param):
-    with pytest.raises(BadRequestError) as raised:
-        services.conversation_create(metadata=metadata)
-    assert raised.value.param == param
+    # The request schemas hold the limits; a request they refuse never reaches the service.
+    for schema in (CreateConversationRequest, UpdateConversationRequest):
+        with pytest.raises(BadRequestError) as raised:
+            validated(schema, {"metadata": metadata})
+        assert raised.value.param == param
     assert not Conversation.objects.exists()
 
 
 def test_metadata_at_the_limits_is_fine():
     metadata = {f"{i:02d}" + "k" * 62: "v" * 512 for i in range(16)}
+    assert validated(CreateConversationRequest, {"metadata": metadata}).metadata == metadata
     assert services.conversation_create(metadata=metadata).metadata == metadata
 
 
 def test_add_returns_items_as_stored_and_caps_at_twenty():
     conversation = services.conversation_create()
-    added = services.conversation_items_add(
-        conversation_id=conversation.public_id, items=[msg("a"), {"role": "assistant", "content": "b", "extra": 1}]
+    request = validated(
+        AddConversationItemsRequest, {"items": [msg("a"), {"role": "assistant", "content": "b", "extra": 1}]}
     )
+    added = services.conversation_items_add(conversation_id=conversation.public_id, items=request.items)
     assert added[1] == {"role": "assistant", "content": "b", "extra": 1, "type": "message", "id": added[1]["id"]}
     assert selectors.conversation_item_get(conversation_id=conversation.public_id, item_id=added[1]["id"]) == added[1]
+    # The cap is the add request's (a response's turn is appended through the same service, uncapped).
     with pytest.raises(BadRequestError) as raised:
-        services.conversation_items_add(conversation_id=conversation.public_id, items=[msg(str(i)) for i in range(21)])
+        validated(AddConversationItemsRequest, {"items": [msg(str(i)) for i in range(21)]})
     assert raised.value.param == "items"
     with pytest.raises(BadRequestError):
-        services.conversation_items_add(conversation_id=conversation.public_id, items=[])
+        validated(AddConversationItemsRequest, {"items": []})
     assert ConversationItem.objects.filter(conversation=conversation).count() == 2
 
 
 def test_a_bad_item_writes_nothing():
     conversation = services.conversation_create(items=[msg("a")])
+    # Refused by the request schemas, before any service runs.
     with pytest.raises(BadRequestError):
-        services.conversation_items_add(conversation_id=conversation.public_id, items=[msg("b"), {"type": "bogus"}])
+        validated(AddConversationItemsRequest, {"items": [msg("b"), {"type": "bogus"}]})
     with pytest.raises(BadRequestError):
-        services.conversation_create(items=[msg("ok"), {"role": "user"}])
+        validated(CreateConversationRequest, {"items": [msg("ok"), {"role": "user"}]})
     assert Conversation.objects.count() == 1
     assert ConversationItem.objects.count() == 1
     conversation.refresh_from_db()

@@ -17,10 +17,11 @@ from tests.support.files import stored_files
 pytestmark = pytest.mark.django_db
 
 
-def upload(data: bytes = b"hello", **kwargs) -> File:
+def upload(data: bytes = b"hello", *, expires_after: dict | None = None, **kwargs) -> File:
     kwargs.setdefault("filename", "notes.txt")
     kwargs.setdefault("purpose", "assistants")
-    return services.file_create(staged=disk.stage_stream(io.BytesIO(data)), **kwargs)
+    seconds = expires_after["seconds"] if expires_after else None
+    return services.file_create(staged=disk.stage_stream(io.BytesIO(data)), expires_after_seconds=seconds, **kwargs)
 
 
 def test_changelist_shows_size_expiry_and_filters_by_purpose(admin_client, storage):

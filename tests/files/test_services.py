@@ -15,20 +15,23 @@ import pytest
 
 from apps.core.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from apps.core.principal import Principal
+from apps.core.validation import validated
 from apps.files import disk, selectors, services
 from apps.files.models import File
-from apps.files.schemas import content_disposition, file_object
+from apps.files.schemas import FileUpload, content_disposition, file_object
 from tests.support.files import stored_files
 
 pytestmark = pytest.mark.django_db
 
 
 def upload(data: bytes = b"hello", *, filename="notes.txt", purpose="assistants", expires_after=None, **kwargs):
+    """As `POST /v1/files` does: the fields through the upload's schema, then the service."""
+    fields = validated(FileUpload, {"file": filename, "purpose": purpose, "expires_after": expires_after})
     return services.file_create(
         staged=disk.stage_stream(io.BytesIO(data)),
-        filename=filename,
-        purpose=purpose,
-        expires_after=expires_after,
+        filename=fields.filename,
+        purpose=fields.purpose,
+        expires_after_seconds=fields.expires_after.seconds if fields.expires_after else None,
         **kwargs,
     )
 
