@@ -19,18 +19,17 @@ from apps.core.errors import BadRequestError, NotFoundError, ServiceUnavailableE
 from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
 from apps.core.principal import ANONYMOUS, Principal
-from apps.prompts.records import (
+from apps.prompts.keys import (
     ALL_END,
     ALL_START,
     GENERATION_KEY,
     PROMPT_ID_RE,
-    PromptVersion,
-    decode_record,
     default_key,
     parse_key,
     prompt_range,
     version_key,
 )
+from apps.prompts.records import PromptVersion, decode_record
 from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
 
 logger = logging.getLogger("apps.prompts")

@@ -25,7 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_
 
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
 from apps.core.principal import Principal
-from apps.prompts import presenters, selectors, services
+from apps.prompts import presenters, selectors, services, templating
 from apps.prompts.records import PromptVersion
 
 PAGE_SIZE = 50
@@ -126,9 +126,9 @@ def _form_values(post) -> dict:
     text = _newlines(post.get("text", ""))
     variables = list(dict.fromkeys(post.getlist("variables")))
     if post.get("declare_all"):
-        variables += [n for n in presenters.declarable(text) if n not in variables]
+        variables += [n for n in templating.declarable(text) if n not in variables]
     elif name := post.get("declare"):
-        if name in presenters.declarable(text) and name not in variables:
+        if name in templating.declarable(text) and name not in variables:
             variables.append(name)
     elif name := post.get("undeclare"):
         variables = [v for v in variables if v != name]
@@ -310,7 +310,8 @@ def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptV
         "selected": selected,
         "previous": next((v for v in reversed(versions) if v.version < selected.version), None),
         "values": values,
-        "preview": presenters.preview(selected.prompt or "", values),
+        # An empty field means "not filled in yet": its placeholder is marked missing.
+        "preview": templating.render(selected.prompt or "", {name: value for name, value in values.items() if value}),
         "nav": "prompts",
     }
 

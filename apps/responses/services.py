@@ -44,7 +44,7 @@ from apps.inference.registry import Model, registry
 from apps.inference.upstream import Upstream
 from apps.inference.write_queue import write_queue
 from apps.prompts import selectors as prompt_selectors
-from apps.prompts.records import render_template
+from apps.prompts.templating import render
 from apps.responses import items as conv
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
@@ -171,7 +171,7 @@ async def resolve_prompt(request: dict, principal: Principal = ANONYMOUS) -> Res
         )
     media: list[dict] = []
     values = {name: _variable_text(name, value, media) for name, value in variables.items()}
-    text, _ = render_template(stored.prompt or "", values)
+    text = render(stored.prompt or "", values).text
     echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) if variables else None}
     return ResolvedPrompt(prompt_id, stored.version, text, media, echo)
 

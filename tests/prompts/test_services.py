@@ -11,15 +11,8 @@ from channels.layers import get_channel_layer
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError
 from apps.core.principal import Principal
 from apps.prompts import selectors, services
-from apps.prompts.records import (
-    GENERATION_KEY,
-    PromptVersion,
-    analyze_template,
-    default_key,
-    encode_record,
-    render_template,
-    version_key,
-)
+from apps.prompts.keys import GENERATION_KEY, default_key, version_key
+from apps.prompts.records import PromptVersion, encode_record
 from apps.storage.kv import kv_store
 
 pytestmark = pytest.mark.usefixtures("prompts_backend")
@@ -193,13 +186,6 @@ def test_changes_publish_events():
         assert kinds == ["created", "version_created", "default_changed", "deleted"]
     finally:
         async_to_sync(layer.group_discard)(services.EVENTS_GROUP, channel)
-
-
-def test_template_helpers():
-    analysis = analyze_template("{{a}} {{ b }} {{a}} {{ c")
-    assert analysis.placeholders == ["a", "b"]
-    assert analysis.malformed[0].snippet == "{{ c"
-    assert render_template("Hi {{ name }} {{x}}", {"name": "Ada"}) == ("Hi Ada {{x}}", ["x"])
 
 
 def test_latest_version_is_found_past_a_lagging_default():
