@@ -15,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from apps.conversations.api import router as conversations_router
 from apps.core.errors import (
+    REQUEST_ERROR,
     AuthenticationError,
     BadRequestError,
     NotFoundError,
@@ -75,6 +76,9 @@ def on_stackadmin_error(request: HttpRequest, exc: StackAdminError) -> HttpRespo
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     err = exc.errors[0] if exc.errors else {}
+    if err.get("type") == REQUEST_ERROR:
+        ctx = err["ctx"]
+        return error_response(BadRequestError(ctx["message"], param=ctx["param"], code=ctx["code"]))
     param = _param_of(err.get("loc", ()))
     code = {"missing": "missing_required_parameter", "extra_forbidden": "unknown_parameter"}.get(
         err.get("type"), "invalid_value"

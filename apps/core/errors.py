@@ -8,6 +8,8 @@ project.
 
 from __future__ import annotations
 
+from pydantic_core import PydanticCustomError
+
 ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",
     401: "invalid_request_error",  # what OpenAI answers with a bad key (code `invalid_api_key`)
@@ -114,3 +116,13 @@ def error_for_status(
         if cls.status_code == status:
             return cls(message, param=param, code=code)
     return StackAdminError(message, param=param, code=code)
+
+
+# A schema validator whose error must read exactly as a service's `BadRequestError` (its own message, param and
+# code, which a plain pydantic error cannot carry) raises `request_error(...)`; the `/v1` validation handler
+# renders that error as `BadRequestError(message, param=param, code=code)`.
+REQUEST_ERROR = "request_error"
+
+
+def request_error(message: str, *, param: str | None, code: str | None = None) -> PydanticCustomError:
+    return PydanticCustomError(REQUEST_ERROR, "{message}", {"message": message, "param": param, "code": code})

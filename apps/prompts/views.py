@@ -302,6 +302,13 @@ def template_analyze(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], selected: PromptVersion):
     default = next((v for v in versions if v.is_default), None)
     values = {name: _newlines(request.POST.get(f"var_{name}", "")) for name in selected.variables}
+    preview = selectors.prompt_render(
+        prompt_id=prompt_id,
+        version=selected.version,
+        variables={name: value for name, value in values.items() if value},  # an empty field is "not filled in"
+        principal=_principal(request),
+        allow_missing=True,
+    )
     return {
         "prompt_id": prompt_id,
         "versions": versions[::-1],
@@ -310,8 +317,7 @@ def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptV
         "selected": selected,
         "previous": next((v for v in reversed(versions) if v.version < selected.version), None),
         "values": values,
-        # An empty field means "not filled in yet": its placeholder is marked missing.
-        "preview": templating.render(selected.prompt or "", {name: value for name, value in values.items() if value}),
+        "preview": preview.rendering,
         "nav": "prompts",
     }
 

@@ -44,7 +44,6 @@ from apps.inference.registry import Model, registry
 from apps.inference.upstream import Upstream
 from apps.inference.write_queue import write_queue
 from apps.prompts import selectors as prompt_selectors
-from apps.prompts.templating import render
 from apps.responses import items as conv
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
@@ -84,96 +83,24 @@ class ResolvedPrompt:
     echo: dict
 
 
-def _prompt_request(body: Mapping) -> dict | None:
-    prompt, shorthand = body.get("prompt"), body.get("prompt_id")
-    if prompt is None and shorthand is None:
-        return None
-    if prompt is None:
-        return {"id": shorthand}
-    prompt = dict(prompt)
-    if "prompt_id" in prompt:  # llama-stack's field name
-        alias = prompt.pop("prompt_id")
-        if prompt.setdefault("id", alias) != alias:
-            raise BadRequestError("Invalid value for 'prompt': 'id' and 'prompt_id' differ.", param="prompt.id")
-    if shorthand is not None and prompt.get("id") != shorthand:
-        raise BadRequestError("Invalid value for 'prompt_id': it differs from 'prompt.id'.", param="prompt_id")
-    unknown = set(prompt) - {"id", "version", "variables"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise BadRequestError(f"Unknown parameter: 'prompt.{name}'.", param=f"prompt.{name}", code="unknown_parameter")
-    return prompt
-
-
-def _variable_text(name: str, value: Any, media: list[dict]) -> str:
-    param = f"prompt.variables.{name}"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind == "input_text" and isinstance(value.get("text"), str):
-            return value["text"]
-        if kind in ("input_image", "input_file"):
-            media.append(conv._part_to_chat(dict(value), param))
-            return f"[{'Image' if kind == 'input_image' else 'File'}: {name}]"
-    raise BadRequestError(
-        f"Invalid value for '{param}': expected a string or an input_text, input_image or input_file object.",
-        param=param,
-    )
-
-
-async def _read_prompt(prompt_id: str, version: int | None, principal: Principal):
-    if prompt_selectors.prompt_store().inline_reads:
-        return prompt_selectors.prompt_get(prompt_id=prompt_id, version=version, principal=principal)
-    return await sync_to_async(prompt_selectors.prompt_get, thread_sensitive=False)(
-        prompt_id=prompt_id, version=version, principal=principal
-    )
-
-
-async def resolve_prompt(request: dict, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
-    """The stored prompt with its variables substituted; every problem is a 400 naming the prompt or variable."""
-    prompt_id = request.get("id")
-    if not isinstance(prompt_id, str) or not prompt_id:
-        raise BadRequestError(
-            "Missing required parameter: 'prompt.id'.", param="prompt.id", code="missing_required_parameter"
-        )
-    version = request.get("version")
-    if version is not None:
-        if isinstance(version, bool) or not str(version).isdigit() or int(version) < 1:
-            raise BadRequestError(
-                f"Invalid value for 'prompt.version': {version!r}; expected a version number such as \"1\".",
-                param="prompt.version",
-            )
-        version = int(version)
+async def resolve_prompt(request: Mapping, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
+    """The stored prompt with its variables substituted. The request's shape was checked by its schema
+    (`ResponsePrompt`); a prompt the caller cannot see is a 400 naming `prompt.id` or `prompt.version`."""
+    prompt_id, variables = request["id"], request.get("variables") or {}
     try:
-        stored = await _read_prompt(prompt_id, version, principal)
-    except (NotFoundError, BadRequestError) as exc:
+        rendered = await prompt_selectors.aprompt_render(
+            prompt_id=prompt_id,
+            version=request.get("version"),
+            variables=variables,
+            principal=principal,
+            param="prompt.variables",
+        )
+    except NotFoundError as exc:
         param = "prompt.version" if exc.param == "version" else "prompt.id"
         raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
-    variables = request.get("variables") or {}
-    if not isinstance(variables, Mapping):
-        raise BadRequestError("Invalid value for 'prompt.variables': expected an object.", param="prompt.variables")
-    declared = list(stored.variables)
-    for name in variables:
-        if name not in declared:
-            raise BadRequestError(
-                f"Invalid value for 'prompt.variables': '{name}' is not a variable of prompt '{prompt_id}' "
-                f"version {stored.version} (declared: {', '.join(declared) or 'none'}).",
-                param=f"prompt.variables.{name}",
-                code="unknown_variable",
-            )
-    missing = [name for name in declared if name not in variables]
-    if missing:
-        raise BadRequestError(
-            f"Missing value for prompt variable{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} "
-            f"of prompt '{prompt_id}' version {stored.version}.",
-            param=f"prompt.variables.{missing[0]}",
-            code="missing_variable",
-        )
-    media: list[dict] = []
-    values = {name: _variable_text(name, value, media) for name, value in variables.items()}
-    text = render(stored.prompt or "", values).text
-    echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) if variables else None}
-    return ResolvedPrompt(prompt_id, stored.version, text, media, echo)
+    media = [conv.part_to_chat(part, f"prompt.variables.{name}") for name, part in rendered.media.items()]
+    echo = {"id": prompt_id, "version": str(rendered.version), "variables": dict(variables) or None}
+    return ResolvedPrompt(prompt_id, rendered.version, rendered.text, media, echo)
 
 
 # ------------------------------------------------------------------------------------------ history
@@ -235,7 +162,7 @@ async def plan_response(*, body: Mapping, principal: Principal) -> Plan:
     model_id = body.get("model")
     if not isinstance(model_id, str) or not model_id:
         raise BadRequestError("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
-    prompt_request = _prompt_request(body)
+    prompt_request = body.get("prompt")
     if body.get("input") is None and prompt_request is None:
         raise BadRequestError("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
     previous_id, conversation_raw = body.get("previous_response_id"), body.get("conversation")
