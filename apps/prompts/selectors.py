@@ -244,25 +244,9 @@ def prompt_render(
     return RenderedPrompt(prompt=stored, rendering=render(stored.prompt or "", values), media=media)
 
 
-async def aprompt_render(
-    *,
-    prompt_id: str,
-    version: int | None = None,
-    variables: Mapping[str, str | Mapping[str, Any]],
-    principal: Principal = ANONYMOUS,
-    allow_missing: bool = False,
-    param: str = "variables",
-) -> RenderedPrompt:
-    """`prompt_render` for async callers: inline when the prompt store reads locally in microseconds, else on a
-    worker thread."""
-    arguments = {
-        "prompt_id": prompt_id,
-        "version": version,
-        "variables": variables,
-        "principal": principal,
-        "allow_missing": allow_missing,
-        "param": param,
-    }
+async def aprompt_render(**arguments: Any) -> RenderedPrompt:
+    """`prompt_render(**arguments)` for async callers: inline when the prompt store reads locally in microseconds,
+    else on a worker thread."""
     if prompt_store().inline_reads:
         return prompt_render(**arguments)
     return await sync_to_async(prompt_render, thread_sensitive=False)(**arguments)
