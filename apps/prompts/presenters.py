@@ -1,8 +1,9 @@
-"""Prompt versions shaped for people: what a template declares and uses, diffs between versions, previews.
+"""Prompt versions shaped for people: what a template declares and uses, and diffs between versions.
 
 Pure functions over strings and `PromptVersion` records, with no storage access: the dashboard's views fetch
 records through the selectors and hand them here, so the same shaping serves saved versions and unsaved text
-(a conflict diff compares the text being edited with the newest saved version).
+(a conflict diff compares the text being edited with the newest saved version). What counts as a placeholder or
+a variable name is apps.prompts.templating's to say; previews are rendered by `selectors.prompt_render`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from apps.prompts.records import (
-    MAX_VARIABLE_NAME_CHARS,
-    PLACEHOLDER_RE,
-    VARIABLE_NAME_RE,
-    PromptVersion,
-    analyze_template,
-)
+from apps.prompts.records import PromptVersion
+from apps.prompts.templating import analyze_template, valid_name
 
 # ------------------------------------------------------------------------------------------ template report
 
@@ -55,10 +51,6 @@ class TemplateReport:
         return self.to_fix + len(self.undeclared)
 
 
-def _valid_name(name: str) -> bool:
-    return len(name) <= MAX_VARIABLE_NAME_CHARS and bool(VARIABLE_NAME_RE.match(name))
-
-
 def _line_column(text: str, position: int) -> tuple[int, int]:
     line_start = text.rfind("\n", 0, position) + 1
     return text.count("\n", 0, position) + 1, position - line_start + 1
@@ -71,11 +63,11 @@ def template_report(text: str, declared: list[str]) -> TemplateReport:
     """
     text = text or ""
     analysis = analyze_template(text)
-    declared = [name for name in dict.fromkeys(declared) if _valid_name(name)]
+    declared = [name for name in dict.fromkeys(declared) if valid_name(name)]
     known = set(declared)
     chips: list[VariableChip] = []
     for name in analysis.placeholders:
-        if not _valid_name(name):
+        if not valid_name(name):
             chips.append(VariableChip(name, "invalid"))
         else:
             chips.append(VariableChip(name, "declared" if name in known else "undeclared"))
@@ -83,11 +75,6 @@ def template_report(text: str, declared: list[str]) -> TemplateReport:
     chips += [VariableChip(name, "unused") for name in declared if name not in used]
     malformed = [PlaceholderProblem(*_line_column(text, m.position), m.snippet) for m in analysis.malformed]
     return TemplateReport(chips=chips, malformed=malformed, declared=declared)
-
-
-def declarable(text: str) -> list[str]:
-    """Placeholder names in `text` that could be declared as variables."""
-    return [name for name in analyze_template(text or "").placeholders if _valid_name(name)]
 
 
 # ------------------------------------------------------------------------------------------ diffs
@@ -245,48 +232,3 @@ def version_diff(old: PromptVersion, new: PromptVersion) -> VersionDiff:
         text=text_diff(old.prompt or "", new.prompt or ""),
         variables=variables_diff(old.variables, new.variables),
     )
-
-
-# ------------------------------------------------------------------------------------------ preview
-@dataclass(frozen=True)
-class PreviewPart:
-    kind: str  # "text", "value" (a filled placeholder) or "missing"
-    text: str
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Preview:
-    parts: list[PreviewPart]
-    missing: list[str]
-    rendered: str
-
-    @property
-    def characters(self) -> int:
-        return len(self.rendered)
-
-
-def preview(text: str, values: dict[str, str]) -> Preview:
-    """The text with `values` substituted, in parts so that filled and missing placeholders can be marked.
-
-    An empty value counts as missing: in a form, an empty field means "not filled in yet". `rendered` equals
-    `records.render_template(text, <the non-empty values>)[0]`.
-    """
-    text = text or ""
-    filled = {name: value for name, value in values.items() if value != ""}
-    parts: list[PreviewPart] = []
-    missing: dict[str, None] = {}
-    position = 0
-    for match in PLACEHOLDER_RE.finditer(text):
-        if match.start() > position:
-            parts.append(PreviewPart("text", text[position : match.start()]))
-        name = match.group(1)
-        if name in filled:
-            parts.append(PreviewPart("value", filled[name], name))
-        else:
-            missing.setdefault(name)
-            parts.append(PreviewPart("missing", match.group(0), name))
-        position = match.end()
-    if position < len(text):
-        parts.append(PreviewPart("text", text[position:]))
-    return Preview(parts=parts, missing=list(missing), rendered="".join(p.text for p in parts))

@@ -1,63 +1,13 @@
-"""Prompt records in the KV store: llama-stack's key layout, the record shape, and template analysis.
+"""The prompt version record: its shape, and its JSON form in the KV store (llama-stack's fields, plus owner).
 
-Layout (logical keys inside the `prompts` store's namespace, exactly as llama-stack writes them):
-    prompts:v1:{prompt_id}:{version}  -> JSON version record
-    prompts:v1:{prompt_id}:default    -> decimal version number of the default version
-stackadmin adds one key outside that range, `stackadmin:prompts:generation`, changed by every write so that
-per-process caches of the prompt list know when to rebuild (llama-stack never reads it).
+Where records live is apps.prompts.keys; what their template text means is apps.prompts.templating.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-PROMPT_ID_RE = re.compile(r"^pmpt_[0-9a-f]{48}$")
-PLACEHOLDER_RE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_OPENING_RE = re.compile(r"\{\{(.*?)(?:\}\}|$)", re.DOTALL)
-VARIABLE_NAME_RE = re.compile(r"^[^\W\d]\w*$")
-
-MAX_PROMPT_CHARS = 200_000
-MAX_VARIABLES = 100
-MAX_VARIABLE_NAME_CHARS = 64
-MAX_MESSAGE_CHARS = 1_000
-
-ALL_START, ALL_END = "prompts:v1:", "prompts:v1:\xff"
-GENERATION_KEY = "stackadmin:prompts:generation"
-
-
-def new_prompt_id() -> str:
-    return "pmpt_" + secrets.token_hex(24)
-
-
-def version_key(prompt_id: str, version: int) -> str:
-    return f"prompts:v1:{prompt_id}:{version}"
-
-
-def default_key(prompt_id: str) -> str:
-    return f"prompts:v1:{prompt_id}:default"
-
-
-def prompt_range(prompt_id: str) -> tuple[str, str]:
-    return f"prompts:v1:{prompt_id}:", f"prompts:v1:{prompt_id}:\xff"
-
-
-def parse_key(key: str) -> tuple[str, str] | None:
-    """`prompts:v1:{id}:{suffix}` -> (id, suffix), where suffix is a version number or "default"."""
-    if not key.startswith(ALL_START):
-        return None
-    rest = key[len(ALL_START) :]
-    prompt_id, sep, suffix = rest.rpartition(":")
-    if not sep or not prompt_id:
-        return None
-    return prompt_id, suffix
-
-
-def new_generation() -> str:
-    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True)
@@ -126,50 +76,3 @@ def decode_record(raw: str, *, is_default: bool = False) -> PromptVersion:
         owner_principal=data.get("owner_principal") or "",
         access_attributes=data.get("access_attributes"),
     )
-
-
-# ------------------------------------------------------------------------------------------ templates
-@dataclass(frozen=True)
-class Malformed:
-    position: int
-    snippet: str
-
-
-@dataclass(frozen=True)
-class TemplateAnalysis:
-    placeholders: list[str]  # distinct names, in order of first use
-    malformed: list[Malformed]
-
-    def undeclared(self, declared: list[str]) -> list[str]:
-        known = set(declared)
-        return sorted({name for name in self.placeholders if name not in known})
-
-
-def analyze_template(text: str) -> TemplateAnalysis:
-    """Find `{{ name }}` placeholders, and every `{{` that does not open a valid one."""
-    names: dict[str, None] = {}
-    malformed: list[Malformed] = []
-    for match in _OPENING_RE.finditer(text or ""):
-        inner = match.group(1)
-        closed = match.group(0).endswith("}}")
-        name = inner.strip()
-        if closed and re.fullmatch(r"\w+", name):
-            names.setdefault(name)
-        else:
-            snippet = match.group(0)
-            malformed.append(Malformed(match.start(), snippet if len(snippet) <= 40 else snippet[:37] + "..."))
-    return TemplateAnalysis(placeholders=list(names), malformed=malformed)
-
-
-def render_template(text: str, values: dict[str, str]) -> tuple[str, list[str]]:
-    """Substitute the given values; placeholders without a value stay as they are and are reported."""
-    missing: dict[str, None] = {}
-
-    def replace(match: re.Match) -> str:
-        name = match.group(1)
-        if name in values:
-            return values[name]
-        missing.setdefault(name)
-        return match.group(0)
-
-    return PLACEHOLDER_RE.sub(replace, text or ""), list(missing)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
 
 from apps.core.access import allowed, read_predicate
 from apps.core.errors import BadRequestError, NotFoundError, ServiceUnavailableError
@@ -19,18 +23,18 @@ from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
 from apps.core.principal import ANONYMOUS, Principal
 from apps.prompts.index import IndexSlot, index_slots
-from apps.prompts.records import (
+from apps.prompts.keys import (
     ALL_END,
     ALL_START,
     GENERATION_KEY,
     PROMPT_ID_RE,
-    PromptVersion,
-    decode_record,
     default_key,
     parse_key,
     prompt_range,
     version_key,
 )
+from apps.prompts.records import PromptVersion, decode_record
+from apps.prompts.templating import Rendering, render
 from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
 
 logger = logging.getLogger("apps.prompts")
@@ -164,6 +168,88 @@ def prompt_versions_list(*, prompt_id: str, principal: Principal = ANONYMOUS) ->
     versions = [_decode(raw, prompt_id, number == default) for number, raw in raws]
     _visible(versions[0], principal)
     return versions
+
+
+# ------------------------------------------------------------------------------------------ rendering
+# A variable's value is a string, or one of OpenAI's content parts: `input_text` is substituted like a string;
+# `input_image` and `input_file` cannot be written into text, so the placeholder says what stands there and the
+# part is handed back for the caller to send beside the prompt.
+_MEDIA_LABELS = {"input_image": "Image", "input_file": "File"}
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    prompt: PromptVersion  # the version that was rendered (the default one when no version was asked for)
+    rendering: Rendering
+    media: dict[str, dict]  # image and file values by variable name, as given (OpenAI's content-part shape)
+
+    @property
+    def version(self) -> int:
+        return self.prompt.version
+
+    @property
+    def text(self) -> str:
+        return self.rendering.text
+
+
+def _check_variable_names(stored: PromptVersion, names: list[str], *, allow_missing: bool, param: str) -> None:
+    declared = list(stored.variables)
+    for name in names:
+        if name not in declared:
+            raise BadRequestError(
+                f"Invalid value for '{param}': '{name}' is not a variable of prompt '{stored.prompt_id}' "
+                f"version {stored.version} (declared: {', '.join(declared) or 'none'}).",
+                param=f"{param}.{name}",
+                code="unknown_variable",
+            )
+    missing = [name for name in declared if name not in names]
+    if missing and not allow_missing:
+        raise BadRequestError(
+            f"Missing value for prompt variable{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} "
+            f"of prompt '{stored.prompt_id}' version {stored.version}.",
+            param=f"{param}.{missing[0]}",
+            code="missing_variable",
+        )
+
+
+def _value_text(name: str, value: str | Mapping[str, Any], media: dict[str, dict]) -> str:
+    if isinstance(value, str):
+        return value
+    if value["type"] == "input_text":
+        return value["text"]
+    media[name] = dict(value)
+    return f"[{_MEDIA_LABELS[value['type']]}: {name}]"
+
+
+def prompt_render(
+    *,
+    prompt_id: str,
+    version: int | None = None,
+    variables: Mapping[str, str | Mapping[str, Any]],
+    principal: Principal = ANONYMOUS,
+    allow_missing: bool = False,
+    param: str = "variables",
+) -> RenderedPrompt:
+    """A stored version (the default one unless `version`) with `variables` substituted.
+
+    Every name must be a declared variable, and every declared variable needs a value unless `allow_missing`
+    (a preview marks the missing ones instead). Values are strings or `input_text`/`input_image`/`input_file`
+    parts, as the caller's schema has checked. `param` is where the caller's request holds the variables, so
+    that a 400 names the caller's own field. A prompt that does not exist or is not visible is a 404.
+    """
+    stored = prompt_get(prompt_id=prompt_id, version=version, principal=principal)
+    _check_variable_names(stored, list(variables), allow_missing=allow_missing, param=param)
+    media: dict[str, dict] = {}
+    values = {name: _value_text(name, value, media) for name, value in variables.items()}
+    return RenderedPrompt(prompt=stored, rendering=render(stored.prompt or "", values), media=media)
+
+
+async def aprompt_render(**arguments: Any) -> RenderedPrompt:
+    """`prompt_render(**arguments)` for async callers: inline when the prompt store reads locally in microseconds,
+    else on a worker thread."""
+    if prompt_store().inline_reads:
+        return prompt_render(**arguments)
+    return await sync_to_async(prompt_render, thread_sensitive=False)(**arguments)
 
 
 # ------------------------------------------------------------------------------------------ listing index

@@ -18,22 +18,8 @@ from apps.core.errors import (
 )
 from apps.core.events import publish
 from apps.core.principal import ANONYMOUS, Principal
-from apps.prompts.records import (
-    GENERATION_KEY,
-    MAX_MESSAGE_CHARS,
-    MAX_PROMPT_CHARS,
-    MAX_VARIABLE_NAME_CHARS,
-    MAX_VARIABLES,
-    VARIABLE_NAME_RE,
-    PromptVersion,
-    analyze_template,
-    default_key,
-    encode_record,
-    new_generation,
-    new_prompt_id,
-    prompt_range,
-    version_key,
-)
+from apps.prompts.keys import GENERATION_KEY, default_key, new_generation, new_prompt_id, prompt_range, version_key
+from apps.prompts.records import PromptVersion, encode_record
 from apps.prompts.selectors import (
     can_access,
     latest_version,
@@ -42,62 +28,11 @@ from apps.prompts.selectors import (
     prompt_version_get,
     validate_prompt_id,
 )
+from apps.prompts.templating import validate_template
 from apps.storage.kv import KVBackendError
 
 EVENTS_GROUP = "prompts"
-
-
-def validate_template(*, text: object, variables: object) -> list[str]:
-    """Check the text and declared variables; returns the variables, de-duplicated in their given order."""
-    if not isinstance(text, str):
-        raise BadRequestError("Invalid value for 'prompt': expected a string.", param="prompt")
-    if not text.strip():
-        raise BadRequestError("Invalid value for 'prompt': the prompt text is empty.", param="prompt")
-    if len(text) > MAX_PROMPT_CHARS:
-        raise BadRequestError(
-            f"Invalid value for 'prompt': {len(text)} characters is over the limit of {MAX_PROMPT_CHARS}.",
-            param="prompt",
-            code="string_above_max_length",
-        )
-    if variables is None:
-        variables = []
-    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
-        raise BadRequestError("Invalid value for 'variables': expected a list of strings.", param="variables")
-    if len(variables) > MAX_VARIABLES:
-        raise BadRequestError(f"Invalid value for 'variables': at most {MAX_VARIABLES} variables.", param="variables")
-    for name in variables:
-        if len(name) > MAX_VARIABLE_NAME_CHARS or not VARIABLE_NAME_RE.match(name):
-            raise BadRequestError(
-                f"Invalid value for 'variables': {name!r} is not a valid variable name (letters, digits and "
-                f"underscores, not starting with a digit, at most {MAX_VARIABLE_NAME_CHARS} characters).",
-                param="variables",
-            )
-    declared = list(dict.fromkeys(variables))
-    analysis = analyze_template(text)
-    if analysis.malformed:
-        first = analysis.malformed[0]
-        raise BadRequestError(
-            f"Invalid value for 'prompt': malformed placeholder {first.snippet!r} at character {first.position}; "
-            "placeholders look like {{ name }} with a name of letters, digits and underscores.",
-            param="prompt",
-            code="invalid_placeholder",
-        )
-    invalid = [name for name in analysis.placeholders if not VARIABLE_NAME_RE.match(name)]
-    if invalid:
-        raise BadRequestError(
-            f"Invalid value for 'prompt': placeholder {{{{ {invalid[0]} }}}} uses an invalid variable name; names "
-            "are letters, digits and underscores, not starting with a digit.",
-            param="prompt",
-            code="invalid_placeholder",
-        )
-    undeclared = analysis.undeclared(declared)
-    if undeclared:
-        raise BadRequestError(
-            f"Prompt contains undeclared variables: {undeclared}. Declare them in 'variables'.",
-            param="variables",
-            code="undeclared_variables",
-        )
-    return declared
+MAX_MESSAGE_CHARS = 1_000
 
 
 def _validate_message(message: object) -> str | None:

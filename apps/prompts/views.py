@@ -26,6 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
 from apps.core.principal import Principal
 from apps.prompts import presenters, selectors, services
+from apps.prompts.forms import PromptForm, normalize_newlines
 from apps.prompts.records import PromptVersion
 
 PAGE_SIZE = 50
@@ -116,36 +117,6 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
 
 
 # ------------------------------------------------------------------------------------------ create / edit
-def _newlines(text: str) -> str:
-    # Browsers submit a text area's line breaks as CRLF (htmx sends LF): store what the user sees, LF.
-    return text.replace("\r\n", "\n")
-
-
-def _form_values(post) -> dict:
-    """The editor's fields, after applying a declare/undeclare button if one was pressed."""
-    text = _newlines(post.get("text", ""))
-    variables = list(dict.fromkeys(post.getlist("variables")))
-    if post.get("declare_all"):
-        variables += [n for n in presenters.declarable(text) if n not in variables]
-    elif name := post.get("declare"):
-        if name in presenters.declarable(text) and name not in variables:
-            variables.append(name)
-    elif name := post.get("undeclare"):
-        variables = [v for v in variables if v != name]
-    return {
-        "text": text,
-        "variables": variables,
-        "message": post.get("message", "").strip(),
-        "make_default": post.get("make_default") == "on",
-        "base_version": _int(post.get("base_version")),
-    }
-
-
-def _declaring(post) -> bool:
-    """A chip button or "Check variables" was pressed: re-render the form, save nothing."""
-    return any(post.get(k) for k in ("declare", "undeclare", "declare_all", "check"))
-
-
 def _form_context(form: dict, **extra) -> dict:
     report = presenters.template_report(form["text"], form["variables"])
     return {"form": form, "report": report, "base": form["base_version"], **extra}
@@ -158,9 +129,10 @@ def prompt_create(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         form = {"text": "", "variables": [], "message": "", "make_default": True, "base_version": None}
         return _render(request, template, _form_context(form, nav="prompts"), partials=("prompt-form",))
-    form = _form_values(request.POST)
-    error = None
-    if not _declaring(request.POST):
+    bound = PromptForm(request.POST)
+    form = bound.values
+    error = None if bound.declaring else bound.problem
+    if not bound.declaring and error is None:
         try:
             created = services.prompt_create(
                 text=form["text"], variables=form["variables"], message=form["message"] or None, **_actor(request)
@@ -203,10 +175,11 @@ def prompt_edit(request: HttpRequest, prompt_id: str) -> HttpResponse:
         context["source"] = source
         return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
 
-    form = _form_values(request.POST)
+    bound = PromptForm(request.POST)
+    form = bound.values
     if form["base_version"] is None:
         form["base_version"] = latest.version
-    if _declaring(request.POST):
+    if bound.declaring:
         return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
     if (
         form["base_version"] == latest.version
@@ -214,6 +187,9 @@ def prompt_edit(request: HttpRequest, prompt_id: str) -> HttpResponse:
         and form["variables"] == latest.variables
     ):
         context["error"] = f"Nothing to save: the text and variables are the same as version {latest.version}."
+        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
+    if not bound.is_valid():
+        context["error"] = bound.problem
         return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
     try:
         saved = services.prompt_update(
@@ -263,7 +239,7 @@ def _edit_conflict(request: HttpRequest, prompt_id: str, form: dict, context: di
 
 def _edit_of_deleted(request: HttpRequest, prompt_id: str, exc: StackAdminError, form: dict | None = None):
     """The prompt went away while being edited: keep the text and offer to save it as a new prompt."""
-    form = form or _form_values(request.POST)
+    form = form or PromptForm(request.POST).values
     context = _form_context(form, prompt_id=prompt_id, deleted=True, error=exc.message, nav="prompts")
     return _render(request, "prompts/prompt_form.html", context, partials=("prompt-form",))
 
@@ -294,14 +270,20 @@ def template_analyze(request: HttpRequest) -> HttpResponse:
     Only the editor's htmx calls reach this; without JavaScript the same buttons post the whole form to the
     create or edit view, which re-renders it with the chips.
     """
-    form = _form_values(request.POST)
-    return render(request, "prompts/prompt_form.html#variable-chips", _form_context(form))
+    return render(request, "prompts/prompt_form.html#variable-chips", _form_context(PromptForm(request.POST).values))
 
 
 # ------------------------------------------------------------------------------------------ detail
 def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], selected: PromptVersion):
     default = next((v for v in versions if v.is_default), None)
-    values = {name: _newlines(request.POST.get(f"var_{name}", "")) for name in selected.variables}
+    values = {name: normalize_newlines(request.POST.get(f"var_{name}", "")) for name in selected.variables}
+    preview = selectors.prompt_render(
+        prompt_id=prompt_id,
+        version=selected.version,
+        variables={name: value for name, value in values.items() if value},  # an empty field is "not filled in"
+        principal=_principal(request),
+        allow_missing=True,
+    )
     return {
         "prompt_id": prompt_id,
         "versions": versions[::-1],
@@ -310,7 +292,7 @@ def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptV
         "selected": selected,
         "previous": next((v for v in reversed(versions) if v.version < selected.version), None),
         "values": values,
-        "preview": presenters.preview(selected.prompt or "", values),
+        "preview": preview.rendering,
         "nav": "prompts",
     }
 

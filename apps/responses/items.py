@@ -28,7 +28,7 @@ def _bad(message: str, param: str, code: str = "invalid_value") -> BadRequestErr
 
 
 # ------------------------------------------------------------------------------------------ items
-def _part_to_chat(part: dict, param: str) -> dict:
+def part_to_chat(part: dict, param: str) -> dict:
     kind = part.get("type")
     if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
         return {"type": "text", "text": part.get("text", "")}
@@ -58,7 +58,7 @@ def _part_to_chat(part: dict, param: str) -> dict:
 def _content_to_chat(content: Any, role: str, param: str) -> str | list:
     if isinstance(content, str):
         return content
-    parts = [_part_to_chat(part, f"{param}[{i}]") for i, part in enumerate(content)]
+    parts = [part_to_chat(part, f"{param}[{i}]") for i, part in enumerate(content)]
     if all(p["type"] == "text" for p in parts):
         # Plain text goes as a string: the one content form every chat server accepts for every role.
         return "\n".join(p["text"] for p in parts) if role != "user" or len(parts) == 1 else parts

@@ -13,13 +13,24 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from apps.conversations.selectors import validate_conversation_id
 from apps.core.errors import BadRequestError
 from apps.core.items import Item
 from apps.core.metadata import Metadata
 from apps.core.validation import invalid, missing, rejected
+from apps.prompts.selectors import validate_prompt_id
 from apps.responses.json_schemas import check_json_schema, check_strict_schema
 
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -247,6 +258,89 @@ def _no_auto_truncation(truncation: str | None) -> str | None:
     return truncation
 
 
+# ------------------------------------------------------------------------------------------ prompt
+def _is_variable_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    if not isinstance(value, Mapping):
+        return False
+    kind = value.get("type")
+    return (kind == "input_text" and isinstance(value.get("text"), str)) or kind in ("input_image", "input_file")
+
+
+class ResponsePrompt(BaseModel):
+    """OpenAI's `prompt` parameter: a stored prompt, which version of it, and the values of its variables.
+
+    llama-stack's `prompt_id` is accepted for `id`. Whether the prompt exists for the caller and whether the
+    variables are the declared ones is the Responses service's to check.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The prompt's id ('pmpt_' and 48 hex characters); llama-stack calls it prompt_id.")
+    version: int | None = Field(None, description='A version number ("2" or 2); the default version when absent.')
+    variables: dict[str, str | dict[str, Any]] | None = Field(
+        None, description="A value for each declared variable: a string, or an input_text/input_image/input_file."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _field_names(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
+        data = dict(data)
+        if "prompt_id" in data:
+            alias = data.pop("prompt_id")
+            if data.setdefault("id", alias) != alias:
+                raise rejected("Invalid value for 'prompt': 'id' and 'prompt_id' differ.", code=None, at=("id",))
+        # Sorted, so that which unknown field is named does not depend on the client's key order.
+        unknown = sorted(set(data) - set(cls.model_fields))
+        if unknown:
+            raise rejected("Unknown parameter: '{param}'.", code="unknown_parameter", at=(unknown[0],))
+        return data
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise rejected("Missing required parameter: '{param}'.", code="missing_required_parameter")
+        try:
+            validate_prompt_id(value)
+        except BadRequestError as exc:  # an id that cannot exist is answered as a missing prompt is
+            raise rejected("{message}", code="prompt_not_found", message=exc.message) from exc
+        return value
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+            raise rejected(
+                "Invalid value for '{param}': {value!r}; expected a version number such as \"1\".",
+                code=None,
+                value=value,
+            )
+        return int(value)
+
+    @field_validator("variables", mode="before")
+    @classmethod
+    def _variables(cls, value: Any) -> Any:
+        if not value:
+            return None  # null, {} and [] all mean "no variables"
+        if not isinstance(value, Mapping):
+            raise rejected("Invalid value for '{param}': expected an object.", code=None)
+        for name, item in value.items():
+            if not _is_variable_value(item):
+                raise rejected(
+                    "Invalid value for '{param}': expected a string or an input_text, input_image or input_file "
+                    "object.",
+                    code=None,
+                    at=(name,),
+                )
+        return value
+
+
 class CreateResponseRequest(BaseModel):
     """OpenAI's create body. Unknown fields are a 400, as OpenAI answers them; see README for what is ignored."""
 
@@ -259,7 +353,7 @@ class CreateResponseRequest(BaseModel):
     instructions: str | None = None
     previous_response_id: str | None = None
     conversation: Annotated[str | dict[str, Any] | None, AfterValidator(_conversation_id)] = None
-    prompt: dict[str, Any] | None = None
+    prompt: ResponsePrompt | None = None
     prompt_id: str | None = Field(None, description="llama-stack's shorthand for prompt={'id': ...}.")
     store: bool | None = True
     stream: bool | None = False
@@ -279,6 +373,21 @@ class CreateResponseRequest(BaseModel):
     prompt_cache_key: str | None = Field(None, max_length=64)
     service_tier: str | None = None
     stream_options: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("prompt") is None and isinstance(data.get("prompt_id"), str):
+            return {**data, "prompt": {"id": data["prompt_id"]}}
+        return data
+
+    @field_validator("prompt_id")
+    @classmethod
+    def _same_prompt(cls, value: str | None, info: ValidationInfo) -> str | None:
+        prompt = info.data.get("prompt")
+        if value is not None and prompt is not None and prompt.id != value:
+            raise rejected("Invalid value for '{param}': it differs from 'prompt.id'.", code=None)
+        return value
 
     @model_validator(mode="after")
     def _together(self) -> CreateResponseRequest:

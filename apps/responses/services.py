@@ -16,7 +16,7 @@ before `response.completed` is sent, so the next request can name it at once, in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,11 +34,10 @@ from apps.core.items import with_id
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.selectors import ModelHandle, model_resolve
 from apps.prompts import selectors as prompt_selectors
-from apps.prompts.records import render_template
 from apps.responses import items as conv
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
-from apps.responses.schemas import CreateResponseRequest
+from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.storage.write_queue import write_queue
 
@@ -75,96 +74,24 @@ class ResolvedPrompt:
     echo: dict
 
 
-def _prompt_request(body: Mapping) -> dict | None:
-    prompt, shorthand = body.get("prompt"), body.get("prompt_id")
-    if prompt is None and shorthand is None:
-        return None
-    if prompt is None:
-        return {"id": shorthand}
-    prompt = dict(prompt)
-    if "prompt_id" in prompt:  # llama-stack's field name
-        alias = prompt.pop("prompt_id")
-        if prompt.setdefault("id", alias) != alias:
-            raise BadRequestError("Invalid value for 'prompt': 'id' and 'prompt_id' differ.", param="prompt.id")
-    if shorthand is not None and prompt.get("id") != shorthand:
-        raise BadRequestError("Invalid value for 'prompt_id': it differs from 'prompt.id'.", param="prompt_id")
-    unknown = set(prompt) - {"id", "version", "variables"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise BadRequestError(f"Unknown parameter: 'prompt.{name}'.", param=f"prompt.{name}", code="unknown_parameter")
-    return prompt
-
-
-def _variable_text(name: str, value: Any, media: list[dict]) -> str:
-    param = f"prompt.variables.{name}"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind == "input_text" and isinstance(value.get("text"), str):
-            return value["text"]
-        if kind in ("input_image", "input_file"):
-            media.append(conv._part_to_chat(dict(value), param))
-            return f"[{'Image' if kind == 'input_image' else 'File'}: {name}]"
-    raise BadRequestError(
-        f"Invalid value for '{param}': expected a string or an input_text, input_image or input_file object.",
-        param=param,
-    )
-
-
-async def _read_prompt(prompt_id: str, version: int | None, principal: Principal):
-    if prompt_selectors.prompt_store().inline_reads:
-        return prompt_selectors.prompt_get(prompt_id=prompt_id, version=version, principal=principal)
-    return await sync_to_async(prompt_selectors.prompt_get, thread_sensitive=False)(
-        prompt_id=prompt_id, version=version, principal=principal
-    )
-
-
-async def resolve_prompt(request: dict, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
-    """The stored prompt with its variables substituted; every problem is a 400 naming the prompt or variable."""
-    prompt_id = request.get("id")
-    if not isinstance(prompt_id, str) or not prompt_id:
-        raise BadRequestError(
-            "Missing required parameter: 'prompt.id'.", param="prompt.id", code="missing_required_parameter"
-        )
-    version = request.get("version")
-    if version is not None:
-        if isinstance(version, bool) or not str(version).isdigit() or int(version) < 1:
-            raise BadRequestError(
-                f"Invalid value for 'prompt.version': {version!r}; expected a version number such as \"1\".",
-                param="prompt.version",
-            )
-        version = int(version)
+async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
+    """The stored prompt with its variables substituted. The request's shape was checked by its schema
+    (`ResponsePrompt`); a prompt the caller cannot see is a 400 naming `prompt.id` or `prompt.version`."""
+    prompt_id, variables = request.id, request.variables or {}
     try:
-        stored = await _read_prompt(prompt_id, version, principal)
-    except (NotFoundError, BadRequestError) as exc:
+        rendered = await prompt_selectors.aprompt_render(
+            prompt_id=prompt_id,
+            version=request.version,
+            variables=variables,
+            principal=principal,
+            param="prompt.variables",
+        )
+    except NotFoundError as exc:
         param = "prompt.version" if exc.param == "version" else "prompt.id"
         raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
-    variables = request.get("variables") or {}
-    if not isinstance(variables, Mapping):
-        raise BadRequestError("Invalid value for 'prompt.variables': expected an object.", param="prompt.variables")
-    declared = list(stored.variables)
-    for name in variables:
-        if name not in declared:
-            raise BadRequestError(
-                f"Invalid value for 'prompt.variables': '{name}' is not a variable of prompt '{prompt_id}' "
-                f"version {stored.version} (declared: {', '.join(declared) or 'none'}).",
-                param=f"prompt.variables.{name}",
-                code="unknown_variable",
-            )
-    missing = [name for name in declared if name not in variables]
-    if missing:
-        raise BadRequestError(
-            f"Missing value for prompt variable{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} "
-            f"of prompt '{prompt_id}' version {stored.version}.",
-            param=f"prompt.variables.{missing[0]}",
-            code="missing_variable",
-        )
-    media: list[dict] = []
-    values = {name: _variable_text(name, value, media) for name, value in variables.items()}
-    text, _ = render_template(stored.prompt or "", values)
-    echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) if variables else None}
-    return ResolvedPrompt(prompt_id, stored.version, text, media, echo)
+    media = [conv.part_to_chat(part, f"prompt.variables.{name}") for name, part in rendered.media.items()]
+    echo = {"id": prompt_id, "version": str(rendered.version), "variables": dict(variables) or None}
+    return ResolvedPrompt(prompt_id, rendered.version, rendered.text, media, echo)
 
 
 # ------------------------------------------------------------------------------------------ history
@@ -268,12 +195,11 @@ def _with_system(messages: list[dict], prompt: ResolvedPrompt | None, instructio
 
 async def plan_response(*, request: CreateResponseRequest, principal: Principal) -> Plan:
     """Resolve what the (validated) request names: model, prompt and history; build the chat-completion request."""
-    prompt_request = _prompt_request({"prompt": request.prompt, "prompt_id": request.prompt_id})
     store = request.store is not False
     if store:
         require_create(principal, "response")
     model = await model_resolve(model_id=request.model)
-    prompt = await resolve_prompt(prompt_request, principal) if prompt_request is not None else None
+    prompt = await resolve_prompt(request.prompt, principal) if request.prompt is not None else None
     history = await _history(request, principal, will_append=store)
     input_items = [with_id(item) for item in request.input or ()]
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))

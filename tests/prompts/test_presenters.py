@@ -1,11 +1,9 @@
-"""What the dashboard shows about templates, diffs and previews (pure functions, no storage)."""
+"""What the dashboard shows about templates and diffs (pure functions, no storage)."""
 
 from __future__ import annotations
 
-import pytest
-
-from apps.prompts.presenters import declarable, preview, template_report, text_diff, variables_diff, version_diff
-from apps.prompts.records import PromptVersion, render_template
+from apps.prompts.presenters import template_report, text_diff, variables_diff, version_diff
+from apps.prompts.records import PromptVersion
 
 
 def test_template_report_sorts_placeholders_into_chips():
@@ -26,10 +24,6 @@ def test_template_report_sorts_placeholders_into_chips():
 def test_malformed_placeholders_are_located_by_line_and_column():
     report = template_report("first line\nsecond {{ ok }}\n  third {{ not ok }}", ["ok"])
     assert [(m.line, m.column) for m in report.malformed] == [(3, 9)]
-
-
-def test_declarable_keeps_valid_names_in_order():
-    assert declarable("{{ b }} {{ a }} {{ 1c }} {{ b }}") == ["b", "a"]
 
 
 def test_identical_texts_have_no_changes():
@@ -90,32 +84,3 @@ def test_version_diff_combines_text_and_variables():
     assert diff.text.identical
     assert not diff.identical
     assert diff.variables.added == ["b"]
-
-
-@pytest.mark.parametrize(
-    ("text", "values"),
-    [
-        ("Hi {{ name }}, from {{place}}.", {"name": "Ada", "place": ""}),
-        ("{{a}}{{b}}{{a}}", {"a": "1", "b": "{{ a }}"}),
-        ("no placeholders", {}),
-        ("{{ x }} {{ broken", {"x": "<b>"}),
-    ],
-)
-def test_preview_renders_like_the_api_and_marks_missing_values(text, values):
-    shown = preview(text, values)
-    expected, missing = render_template(text, {k: v for k, v in values.items() if v})
-    assert shown.rendered == expected
-    assert shown.missing == missing
-    assert {p.name for p in shown.parts if p.kind == "missing"} == set(missing)
-
-
-def test_preview_parts():
-    shown = preview("Hi {{ name }} from {{ place }}", {"name": "Ada"})
-    assert [(p.kind, p.text) for p in shown.parts] == [
-        ("text", "Hi "),
-        ("value", "Ada"),
-        ("text", " from "),
-        ("missing", "{{ place }}"),
-    ]
-    assert shown.missing == ["place"]
-    assert shown.characters == len("Hi Ada from {{ place }}")

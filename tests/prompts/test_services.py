@@ -11,15 +11,8 @@ from channels.layers import get_channel_layer
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError
 from apps.core.principal import Principal
 from apps.prompts import selectors, services
-from apps.prompts.records import (
-    GENERATION_KEY,
-    PromptVersion,
-    analyze_template,
-    default_key,
-    encode_record,
-    render_template,
-    version_key,
-)
+from apps.prompts.keys import GENERATION_KEY, default_key, version_key
+from apps.prompts.records import PromptVersion, encode_record
 from apps.storage.kv import kv_store
 
 pytestmark = pytest.mark.usefixtures("prompts_backend")
@@ -210,13 +203,6 @@ def test_changes_publish_events():
         async_to_sync(layer.group_discard)(services.EVENTS_GROUP, channel)
 
 
-def test_template_helpers():
-    analysis = analyze_template("{{a}} {{ b }} {{a}} {{ c")
-    assert analysis.placeholders == ["a", "b"]
-    assert analysis.malformed[0].snippet == "{{ c"
-    assert render_template("Hi {{ name }} {{x}}", {"name": "Ada"}) == ("Hi Ada {{x}}", ["x"])
-
-
 def test_latest_version_is_found_past_a_lagging_default():
     p = services.prompt_create(text="v1")
     for version in range(1, 7):
@@ -226,3 +212,52 @@ def test_latest_version_is_found_past_a_lagging_default():
     with pytest.raises(ConflictError, match="the latest is 7"):
         services.prompt_update(prompt_id=p.prompt_id, text="stale", version=6)
     assert services.prompt_update(prompt_id=p.prompt_id, text="v8", version=7).version == 8
+
+
+# ------------------------------------------------------------------------------------------ rendering
+def test_render_uses_the_default_version_unless_one_is_named():
+    p = services.prompt_create(text="Hi {{ name }}", variables=["name"])
+    services.prompt_update(prompt_id=p.prompt_id, text="Bye {{ name }}", variables=["name"], version=1)
+    default = selectors.prompt_render(prompt_id=p.prompt_id, variables={"name": "Ada"})
+    assert default.version == 2
+    assert default.text == "Bye Ada"
+    pinned = selectors.prompt_render(
+        prompt_id=p.prompt_id, version=1, variables={"name": {"type": "input_text", "text": "Bo"}}
+    )
+    assert pinned.version == 1
+    assert pinned.text == "Hi Bo"
+    assert pinned.media == {}
+
+
+def test_render_checks_the_variables_against_the_declared_ones():
+    p = services.prompt_create(text="{{ a }} {{ b }}", variables=["a", "b"])
+    with pytest.raises(BadRequestError) as unknown:
+        selectors.prompt_render(prompt_id=p.prompt_id, variables={"a": "1", "b": "2", "c": "3"})
+    assert unknown.value.code == "unknown_variable"
+    assert unknown.value.param == "variables.c"
+    with pytest.raises(BadRequestError) as missing:
+        selectors.prompt_render(prompt_id=p.prompt_id, variables={"b": "2"}, param="prompt.variables")
+    assert missing.value.code == "missing_variable"
+    assert missing.value.param == "prompt.variables.a"
+    assert "Missing value for prompt variable 'a' of prompt" in missing.value.message
+    preview = selectors.prompt_render(prompt_id=p.prompt_id, variables={"b": "2"}, allow_missing=True)
+    assert preview.text == "{{ a }} 2"
+    assert preview.rendering.missing == ["a"]
+
+
+def test_render_hands_back_image_and_file_values():
+    p = services.prompt_create(text="See {{ photo }} and {{ doc }}", variables=["photo", "doc"])
+    image = {"type": "input_image", "image_url": "https://example.com/cat.png"}
+    document = {"type": "input_file", "file_data": "data:text/plain;base64,aGk="}
+    rendered = selectors.prompt_render(prompt_id=p.prompt_id, variables={"doc": document, "photo": image})
+    assert rendered.text == "See [Image: photo] and [File: doc]"
+    assert list(rendered.media.items()) == [("doc", document), ("photo", image)]
+
+
+def test_render_of_an_invisible_prompt_is_not_found(settings):
+    settings.STACKADMIN_AUTH_ENABLED = True
+    alice = Principal("alice")
+    p = services.prompt_create(text="private", principal=alice)
+    with pytest.raises(NotFoundError):
+        selectors.prompt_render(prompt_id=p.prompt_id, variables={}, principal=Principal("bob"))
+    assert selectors.prompt_render(prompt_id=p.prompt_id, variables={}, principal=alice).text == "private"

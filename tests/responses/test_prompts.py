@@ -105,3 +105,147 @@ def test_prompt_is_not_carried_into_a_follow_up(client, prompt):
     first = client.responses.create(model="fake-model", prompt={"id": prompt, "variables": variables}, input="first")
     follow_up = client.responses.create(model="fake-model", previous_response_id=first.id, input="#echo")
     assert [m["role"] for m in sent(follow_up)] == ["user", "assistant", "user"]
+
+
+# ------------------------------------------------------------------------------------------ the wire rules
+def refused(http, body: dict) -> dict:
+    response = http.post("/responses", json={"model": "fake-model", "input": "hello", **body})
+    assert response.status_code == 400, response.text
+    return response.json()["error"]
+
+
+def test_prompt_id_alias_and_shorthand_must_agree_with_the_id(http, prompt):
+    other = "pmpt_" + "1" * 48
+    inside = refused(http, {"prompt": {"id": prompt, "prompt_id": other}})
+    assert inside["message"] == "Invalid value for 'prompt': 'id' and 'prompt_id' differ."
+    assert inside["param"] == "prompt.id"
+    assert inside["code"] is None
+    outside = refused(http, {"prompt": {"prompt_id": prompt}, "prompt_id": other})
+    assert outside["message"] == "Invalid value for 'prompt_id': it differs from 'prompt.id'."
+    assert outside["param"] == "prompt_id"
+    assert outside["code"] is None
+
+
+def test_unknown_prompt_fields_are_named_in_order(http, prompt):
+    error = refused(http, {"prompt": {"id": prompt, "zeta": 1, "beta": 2}})
+    assert error["message"] == "Unknown parameter: 'prompt.beta'."
+    assert error["param"] == "prompt.beta"
+    assert error["code"] == "unknown_parameter"
+
+
+@pytest.mark.parametrize("body", [{"prompt": {"version": "1"}}, {"prompt": {"id": ""}}, {"prompt_id": ""}])
+def test_a_prompt_without_an_id_is_a_missing_parameter(http, body):
+    error = refused(http, body)
+    assert error["message"] == "Missing required parameter: 'prompt.id'."
+    assert error["param"] == "prompt.id"
+    assert error["code"] == "missing_required_parameter"
+
+
+@pytest.mark.parametrize(("version", "shown"), [("two", "'two'"), (0, "0"), (True, "True"), (1.5, "1.5"), ("", "''")])
+def test_bad_version_numbers(http, prompt, version, shown):
+    error = refused(http, {"prompt": {"id": prompt, "version": version}})
+    assert error["message"] == f"Invalid value for 'prompt.version': {shown}; expected a version number such as \"1\"."
+    assert error["param"] == "prompt.version"
+    assert error["code"] is None
+
+
+def test_a_prompt_that_is_not_an_object(http):
+    error = refused(http, {"prompt": "pmpt_x"})
+    assert error["message"] == "Invalid value for 'prompt': Input should be a valid dictionary."
+    assert error["param"] == "prompt"
+    assert error["code"] == "invalid_value"
+
+
+def test_variables_must_be_an_object_of_strings_or_input_parts(http, prompt):
+    not_object = refused(http, {"prompt": {"id": prompt, "variables": "role=x"}})
+    assert not_object["message"] == "Invalid value for 'prompt.variables': expected an object."
+    assert not_object["param"] == "prompt.variables"
+    assert not_object["code"] is None
+    for value in (5, None, {"type": "input_text"}, {"type": "input_text", "text": 7}, {"type": "output_text"}):
+        error = refused(http, {"prompt": {"id": prompt, "variables": {"role": value, "language": "x"}}})
+        assert error["message"] == (
+            "Invalid value for 'prompt.variables.role': expected a string or an input_text, input_image or "
+            "input_file object."
+        )
+        assert error["param"] == "prompt.variables.role"
+        assert error["code"] is None
+
+
+def test_variable_problems_carry_their_codes(http, prompt):
+    unknown = refused(http, {"prompt": {"id": prompt, "variables": {"role": "x", "language": "y", "mood": "z"}}})
+    assert unknown["message"] == (
+        f"Invalid value for 'prompt.variables': 'mood' is not a variable of prompt '{prompt}' version 2 "
+        "(declared: role, language)."
+    )
+    assert unknown["code"] == "unknown_variable"
+    missing = refused(http, {"prompt": {"id": prompt, "version": 1}})
+    assert missing["message"] == (
+        f"Missing value for prompt variables 'role', 'language' of prompt '{prompt}' version 1."
+    )
+    assert missing["code"] == "missing_variable"
+    one = refused(http, {"prompt": {"id": prompt, "variables": {"language": "y"}}})
+    assert one["message"] == f"Missing value for prompt variable 'role' of prompt '{prompt}' version 2."
+
+
+def test_missing_prompts_are_prompt_not_found(http, prompt):
+    missing = refused(http, {"prompt": {"id": "pmpt_" + "0" * 48}})
+    assert missing["message"] == f"Prompt '{'pmpt_' + '0' * 48}' not found."
+    assert missing["param"] == "prompt.id"
+    assert missing["code"] == "prompt_not_found"
+    malformed = refused(http, {"prompt_id": "not-a-prompt-id"})
+    assert malformed["message"].startswith("Invalid value for 'prompt_id': 'not-a-prompt-id'. Prompt ids are 'pmpt_'")
+    assert malformed["param"] == "prompt.id"
+    assert malformed["code"] == "prompt_not_found"
+    version = refused(http, {"prompt": {"id": prompt, "version": "7"}})
+    assert version["message"] == f"Prompt '{prompt}' has no version 7."
+    assert version["param"] == "prompt.version"
+    assert version["code"] == "prompt_not_found"
+
+
+def test_image_and_file_variables_follow_the_prompt_as_a_user_message(client, http):
+    template = {"prompt": "Describe {{ photo }} and {{ doc }}.", "variables": ["photo", "doc"]}
+    created = http.post("/prompts", json=template)
+    prompt_id = created.json()["prompt_id"]
+    image = {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}
+    document = {"type": "input_file", "file_data": "data:text/plain;base64,aGk=", "filename": "hi.txt"}
+    response = client.responses.create(
+        model="fake-model",
+        input="#echo",
+        prompt={"id": prompt_id, "version": 1, "variables": {"photo": image, "doc": document}},
+    )
+    assert sent(response) == [
+        {"role": "system", "content": "Describe [Image: photo] and [File: doc]."},
+        {"role": "user", "content": "#echo"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": image["image_url"], "detail": "low"}},
+                {"type": "file", "file": {"file_data": document["file_data"], "filename": "hi.txt"}},
+            ],
+        },
+    ]
+    echoed = http.get(f"/responses/{response.id}").json()["prompt"]
+    assert echoed == {"id": prompt_id, "version": "1", "variables": {"photo": image, "doc": document}}
+
+
+def test_media_variables_the_model_cannot_be_sent_are_refused(http):
+    created = http.post("/prompts", json={"prompt": "Look at {{ photo }}", "variables": ["photo"]})
+    prompt_id = created.json()["prompt_id"]
+    by_id = {"type": "input_image", "file_id": "file-abc"}
+    error = refused(http, {"prompt": {"id": prompt_id, "variables": {"photo": by_id}}})
+    assert error["message"] == (
+        "Invalid value for 'prompt.variables.photo': only images given by 'image_url' (an https or data URL) are "
+        "supported."
+    )
+    assert error["param"] == "prompt.variables.photo"
+    assert error["code"] == "invalid_value"
+
+
+def test_a_prompt_needs_no_input_and_empty_variables_mean_none(http):
+    prompt_id = http.post("/prompts", json={"prompt": "Say hi."}).json()["prompt_id"]
+    for variables in ({}, [], None):
+        response = http.post(
+            "/responses", json={"model": "fake-model", "prompt": {"id": prompt_id, "variables": variables}}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["prompt"] == {"id": prompt_id, "version": "1", "variables": None}

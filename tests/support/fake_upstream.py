@@ -52,9 +52,11 @@ def _text_of(content: Any) -> str:
 
 
 def _last_user_text(messages: list[dict]) -> str:
+    """The cue: the text of the last user message that has any (an image-only message, such as the one a prompt's
+    media variables become, carries none)."""
     for message in reversed(messages):
-        if message.get("role") == "user":
-            return _text_of(message.get("content"))
+        if message.get("role") == "user" and (text := _text_of(message.get("content"))):
+            return text
     return ""
 
 
