@@ -28,8 +28,21 @@ def error_type(status: int) -> str:
 
 
 class StackAdminError(Exception):
+    """The base: a 500. A subclass names its HTTP status (and, if it has one, its default `code`) in its class
+    statement, `class NotFoundError(StackAdminError, status=404, code="not_found")`; the OpenAI error `type`
+    follows from the status through `ERROR_TYPES`."""
+
     status_code: int = 500
     code: str | None = None
+    _by_status: dict[int, type[StackAdminError]] = {}
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if status is not None:  # a refinement of a status class (a code of its own) keeps its parent's status
+            cls.status_code = status
+            StackAdminError._by_status.setdefault(status, cls)
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -43,92 +56,53 @@ class StackAdminError(Exception):
         return error_type(self.status_code)
 
 
-class BadRequestError(StackAdminError):
+class BadRequestError(StackAdminError, status=400):
     """The caller's mistake: a malformed or inconsistent request, or a reference to something unusable."""
 
-    status_code = 400
 
-
-class AuthenticationError(StackAdminError):
+class AuthenticationError(StackAdminError, status=401, code="invalid_api_key"):
     """No API key, a malformed one, or one that is unknown or revoked."""
 
-    status_code = 401
-    code = "invalid_api_key"
 
-
-class PermissionDeniedError(StackAdminError):
+class PermissionDeniedError(StackAdminError, status=403):
     """The caller can see the resource, but the access policy forbids this action on it."""
 
-    status_code = 403
+
+class NotFoundError(StackAdminError, status=404, code="not_found"):
+    """No such resource, or one the caller may not see: the two answers are the same on purpose, so that a
+    404 tells another team nothing about what exists."""
 
 
-class NotFoundError(StackAdminError):
-    """No such resource, or one the caller may not see (the two are indistinguishable on purpose)."""
-
-    status_code = 404
-    code = "not_found"
-
-
-class MethodNotAllowedError(StackAdminError):
+class MethodNotAllowedError(StackAdminError, status=405):
     """The path exists, the method does not (Django's 405, rewritten for `/v1`)."""
 
-    status_code = 405
 
-
-class ConflictError(StackAdminError):
+class ConflictError(StackAdminError, status=409, code="conflict"):
     """The request lost a race or quoted a stale version (optimistic concurrency)."""
 
-    status_code = 409
-    code = "conflict"
 
-
-class PayloadTooLargeError(StackAdminError):
+class PayloadTooLargeError(StackAdminError, status=413, code="payload_too_large"):
     """A body over the endpoint's limit, refused before (or while) it is read."""
 
-    status_code = 413
-    code = "payload_too_large"
 
-
-class RateLimitError(StackAdminError):
+class RateLimitError(StackAdminError, status=429):
     """The model server is rate limiting us; passed on so the SDK's retry logic applies."""
 
-    status_code = 429
 
-
-class UpstreamError(StackAdminError):
+class UpstreamError(StackAdminError, status=502):
     """The model server answered with garbage or an error we cannot pass on as the caller's fault."""
 
-    status_code = 502
 
-
-class ServiceUnavailableError(StackAdminError):
+class ServiceUnavailableError(StackAdminError, status=503):
     """A store or provider stackadmin needs is down or not configured."""
 
-    status_code = 503
 
-
-class UpstreamTimeoutError(StackAdminError):
-    status_code = 504
-    code = "timeout"
+class UpstreamTimeoutError(StackAdminError, status=504, code="timeout"):
+    """The model server did not answer, or stopped sending, within the provider's timeout."""
 
 
 def error_for_status(
     status: int, message: str, *, param: str | None = None, code: str | None = None
 ) -> StackAdminError:
     """The error class of `status` (for failures no service raised: Django's own 404, 405, 500 pages)."""
-    for cls in (
-        BadRequestError,
-        AuthenticationError,
-        PermissionDeniedError,
-        NotFoundError,
-        MethodNotAllowedError,
-        ConflictError,
-        PayloadTooLargeError,
-        RateLimitError,
-        UpstreamError,
-        ServiceUnavailableError,
-        UpstreamTimeoutError,
-    ):
-        if cls.status_code == status:
-            return cls(message, param=param, code=code)
-    return StackAdminError(message, param=param, code=code)
+    return StackAdminError._by_status.get(status, StackAdminError)(message, param=param, code=code)

@@ -8,9 +8,12 @@ from apps.core.models import OwnedModel
 
 
 class ResponseStatus(models.TextChoices):
+    """OpenAI's response statuses. Only a completed or incomplete response can be continued."""
+
     COMPLETED = "completed"
-    INCOMPLETE = "incomplete"
-    FAILED = "failed"
+    INCOMPLETE = "incomplete"  # stopped early: the output token limit, or the model's own content filter
+    FAILED = "failed"  # the model server failed in the middle of a stream
+    # The states of OpenAI's background responses, which are never stored as final by stackadmin:
     IN_PROGRESS = "in_progress"
     CANCELLED = "cancelled"
     QUEUED = "queued"
