@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.test import override_settings
 
+import httpx
 import openai
 import pytest
 
@@ -91,6 +92,18 @@ def prompts_backend(request, tmp_path, settings):
 
 
 # ------------------------------------------------------------------------------------------ live servers
+@pytest.fixture
+async def v1(transactional_db):
+    """`/v1` in-process: an httpx client over the project's ASGI application (the same handler, middleware and
+    renderer as a live server), on the test database. For what needs no second process, no model server and no
+    worker restarts."""
+    from stackadmin.asgi import application
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def stackadmin_server(tmp_path_factory):
     """One shared server on the default (SQLite) config for the whole session."""
