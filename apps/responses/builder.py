@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from apps.core.chat import CompletionAccumulator
 from apps.core.errors import BadRequestError, RateLimitError, StackAdminError
-from apps.inference.chunks import CompletionAccumulator
 from apps.responses.items import new_output_id
 
 
