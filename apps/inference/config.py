@@ -60,12 +60,25 @@ class InferenceProvider:
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class Model:
+    """A model this process can call: registered in the run config, or listed by a provider's `/models` (which
+    reports `created`; a registered model has no date, and its `metadata` is not part of what makes it the same)."""
+
     model_id: str
     provider_id: str
     provider_model_id: str
     model_type: str = "llm"
+    created: int = 0
     metadata: dict = field(default_factory=dict, compare=False)
+
+    def as_api(self) -> dict:
+        return {
+            "id": self.model_id,
+            "object": "model",
+            "created": self.created,
+            "owned_by": self.provider_id,
+            "custom_metadata": {"model_type": self.model_type, "provider_model_id": self.provider_model_id},
+        }
 
 
 def _is_disabled(provider_id: Any) -> bool:
@@ -116,7 +129,24 @@ def _parse_inference_providers(raw: Any) -> tuple[InferenceProvider, ...] | None
     return tuple(enabled)
 
 
-def _parse_models(raw: Any, path: str, providers: tuple[InferenceProvider, ...] | None) -> tuple[RegisteredModel, ...]:
+def _model_provider(provider_id: str | None, where: str, enabled: dict[str, InferenceProvider]) -> str:
+    """The enabled provider a model names, or the only one enabled when it names none."""
+    if provider_id is None:
+        if len(enabled) != 1:
+            raise ConfigError(
+                f"{where}.provider_id: required when {'no' if not enabled else 'more than one'} inference "
+                f"provider is enabled (enabled: {', '.join(sorted(enabled)) or 'none'})"
+            )
+        return next(iter(enabled))
+    if provider_id not in enabled:
+        raise ConfigError(
+            f"{where}.provider_id: '{provider_id}' is not an enabled providers.inference entry; "
+            f"enabled: {', '.join(sorted(enabled)) or 'none'}"
+        )
+    return provider_id
+
+
+def _parse_models(raw: Any, path: str, providers: tuple[InferenceProvider, ...] | None) -> tuple[Model, ...]:
     """Registered models (`registered_resources.models`, or llama-stack's older top-level `models`).
 
     A model of a disabled provider is dropped with it, as llama-stack does; one naming an undeclared provider is an
@@ -127,7 +157,7 @@ def _parse_models(raw: Any, path: str, providers: tuple[InferenceProvider, ...] 
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: must be a list of models ({{model_id, provider_id, provider_model_id}})")
     enabled = {p.provider_id: p for p in providers or ()}
-    models: dict[str, RegisteredModel] = {}
+    models: dict[str, Model] = {}
     for index, entry in enumerate(raw):
         where = f"{path}[{index}]"
         if not isinstance(entry, dict):
@@ -138,22 +168,10 @@ def _parse_models(raw: Any, path: str, providers: tuple[InferenceProvider, ...] 
             parsed = _RegisteredModelEntry.model_validate(entry)
         except ValidationError as exc:
             raise ConfigError(validation_message(where, exc)) from None
-        provider_id = parsed.provider_id
-        if provider_id is None:
-            if len(enabled) != 1:
-                raise ConfigError(
-                    f"{where}.provider_id: required when {'no' if not enabled else 'more than one'} inference "
-                    f"provider is enabled (enabled: {', '.join(sorted(enabled)) or 'none'})"
-                )
-            provider_id = next(iter(enabled))
-        if provider_id not in enabled:
-            raise ConfigError(
-                f"{where}.provider_id: '{provider_id}' is not an enabled providers.inference entry; "
-                f"enabled: {', '.join(sorted(enabled)) or 'none'}"
-            )
+        provider_id = _model_provider(parsed.provider_id, where, enabled)
         if parsed.model_id in models:
             raise ConfigError(f"{where}.model_id: '{parsed.model_id}' is registered twice")
-        models[parsed.model_id] = RegisteredModel(
+        models[parsed.model_id] = Model(
             model_id=parsed.model_id,
             provider_id=provider_id,
             provider_model_id=parsed.provider_model_id or parsed.model_id,
@@ -167,7 +185,7 @@ def _parse_models(raw: Any, path: str, providers: tuple[InferenceProvider, ...] 
 class InferenceConfig:
     # None when the config has no `providers.inference` section (then OPENAI_BASE_URL / OPENAI_API_KEY may enable one).
     providers: tuple[InferenceProvider, ...] | None = None
-    models: tuple[RegisteredModel, ...] = ()
+    models: tuple[Model, ...] = ()
 
 
 def inference_config() -> InferenceConfig:

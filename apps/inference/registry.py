@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from apps.core.errors import NotFoundError, ServiceUnavailableError
 from apps.core.handlers import RunConfigHandler
-from apps.inference.config import InferenceConfig, InferenceProvider, inference_config
+from apps.inference.config import InferenceConfig, InferenceProvider, Model, inference_config
 from apps.inference.upstream import Upstream
 
 MODELS_TTL = 60.0
@@ -38,24 +37,6 @@ NO_PROVIDER_MESSAGE = (
     "      config: {base_url: https://api.openai.com/v1, api_key: ${env.OPENAI_API_KEY}}\n"
     "or, without a run config, set OPENAI_BASE_URL and/or OPENAI_API_KEY before starting stackadmin."
 )
-
-
-@dataclass(frozen=True)
-class Model:
-    model_id: str
-    provider_id: str
-    provider_model_id: str
-    model_type: str = "llm"
-    created: int = 0
-
-    def as_api(self) -> dict:
-        return {
-            "id": self.model_id,
-            "object": "model",
-            "created": self.created,
-            "owned_by": self.provider_id,
-            "custom_metadata": {"model_type": self.model_type, "provider_model_id": self.provider_model_id},
-        }
 
 
 def configured_providers(config: InferenceConfig, environ=None) -> tuple[InferenceProvider, ...]:
@@ -78,9 +59,7 @@ def configured_providers(config: InferenceConfig, environ=None) -> tuple[Inferen
 class Registry:
     def __init__(self, config: InferenceConfig) -> None:
         self.providers = {p.provider_id: p for p in configured_providers(config)}
-        self.registered = {
-            m.model_id: Model(m.model_id, m.provider_id, m.provider_model_id, m.model_type) for m in config.models
-        }
+        self.registered = {m.model_id: m for m in config.models}
         with_registered = {m.provider_id for m in config.models}
         # Providers whose models are discovered from their server's /models.
         self.discovering = [pid for pid in self.providers if pid not in with_registered]

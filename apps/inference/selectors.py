@@ -15,7 +15,7 @@ from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Order, Page, check_page_args, keyset_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
-from apps.inference.registry import Model, registry
+from apps.inference.registry import registry
 from apps.inference.upstream import Upstream
 
 DEFAULT_PAGE_SIZE = 20
@@ -24,23 +24,12 @@ MAX_PAGE_SIZE = 100
 
 @dataclass(frozen=True)
 class ModelHandle:
-    """A model ready to call: its registry entry and the client of the provider that serves it."""
+    """A model ready to call: the names it goes by and the client of the provider that serves it."""
 
-    model: Model
+    model_id: str
+    provider_id: str
+    provider_model_id: str  # the provider's own name for the model: what a chat-completion body sent to it names
     upstream: Upstream
-
-    @property
-    def model_id(self) -> str:
-        return self.model.model_id
-
-    @property
-    def provider_id(self) -> str:
-        return self.model.provider_id
-
-    @property
-    def provider_model_id(self) -> str:
-        """The provider's own name for the model: what a chat-completion body sent to it names."""
-        return self.model.provider_model_id
 
     async def chat(self, body: dict) -> dict:
         return await self.upstream.chat(body)
@@ -53,7 +42,7 @@ class ModelHandle:
 async def model_resolve(*, model_id: str) -> ModelHandle:
     """The model named by a request, ready to call; 404 `model_not_found` (or 503 with no provider) if none."""
     model, upstream = await registry().resolve(model_id)
-    return ModelHandle(model, upstream)
+    return ModelHandle(model.model_id, model.provider_id, model.provider_model_id, upstream)
 
 
 def chat_completion_not_found(completion_id: str) -> NotFoundError:

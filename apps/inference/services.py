@@ -17,10 +17,10 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from apps.core.access import require_create
+from apps.core.chat import CompletionAccumulator
 from apps.core.errors import StackAdminError
 from apps.core.http import SSE_DONE, error_body, sse_data
 from apps.core.principal import ANONYMOUS, Principal
-from apps.inference.chunks import CompletionAccumulator
 from apps.inference.models import ChatCompletion
 from apps.inference.selectors import chat_completion_not_found, chat_completions_visible, model_resolve
 from apps.storage.write_queue import write_queue

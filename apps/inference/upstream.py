@@ -106,54 +106,62 @@ class OpenAIUpstream:
         await self.client.close()
 
     # ------------------------------------------------------------------------------------------ errors
+    @property
+    def _who(self) -> str:
+        return f"The inference provider '{self.provider_id}'"
+
     def translate(self, exc: Exception) -> StackAdminError:
-        who = f"The inference provider '{self.provider_id}'"
         if isinstance(exc, StackAdminError):
             return exc
-        if isinstance(exc, openai.APIConnectionError) and timed_out(exc):
-            return UpstreamTimeoutError(f"{who} did not answer within {self.provider.timeout:g} seconds.")
         if isinstance(exc, openai.APIConnectionError):
-            cause = _transport_cause(exc)
-            detail = f": {type(cause).__name__}: {cause}" if cause else ""
-            return UpstreamError(
-                f"{who} at {self.provider.base_url} could not be reached or closed the connection{detail}",
-                code="upstream_unreachable",
-            )
+            return self._connection_error(exc)
         if isinstance(exc, openai.APIStatusError):
-            status, message = exc.status_code, _upstream_message(exc)
-            if status in (401, 403):
-                return UpstreamError(
-                    f"{who} refused stackadmin's credentials (HTTP {status}: {message}); check the provider's "
-                    "config.api_key in the run config.",
-                    code="upstream_auth_failed",
-                )
-            if status == 404:
-                return NotFoundError(f"{who} answered 404: {message}", code="model_not_found", param="model")
-            if status == 413:
-                return PayloadTooLargeError(f"{who} answered 413: {message}")
-            if status == 429:
-                return RateLimitError(f"{who} is rate limiting requests: {message}", code="rate_limit_exceeded")
-            if 400 <= status < 500:
-                return BadRequestError(f"{who} rejected the request: {message}", code="upstream_rejected")
-            return UpstreamError(f"{who} failed with HTTP {status}: {message}", code="upstream_error")
+            return self._status_error(exc.status_code, _upstream_message(exc))
         if isinstance(exc, openai.APIError):
             # An error event inside a stream.
-            return UpstreamError(f"{who} reported an error: {exc.message}", code="upstream_error")
+            return UpstreamError(f"{self._who} reported an error: {exc.message}", code="upstream_error")
         if isinstance(exc, ValueError):  # json.JSONDecodeError
             return UpstreamError(
-                f"{who} answered with a body that is not valid JSON.", code="upstream_invalid_response"
+                f"{self._who} answered with a body that is not valid JSON.", code="upstream_invalid_response"
             )
         if isinstance(exc, httpx2.HTTPError):  # raised while reading a stream
             if timed_out(exc):
-                return UpstreamTimeoutError(f"{who} stopped sending for {self.provider.timeout:g} seconds.")
+                return UpstreamTimeoutError(f"{self._who} stopped sending for {self.provider.timeout:g} seconds.")
             cause = _transport_cause(exc) or exc
-            return UpstreamError(f"{who}: {type(cause).__name__}: {cause}", code="upstream_unreachable")
+            return UpstreamError(f"{self._who}: {type(cause).__name__}: {cause}", code="upstream_unreachable")
         raise exc
 
-    def _garbage(self, what: str) -> UpstreamError:
+    def _connection_error(self, exc: openai.APIConnectionError) -> StackAdminError:
+        if timed_out(exc):
+            return UpstreamTimeoutError(f"{self._who} did not answer within {self.provider.timeout:g} seconds.")
+        cause = _transport_cause(exc)
+        detail = f": {type(cause).__name__}: {cause}" if cause else ""
         return UpstreamError(
-            f"The inference provider '{self.provider_id}' answered with {what}.", code="upstream_invalid_response"
+            f"{self._who} at {self.provider.base_url} could not be reached or closed the connection{detail}",
+            code="upstream_unreachable",
         )
+
+    def _status_error(self, status: int, message: str) -> StackAdminError:
+        """The model server's HTTP error: the caller's mistakes keep their 4xx, anything else is the server's."""
+        who = self._who
+        if status in (401, 403):
+            return UpstreamError(
+                f"{who} refused stackadmin's credentials (HTTP {status}: {message}); check the provider's "
+                "config.api_key in the run config.",
+                code="upstream_auth_failed",
+            )
+        if status == 404:
+            return NotFoundError(f"{who} answered 404: {message}", code="model_not_found", param="model")
+        if status == 413:
+            return PayloadTooLargeError(f"{who} answered 413: {message}")
+        if status == 429:
+            return RateLimitError(f"{who} is rate limiting requests: {message}", code="rate_limit_exceeded")
+        if 400 <= status < 500:
+            return BadRequestError(f"{who} rejected the request: {message}", code="upstream_rejected")
+        return UpstreamError(f"{who} failed with HTTP {status}: {message}", code="upstream_error")
+
+    def _garbage(self, what: str) -> UpstreamError:
+        return UpstreamError(f"{self._who} answered with {what}.", code="upstream_invalid_response")
 
     # ------------------------------------------------------------------------------------------ calls
     async def chat(self, body: dict) -> dict:

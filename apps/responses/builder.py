@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from apps.core.chat import ChoiceAccumulator, CompletionAccumulator
 from apps.core.errors import BadRequestError, RateLimitError, StackAdminError
-from apps.inference.chunks import CompletionAccumulator
 from apps.responses.items import new_output_id
 
 
@@ -53,6 +53,8 @@ class ResponseBuilder:
         self.echo = echo  # the request fields a response repeats (model, instructions, tools, prompt, ...)
         self.sequence = 0
         self.output: list[dict] = []
+        # The chat completion the response reports on (usage, finish reason, the message a later turn resumes
+        # from): fed chunk by chunk, or filled at once from a whole completion.
         self.accumulator = CompletionAccumulator()
         self._message: dict | None = None  # the open assistant message item
         self._message_index = -1
@@ -62,10 +64,13 @@ class ResponseBuilder:
         self._open_call: int | None = None
 
     # ------------------------------------------------------------------------------------------ objects
+    def _choice(self) -> ChoiceAccumulator | None:
+        """The choice a response is made of (a request asks for one)."""
+        return self.accumulator.choices.get(0)
+
     def response(self, status: str, *, error: dict | None = None) -> dict:
-        completion = self.accumulator
         incomplete = None
-        choice = completion.choices.get(0)
+        choice = self._choice()
         if status == "incomplete" and choice is not None:
             incomplete = {
                 "reason": "content_filter" if choice.finish_reason == "content_filter" else "max_output_tokens"
@@ -80,20 +85,20 @@ class ResponseBuilder:
             "error": error,
             "incomplete_details": incomplete,
             "output": [dict(item) for item in self.output] if status != "in_progress" else [],
-            "usage": usage_object(completion.usage) if status != "in_progress" else None,
+            "usage": usage_object(self.accumulator.usage) if status != "in_progress" else None,
         }
         body.update(self.echo)
         return body
 
     def final_status(self) -> str:
-        choice = self.accumulator.choices.get(0)
+        choice = self._choice()
         if choice is not None and choice.finish_reason in ("length", "content_filter"):
             return "incomplete"
         return "completed"
 
     def assistant_message(self) -> dict | None:
         """The chat message the model produced, as it will be resumed from."""
-        choice = self.accumulator.choices.get(0)
+        choice = self._choice()
         return choice.message() if choice is not None else None
 
     # ------------------------------------------------------------------------------------------ events
@@ -101,6 +106,16 @@ class ResponseBuilder:
         event = {"type": kind, "sequence_number": self.sequence, **fields}
         self.sequence += 1
         return event
+
+    def _message_event(self, kind: str, content_index: int, **fields: Any) -> dict:
+        """An event about one content part of the open message (0: its text, 1: its refusal)."""
+        return self.event(
+            kind,
+            item_id=self._message["id"],
+            output_index=self._message_index,
+            content_index=content_index,
+            **fields,
+        )
 
     def start(self) -> list[dict]:
         snapshot = self.response("in_progress")
@@ -110,66 +125,34 @@ class ResponseBuilder:
         ]
 
     def _open_message(self) -> list[dict]:
-        self._message = {
-            "id": new_output_id("msg"),
-            "type": "message",
-            "status": "in_progress",
-            "role": "assistant",
-            "content": [],
-        }
+        self._message = _message_item("in_progress", [])
         self._message_index = len(self.output)
         self.output.append(self._message)
         self._text = []
         return [
             self.event("response.output_item.added", output_index=self._message_index, item=dict(self._message)),
-            self.event(
-                "response.content_part.added",
-                item_id=self._message["id"],
-                output_index=self._message_index,
-                content_index=0,
-                part=_text_part(""),
-            ),
+            self._message_event("response.content_part.added", 0, part=_text_part("")),
         ]
 
     def _close_message(self) -> list[dict]:
         if self._message is None:
             return []
-        message, index, text = self._message, self._message_index, "".join(self._text)
+        text = "".join(self._text)
         part = _text_part(text)
         events = [
-            self.event(
-                "response.output_text.done",
-                item_id=message["id"],
-                output_index=index,
-                content_index=0,
-                text=text,
-                logprobs=[],
-            ),
-            self.event(
-                "response.content_part.done", item_id=message["id"], output_index=index, content_index=0, part=part
-            ),
+            self._message_event("response.output_text.done", 0, text=text, logprobs=[]),
+            self._message_event("response.content_part.done", 0, part=part),
         ]
         content = [part]
         if self._refusal is not None:
-            refusal = "".join(self._refusal)
-            events.append(
-                self.event(
-                    "response.refusal.done", item_id=message["id"], output_index=index, content_index=1, refusal=refusal
-                )
-            )
-            refusal_part = {"type": "refusal", "refusal": refusal}
-            events.append(
-                self.event(
-                    "response.content_part.done",
-                    item_id=message["id"],
-                    output_index=index,
-                    content_index=1,
-                    part=refusal_part,
-                )
-            )
+            refusal_part = _refusal_part("".join(self._refusal))
+            events.append(self._message_event("response.refusal.done", 1, refusal=refusal_part["refusal"]))
+            events.append(self._message_event("response.content_part.done", 1, part=refusal_part))
             content.append(refusal_part)
-        message.update(status="completed", content=content)
-        events.append(self.event("response.output_item.done", output_index=index, item=dict(message)))
+        self._message.update(status="completed", content=content)
+        events.append(
+            self.event("response.output_item.done", output_index=self._message_index, item=dict(self._message))
+        )
         self._message, self._refusal = None, None
         return events
 
@@ -194,54 +177,41 @@ class ResponseBuilder:
         self.accumulator.add(chunk)
         events: list[dict] = []
         for choice in chunk.get("choices") or ():
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            text = delta.get("content")
-            if isinstance(text, str) and text:
-                events += self._close_call()
-                if self._message is None:
-                    events += self._open_message()
-                self._text.append(text)
-                events.append(
-                    self.event(
-                        "response.output_text.delta",
-                        item_id=self._message["id"],
-                        output_index=self._message_index,
-                        content_index=0,
-                        delta=text,
-                        logprobs=[],
-                    )
-                )
-            refusal = delta.get("refusal")
-            if isinstance(refusal, str) and refusal:
-                if self._message is None:
-                    events += self._close_call()
-                    events += self._open_message()
-                if self._refusal is None:
-                    self._refusal = []
-                    events.append(
-                        self.event(
-                            "response.content_part.added",
-                            item_id=self._message["id"],
-                            output_index=self._message_index,
-                            content_index=1,
-                            part={"type": "refusal", "refusal": ""},
-                        )
-                    )
-                self._refusal.append(refusal)
-                events.append(
-                    self.event(
-                        "response.refusal.delta",
-                        item_id=self._message["id"],
-                        output_index=self._message_index,
-                        content_index=1,
-                        delta=refusal,
-                    )
-                )
-            for call in delta.get("tool_calls") or ():
-                if isinstance(call, dict):
-                    events += self._on_tool_call(call)
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                events += self._on_delta(choice.get("delta") or {})
+        return events
+
+    def _on_delta(self, delta: dict) -> list[dict]:
+        events: list[dict] = []
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            events += self._on_text(text)
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            events += self._on_refusal(refusal)
+        for call in delta.get("tool_calls") or ():
+            if isinstance(call, dict):
+                events += self._on_tool_call(call)
+        return events
+
+    def _on_text(self, text: str) -> list[dict]:
+        events = self._close_call()
+        if self._message is None:
+            events += self._open_message()
+        self._text.append(text)
+        events.append(self._message_event("response.output_text.delta", 0, delta=text, logprobs=[]))
+        return events
+
+    def _on_refusal(self, refusal: str) -> list[dict]:
+        events: list[dict] = []
+        if self._message is None:
+            events += self._close_call()
+            events += self._open_message()
+        if self._refusal is None:
+            self._refusal = []
+            events.append(self._message_event("response.content_part.added", 1, part=_refusal_part("")))
+        self._refusal.append(refusal)
+        events.append(self._message_event("response.refusal.delta", 1, delta=refusal))
         return events
 
     def _on_tool_call(self, call: dict) -> list[dict]:
@@ -251,14 +221,9 @@ class ResponseBuilder:
         if position not in self._calls:
             events += self._close_message()
             events += self._close_call()
-            item = {
-                "id": new_output_id("fc"),
-                "type": "function_call",
-                "status": "in_progress",
-                "call_id": call.get("id") or new_output_id("call"),
-                "name": function.get("name") or "",
-                "arguments": "",
-            }
+            item = _function_call_item(
+                "in_progress", call.get("id") or new_output_id("call"), function.get("name") or "", ""
+            )
             index = len(self.output)
             self.output.append(item)
             self._calls[position] = (index, item)
@@ -305,22 +270,40 @@ class ResponseBuilder:
         self.accumulator.usage = completion.get("usage")
         choices = completion.get("choices") or []
         first = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
-        if first is None:
-            return
+        if first is not None:
+            self._take_choice(first)
+
+    def _take_choice(self, first: dict) -> None:
+        """Record the whole choice as a stream would have left it, so that status, usage and the message resumed
+        from are read in one place; a tool call without an id gets the one the client is given."""
         choice = self.accumulator.choice(0)
         choice.finish_reason = first.get("finish_reason")
         message = first.get("message") or {}
         content, refusal = message.get("content"), message.get("refusal")
-        text = content if isinstance(content, str) and content else None
+        text = _nonempty_text(content)
         if text:
             choice.content.append(text)
-        if isinstance(refusal, str) and refusal:
+        if _nonempty_text(refusal):
             choice.refusal.append(refusal)
-        calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
-        choice.tool_calls.update({position: _chat_tool_call(call) for position, call in enumerate(calls)})
+        calls = [_chat_tool_call(call) for call in message.get("tool_calls") or () if isinstance(call, dict)]
+        choice.tool_calls.update(enumerate(calls))
         if text or refusal:
-            self.output.append(_message_item(content or "", refusal))
-        self.output += [_function_call_item(call) for call in choice.tool_calls.values()]
+            parts = [_text_part(content or "")]
+            if refusal:
+                parts.append(_refusal_part(refusal))
+            self.output.append(_message_item("completed", parts))
+        self.output += [
+            _function_call_item("completed", call["id"], call["function"]["name"], call["function"]["arguments"])
+            for call in calls
+        ]
+
+
+def _nonempty_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _refusal_part(refusal: str) -> dict:
+    return {"type": "refusal", "refusal": refusal}
 
 
 def _chat_tool_call(call: dict) -> dict:
@@ -332,19 +315,16 @@ def _chat_tool_call(call: dict) -> dict:
     }
 
 
-def _message_item(content: Any, refusal: Any) -> dict:
-    parts = [_text_part(content)]
-    if refusal:
-        parts.append({"type": "refusal", "refusal": refusal})
-    return {"id": new_output_id("msg"), "type": "message", "status": "completed", "role": "assistant", "content": parts}
+def _message_item(status: str, content: list[dict]) -> dict:
+    return {"id": new_output_id("msg"), "type": "message", "status": status, "role": "assistant", "content": content}
 
 
-def _function_call_item(call: dict) -> dict:
+def _function_call_item(status: str, call_id: str, name: str, arguments: str) -> dict:
     return {
         "id": new_output_id("fc"),
         "type": "function_call",
-        "status": "completed",
-        "call_id": call["id"],
-        "name": call["function"]["name"],
-        "arguments": call["function"]["arguments"],
+        "status": status,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
     }

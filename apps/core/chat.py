@@ -1,11 +1,18 @@
-"""Assemble streamed chat-completion chunks into the `chat.completion` object they add up to."""
+"""OpenAI's chat-completion wire format: the `chat.completion` object a stream of `chat.completion.chunk`s adds up to.
+
+Two apps read it: Chat Completions stores the completion a stream assembled, and Responses builds a response (its
+usage, status and the assistant message a later turn resumes from) from a completion, whole or streamed. Like the
+Responses items in `apps.core.items`, it is a format several apps speak, not one app's business, so it lives here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class _Choice:
+class ChoiceAccumulator:
+    """One choice of a streamed completion: its message as it grows, delta by delta."""
+
     __slots__ = ("content", "finish_reason", "index", "logprobs", "refusal", "role", "tool_calls")
 
     def __init__(self, index: int) -> None:
@@ -26,26 +33,29 @@ class _Choice:
         if isinstance(delta.get("refusal"), str):
             self.refusal.append(delta["refusal"])
         for call in delta.get("tool_calls") or ():
-            if not isinstance(call, dict):
-                continue
-            index = call.get("index", len(self.tool_calls))
-            current = self.tool_calls.setdefault(
-                index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
-            )
-            if call.get("id"):
-                current["id"] = call["id"]
-            if call.get("type"):
-                current["type"] = call["type"]
-            function = call.get("function") or {}
-            if function.get("name"):
-                current["function"]["name"] += function["name"]
-            if function.get("arguments"):
-                current["function"]["arguments"] += function["arguments"]
+            if isinstance(call, dict):
+                self._add_tool_call(call)
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
         logprobs = choice.get("logprobs")
         if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
             self.logprobs = (self.logprobs or []) + logprobs["content"]
+
+    def _add_tool_call(self, call: dict) -> None:
+        """A tool call arrives in pieces: its id and type once, its name and arguments in fragments."""
+        index = call.get("index", len(self.tool_calls))
+        current = self.tool_calls.setdefault(
+            index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        if call.get("id"):
+            current["id"] = call["id"]
+        if call.get("type"):
+            current["type"] = call["type"]
+        function = call.get("function") or {}
+        if function.get("name"):
+            current["function"]["name"] += function["name"]
+        if function.get("arguments"):
+            current["function"]["arguments"] += function["arguments"]
 
     def message(self) -> dict:
         message: dict[str, Any] = {
@@ -68,6 +78,8 @@ class _Choice:
 
 
 class CompletionAccumulator:
+    """The chunks of one streamed chat completion, added in order; `completion()` is what they add up to so far."""
+
     def __init__(self) -> None:
         self.id: str | None = None
         self.created: int | None = None
@@ -75,7 +87,7 @@ class CompletionAccumulator:
         self.system_fingerprint: str | None = None
         self.service_tier: str | None = None
         self.usage: dict | None = None
-        self.choices: dict[int, _Choice] = {}
+        self.choices: dict[int, ChoiceAccumulator] = {}
 
     def add(self, chunk: dict) -> None:
         if self.id is None and chunk.get("id"):
@@ -93,10 +105,10 @@ class CompletionAccumulator:
         for choice in chunk.get("choices") or ():
             if isinstance(choice, dict):
                 index = choice.get("index", 0)
-                self.choices.setdefault(index, _Choice(index)).add(choice)
+                self.choices.setdefault(index, ChoiceAccumulator(index)).add(choice)
 
-    def choice(self, index: int = 0) -> _Choice:
-        return self.choices.setdefault(index, _Choice(index))
+    def choice(self, index: int = 0) -> ChoiceAccumulator:
+        return self.choices.setdefault(index, ChoiceAccumulator(index))
 
     def completion(self) -> dict:
         return {
