@@ -20,7 +20,7 @@ from apps.conversations.schemas import (
     UpdateConversationRequest,
     conversation_object,
 )
-from apps.core.http import json_response, page_response
+from apps.core.http import deleted_response, json_response, page_response
 from apps.core.paging import Page
 from apps.core.principal import request_principal
 
@@ -77,7 +77,7 @@ def update_conversation(request: HttpRequest, conversation_id: str, body: Update
 )
 def delete_conversation(request: HttpRequest, conversation_id: str):
     services.conversation_delete(conversation_id=conversation_id, principal=request_principal(request))
-    return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+    return deleted_response(conversation_id, "conversation.deleted")
 
 
 @router.post(
@@ -91,7 +91,7 @@ def create_conversation_items(request: HttpRequest, conversation_id: str, body: 
         items=body.items,
         principal=request_principal(request),
     )
-    return page_response(Page(data=items, has_more=False, first_id=items[0]["id"], last_id=items[-1]["id"]))
+    return page_response(Page.of(items, has_more=False))
 
 
 @router.get(
