@@ -20,7 +20,7 @@ from apps.conversations.schemas import (
     UpdateConversationRequest,
     conversation_object,
 )
-from apps.core.http import json_response, page_response
+from apps.core.http import deleted_response, json_response, page_response
 from apps.core.paging import Page
 from apps.core.principal import request_principal
 
@@ -36,6 +36,28 @@ def create_conversation(request: HttpRequest, body: CreateConversationRequest):
         items=body.items, metadata=body.metadata, principal=request_principal(request)
     )
     return json_response(conversation_object(conversation))
+
+
+@router.get("/{conversation_id}", response=Conversation, summary="Retrieve a conversation")
+def get_conversation(request: HttpRequest, conversation_id: str):
+    conversation = selectors.conversation_get(conversation_id=conversation_id, principal=request_principal(request))
+    return json_response(conversation_object(conversation))
+
+
+@router.post("/{conversation_id}", response=Conversation, summary="Replace a conversation's metadata")
+def update_conversation(request: HttpRequest, conversation_id: str, body: UpdateConversationRequest):
+    conversation = services.conversation_update(
+        conversation_id=conversation_id, metadata=body.metadata, principal=request_principal(request)
+    )
+    return json_response(conversation_object(conversation))
+
+
+@router.delete(
+    "/{conversation_id}", response=ConversationDeletedResource, summary="Delete a conversation and its items"
+)
+def delete_conversation(request: HttpRequest, conversation_id: str):
+    services.conversation_delete(conversation_id=conversation_id, principal=request_principal(request))
+    return deleted_response(conversation_id, "conversation.deleted")
 
 
 @router.get(
@@ -54,51 +76,15 @@ def list_conversations(
     return page_response(page, [conversation_object(c) for c in page.data])
 
 
-@router.get("/{conversation_id}", response=Conversation, summary="Retrieve a conversation")
-def get_conversation(request: HttpRequest, conversation_id: str):
-    conversation = selectors.conversation_get(conversation_id=conversation_id, principal=request_principal(request))
-    return json_response(conversation_object(conversation))
-
-
-@router.post("/{conversation_id}", response=Conversation, summary="Replace a conversation's metadata")
-def update_conversation(request: HttpRequest, conversation_id: str, body: UpdateConversationRequest):
-    conversation = services.conversation_update(
-        conversation_id=conversation_id,
-        metadata=body.metadata,
-        principal=request_principal(request),
-    )
-    return json_response(conversation_object(conversation))
-
-
-@router.delete(
-    "/{conversation_id}",
-    response=ConversationDeletedResource,
-    summary="Delete a conversation and its items",
-)
-def delete_conversation(request: HttpRequest, conversation_id: str):
-    services.conversation_delete(conversation_id=conversation_id, principal=request_principal(request))
-    return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
-
-
-@router.post(
-    "/{conversation_id}/items",
-    response=ConversationItemList,
-    summary="Add items to a conversation",
-)
+@router.post("/{conversation_id}/items", response=ConversationItemList, summary="Add items to a conversation")
 def create_conversation_items(request: HttpRequest, conversation_id: str, body: AddConversationItemsRequest):
     items = services.conversation_items_add(
-        conversation_id=conversation_id,
-        items=body.items,
-        principal=request_principal(request),
+        conversation_id=conversation_id, items=body.items, principal=request_principal(request)
     )
-    return page_response(Page(data=items, has_more=False, first_id=items[0]["id"], last_id=items[-1]["id"]))
+    return page_response(Page.of(items, has_more=False))
 
 
-@router.get(
-    "/{conversation_id}/items",
-    response=ConversationItemList,
-    summary="List a conversation's items",
-)
+@router.get("/{conversation_id}/items", response=ConversationItemList, summary="List a conversation's items")
 def list_conversation_items(
     request: HttpRequest,
     conversation_id: str,
@@ -107,25 +93,15 @@ def list_conversation_items(
     order: str = _ORDER,
 ):
     page = selectors.conversation_items_list(
-        conversation_id=conversation_id,
-        after=after,
-        limit=limit,
-        order=order,
-        principal=request_principal(request),
+        conversation_id=conversation_id, after=after, limit=limit, order=order, principal=request_principal(request)
     )
     return page_response(page)
 
 
-@router.get(
-    "/{conversation_id}/items/{item_id}",
-    response=dict,
-    summary="Retrieve an item of a conversation",
-)
+@router.get("/{conversation_id}/items/{item_id}", response=dict, summary="Retrieve an item of a conversation")
 def get_conversation_item(request: HttpRequest, conversation_id: str, item_id: str):
     item = selectors.conversation_item_get(
-        conversation_id=conversation_id,
-        item_id=item_id,
-        principal=request_principal(request),
+        conversation_id=conversation_id, item_id=item_id, principal=request_principal(request)
     )
     return json_response(item)
 
@@ -137,8 +113,6 @@ def get_conversation_item(request: HttpRequest, conversation_id: str, item_id: s
 )
 def delete_conversation_item(request: HttpRequest, conversation_id: str, item_id: str):
     conversation = services.conversation_item_delete(
-        conversation_id=conversation_id,
-        item_id=item_id,
-        principal=request_principal(request),
+        conversation_id=conversation_id, item_id=item_id, principal=request_principal(request)
     )
     return json_response(conversation_object(conversation))

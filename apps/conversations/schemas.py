@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from apps.conversations.models import Conversation as ConversationModel
 from apps.core.items import ITEM_TYPES, Item
 from apps.core.metadata import METADATA_DOC, Metadata
+from apps.core.schemas import CursorList, Deleted
 from apps.core.validation import invalid, rejected
 
 MAX_ITEMS_PER_ADD = 20
@@ -68,28 +69,16 @@ class Conversation(Schema):
     metadata: dict[str, str] = Field(description=METADATA_DOC)
 
 
-class ConversationDeletedResource(Schema):
-    id: str
+class ConversationDeletedResource(Deleted):
     object: Literal["conversation.deleted"] = "conversation.deleted"
-    deleted: bool = True
 
 
-class ConversationItemList(Schema):
-    object: Literal["list"] = "list"
+class ConversationItemList(CursorList[dict[str, Any]]):
     data: list[dict[str, Any]] = Field(description=_ITEMS_DOC)
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
 
 
-class ConversationList(Schema):
+class ConversationList(CursorList[Conversation]):
     """Extension: OpenAI has no way to list conversations; stackadmin's admin and dashboard need one."""
-
-    object: Literal["list"] = "list"
-    data: list[Conversation]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
 
 
 class CreateConversationRequest(Schema):

@@ -18,7 +18,7 @@ from django.db.models import QuerySet, Subquery
 
 from apps.conversations.models import Conversation, ConversationItem
 from apps.core.errors import BadRequestError, NotFoundError, PermissionDeniedError, StackAdminError
-from apps.core.paging import Order, Page, check_page_args, pk_page
+from apps.core.paging import Order, Page, check_page_args, first_rows, pk_page
 from apps.core.principal import ANONYMOUS, Principal
 
 CONVERSATION_ID_RE = re.compile(r"^conv_[0-9a-f]{48}$")
@@ -119,14 +119,7 @@ def conversation_items_list(
                 param="after",
                 code="invalid_value",
             )
-    has_more = len(page) > limit
-    page = page[:limit]
-    return Page(
-        data=page,
-        has_more=has_more,
-        first_id=page[0]["id"] if page else None,
-        last_id=page[-1]["id"] if page else None,
-    )
+    return first_rows(page, limit)
 
 
 def conversation_item_get(*, conversation_id: str, item_id: str, principal: Principal = ANONYMOUS) -> dict:

@@ -51,6 +51,11 @@ def page_response(page: Page, data: list | None = None) -> HttpResponse:
     return json_response(page_body(page, data))
 
 
+def deleted_response(object_id: str, object_type: str) -> HttpResponse:
+    """OpenAI's answer to a delete: the object's id and type, and `deleted: true`."""
+    return json_response({"id": object_id, "object": object_type, "deleted": True})
+
+
 def error_body(error: StackAdminError) -> dict:
     return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
 
@@ -83,3 +88,8 @@ def event_stream_response(events: AsyncIterator[bytes]) -> StreamingHttpResponse
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def json_or_stream_response(result: dict | AsyncIterator[bytes]) -> HttpResponse | StreamingHttpResponse:
+    """What a create that may stream answers: the object as JSON, or (with `stream: true`) its event stream."""
+    return json_response(result) if isinstance(result, dict) else event_stream_response(result)

@@ -10,6 +10,7 @@ and names its resource type and id field once; the access policy (apps.core.poli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from django.db import models
@@ -26,6 +27,24 @@ class OwnedQuerySet(models.QuerySet):
         `limit` rows is full whenever more visible rows exist, and a row they may not see is simply not found)."""
         predicate = read_predicate(principal, self.model.resource_type, action)
         return self.filter(to_q(predicate, id_field=self.model.resource_id_field))
+
+    def get_by_id(self, object_id: str, *, missing: Callable[[str], Exception]) -> Any:
+        """The row with this id (its `resource_id_field`), or `missing(object_id)` raised."""
+        row = self.filter(**{self.model.resource_id_field: object_id}).first()
+        if row is None:
+            raise missing(object_id)
+        return row
+
+    def delete_by_id(self, object_id: str, *, principal: Principal | None, missing: Callable[[str], Exception]) -> None:
+        """Delete the row with this id: `missing(object_id)` raised when there is none among these rows, a 403
+        when the policy forbids `principal` to delete it."""
+        rows = self.filter(**{self.model.resource_id_field: object_id})
+        row = rows.first()
+        if row is not None:
+            row.require_allowed(principal, "delete")
+        deleted, _ = rows.delete()
+        if not deleted:
+            raise missing(object_id)
 
 
 class OwnedModel(models.Model):

@@ -11,7 +11,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
-from apps.core.http import json_response, page_response
+from apps.core.http import deleted_response, json_response, page_response
 from apps.core.principal import request_principal
 from apps.files import disk, selectors, services
 from apps.files.models import File
@@ -95,7 +95,7 @@ def get_file(request: HttpRequest, file_id: str):
 @router.delete("/{file_id}", response=FileDeleted, summary="Delete a file and its bytes")
 def delete_file(request: HttpRequest, file_id: str):
     services.file_delete(file_id=file_id, principal=request_principal(request))
-    return json_response({"id": file_id, "object": "file", "deleted": True})
+    return deleted_response(file_id, "file")
 
 
 @router.get(

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from ninja import Schema
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
+from apps.core.schemas import CursorList, Deleted
 from apps.core.validation import invalid, missing
 from apps.files.models import File as FileModel
 from apps.files.models import Purpose
@@ -109,18 +110,12 @@ class FileObject(Schema):
     status_details: str | None = None
 
 
-class FileList(Schema):
-    object: Literal["list"] = "list"
-    data: list[FileObject]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
+class FileList(CursorList[FileObject]):
+    """A page of files."""
 
 
-class FileDeleted(Schema):
-    id: str
+class FileDeleted(Deleted):
     object: Literal["file"] = "file"
-    deleted: bool = True
 
 
 UPLOAD_REQUEST_BODY = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyAdmin, pretty_json
+from apps.core.admin import ReadOnlyAdmin, json_display
 from apps.inference.models import ChatCompletion
 
 
@@ -25,7 +25,11 @@ class ChatCompletionAdmin(ReadOnlyAdmin):
         "output_display",
         "usage_display",
     )
-    readonly_fields = fields
+
+    metadata_display = json_display("metadata", lambda obj: obj.metadata)
+    input_display = json_display("input messages", lambda obj: obj.input_messages)
+    output_display = json_display("choices", lambda obj: obj.completion.get("choices"))
+    usage_display = json_display("usage", lambda obj: obj.completion.get("usage"))
 
     @admin.display(description="finish reason")
     def finish_reason(self, obj: ChatCompletion) -> str:
@@ -35,19 +39,3 @@ class ChatCompletionAdmin(ReadOnlyAdmin):
     @admin.display(description="tokens")
     def total_tokens(self, obj: ChatCompletion):
         return (obj.completion.get("usage") or {}).get("total_tokens")
-
-    @admin.display(description="metadata")
-    def metadata_display(self, obj: ChatCompletion) -> str:
-        return pretty_json(obj.metadata)
-
-    @admin.display(description="input messages")
-    def input_display(self, obj: ChatCompletion) -> str:
-        return pretty_json(obj.input_messages)
-
-    @admin.display(description="choices")
-    def output_display(self, obj: ChatCompletion) -> str:
-        return pretty_json(obj.completion.get("choices"))
-
-    @admin.display(description="usage")
-    def usage_display(self, obj: ChatCompletion) -> str:
-        return pretty_json(obj.completion.get("usage"))

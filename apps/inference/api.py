@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from django.http import HttpRequest
 
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
-from apps.core.http import event_stream_response, json_response, list_body, page_response
+from apps.core.http import deleted_response, json_or_stream_response, json_response, list_body, page_response
 from apps.core.principal import request_principal
 from apps.inference import selectors, services
 from apps.inference.registry import registry
@@ -17,7 +15,9 @@ from apps.inference.schemas import (
     ChatCompletion,
     ChatCompletionDeleted,
     ChatCompletionList,
+    ChatCompletionListQuery,
     ChatCompletionMessageList,
+    ChatCompletionMessageListQuery,
     CreateChatCompletionRequest,
     Model,
     ModelList,
@@ -26,8 +26,6 @@ from apps.inference.schemas import (
 
 models_router = Router(tags=["models"])
 chat_completions_router = Router(tags=["chat completions"])
-
-_LIMIT = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selectors.MAX_PAGE_SIZE}.")
 
 
 @models_router.get("", response=ModelList, summary="List the models of the configured inference providers")
@@ -47,22 +45,12 @@ async def create_chat_completion(request: HttpRequest, body: CreateChatCompletio
     result = await services.chat_completion_create(
         body=body.model_dump(exclude_unset=True), principal=request_principal(request)
     )
-    if isinstance(result, dict):
-        return json_response(result)
-    return event_stream_response(result)
+    return json_or_stream_response(result)
 
 
 @chat_completions_router.get("", response=ChatCompletionList, summary="List stored chat completions")
-async def list_chat_completions(
-    request: HttpRequest,
-    after: str | None = None,
-    limit: int = _LIMIT,
-    model: str | None = None,
-    order: Literal["asc", "desc"] = "desc",
-):
-    page = await sync_to_async(selectors.chat_completion_list)(
-        after=after, limit=limit, model=model, order=order, principal=request_principal(request)
-    )
+async def list_chat_completions(request: HttpRequest, query: Query[ChatCompletionListQuery]):
+    page = await sync_to_async(selectors.chat_completion_list)(query=query, principal=request_principal(request))
     return page_response(page, [selectors.completion_object(row) for row in page.data])
 
 
@@ -89,7 +77,7 @@ async def delete_chat_completion(request: HttpRequest, completion_id: str):
     await sync_to_async(services.chat_completion_delete)(
         completion_id=completion_id, principal=request_principal(request)
     )
-    return json_response({"id": completion_id, "object": "chat.completion.deleted", "deleted": True})
+    return deleted_response(completion_id, "chat.completion.deleted")
 
 
 @chat_completions_router.get(
@@ -98,13 +86,9 @@ async def delete_chat_completion(request: HttpRequest, completion_id: str):
     summary="List the input messages of a stored chat completion",
 )
 async def list_chat_completion_messages(
-    request: HttpRequest,
-    completion_id: str,
-    after: str | None = None,
-    limit: int = _LIMIT,
-    order: Literal["asc", "desc"] = "asc",
+    request: HttpRequest, completion_id: str, query: Query[ChatCompletionMessageListQuery]
 ):
     page = await sync_to_async(selectors.chat_completion_messages_list)(
-        completion_id=completion_id, after=after, limit=limit, order=order, principal=request_principal(request)
+        completion_id=completion_id, query=query, principal=request_principal(request)
     )
     return page_response(page)

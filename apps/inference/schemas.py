@@ -7,12 +7,13 @@ judge. Values are kept as sent (a penalty of 1 is forwarded as 1, not 1.0), as t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from apps.core.metadata import Metadata
+from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery
 from apps.core.validation import expect, invalid, missing
 
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -97,34 +98,28 @@ class ModelList(Schema):
     data: list[Model]
 
 
-class ChatCompletion(Schema):
-    model_config = ConfigDict(extra="allow")
-
-    id: str
+class ChatCompletion(ModelOutput):
     object: str = "chat.completion"
     created: int
-    model: str
     choices: list[dict[str, Any]]
     input_messages: list[dict[str, Any]] | None = None
 
 
-class ChatCompletionList(Schema):
-    object: str = "list"
-    data: list[ChatCompletion]
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
+class ChatCompletionList(CursorList[ChatCompletion]):
+    """A page of stored chat completions."""
 
 
-class ChatCompletionMessageList(Schema):
-    object: str = "list"
-    data: list[dict[str, Any]]
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
+class ChatCompletionListQuery(ModelPageQuery):
+    """The query of the stored chat completions' list."""
 
 
-class ChatCompletionDeleted(Schema):
-    id: str
-    object: str = "chat.completion.deleted"
-    deleted: bool
+class ChatCompletionMessageList(CursorList[dict[str, Any]]):
+    """A page of a stored chat completion's input messages."""
+
+
+class ChatCompletionMessageListQuery(PageQuery):
+    order: Literal["asc", "desc"] = "asc"  # a conversation reads oldest first
+
+
+class ChatCompletionDeleted(Deleted):
+    object: Literal["chat.completion.deleted"] = "chat.completion.deleted"

@@ -11,15 +11,13 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from apps.core.errors import BadRequestError, NotFoundError
-from apps.core.paging import Order, Page, check_page_args, keyset_page
+from apps.core.errors import NotFoundError
+from apps.core.paging import Page, check_page_args, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
 from apps.inference.registry import registry
+from apps.inference.schemas import ChatCompletionListQuery, ChatCompletionMessageListQuery
 from apps.inference.upstream import Upstream
-
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -63,25 +61,11 @@ def completion_object(row: ChatCompletion) -> dict:
 
 
 def chat_completion_get(*, completion_id: str, principal: Principal = ANONYMOUS) -> ChatCompletion:
-    row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
-    if row is None:
-        raise chat_completion_not_found(completion_id)
-    return row
+    return chat_completions_visible(principal=principal).get_by_id(completion_id, missing=chat_completion_not_found)
 
 
-def chat_completion_list(
-    *,
-    after: str | None = None,
-    limit: int = DEFAULT_PAGE_SIZE,
-    model: str | None = None,
-    order: Order = "desc",
-    principal: Principal = ANONYMOUS,
-) -> Page:
-    check_page_args(limit, order)
-    rows = chat_completions_visible(principal=principal)
-    if model:
-        rows = rows.filter(model=model)
-    return keyset_page(rows, after=after, limit=limit, order=order)
+def chat_completion_list(*, query: ChatCompletionListQuery, principal: Principal = ANONYMOUS) -> Page:
+    return model_page(chat_completions_visible(principal=principal), **query.model_dump())
 
 
 def _message_object(message: dict, message_id: str) -> dict:
@@ -95,31 +79,11 @@ def _message_object(message: dict, message_id: str) -> dict:
 
 
 def chat_completion_messages_list(
-    *,
-    completion_id: str,
-    after: str | None = None,
-    limit: int = DEFAULT_PAGE_SIZE,
-    order: Order = "asc",
-    principal: Principal = ANONYMOUS,
+    *, completion_id: str, query: ChatCompletionMessageListQuery, principal: Principal = ANONYMOUS
 ) -> Page:
-    """The completion's input messages (ids `<completion id>-<index>`), oldest first unless `order="desc"`."""
-    check_page_args(limit, order)
+    """The completion's input messages (ids `<completion id>-<index>`), oldest first unless the query says `desc`."""
+    check_page_args(query.limit, query.order)
     row = chat_completion_get(completion_id=completion_id, principal=principal)
     messages = [_message_object(m, f"{completion_id}-{i}") for i, m in enumerate(row.input_messages)]
-    if order == "desc":
-        messages.reverse()
-    if after is not None:
-        position = next((i for i, m in enumerate(messages) if m["id"] == after), None)
-        if position is None:
-            raise BadRequestError(
-                f"Invalid value for 'after': no message '{after}' in chat completion '{completion_id}'.",
-                param="after",
-            )
-        messages = messages[position + 1 :]
-    page = messages[:limit]
-    return Page(
-        data=page,
-        has_more=len(messages) > limit,
-        first_id=page[0]["id"] if page else None,
-        last_id=page[-1]["id"] if page else None,
-    )
+    within = f"chat completion '{completion_id}'"
+    return list_page(messages, after=query.after, limit=query.limit, order=query.order, noun="message", within=within)

@@ -22,7 +22,12 @@ from apps.core.errors import StackAdminError
 from apps.core.http import SSE_DONE, error_body, sse_data
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
-from apps.inference.selectors import chat_completion_not_found, chat_completions_visible, model_resolve
+from apps.inference.selectors import (
+    chat_completion_get,
+    chat_completion_not_found,
+    chat_completions_visible,
+    model_resolve,
+)
 from apps.storage.write_queue import write_queue
 
 logger = logging.getLogger("apps.inference")
@@ -124,9 +129,7 @@ def chat_completion_update(
     *, completion_id: str, metadata: dict[str, str] | None, principal: Principal = ANONYMOUS
 ) -> ChatCompletion:
     """Replace a stored completion's metadata (OpenAI's only update)."""
-    row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
-    if row is None:
-        raise chat_completion_not_found(completion_id)
+    row = chat_completion_get(completion_id=completion_id, principal=principal)
     row.require_allowed(principal, "update")
     row.metadata = metadata or {}
     row.save(update_fields=["metadata"], using=router.db_for_write(ChatCompletion))
@@ -134,9 +137,6 @@ def chat_completion_update(
 
 
 def chat_completion_delete(*, completion_id: str, principal: Principal = ANONYMOUS) -> None:
-    row = chat_completions_visible(principal=principal).filter(public_id=completion_id).first()
-    if row is not None:
-        row.require_allowed(principal, "delete")
-    deleted, _ = chat_completions_visible(principal=principal).filter(public_id=completion_id).delete()
-    if not deleted:
-        raise chat_completion_not_found(completion_id)
+    chat_completions_visible(principal=principal).delete_by_id(
+        completion_id, principal=principal, missing=chat_completion_not_found
+    )

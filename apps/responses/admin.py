@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyAdmin, pretty_json
+from apps.core.admin import ReadOnlyAdmin, json_display
 from apps.responses.models import StoredResponse
 
 
@@ -30,7 +30,12 @@ class StoredResponseAdmin(ReadOnlyAdmin):
         "error_display",
         "metadata_display",
     )
-    readonly_fields = fields
+
+    input_display = json_display("input", lambda obj: obj.input_items)
+    output_display = json_display("output", lambda obj: obj.response.get("output"))
+    usage_display = json_display("usage", lambda obj: obj.response.get("usage"))
+    error_display = json_display("error", lambda obj: obj.response.get("error"))
+    metadata_display = json_display("metadata", lambda obj: obj.response.get("metadata"))
 
     @admin.display(description="prompt")
     def prompt_used(self, obj: StoredResponse) -> str:
@@ -43,23 +48,3 @@ class StoredResponseAdmin(ReadOnlyAdmin):
     @admin.display(description="instructions")
     def instructions(self, obj: StoredResponse) -> str:
         return obj.response.get("instructions") or ""
-
-    @admin.display(description="input")
-    def input_display(self, obj: StoredResponse) -> str:
-        return pretty_json(obj.input_items)
-
-    @admin.display(description="output")
-    def output_display(self, obj: StoredResponse) -> str:
-        return pretty_json(obj.response.get("output"))
-
-    @admin.display(description="usage")
-    def usage_display(self, obj: StoredResponse) -> str:
-        return pretty_json(obj.response.get("usage"))
-
-    @admin.display(description="error")
-    def error_display(self, obj: StoredResponse) -> str:
-        return pretty_json(obj.response.get("error"))
-
-    @admin.display(description="metadata")
-    def metadata_display(self, obj: StoredResponse) -> str:
-        return pretty_json(obj.response.get("metadata"))

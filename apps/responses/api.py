@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from django.http import HttpRequest
 
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
-from apps.core.http import event_stream_response, json_response, page_response
-from apps.core.paging import MAX_PAGE_SIZE
+from apps.core.http import deleted_response, json_or_stream_response, json_response, page_response
 from apps.core.principal import request_principal
 from apps.responses import selectors, services
-from apps.responses.schemas import CreateResponseRequest, InputItemList, Response, ResponseDeleted, ResponseList
+from apps.responses.schemas import (
+    CreateResponseRequest,
+    InputItemList,
+    InputItemListQuery,
+    Response,
+    ResponseDeleted,
+    ResponseList,
+    ResponseListQuery,
+)
 
 router = Router(tags=["responses"])
 
@@ -23,22 +28,12 @@ _INCLUDE = Query(None, description="Accepted for OpenAI compatibility and ignore
 @router.post("", response=Response, summary="Create a response (JSON, or server-sent events with stream)")
 async def create_response(request: HttpRequest, body: CreateResponseRequest):
     result = await services.response_create(request=body, principal=request_principal(request))
-    if isinstance(result, dict):
-        return json_response(result)
-    return event_stream_response(result)
+    return json_or_stream_response(result)
 
 
 @router.get("", response=ResponseList, summary="List stored responses (llama-stack extension)")
-async def list_responses(
-    request: HttpRequest,
-    after: str | None = None,
-    limit: int = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{MAX_PAGE_SIZE}."),
-    model: str | None = None,
-    order: Literal["asc", "desc"] = "desc",
-):
-    page = await sync_to_async(selectors.response_list)(
-        after=after, limit=limit, model=model, order=order, principal=request_principal(request)
-    )
+async def list_responses(request: HttpRequest, query: Query[ResponseListQuery]):
+    page = await sync_to_async(selectors.response_list)(query=query, principal=request_principal(request))
     return page_response(page, [selectors.response_object(row, with_input=True) for row in page.data])
 
 
@@ -51,25 +46,14 @@ async def get_response(request: HttpRequest, response_id: str, include: list[str
 @router.delete("/{response_id}", response=ResponseDeleted, summary="Delete a stored response")
 async def delete_response(request: HttpRequest, response_id: str):
     await sync_to_async(services.response_delete)(response_id=response_id, principal=request_principal(request))
-    return json_response({"id": response_id, "object": "response", "deleted": True})
+    return deleted_response(response_id, "response")
 
 
 @router.get("/{response_id}/input_items", response=InputItemList, summary="List a response's input items")
 async def list_response_input_items(
-    request: HttpRequest,
-    response_id: str,
-    after: str | None = None,
-    before: str | None = None,
-    limit: int = Query(selectors.DEFAULT_ITEMS_PAGE_SIZE, description=f"Page size, 1-{MAX_PAGE_SIZE}."),
-    order: Literal["asc", "desc"] = "desc",
-    include: list[str] | None = _INCLUDE,
+    request: HttpRequest, response_id: str, query: Query[InputItemListQuery], include: list[str] | None = _INCLUDE
 ):
     page = await sync_to_async(selectors.response_input_items_list)(
-        response_id=response_id,
-        after=after,
-        before=before,
-        limit=limit,
-        order=order,
-        principal=request_principal(request),
+        response_id=response_id, query=query, principal=request_principal(request)
     )
     return page_response(page)

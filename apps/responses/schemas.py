@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from ninja import Schema
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,6 +28,8 @@ from apps.conversations.selectors import validate_conversation_id
 from apps.core.errors import BadRequestError
 from apps.core.items import Item
 from apps.core.metadata import Metadata
+from apps.core.paging import MAX_PAGE_SIZE
+from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery
 from apps.core.validation import invalid, missing, rejected
 from apps.prompts.selectors import validate_prompt_id
 from apps.responses.json_schemas import check_json_schema, check_strict_schema
@@ -405,34 +406,30 @@ class CreateResponseRequest(BaseModel):
         return self
 
 
-class Response(Schema):
-    model_config = ConfigDict(extra="allow")
-
-    id: str
+class Response(ModelOutput):
     object: str = "response"
     created_at: int
     status: str
-    model: str
     output: list[dict[str, Any]]
 
 
-class ResponseList(Schema):
-    object: str = "list"
-    data: list[Response]
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
+class ResponseList(CursorList[Response]):
+    """A page of stored responses (each with its `input`)."""
 
 
-class InputItemList(Schema):
-    object: str = "list"
-    data: list[dict[str, Any]]
-    has_more: bool
-    first_id: str | None
-    last_id: str | None
+class ResponseListQuery(ModelPageQuery):
+    limit: int = Field(50, description=f"Page size, 1-{MAX_PAGE_SIZE}.")  # llama-stack's default
 
 
-class ResponseDeleted(Schema):
-    id: str
-    object: str = "response"
-    deleted: bool
+class InputItemList(CursorList[dict[str, Any]]):
+    """A page of a response's input items."""
+
+
+class InputItemListQuery(PageQuery):
+    """`after` and `before` are item ids of the list in the requested order."""
+
+    before: str | None = None
+
+
+class ResponseDeleted(Deleted):
+    object: Literal["response"] = "response"

@@ -307,9 +307,4 @@ async def _stream(plan: Plan, builder: ResponseBuilder, chunks: AsyncIterator[di
 
 # ------------------------------------------------------------------------------------------ delete
 def response_delete(*, response_id: str, principal: Principal = ANONYMOUS) -> None:
-    row = responses_visible(principal=principal).filter(public_id=response_id).first()
-    if row is not None:
-        row.require_allowed(principal, "delete")
-    deleted, _ = responses_visible(principal=principal).filter(public_id=response_id).delete()
-    if not deleted:
-        raise response_not_found(response_id)
+    responses_visible(principal=principal).delete_by_id(response_id, principal=principal, missing=response_not_found)

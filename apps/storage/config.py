@@ -44,13 +44,18 @@ class KVSqliteBackend(_SqliteFileBackend):
     namespace: str | None = None
 
 
-class KVPostgresBackend(_Backend):
-    type: Literal["kv_postgres"]
+class _PostgresServer(_Backend):
+    """Where a PostgreSQL backend connects (llama-stack's defaults)."""
+
     host: str = "localhost"
     port: int = 5432
     db: str = "ogx"
     user: str
     password: str | None = None
+
+
+class KVPostgresBackend(_PostgresServer):
+    type: Literal["kv_postgres"]
     ssl_mode: str | None = None
     ca_cert_path: str | None = None
     table_name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=62)] = "ogx_kvstore"
@@ -78,13 +83,8 @@ class SqlSqliteBackend(_SqliteFileBackend):
     pool_pre_ping: bool = True
 
 
-class SqlPostgresBackend(_Backend):
+class SqlPostgresBackend(_PostgresServer):
     type: Literal["sql_postgres"]
-    host: str = "localhost"
-    port: int = 5432
-    db: str = "ogx"
-    user: str
-    password: str | None = None
     pool_size: Annotated[int, Field(ge=1)] = 10
     max_overflow: Annotated[int, Field(ge=0)] = 20
     pool_recycle: int = -1

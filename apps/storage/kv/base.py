@@ -12,15 +12,31 @@ Driver errors are wrapped in `KVBackendError`, never swallowed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class KVBackendError(Exception):
     """A storage driver failed (connection refused, timeout, constraint error...)."""
+
+
+def wrap_driver_errors(method: F) -> F:
+    """`method` raising `KVBackendError`, naming the backend and where it is, for its driver's `driver_errors`."""
+
+    @functools.wraps(method)
+    def wrapper(self: BaseKVStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except self.driver_errors as exc:
+            raise KVBackendError(f"{self.backend_type} {self.location}: {exc}".strip()) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 class BaseKVStore:
@@ -30,6 +46,13 @@ class BaseKVStore:
     # True when a read is a local call of a few microseconds (SQLite file, process memory): async callers may
     # run it inline instead of paying for a hop to a worker thread. Network backends leave this False.
     inline_reads = False
+    # What the driver raises when it fails; methods marked `wrap_driver_errors` raise them as `KVBackendError`.
+    driver_errors: tuple[type[Exception], ...] = ()
+
+    @property
+    def location(self) -> str:
+        """Where the data is (a server, a file), for error messages."""
+        return ""
 
     def __init__(self, config: Any, namespace: str | None) -> None:
         self.config = config
@@ -50,8 +73,10 @@ class BaseKVStore:
         if not isinstance(value, str):
             raise TypeError(f"KV values are strings, got {type(value).__name__}")
 
-    @staticmethod
-    def _check_expiration(expiration: datetime | None) -> None:
+    @classmethod
+    def _check_entry(cls, value: str, expiration: datetime | None) -> None:
+        """What `set` and `set_if_absent` accept: a string, and an expiration that names its time zone."""
+        cls._check_value(value)
         if expiration is not None and expiration.tzinfo is None:
             raise ValueError("expiration must be a timezone-aware datetime")
 
@@ -136,3 +161,20 @@ class BaseKVStore:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} namespace={self.namespace!r}>"
+
+
+class TableKVStore(BaseKVStore):
+    """A backend on llama-stack's `(key, value, expiration)` SQL table (kv_sqlite, kv_postgres), whose range reads
+    select only the columns they need."""
+
+    def _range(self, columns: str, start: str, end: str) -> list[tuple]:
+        """`columns` of the live rows with start <= key < end, sorted by key."""
+        raise NotImplementedError("subclasses of TableKVStore must provide a _range() method")
+
+    @wrap_driver_errors
+    def items_in_range(self, start: str, end: str) -> list[tuple[str, str]]:
+        return [(self._logical(k), v) for k, v in self._range("key, value", start, end)]
+
+    @wrap_driver_errors
+    def keys_in_range(self, start: str, end: str) -> list[str]:
+        return [self._logical(k) for (k,) in self._range("key", start, end)]

@@ -38,8 +38,7 @@ class MemoryKVStore(BaseKVStore):
             return self._live(self._physical(key))
 
     def set(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         with _LOCK:
             self._data[self._physical(key)] = (value, expiration)
 
@@ -59,8 +58,7 @@ class MemoryKVStore(BaseKVStore):
             return out
 
     def set_if_absent(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         physical = self._physical(key)
         with _LOCK:
             if self._live(physical) is not None:

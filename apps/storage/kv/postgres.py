@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Iterable, Mapping
 
@@ -10,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from apps.storage.kv.base import BaseKVStore, KVBackendError
+from apps.storage.kv.base import TableKVStore, wrap_driver_errors
 
 # Keys compare in code point order everywhere (COLLATE "C"), so ranges mean the same on every backend.
 _SCHEMA = 'CREATE TABLE IF NOT EXISTS {table} (key TEXT COLLATE "C" PRIMARY KEY, value TEXT, expiration TIMESTAMPTZ)'
@@ -28,21 +27,9 @@ def conninfo(config) -> str:
     return psycopg.conninfo.make_conninfo(**parts, connect_timeout=5, application_name="stackadmin")
 
 
-def _wrapped(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise KVBackendError(
-                f"kv_postgres {self.config.host}:{self.config.port}/{self.config.db}: {exc}".strip()
-            ) from exc
-
-    return wrapper
-
-
-class PostgresKVStore(BaseKVStore):
+class PostgresKVStore(TableKVStore):
     backend_type = "kv_postgres"
+    driver_errors = (psycopg.Error, PoolTimeout)
 
     def __init__(self, config, namespace) -> None:
         super().__init__(config, namespace)
@@ -77,10 +64,14 @@ class PostgresKVStore(BaseKVStore):
                     self._pool = pool
         return self._pool
 
+    @property
+    def location(self) -> str:
+        return f"{self.config.host}:{self.config.port}/{self.config.db}"
+
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(t=self._t)
 
-    @_wrapped
+    @wrap_driver_errors
     def get(self, key):
         with self.pool.connection() as conn:
             row = conn.execute(
@@ -88,10 +79,9 @@ class PostgresKVStore(BaseKVStore):
             ).fetchone()
         return row[0] if row else None
 
-    @_wrapped
+    @wrap_driver_errors
     def set(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         with self.pool.connection() as conn:
             conn.execute(
                 self._q(
@@ -101,36 +91,21 @@ class PostgresKVStore(BaseKVStore):
                 (self._physical(key), value, expiration),
             )
 
-    @_wrapped
+    @wrap_driver_errors
     def delete(self, key):
         with self.pool.connection() as conn:
             conn.execute(self._q("DELETE FROM {t} WHERE key = %s"), (self._physical(key),))
 
-    @_wrapped
-    def items_in_range(self, start, end):
+    def _range(self, columns: str, start: str, end: str) -> list[tuple]:
         with self.pool.connection() as conn:
-            rows = conn.execute(
+            return conn.execute(
                 self._q(
-                    'SELECT key, value FROM {t} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s AND '
+                    f'SELECT {columns} FROM {{t}} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s AND '
                     + _LIVE
                     + ' ORDER BY key COLLATE "C"'
                 ),
                 (self._physical(start), self._physical(end)),
             ).fetchall()
-        return [(self._logical(k), v) for k, v in rows]
-
-    @_wrapped
-    def keys_in_range(self, start, end):
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                self._q(
-                    'SELECT key FROM {t} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s AND '
-                    + _LIVE
-                    + ' ORDER BY key COLLATE "C"'
-                ),
-                (self._physical(start), self._physical(end)),
-            ).fetchall()
-        return [self._logical(k) for (k,) in rows]
 
     def _insert_if_absent(self, conn, key: str, value: str, expiration) -> bool:
         cur = conn.execute(
@@ -143,14 +118,13 @@ class PostgresKVStore(BaseKVStore):
         )
         return cur.rowcount == 1
 
-    @_wrapped
+    @wrap_driver_errors
     def set_if_absent(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         with self.pool.connection() as conn:
             return self._insert_if_absent(conn, key, value, expiration)
 
-    @_wrapped
+    @wrap_driver_errors
     def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
         for value in sets.values():
             self._check_value(value)
@@ -187,7 +161,7 @@ class PostgresKVStore(BaseKVStore):
                 return False
         return True
 
-    @_wrapped
+    @wrap_driver_errors
     def delete_range(self, start, end):
         with self.pool.connection() as conn:
             rows = conn.execute(

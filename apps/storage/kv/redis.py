@@ -7,14 +7,13 @@ MULTI/EXEC or Lua script, so the index never disagrees with the data for longer 
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping
 
 import redis
 
-from apps.storage.kv.base import BaseKVStore, KVBackendError
+from apps.storage.kv.base import BaseKVStore, wrap_driver_errors
 
 _SET_IF_ABSENT = """
 local ok
@@ -54,23 +53,13 @@ return n
 """
 
 
-def _wrapped(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except redis.RedisError as exc:
-            raise KVBackendError(f"kv_redis {self.config.host}:{self.config.port}/{self.config.db}: {exc}") from exc
-
-    return wrapper
-
-
 def _pxat(expiration) -> int:
     return int(expiration.timestamp() * 1000)
 
 
 class RedisKVStore(BaseKVStore):
     backend_type = "kv_redis"
+    driver_errors = (redis.RedisError,)
 
     def __init__(self, config, namespace) -> None:
         super().__init__(config, namespace)
@@ -78,6 +67,10 @@ class RedisKVStore(BaseKVStore):
         self._client_lock = threading.Lock()
         # One index of physical keys per Redis database: a namespace's range is a range of physical keys.
         self._index = "\x00kvindex"
+
+    @property
+    def location(self) -> str:
+        return f"{self.config.host}:{self.config.port}/{self.config.db}"
 
     @property
     def client(self) -> redis.Redis:
@@ -119,14 +112,13 @@ class RedisKVStore(BaseKVStore):
             client.zadd(self._index, dict.fromkeys(batch, 0))
         client.set(marker, "1")
 
-    @_wrapped
+    @wrap_driver_errors
     def get(self, key):
         return self.client.get(self._physical(key))
 
-    @_wrapped
+    @wrap_driver_errors
     def set(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         physical = self._physical(key)
         pipe = self.client.pipeline(transaction=True)
         if expiration is None:
@@ -136,7 +128,7 @@ class RedisKVStore(BaseKVStore):
         pipe.zadd(self._index, {physical: 0})
         pipe.execute()
 
-    @_wrapped
+    @wrap_driver_errors
     def delete(self, key):
         physical = self._physical(key)
         pipe = self.client.pipeline(transaction=True)
@@ -144,7 +136,7 @@ class RedisKVStore(BaseKVStore):
         pipe.zrem(self._index, physical)
         pipe.execute()
 
-    @_wrapped
+    @wrap_driver_errors
     def items_in_range(self, start, end):
         lo, hi = self._physical(start), self._physical(end)
         if lo >= hi:
@@ -163,15 +155,14 @@ class RedisKVStore(BaseKVStore):
             self.client.zrem(self._index, *gone)
         return out
 
-    @_wrapped
+    @wrap_driver_errors
     def set_if_absent(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         client = self.client
         args = [value, str(_pxat(expiration)) if expiration else ""]
         return bool(self._scripts["set_if_absent"](keys=[self._physical(key), self._index], args=args, client=client))
 
-    @_wrapped
+    @wrap_driver_errors
     def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
         for value in sets.values():
             self._check_value(value)
@@ -183,7 +174,7 @@ class RedisKVStore(BaseKVStore):
         keys = [self._index, *absent, *set_keys, *del_keys]
         return bool(self._scripts["write_batch"](keys=keys, args=args, client=client))
 
-    @_wrapped
+    @wrap_driver_errors
     def delete_range(self, start, end):
         lo, hi = self._physical(start), self._physical(end)
         if lo >= hi:

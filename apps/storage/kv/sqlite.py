@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-import functools
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from apps.storage.kv.base import BaseKVStore, KVBackendError
+from apps.storage.kv.base import TableKVStore, wrap_driver_errors
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kvstore (key TEXT PRIMARY KEY, value TEXT, expiration TIMESTAMP)"
 
@@ -62,20 +61,10 @@ def _ts(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _wrapped(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.Error, OSError) as exc:
-            raise KVBackendError(f"kv_sqlite {self.config.db_path}: {exc}") from exc
-
-    return wrapper
-
-
-class SqliteKVStore(BaseKVStore):
+class SqliteKVStore(TableKVStore):
     backend_type = "kv_sqlite"
     inline_reads = True
+    driver_errors = (sqlite3.Error, OSError)
 
     def __init__(self, config, namespace) -> None:
         super().__init__(config, namespace)
@@ -83,6 +72,10 @@ class SqliteKVStore(BaseKVStore):
         self._memory_lock = threading.RLock() if config.db_path == ":memory:" else None
         self._shared: sqlite3.Connection | None = None
         self._writing = _write_lock(config.db_path)
+
+    @property
+    def location(self) -> str:
+        return self.config.db_path
 
     def _connect(self) -> sqlite3.Connection:
         path = self.config.db_path
@@ -110,7 +103,7 @@ class SqliteKVStore(BaseKVStore):
     def _lock(self):
         return self._memory_lock or _NoLock
 
-    @_wrapped
+    @wrap_driver_errors
     def get(self, key):
         with self._lock():
             row = self._conn.execute(
@@ -119,10 +112,9 @@ class SqliteKVStore(BaseKVStore):
             ).fetchone()
         return row[0] if row else None
 
-    @_wrapped
+    @wrap_driver_errors
     def set(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         with self._writing, self._lock():
             self._conn.execute(
                 "INSERT INTO kvstore (key, value, expiration) VALUES (?, ?, ?) "
@@ -130,35 +122,22 @@ class SqliteKVStore(BaseKVStore):
                 (self._physical(key), value, _ts(expiration) if expiration else None),
             )
 
-    @_wrapped
+    @wrap_driver_errors
     def delete(self, key):
         with self._writing, self._lock():
             self._conn.execute("DELETE FROM kvstore WHERE key = ?", (self._physical(key),))
 
-    @_wrapped
-    def items_in_range(self, start, end):
+    def _range(self, columns: str, start: str, end: str) -> list[tuple]:
         with self._lock():
-            rows = self._conn.execute(
-                "SELECT key, value FROM kvstore WHERE key >= ? AND key < ? "
+            return self._conn.execute(
+                f"SELECT {columns} FROM kvstore WHERE key >= ? AND key < ? "
                 "AND (expiration IS NULL OR expiration > ?) ORDER BY key",
                 (self._physical(start), self._physical(end), _ts(self._now())),
             ).fetchall()
-        return [(self._logical(k), v) for k, v in rows]
 
-    @_wrapped
-    def keys_in_range(self, start, end):
-        with self._lock():
-            rows = self._conn.execute(
-                "SELECT key FROM kvstore WHERE key >= ? AND key < ? AND (expiration IS NULL OR expiration > ?) "
-                "ORDER BY key",
-                (self._physical(start), self._physical(end), _ts(self._now())),
-            ).fetchall()
-        return [self._logical(k) for (k,) in rows]
-
-    @_wrapped
+    @wrap_driver_errors
     def set_if_absent(self, key, value, expiration=None):
-        self._check_value(value)
-        self._check_expiration(expiration)
+        self._check_entry(value, expiration)
         now = _ts(self._now())
         with self._writing, self._lock():
             cur = self._conn.execute(
@@ -169,7 +148,7 @@ class SqliteKVStore(BaseKVStore):
             )
             return cur.rowcount == 1
 
-    @_wrapped
+    @wrap_driver_errors
     def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
         for value in sets.values():
             self._check_value(value)
@@ -199,7 +178,7 @@ class SqliteKVStore(BaseKVStore):
                     conn.execute("ROLLBACK")
                 raise
 
-    @_wrapped
+    @wrap_driver_errors
     def delete_range(self, start, end):
         with self._writing, self._lock():
             cur = self._conn.execute(
