@@ -25,7 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_
 
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
 from apps.core.principal import Principal
-from apps.prompts import presenters, selectors, services
+from apps.prompts import presenters, selectors, services, templating
 from apps.prompts.forms import PromptForm, normalize_newlines
 from apps.prompts.records import PromptVersion
 
@@ -118,7 +118,7 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
 
 # ------------------------------------------------------------------------------------------ create / edit
 def _form_context(form: dict, **extra) -> dict:
-    report = presenters.template_report(form["text"], form["variables"])
+    report = templating.template_report(form["text"], form["variables"])
     return {"form": form, "report": report, "base": form["base_version"], **extra}
 
 
