@@ -1,7 +1,8 @@
 """The dashboard's prompt editor form.
 
 `clean()` runs the template rules of apps.prompts.templating, the same ones the services apply to every save
-through `/v1` or the dashboard, so a problem reads the same wherever a prompt is saved.
+through `/v1` or the dashboard, so a problem reads the same wherever a prompt is saved. The editor adds one rule
+of its own: saving the latest version again unchanged is refused (the API allows it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apps.core.errors import BadRequestError
+from apps.prompts.records import PromptVersion
 from apps.prompts.templating import declarable, validate_template
 
 # The submit buttons that only re-render the editor (the variable chips and "Check variables"): they save nothing.
@@ -46,6 +48,24 @@ class PromptForm(forms.Form):
     make_default = forms.BooleanField(required=False)
     base_version = forms.CharField(required=False)
 
+    def __init__(self, *args, latest: PromptVersion | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # When editing, the newest saved version: what a save builds on unless the editor says which version it
+        # started from, and what an unchanged save would only repeat.
+        self.latest = latest
+
+    @staticmethod
+    def initial_values(*, text: str = "", variables: list[str] | None = None, base_version: int | None = None) -> dict:
+        """What a fresh editor shows: the text and variables to start from, no message, and a save that becomes
+        the default."""
+        return {
+            "text": text,
+            "variables": list(variables or []),
+            "message": "",
+            "make_default": True,
+            "base_version": base_version,
+        }
+
     @property
     def declaring(self) -> bool:
         """A chip button or "Check variables" was pressed: re-render the form, save nothing."""
@@ -62,17 +82,32 @@ class PromptForm(forms.Form):
         try:
             return int(self.cleaned_data["base_version"])
         except ValueError:
-            return None
+            return self.latest.version if self.latest else None
 
     def clean(self) -> dict:
         data = super().clean()
         data["variables"] = self._with_chip_applied(data.get("text", ""), data.get("variables", []))
-        if not self.declaring:
-            try:
-                validate_template(text=data["text"], variables=data["variables"])
-            except BadRequestError as exc:
-                raise ValidationError(exc.message, code=exc.code or "invalid") from exc
+        if self.declaring:
+            return data
+        if self._repeats_latest(data):
+            raise ValidationError(
+                f"Nothing to save: the text and variables are the same as version {self.latest.version}.",
+                code="unchanged",
+            )
+        try:
+            validate_template(text=data["text"], variables=data["variables"])
+        except BadRequestError as exc:
+            raise ValidationError(exc.message, code=exc.code or "invalid") from exc
         return data
+
+    def _repeats_latest(self, data: dict) -> bool:
+        latest = self.latest
+        return (
+            latest is not None
+            and data.get("base_version") == latest.version
+            and data.get("text") == (latest.prompt or "")
+            and data.get("variables") == latest.variables
+        )
 
     def _with_chip_applied(self, text: str, variables: list[str]) -> list[str]:
         if self.data.get("declare_all"):

@@ -1,9 +1,9 @@
-"""Prompt versions shaped for people: what a template declares and uses, and diffs between versions.
+"""Prompt versions shaped for people: the diffs between two versions that the dashboard shows.
 
 Pure functions over strings and `PromptVersion` records, with no storage access: the dashboard's views fetch
 records through the selectors and hand them here, so the same shaping serves saved versions and unsaved text
-(a conflict diff compares the text being edited with the newest saved version). What counts as a placeholder or
-a variable name is apps.prompts.templating's to say; previews are rendered by `selectors.prompt_render`.
+(a conflict diff compares the text being edited with the newest saved version). Templates are read only by
+apps.prompts.templating (placeholders, the editor's report of them, rendering); presenters only present.
 """
 
 from __future__ import annotations
@@ -13,69 +13,6 @@ import re
 from dataclasses import dataclass
 
 from apps.prompts.records import PromptVersion
-from apps.prompts.templating import analyze_template, valid_name
-
-# ------------------------------------------------------------------------------------------ template report
-
-
-@dataclass(frozen=True)
-class VariableChip:
-    name: str
-    state: str  # "declared" (used and declared), "undeclared" (used, not declared), "unused", "invalid"
-
-
-@dataclass(frozen=True)
-class PlaceholderProblem:
-    line: int
-    column: int
-    snippet: str
-
-
-@dataclass(frozen=True)
-class TemplateReport:
-    chips: list[VariableChip]
-    malformed: list[PlaceholderProblem]
-    declared: list[str]  # the declared variables after dropping names that are not valid variable names
-
-    @property
-    def undeclared(self) -> list[str]:
-        return [c.name for c in self.chips if c.state == "undeclared"]
-
-    @property
-    def to_fix(self) -> int:
-        """Placeholders that must be rewritten (declaring cannot help): malformed ones and invalid names."""
-        return len(self.malformed) + sum(1 for c in self.chips if c.state == "invalid")
-
-    @property
-    def problems(self) -> int:
-        return self.to_fix + len(self.undeclared)
-
-
-def _line_column(text: str, position: int) -> tuple[int, int]:
-    line_start = text.rfind("\n", 0, position) + 1
-    return text.count("\n", 0, position) + 1, position - line_start + 1
-
-
-def template_report(text: str, declared: list[str]) -> TemplateReport:
-    """Placeholders found in `text` against the declared variables, in the order a reader meets them.
-
-    The services reject malformed placeholders and undeclared names at save time; this says so while typing.
-    """
-    text = text or ""
-    analysis = analyze_template(text)
-    declared = [name for name in dict.fromkeys(declared) if valid_name(name)]
-    known = set(declared)
-    chips: list[VariableChip] = []
-    for name in analysis.placeholders:
-        if not valid_name(name):
-            chips.append(VariableChip(name, "invalid"))
-        else:
-            chips.append(VariableChip(name, "declared" if name in known else "undeclared"))
-    used = set(analysis.placeholders)
-    chips += [VariableChip(name, "unused") for name in declared if name not in used]
-    malformed = [PlaceholderProblem(*_line_column(text, m.position), m.snippet) for m in analysis.malformed]
-    return TemplateReport(chips=chips, malformed=malformed, declared=declared)
-
 
 # ------------------------------------------------------------------------------------------ diffs
 _TOKEN_RE = re.compile(r"\s+|\w+|[^\w\s]")

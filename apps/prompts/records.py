@@ -6,6 +6,7 @@ Where records live is apps.prompts.keys; what their template text means is apps.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,6 +42,12 @@ class PromptVersion:
             "created_by": self.created_by,
             "message": self.message,
         }
+
+
+def versions_body(versions: Iterable[PromptVersion]) -> dict:
+    """llama-stack's body for a list of prompts or of one prompt's versions: `{"data": [...]}`, without OpenAI's
+    list envelope (which paged listings get from apps.core.http)."""
+    return {"data": [v.as_api() for v in versions]}
 
 
 def encode_record(v: PromptVersion) -> str:

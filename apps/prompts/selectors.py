@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 
 from apps.core.access import allowed, read_predicate
 from apps.core.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from apps.core.http import dumps
 from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
 from apps.core.principal import ANONYMOUS, Principal
@@ -33,11 +34,12 @@ from apps.prompts.keys import (
     prompt_range,
     version_key,
 )
-from apps.prompts.records import PromptVersion, decode_record
+from apps.prompts.records import PromptVersion, decode_record, versions_body
 from apps.prompts.templating import Rendering, render
 from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
 
 logger = logging.getLogger("apps.prompts")
+T = TypeVar("T")
 
 
 def prompt_store() -> BaseKVStore:
@@ -146,26 +148,38 @@ def prompt_get(*, prompt_id: str, version: int | None = None, principal: Princip
     return _visible(_decode(raw, prompt_id, True), principal)
 
 
+@dataclass
+class _StoredPrompt:
+    """One prompt's rows as the store holds them: raw records by version number, and the default pointer."""
+
+    default: int | None = None
+    records: dict[int, str] = field(default_factory=dict)
+
+
+def _stored_prompts(rows: Iterable[tuple[str, str]]) -> dict[str, _StoredPrompt]:
+    """Rows of the prompt key range grouped by prompt (a pointer that is not a number points nowhere)."""
+    prompts: dict[str, _StoredPrompt] = {}
+    for key, value in rows:
+        parsed = parse_key(key)
+        if not parsed:
+            continue
+        prompt_id, suffix = parsed
+        stored = prompts.setdefault(prompt_id, _StoredPrompt())
+        if suffix == "default":
+            stored.default = int(value) if value.isdigit() else None
+        elif suffix.isdigit():
+            stored.records[int(suffix)] = value
+    return prompts
+
+
 def prompt_versions_list(*, prompt_id: str, principal: Principal = ANONYMOUS) -> list[PromptVersion]:
     """Every version, oldest first, `is_default` set on the default one."""
     validate_prompt_id(prompt_id)
     start, end = prompt_range(prompt_id)
-    items = _kv_call(prompt_store().items_in_range, start, end)
-    default = None
-    raws: list[tuple[int, str]] = []
-    for key, value in items:
-        parsed = parse_key(key)
-        if not parsed:
-            continue
-        suffix = parsed[1]
-        if suffix == "default":
-            default = int(value) if value.isdigit() else None
-        elif suffix.isdigit():
-            raws.append((int(suffix), value))
-    if not raws:
+    stored = _stored_prompts(_kv_call(prompt_store().items_in_range, start, end)).get(prompt_id)
+    if stored is None or not stored.records:
         raise _not_found(prompt_id)
-    raws.sort()
-    versions = [_decode(raw, prompt_id, number == default) for number, raw in raws]
+    versions = [_decode(raw, prompt_id, number == stored.default) for number, raw in sorted(stored.records.items())]
     _visible(versions[0], principal)
     return versions
 
@@ -182,10 +196,6 @@ class RenderedPrompt:
     prompt: PromptVersion  # the version that was rendered (the default one when no version was asked for)
     rendering: Rendering
     media: dict[str, dict]  # image and file values by variable name, as given (OpenAI's content-part shape)
-
-    @property
-    def version(self) -> int:
-        return self.prompt.version
 
     @property
     def text(self) -> str:
@@ -244,12 +254,17 @@ def prompt_render(
     return RenderedPrompt(prompt=stored, rendering=render(stored.prompt or "", values), media=media)
 
 
-async def aprompt_render(**arguments: Any) -> RenderedPrompt:
-    """`prompt_render(**arguments)` for async callers: inline when the prompt store reads locally in microseconds,
+async def aread(selector: Callable[..., T], /, **arguments: Any) -> T:
+    """`selector(**arguments)` for async callers: inline when the prompt store reads locally in microseconds,
     else on a worker thread."""
     if prompt_store().inline_reads:
-        return prompt_render(**arguments)
-    return await sync_to_async(prompt_render, thread_sensitive=False)(**arguments)
+        return selector(**arguments)
+    return await sync_to_async(selector, thread_sensitive=False)(**arguments)
+
+
+async def aprompt_render(**arguments: Any) -> RenderedPrompt:
+    """`prompt_render(**arguments)` for async callers (see `aread`)."""
+    return await aread(prompt_render, **arguments)
 
 
 # ------------------------------------------------------------------------------------------ listing index
@@ -279,59 +294,48 @@ class PromptIndex:
     def default_list_json(self) -> bytes:
         """llama-stack's list body for this index, serialised once per generation."""
         if self._default_json is None:
-            body = {"data": [s.default.as_api() for s in self.ordered]}
+            body = versions_body(s.default for s in self.ordered)
             self._default_json = json.dumps(body, ensure_ascii=False).encode()
         return self._default_json
+
+
+def _summarize(prompt_id: str, stored: _StoredPrompt) -> PromptSummary | None:
+    try:
+        records = {n: decode_record(raw, is_default=n == stored.default) for n, raw in stored.records.items()}
+    except (ValueError, KeyError, TypeError):
+        logger.warning("skipping prompt %s: unreadable record", prompt_id)
+        return None
+    latest = max(records)
+    stamps = [r.created_at for r in records.values() if r.created_at is not None]
+    default = records[stored.default]
+    return PromptSummary(
+        prompt_id=prompt_id,
+        default=default,
+        latest_version=latest,
+        version_count=len(records),
+        created_at=min(stamps) if stamps else 0.0,
+        updated_at=max(stamps) if stamps else 0.0,
+        updated_by=records[latest].created_by,
+        search_text=f"{prompt_id}\n{default.prompt or ''}".casefold(),
+    )
 
 
 def _build_index(store: BaseKVStore, generation: str | None, slot: IndexSlot) -> PromptIndex:
     previous = slot.summaries
     current: dict[str, tuple[tuple, PromptSummary]] = {}
-    versions: dict[str, dict[int, str]] = {}
-    defaults: dict[str, int] = {}
-    for key, value in _kv_call(store.items_in_range, ALL_START, ALL_END):
-        parsed = parse_key(key)
-        if not parsed:
-            continue
-        prompt_id, suffix = parsed
-        if suffix == "default":
-            if value.isdigit():
-                defaults[prompt_id] = int(value)
-        elif suffix.isdigit():
-            versions.setdefault(prompt_id, {})[int(suffix)] = value
-    summaries = []
-    for prompt_id, numbered in versions.items():
-        default_number = defaults.get(prompt_id)
-        if default_number not in numbered:
+    for prompt_id, stored in _stored_prompts(_kv_call(store.items_in_range, ALL_START, ALL_END)).items():
+        if stored.default not in stored.records:
             continue  # llama-stack lists only prompts with a default pointer; so do we
-        signature = (default_number, tuple(sorted(numbered.items())))
+        signature = (stored.default, tuple(sorted(stored.records.items())))
         cached = previous.get(prompt_id)
-        if cached is not None and cached[0] == signature:
-            summaries.append(cached[1])
-            current[prompt_id] = cached
-            continue
-        try:
-            records = {n: decode_record(raw, is_default=n == default_number) for n, raw in numbered.items()}
-        except (ValueError, KeyError, TypeError):
-            logger.warning("skipping prompt %s: unreadable record", prompt_id)
-            continue
-        latest = max(records)
-        stamps = [r.created_at for r in records.values() if r.created_at is not None]
-        newest = records[latest]
-        default = records[default_number]
-        summary = PromptSummary(
-            prompt_id=prompt_id,
-            default=default,
-            latest_version=latest,
-            version_count=len(records),
-            created_at=min(stamps) if stamps else 0.0,
-            updated_at=max(stamps) if stamps else 0.0,
-            updated_by=newest.created_by,
-            search_text=f"{prompt_id}\n{default.prompt or ''}".casefold(),
-        )
-        summaries.append(summary)
-        current[prompt_id] = (signature, summary)
+        if cached is None or cached[0] != signature:
+            summary = _summarize(prompt_id, stored)
+            if summary is None:
+                continue
+            cached = (signature, summary)
+        current[prompt_id] = cached
     slot.summaries = current
+    summaries = [summary for _, summary in current.values()]
     summaries.sort(key=lambda s: (s.created_at, s.prompt_id), reverse=True)
     return PromptIndex(generation=generation, ordered=summaries, by_id={s.prompt_id: s for s in summaries})
 
@@ -356,6 +360,38 @@ class PromptPage(Page):
     total: int = 0
 
 
+def _check_list_arguments(limit: int | None, order: str) -> None:
+    if order not in ("asc", "desc"):
+        raise BadRequestError("Invalid value for 'order': must be 'asc' or 'desc'.", param="order")
+    if limit is not None and not 1 <= limit <= 1000:
+        raise BadRequestError("Invalid value for 'limit': must be between 1 and 1000.", param="limit")
+
+
+def _readable(rows: list[PromptSummary], principal: Principal) -> list[PromptSummary]:
+    """The summaries `principal` may read: the policy is evaluated on each default version's owner fields (every
+    version carries them), so a listing decodes nothing."""
+    predicate = read_predicate(principal, "prompt")
+    if predicate.op == "true":
+        return rows
+    return [
+        s
+        for s in rows
+        if evaluate(
+            predicate,
+            owner=s.default.owner_principal,
+            keys=access_keys(s.default.access_attributes),
+            identifier=s.prompt_id,
+        )
+    ]
+
+
+def _after(rows: list[PromptSummary], after: str) -> list[PromptSummary]:
+    position = next((i for i, s in enumerate(rows) if s.prompt_id == after), None)
+    if position is None:
+        raise BadRequestError(f"Invalid value for 'after': no prompt '{after}' in this listing.", param="after")
+    return rows[position + 1 :]
+
+
 def prompt_list(
     *,
     limit: int | None = None,
@@ -366,39 +402,28 @@ def prompt_list(
 ) -> PromptPage:
     """Prompts (their default versions) by creation time, newest first unless `order="asc"`."""
     order = order or "desc"
-    if order not in ("asc", "desc"):
-        raise BadRequestError("Invalid value for 'order': must be 'asc' or 'desc'.", param="order")
-    if limit is not None and not 1 <= limit <= 1000:
-        raise BadRequestError("Invalid value for 'limit': must be between 1 and 1000.", param="limit")
-    rows = prompt_index().ordered
-    predicate = read_predicate(principal, "prompt")
-    if predicate.op != "true":
-        rows = [
-            s
-            for s in rows
-            if evaluate(
-                predicate,
-                owner=s.default.owner_principal,
-                keys=access_keys(s.default.access_attributes),
-                identifier=s.prompt_id,
-            )
-        ]
+    _check_list_arguments(limit, order)
+    rows = _readable(prompt_index().ordered, principal)
     if order == "asc":
         rows = rows[::-1]
     if query:
         needle = query.casefold().strip()
         rows = [s for s in rows if needle in s.search_text]
     if after is not None:
-        position = next((i for i, s in enumerate(rows) if s.prompt_id == after), None)
-        if position is None:
-            raise BadRequestError(f"Invalid value for 'after': no prompt '{after}' in this listing.", param="after")
-        rows = rows[position + 1 :]
-    total = len(rows)
+        rows = _after(rows, after)
     page = rows if limit is None else rows[:limit]
     return PromptPage(
         data=page,
-        has_more=len(page) < total,
+        has_more=len(page) < len(rows),
         first_id=page[0].prompt_id if page else None,
         last_id=page[-1].prompt_id if page else None,
-        total=total,
+        total=len(rows),
     )
+
+
+def prompt_list_json(*, principal: Principal = ANONYMOUS) -> bytes:
+    """llama-stack's unpaged list body: every prompt `principal` may read, by its default version, newest first.
+    Someone who may read every prompt gets the index's body, serialised once per generation."""
+    if read_predicate(principal, "prompt").op == "true":
+        return prompt_index().default_list_json()
+    return dumps(versions_body(s.default for s in prompt_list(principal=principal).data))

@@ -6,9 +6,9 @@ variable name (letters, digits and underscores, not starting with a digit, at mo
 the version's `variables`.
 
 Everything that reads templates goes through this module: the services' save-time checks (which the `/v1`
-Prompts API and the dashboard's form both run), the editor's chips (apps.prompts.presenters), and rendering,
-where one renderer yields parts so that the dashboard preview's marked values and the text the Responses API
-sends come from the same code.
+Prompts API and the dashboard's form both run), the editor's report of what a text declares and uses, and
+rendering, where one renderer yields parts so that the dashboard preview's marked values and the text the
+Responses API sends come from the same code.
 """
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ MAX_VARIABLE_NAME_CHARS = 64
 # ------------------------------------------------------------------------------------------ analysis
 @dataclass(frozen=True)
 class Malformed:
+    """A `{{` that opens no valid placeholder: where it is (as an offset, and as the editor shows it, 1-based line
+    and column) and how it starts."""
+
     position: int
+    line: int
+    column: int
     snippet: str
 
 
@@ -45,19 +50,25 @@ class TemplateAnalysis:
         return sorted({name for name in self.placeholders if name not in known})
 
 
+def _malformed(text: str, position: int, snippet: str) -> Malformed:
+    line_start = text.rfind("\n", 0, position) + 1
+    shown = snippet if len(snippet) <= 40 else snippet[:37] + "..."
+    return Malformed(position, text.count("\n", 0, position) + 1, position - line_start + 1, shown)
+
+
 def analyze_template(text: str) -> TemplateAnalysis:
     """Find `{{ name }}` placeholders, and every `{{` that does not open a valid one."""
+    text = text or ""
     names: dict[str, None] = {}
     malformed: list[Malformed] = []
-    for match in _OPENING_RE.finditer(text or ""):
+    for match in _OPENING_RE.finditer(text):
         inner = match.group(1)
         closed = match.group(0).endswith("}}")
         name = inner.strip()
         if closed and re.fullmatch(r"\w+", name):
             names.setdefault(name)
         else:
-            snippet = match.group(0)
-            malformed.append(Malformed(match.start(), snippet if len(snippet) <= 40 else snippet[:37] + "..."))
+            malformed.append(_malformed(text, match.start(), match.group(0)))
     return TemplateAnalysis(placeholders=list(names), malformed=malformed)
 
 
@@ -69,6 +80,52 @@ def valid_name(name: str) -> bool:
 def declarable(text: str) -> list[str]:
     """Placeholder names in `text` that could be declared as variables."""
     return [name for name in analyze_template(text or "").placeholders if valid_name(name)]
+
+
+# ------------------------------------------------------------------------------------------ the editor's report
+@dataclass(frozen=True)
+class VariableChip:
+    name: str
+    state: str  # "declared" (used and declared), "undeclared" (used, not declared), "unused", "invalid"
+
+
+@dataclass(frozen=True)
+class TemplateReport:
+    chips: list[VariableChip]
+    malformed: list[Malformed]
+    declared: list[str]  # the declared variables after dropping names that are not valid variable names
+
+    @property
+    def undeclared(self) -> list[str]:
+        return [c.name for c in self.chips if c.state == "undeclared"]
+
+    @property
+    def to_fix(self) -> int:
+        """Placeholders that must be rewritten (declaring cannot help): malformed ones and invalid names."""
+        return len(self.malformed) + sum(1 for c in self.chips if c.state == "invalid")
+
+    @property
+    def problems(self) -> int:
+        return self.to_fix + len(self.undeclared)
+
+
+def template_report(text: str, declared: list[str]) -> TemplateReport:
+    """Placeholders found in `text` against the declared variables, in the order a reader meets them.
+
+    The save-time rules below reject malformed placeholders and undeclared names; this says so while typing.
+    """
+    analysis = analyze_template(text)
+    declared = [name for name in dict.fromkeys(declared) if valid_name(name)]
+    known = set(declared)
+    chips: list[VariableChip] = []
+    for name in analysis.placeholders:
+        if not valid_name(name):
+            chips.append(VariableChip(name, "invalid"))
+        else:
+            chips.append(VariableChip(name, "declared" if name in known else "undeclared"))
+    used = set(analysis.placeholders)
+    chips += [VariableChip(name, "unused") for name in declared if name not in used]
+    return TemplateReport(chips=chips, malformed=analysis.malformed, declared=declared)
 
 
 # ------------------------------------------------------------------------------------------ rules

@@ -25,7 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_
 
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
 from apps.core.principal import Principal
-from apps.prompts import presenters, selectors, services
+from apps.prompts import presenters, selectors, services, templating
 from apps.prompts.forms import PromptForm, normalize_newlines
 from apps.prompts.records import PromptVersion
 
@@ -118,31 +118,34 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
 
 # ------------------------------------------------------------------------------------------ create / edit
 def _form_context(form: dict, **extra) -> dict:
-    report = presenters.template_report(form["text"], form["variables"])
+    report = templating.template_report(form["text"], form["variables"])
     return {"form": form, "report": report, "base": form["base_version"], **extra}
+
+
+def _editor(request: HttpRequest, form: dict, *, status: int = 200, **context) -> HttpResponse:
+    """The editor page, or for htmx its form region, showing `form`'s values."""
+    return _render(
+        request, "prompts/prompt_form.html", _form_context(form, **context), partials=("prompt-form",), status=status
+    )
 
 
 @dashboard_view
 @require_http_methods(["GET", "POST"])
 def prompt_create(request: HttpRequest) -> HttpResponse:
-    template = "prompts/prompt_form.html"
     if request.method == "GET":
-        form = {"text": "", "variables": [], "message": "", "make_default": True, "base_version": None}
-        return _render(request, template, _form_context(form, nav="prompts"), partials=("prompt-form",))
+        return _editor(request, PromptForm.initial_values(), nav="prompts")
     bound = PromptForm(request.POST)
     form = bound.values
-    error = None if bound.declaring else bound.problem
-    if not bound.declaring and error is None:
-        try:
-            created = services.prompt_create(
-                text=form["text"], variables=form["variables"], message=form["message"] or None, **_actor(request)
-            )
-        except BadRequestError as exc:
-            error = exc.message
-        else:
-            messages.success(request, f"Created {created.prompt_id} (version 1).")
-            return _after_save(request, reverse("prompts:detail", args=[created.prompt_id]))
-    return _render(request, template, _form_context(form, error=error, nav="prompts"), partials=("prompt-form",))
+    if bound.declaring or bound.problem:
+        return _editor(request, form, error=bound.problem, nav="prompts")
+    try:
+        created = services.prompt_create(
+            text=form["text"], variables=form["variables"], message=form["message"] or None, **_actor(request)
+        )
+    except BadRequestError as exc:
+        return _editor(request, form, error=exc.message, nav="prompts")
+    messages.success(request, f"Created {created.prompt_id} (version 1).")
+    return _after_save(request, reverse("prompts:detail", args=[created.prompt_id]))
 
 
 def _after_save(request: HttpRequest, url: str) -> HttpResponse:
@@ -152,45 +155,32 @@ def _after_save(request: HttpRequest, url: str) -> HttpResponse:
 @dashboard_view
 @require_http_methods(["GET", "POST"])
 def prompt_edit(request: HttpRequest, prompt_id: str) -> HttpResponse:
-    template = "prompts/prompt_form.html"
+    """The editor of a prompt's next version: GET opens it, POST saves it (or shows it again for a chip button)."""
+    if request.method == "POST":
+        return _edit_submit(request, prompt_id)
     try:
         versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
     except (NotFoundError, BadRequestError) as exc:
-        if request.method == "POST":
-            return _edit_of_deleted(request, prompt_id, exc)
         return _gone(request, prompt_id, exc)
     latest = versions[-1]
-    context = {"prompt_id": prompt_id, "latest": latest, "nav": "prompts"}
+    # The text starts from the version `?from=` names (to build on an older one), else the latest; either way the
+    # save builds on the latest.
+    wanted = _int(request.GET.get("from"))
+    source = next((v for v in versions if v.version == wanted), latest)
+    form = PromptForm.initial_values(text=source.prompt or "", variables=source.variables, base_version=latest.version)
+    return _editor(request, form, prompt_id=prompt_id, latest=latest, source=source, nav="prompts")
 
-    if request.method == "GET":
-        wanted = _int(request.GET.get("from"))
-        source = next((v for v in versions if v.version == wanted), latest)
-        form = {
-            "text": source.prompt or "",
-            "variables": list(source.variables),
-            "message": "",
-            "make_default": True,
-            "base_version": latest.version,
-        }
-        context["source"] = source
-        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
 
-    bound = PromptForm(request.POST)
+def _edit_submit(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    try:
+        versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
+    except (NotFoundError, BadRequestError) as exc:
+        return _edit_of_deleted(request, prompt_id, exc)
+    context = {"prompt_id": prompt_id, "latest": versions[-1], "nav": "prompts"}
+    bound = PromptForm(request.POST, latest=versions[-1])
     form = bound.values
-    if form["base_version"] is None:
-        form["base_version"] = latest.version
-    if bound.declaring:
-        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
-    if (
-        form["base_version"] == latest.version
-        and form["text"] == (latest.prompt or "")
-        and form["variables"] == latest.variables
-    ):
-        context["error"] = f"Nothing to save: the text and variables are the same as version {latest.version}."
-        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
-    if not bound.is_valid():
-        context["error"] = bound.problem
-        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
+    if bound.declaring or bound.problem:
+        return _editor(request, form, error=bound.problem, **context)
     try:
         saved = services.prompt_update(
             prompt_id=prompt_id,
@@ -206,8 +196,7 @@ def prompt_edit(request: HttpRequest, prompt_id: str) -> HttpResponse:
     except NotFoundError as exc:
         return _edit_of_deleted(request, prompt_id, exc, form)
     except (BadRequestError, PermissionDeniedError) as exc:
-        context["error"] = exc.message
-        return _render(request, template, _form_context(form, **context), partials=("prompt-form",))
+        return _editor(request, form, error=exc.message, **context)
     default_note = " and made it the default" if saved.is_default else " (the default is unchanged)"
     messages.success(request, f"Saved version {saved.version}{default_note}.")
     return _after_save(request, f"{reverse('prompts:detail', args=[prompt_id])}?version={saved.version}")
@@ -232,16 +221,13 @@ def _edit_conflict(request: HttpRequest, prompt_id: str, form: dict, context: di
     }
     form = {**form, "base_version": latest.version}
     context = {**context, "latest": latest, "conflict": conflict}
-    return _render(
-        request, "prompts/prompt_form.html", _form_context(form, **context), partials=("prompt-form",), status=409
-    )
+    return _editor(request, form, status=409, **context)
 
 
 def _edit_of_deleted(request: HttpRequest, prompt_id: str, exc: StackAdminError, form: dict | None = None):
     """The prompt went away while being edited: keep the text and offer to save it as a new prompt."""
     form = form or PromptForm(request.POST).values
-    context = _form_context(form, prompt_id=prompt_id, deleted=True, error=exc.message, nav="prompts")
-    return _render(request, "prompts/prompt_form.html", context, partials=("prompt-form",))
+    return _editor(request, form, prompt_id=prompt_id, deleted=True, error=exc.message, nav="prompts")
 
 
 @dashboard_view

@@ -90,8 +90,8 @@ async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMO
         param = "prompt.version" if exc.param == "version" else "prompt.id"
         raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
     media = [conv.part_to_chat(part, f"prompt.variables.{name}") for name, part in rendered.media.items()]
-    echo = {"id": prompt_id, "version": str(rendered.version), "variables": dict(variables) or None}
-    return ResolvedPrompt(prompt_id, rendered.version, rendered.text, media, echo)
+    echo = {"id": prompt_id, "version": str(rendered.prompt.version), "variables": dict(variables) or None}
+    return ResolvedPrompt(prompt_id, rendered.prompt.version, rendered.text, media, echo)
 
 
 # ------------------------------------------------------------------------------------------ history

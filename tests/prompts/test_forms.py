@@ -8,6 +8,7 @@ import pytest
 
 from apps.core.errors import BadRequestError
 from apps.prompts.forms import PromptForm
+from apps.prompts.records import PromptVersion
 from apps.prompts.templating import validate_template
 
 
@@ -67,3 +68,21 @@ def test_chip_buttons_are_applied_and_save_nothing():
     assert removed.values["variables"] == ["b"]
     ignored = PromptForm(posted(text="no placeholders", declare="ghost"))
     assert ignored.values["variables"] == []
+
+
+LATEST = PromptVersion(prompt_id="pmpt_" + "0" * 48, prompt="Hi {{ a }}", version=3, variables=["a"])
+
+
+def test_an_edit_builds_on_the_latest_version_unless_the_editor_names_one():
+    assert PromptForm(posted(text="x"), latest=LATEST).values["base_version"] == 3
+    assert PromptForm(posted(text="x", base_version="2"), latest=LATEST).values["base_version"] == 2
+
+
+def test_saving_the_latest_version_again_unchanged_is_refused():
+    unchanged = PromptForm(posted(text="Hi {{ a }}", variables=["a"]), latest=LATEST)
+    assert not unchanged.is_valid()
+    assert unchanged.problem == "Nothing to save: the text and variables are the same as version 3."
+    from_older = PromptForm(posted(text="Hi {{ a }}", variables=["a"], base_version="2"), latest=LATEST)
+    assert from_older.is_valid()  # the same text on an older base: the save is the one to tell of the conflict
+    checking = PromptForm(posted(text="Hi {{ a }}", variables=["a"], check="1"), latest=LATEST)
+    assert checking.problem is None

@@ -1,29 +1,9 @@
-"""What the dashboard shows about templates and diffs (pure functions, no storage)."""
+"""The diffs the dashboard shows between versions (pure functions, no storage)."""
 
 from __future__ import annotations
 
-from apps.prompts.presenters import template_report, text_diff, variables_diff, version_diff
+from apps.prompts.presenters import text_diff, variables_diff, version_diff
 from apps.prompts.records import PromptVersion
-
-
-def test_template_report_sorts_placeholders_into_chips():
-    report = template_report("Hi {{ name }}, {{ place }} {{ name }} {{ 2x }} {{ oops", ["name", "unused", "bad-name"])
-    assert [(c.name, c.state) for c in report.chips] == [
-        ("name", "declared"),
-        ("place", "undeclared"),
-        ("2x", "invalid"),
-        ("unused", "unused"),
-    ]
-    assert report.declared == ["name", "unused"]  # names that cannot be variables are dropped
-    assert report.undeclared == ["place"]
-    assert [(m.line, m.column, m.snippet) for m in report.malformed] == [(1, 48, "{{ oops")]
-    assert report.to_fix == 2
-    assert report.problems == 3
-
-
-def test_malformed_placeholders_are_located_by_line_and_column():
-    report = template_report("first line\nsecond {{ ok }}\n  third {{ not ok }}", ["ok"])
-    assert [(m.line, m.column) for m in report.malformed] == [(3, 9)]
 
 
 def test_identical_texts_have_no_changes():

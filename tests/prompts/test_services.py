@@ -219,12 +219,12 @@ def test_render_uses_the_default_version_unless_one_is_named():
     p = services.prompt_create(text="Hi {{ name }}", variables=["name"])
     services.prompt_update(prompt_id=p.prompt_id, text="Bye {{ name }}", variables=["name"], version=1)
     default = selectors.prompt_render(prompt_id=p.prompt_id, variables={"name": "Ada"})
-    assert default.version == 2
+    assert default.prompt.version == 2
     assert default.text == "Bye Ada"
     pinned = selectors.prompt_render(
         prompt_id=p.prompt_id, version=1, variables={"name": {"type": "input_text", "text": "Bo"}}
     )
-    assert pinned.version == 1
+    assert pinned.prompt.version == 1
     assert pinned.text == "Hi Bo"
     assert pinned.media == {}
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from apps.core.errors import BadRequestError
-from apps.prompts.templating import analyze_template, declarable, render, valid_name, validate_template
+from apps.prompts.templating import (
+    analyze_template,
+    declarable,
+    render,
+    template_report,
+    valid_name,
+    validate_template,
+)
 
 
 def test_analysis_finds_placeholders_and_malformed_openings():
@@ -13,6 +20,26 @@ def test_analysis_finds_placeholders_and_malformed_openings():
     assert analysis.placeholders == ["a", "b"]
     assert analysis.malformed[0].snippet == "{{ c"
     assert analysis.undeclared(["b"]) == ["a"]
+
+
+def test_template_report_sorts_placeholders_into_chips():
+    report = template_report("Hi {{ name }}, {{ place }} {{ name }} {{ 2x }} {{ oops", ["name", "unused", "bad-name"])
+    assert [(c.name, c.state) for c in report.chips] == [
+        ("name", "declared"),
+        ("place", "undeclared"),
+        ("2x", "invalid"),
+        ("unused", "unused"),
+    ]
+    assert report.declared == ["name", "unused"]  # names that cannot be variables are dropped
+    assert report.undeclared == ["place"]
+    assert [(m.line, m.column, m.snippet) for m in report.malformed] == [(1, 48, "{{ oops")]
+    assert report.to_fix == 2
+    assert report.problems == 3
+
+
+def test_malformed_placeholders_are_located_by_line_and_column():
+    report = template_report("first line\nsecond {{ ok }}\n  third {{ not ok }}", ["ok"])
+    assert [(m.line, m.column) for m in report.malformed] == [(3, 9)]
 
 
 def test_declarable_keeps_valid_names_in_order():
