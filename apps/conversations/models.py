@@ -13,27 +13,20 @@ from apps.core.models import OwnedModel
 
 
 class Conversation(OwnedModel):
-    resource_type = "conversation"
-    resource_id_field = "public_id"
-
     public_id = models.CharField("id", max_length=53, unique=True, editable=False)
     created_at = models.DateTimeField(editable=False)
     metadata = models.JSONField(default=dict, blank=True)
     # The last sequence number handed to an item; bumped under the row lock by every add.
     last_item_sequence = models.BigIntegerField(default=0, editable=False)
 
+    resource_type = "conversation"  # its name in the access policy: `<resource_type>::<public_id>`
+
     class Meta:
         db_table = "openai_conversations"
         verbose_name = "conversation"
 
-    def __str__(self) -> str:
-        return self.public_id
-
 
 class ConversationItem(OwnedModel):
-    resource_type = "conversation_item"
-    resource_id_field = "public_id"
-
     # No separate index on the foreign key: both unique constraints below start with it.
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="items", db_index=False)
     public_id = models.CharField("id", max_length=256, editable=False)
@@ -43,6 +36,8 @@ class ConversationItem(OwnedModel):
     data = models.JSONField(editable=False)
     created_at = models.DateTimeField(editable=False)
 
+    resource_type = "conversation_item"  # its name in the access policy: `<resource_type>::<public_id>`
+
     class Meta:
         db_table = "conversation_items"
         verbose_name = "conversation item"
@@ -50,6 +45,3 @@ class ConversationItem(OwnedModel):
             models.UniqueConstraint(fields=["conversation", "sequence"], name="conversation_item_sequence_uniq"),
             models.UniqueConstraint(fields=["conversation", "public_id"], name="conversation_item_id_uniq"),
         ]
-
-    def __str__(self) -> str:
-        return self.public_id

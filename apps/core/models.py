@@ -48,9 +48,10 @@ class OwnedQuerySet(models.QuerySet):
 
 
 class OwnedModel(models.Model):
-    # The policy's name for these rows (`<resource_type>::<id>`) and the field holding the id.
+    # The policy's name for these rows (`<resource_type>::<id>`) and the field holding the id (every table keeps the
+    # OpenAI id in `public_id`, next to its own integer key).
     resource_type: ClassVar[str]
-    resource_id_field: ClassVar[str]
+    resource_id_field: ClassVar[str] = "public_id"
 
     owner_principal = models.CharField(max_length=255, blank=True, default="", db_index=True, editable=False)
     access_attributes = models.JSONField(null=True, blank=True, editable=False)
@@ -61,6 +62,9 @@ class OwnedModel(models.Model):
 
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        return getattr(self, self.resource_id_field)
 
     @staticmethod
     def owner_fields(principal: Principal | None) -> dict[str, Any]:
@@ -97,3 +101,15 @@ class OwnedModel(models.Model):
         if not self.allows(principal, action):
             identifier = getattr(self, self.resource_id_field)
             raise PermissionDeniedError(f"You may not {action} {self.resource_type.replace('_', ' ')} '{identifier}'.")
+
+
+class ModelOutput(OwnedModel):
+    """A stored answer of a model (a chat completion, a response): listed newest first, optionally for one model."""
+
+    # When stackadmin received the request; lists are ordered by it (then by the row id, which never ties).
+    created_at = models.DateTimeField(db_index=True, editable=False)
+    # The model id the caller asked for (the lists' `model` filter); the stored object keeps the server's own name.
+    model = models.CharField(max_length=255, db_index=True, editable=False)
+
+    class Meta:
+        abstract = True

@@ -19,9 +19,6 @@ class Purpose(models.TextChoices):
 
 
 class File(OwnedModel):
-    resource_type = "file"
-    resource_id_field = "public_id"
-
     public_id = models.CharField("id", max_length=37, unique=True, editable=False)
     # As uploaded: reported back unchanged, sanitised only where it goes into a header.
     filename = models.CharField(max_length=255, editable=False)
@@ -31,6 +28,8 @@ class File(OwnedModel):
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     # Relative to the storage directory, derived from the id only (never from the filename).
     path = models.CharField(max_length=255, editable=False)
+
+    resource_type = "file"  # its name in the access policy: `<resource_type>::<public_id>`
 
     class Meta:
         db_table = "openai_files"

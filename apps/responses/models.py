@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import OwnedModel
+from apps.core.models import ModelOutput
 
 
 class ResponseStatus(models.TextChoices):
@@ -19,13 +19,8 @@ class ResponseStatus(models.TextChoices):
     QUEUED = "queued"
 
 
-class StoredResponse(OwnedModel):
-    resource_type = "response"
-    resource_id_field = "public_id"
-
+class StoredResponse(ModelOutput):
     public_id = models.CharField("id", max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(db_index=True, editable=False)
-    model = models.CharField(max_length=255, db_index=True, editable=False)
     status = models.CharField(max_length=16, choices=ResponseStatus.choices, editable=False)
     # The response object as returned (without its input).
     response = models.JSONField(editable=False)
@@ -39,10 +34,9 @@ class StoredResponse(OwnedModel):
     previous_response_id = models.CharField(max_length=64, blank=True, default="", editable=False)
     conversation_id = models.CharField(max_length=64, blank=True, default="", editable=False)
 
+    resource_type = "response"  # its name in the access policy: `<resource_type>::<public_id>`
+
     class Meta:
         db_table = "openai_responses"
         verbose_name = "response"
         indexes = [models.Index(fields=["model", "created_at"], name="responses_model_created_idx")]
-
-    def __str__(self) -> str:
-        return self.public_id
