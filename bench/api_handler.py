@@ -26,7 +26,7 @@ DEFAULT_LOADTEST = ROOT.parent / "shared" / "bench" / "loadtest.py"
 VARIANTS = ("django", "api-middleware", "stackadmin")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadtest_server import free_port, wait_ready  # noqa: E402  (the sibling script)
+from loadtest_server import free_port, split_passthrough, wait_ready  # noqa: E402  (the sibling script)
 
 
 def serve(variant: str, port: int) -> None:
@@ -39,20 +39,14 @@ def serve(variant: str, port: int) -> None:
     if variant == "stackadmin":
         app = project.application
     else:
-        from django.conf import settings
         from django.core.handlers.asgi import ASGIHandler
 
         from channels.routing import ProtocolTypeRouter
 
-        class APIMiddlewareOnly(ASGIHandler):
-            def load_middleware(self, is_async=False):
-                # The same swap as APIHandler.load_middleware, on Django's own handler.
-                full = settings.MIDDLEWARE
-                settings.MIDDLEWARE = settings.API_MIDDLEWARE
-                try:
-                    super().load_middleware(is_async)
-                finally:
-                    settings.MIDDLEWARE = full
+        from stackadmin.handler import APIMiddlewareMixin
+
+        class APIMiddlewareOnly(APIMiddlewareMixin, ASGIHandler):
+            """Django's own handler with `/v1`'s middleware list, and nothing else of stackadmin's handler."""
 
         handler = ASGIHandler() if variant == "django" else APIMiddlewareOnly()
         app = ProtocolTypeRouter({"lifespan": project.lifespan_app, "http": handler})
@@ -81,11 +75,7 @@ def measure(variant: str, home: str, loadtest: str, extra: list[str]) -> int:
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    extra: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, extra = argv[:split], argv[split + 1 :]
+    argv, extra = split_passthrough(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

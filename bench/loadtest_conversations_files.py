@@ -25,7 +25,7 @@ SCENARIOS = "conv_items_add,conv_items_list,file_upload"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "db": "test"}
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadtest_server import free_port, wait_ready  # noqa: E402  (the sibling script)
+from loadtest_server import free_port, split_passthrough, wait_ready  # noqa: E402  (the sibling script)
 
 
 class Server:
@@ -101,11 +101,7 @@ def _pg_args() -> dict:
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    extra: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, extra = argv[:split], argv[split + 1 :]
+    argv, extra = split_passthrough(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--config", help="run config YAML for the server")

@@ -42,12 +42,16 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None
     sys.exit("server did not become ready")
 
 
+def split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """This script's arguments, and those after `--`, which go to loadtest.py."""
+    if "--" not in argv:
+        return argv, []
+    split = argv.index("--")
+    return argv[:split], argv[split + 1 :]
+
+
 def main() -> None:
-    argv = sys.argv[1:]
-    extra: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, extra = argv[:split], argv[split + 1 :]
+    argv, extra = split_passthrough(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", help="run config YAML for the server")

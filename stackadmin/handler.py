@@ -47,7 +47,19 @@ def too_large(size: int | None, limit: int) -> HttpResponse:
     return error_response(PayloadTooLargeError(f"{shown} is over this endpoint's limit of {limit} bytes."))
 
 
-class APIHandler(ASGIHandler):
+class APIMiddlewareMixin:
+    """Departure 1: the handler's chain is built from `API_MIDDLEWARE` (Django reads `MIDDLEWARE` only)."""
+
+    def load_middleware(self, is_async=False):
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+class APIHandler(APIMiddlewareMixin, ASGIHandler):
     """Django's ASGI handler for `/v1`, with the departures listed in this module's docstring.
 
     Every thread hop Django makes per request (the per-request thread, the signals, `response.close()`) waits for
@@ -58,14 +70,6 @@ class APIHandler(ASGIHandler):
     def __init__(self):
         super().__init__()
         self.recycle_connections = any(db.get("CONN_MAX_AGE", 0) is not None for db in settings.DATABASES.values())
-
-    def load_middleware(self, is_async=False):
-        full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = settings.API_MIDDLEWARE
-        try:
-            super().load_middleware(is_async)
-        finally:
-            settings.MIDDLEWARE = full
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
