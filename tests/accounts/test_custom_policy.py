@@ -21,8 +21,7 @@ import pytest
 from tests.support.accounts import MODEL, message
 from tests.support.inference import provider_yaml, recordings, start_inference_server
 from tests.support.paths import ROOT
-from tests.support.postgres import postgres_database
-from tests.support.services import PG
+from tests.support.postgres import postgres_database, run_config
 
 RECORDINGS = recordings("accounts")
 
@@ -54,18 +53,7 @@ USERS = {
 
 def postgres_storage(database: str) -> str:
     """Every SQL store on PostgreSQL, where the policy's filters become PostgreSQL's SQL (regexes included)."""
-    return f"""
-storage:
-  backends:
-    kv_default: {{type: kv_sqlite, db_path: "${{env.STACKADMIN_HOME}}/kvstore.db"}}
-    sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
-    pg: {{type: sql_postgres, host: "{PG["host"]}", port: {PG["port"]}, user: {PG["user"]}, db: {database}}}
-  stores:
-    conversations: {{backend: pg, table_name: openai_conversations}}
-    files: {{backend: pg, table_name: openai_files}}
-    responses: {{backend: pg, table_name: openai_responses}}
-    inference: {{backend: pg, table_name: inference_store}}
-"""
+    return run_config(database, stores=("conversations", "files", "responses", "inference"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

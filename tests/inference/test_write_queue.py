@@ -14,8 +14,7 @@ import openai
 import pytest
 
 from tests.support.inference import provider_yaml, recordings, sdk, start_inference_server
-from tests.support.postgres import connect, postgres_database
-from tests.support.services import PG
+from tests.support.postgres import connect, postgres_database, run_config
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
@@ -29,17 +28,9 @@ def pg_database():
         yield name
 
 
-def storage_yaml(home, database: str, *, size: int = 2, writers: int = 2) -> str:
-    return f"""
-storage:
-  backends:
-    kv_default: {{type: kv_sqlite, db_path: "{home}/kv.db"}}
-    sql_default: {{type: sql_sqlite, db_path: "{home}/sql.db"}}
-    pg: {{type: sql_postgres, host: "{PG["host"]}", port: {PG["port"]}, user: {PG["user"]}, db: {database}}}
-  stores:
-    inference: {{backend: pg, table_name: inference_store, max_write_queue_size: {size}, num_writers: {writers}}}
-    responses: {{backend: pg, table_name: openai_responses, max_write_queue_size: {size}, num_writers: {writers}}}
-"""
+def storage_yaml(database: str, *, size: int = 2, writers: int = 2) -> str:
+    options = f", max_write_queue_size: {size}, num_writers: {writers}"
+    return run_config(database, stores=("inference", "responses"), options=options)
 
 
 def pg_count(database: str, table: str) -> int:
@@ -49,7 +40,7 @@ def pg_count(database: str, table: str) -> int:
 
 def test_readable_at_once_from_any_worker_under_concurrency(tmp_path, upstream, pg_database):
     server = start_inference_server(
-        tmp_path, RECORDINGS, provider_yaml(upstream.url, storage=storage_yaml(tmp_path, pg_database)), workers=2
+        tmp_path, RECORDINGS, provider_yaml(upstream.url, storage=storage_yaml(pg_database)), workers=2
     )
     try:
 
@@ -78,7 +69,7 @@ def test_readable_at_once_from_any_worker_under_concurrency(tmp_path, upstream, 
 
 def test_queued_writes_are_committed_on_shutdown(tmp_path, upstream, pg_database):
     """Writes whose clients gave up wait behind a table lock; SIGTERM still commits every one of them."""
-    config = provider_yaml(upstream.url, storage=storage_yaml(tmp_path, pg_database, size=100, writers=1))
+    config = provider_yaml(upstream.url, storage=storage_yaml(pg_database, size=100, writers=1))
     # At `info` the server logs each step of its shutdown; the application's is where queued writes drain.
     server = start_inference_server(tmp_path, RECORDINGS, config, env={"STACKADMIN_SERVER_LOG_LEVEL": "info"})
     lock = connect(pg_database, autocommit=False)
@@ -111,7 +102,7 @@ def test_queued_writes_are_committed_on_shutdown(tmp_path, upstream, pg_database
 def test_previous_response_id_never_races_its_write(tmp_path, upstream, pg_database):
     """llama-stack's queued responses store lost this race; here each next turn goes out the moment create returns."""
     server = start_inference_server(
-        tmp_path, RECORDINGS, provider_yaml(upstream.url, storage=storage_yaml(tmp_path, pg_database)), workers=2
+        tmp_path, RECORDINGS, provider_yaml(upstream.url, storage=storage_yaml(pg_database)), workers=2
     )
     try:
         with httpx.Client(base_url=server.url + "/v1", timeout=30) as http:

@@ -29,7 +29,18 @@ def drop_table(table: str) -> None:
         conn.execute(f'DROP TABLE IF EXISTS "{table}"')
 
 
-def run_config(database: str) -> str:
+TABLES = {
+    "conversations": "openai_conversations",
+    "files": "openai_files",
+    "responses": "openai_responses",
+    "inference": "inference_store",
+}
+
+
+def run_config(database: str, *, stores: tuple[str, ...] = ("conversations", "files"), options: str = "") -> str:
+    """A run config's `storage` section with `stores` in `database` on the shared PostgreSQL server (`options`
+    is added to each store's mapping, e.g. `, num_writers: 2`), the rest on SQLite in the server's home."""
+    lines = "".join(f"    {store}: {{backend: pg, table_name: {TABLES[store]}{options}}}\n" for store in stores)
     return f"""
 storage:
   backends:
@@ -37,9 +48,7 @@ storage:
     sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
     pg: {{type: sql_postgres, host: "{PG["host"]}", port: {PG["port"]}, user: {PG["user"]}, db: {database}}}
   stores:
-    conversations: {{backend: pg, table_name: openai_conversations}}
-    files: {{backend: pg, table_name: openai_files}}
-"""
+{lines}"""
 
 
 class PostgresServer:

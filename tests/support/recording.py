@@ -156,11 +156,14 @@ class RecordingUpstream:
         tmp.replace(path)
 
     # ------------------------------------------------------------------------------------------ calls
+    def _chat_recording(self, body: dict) -> tuple[Path, _Ids, dict | None]:
+        """Where a chat call's recording is, the ids it hands out, and the recording if there is one."""
+        path = recording_path(self.directory, "POST", "/chat/completions", body)
+        return path, _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12]), self._load(path, "POST", "/chat/completions")
+
     async def chat(self, body: dict) -> dict:
         method, endpoint = "POST", "/chat/completions"
-        path = recording_path(self.directory, method, endpoint, body)
-        ids = _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12])
-        record = self._load(path, method, endpoint)
+        path, ids, record = self._chat_recording(body)
         if record is not None:
             response = record["response"]
             if "error" in response:
@@ -176,9 +179,7 @@ class RecordingUpstream:
 
     async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
         method, endpoint = "POST", "/chat/completions"
-        path = recording_path(self.directory, method, endpoint, body)
-        ids = _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12])
-        record = self._load(path, method, endpoint)
+        path, ids, record = self._chat_recording(body)
         if record is not None:
             response = record["response"]
             if "chunks" not in response:  # the stream failed to open
