@@ -27,6 +27,9 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "db": "test"}
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadtest_server import free_port, split_passthrough, wait_ready  # noqa: E402  (the sibling script)
 
+sys.path.insert(0, str(ROOT))
+from tests.support.live_server import stop_process  # noqa: E402
+
 
 class Server:
     """`stackadmin run` on a free port with its own home; optionally on a throwaway PostgreSQL database."""
@@ -72,12 +75,7 @@ class Server:
         return self.process.pid
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
         if self.database:
             import psycopg
 

@@ -8,13 +8,12 @@ from pathlib import Path
 from django.test import override_settings
 
 import httpx
-import openai
 import pytest
 
 from apps.storage.kv import kv_stores
 from stackadmin.config import parse_config
 from tests.support import kv
-from tests.support.inference import Upstream
+from tests.support.inference import Upstream, sdk
 from tests.support.live_server import LiveServer
 from tests.support.llama_stack import client_python, python312
 from tests.support.names import unique
@@ -142,8 +141,8 @@ def pg(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pg_client(pg):
     """The OpenAI SDK on the `pg` server."""
-    with openai.OpenAI(base_url=pg.url + "/v1", api_key="test", max_retries=0, timeout=60) as sdk:
-        yield sdk
+    with sdk(pg, timeout=60) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import openai
 import pytest
 
 from tests.support.conversations import EXAMPLES, text_of, user
+from tests.support.inference import raw_http, sdk
 
 CONV_RE = r"^conv_[0-9a-f]{48}$"
 MISSING = "conv_" + "0" * 48
@@ -19,13 +20,13 @@ def server(stackadmin_server):
 
 @pytest.fixture(scope="module")
 def client(server):
-    with openai.OpenAI(base_url=server.url + "/v1", api_key="test", max_retries=0, timeout=30) as sdk:
-        yield sdk
+    with sdk(server, timeout=30) as openai_client:
+        yield openai_client
 
 
 @pytest.fixture(scope="module")
 def http(server):
-    with httpx.Client(base_url=server.url + "/v1", timeout=30) as raw:
+    with raw_http(server, timeout=30) as raw:
         yield raw
 
 

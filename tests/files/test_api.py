@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from tests.support.files import PeakRSS, age_file_sqlite, manage, storage_dir, stored_files
+from tests.support.inference import raw_http, sdk
 
 MiB = 1024 * 1024
 
@@ -22,13 +23,13 @@ def server(stackadmin_server):
 
 @pytest.fixture(scope="module")
 def client(server):
-    with openai.OpenAI(base_url=server.url + "/v1", api_key="test", max_retries=0, timeout=120) as sdk:
-        yield sdk
+    with sdk(server, timeout=120) as openai_client:
+        yield openai_client
 
 
 @pytest.fixture(scope="module")
 def http(server):
-    with httpx.Client(base_url=server.url + "/v1", timeout=120) as raw:
+    with raw_http(server, timeout=120) as raw:
         yield raw
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import openai
 
 from tests.support.fake_upstream import FakeUpstream
@@ -86,5 +87,11 @@ def start_inference_server(
     return LiveServer(home, str(path), workers=workers, env={**clean, **recorder_env(recordings), **(env or {})})
 
 
-def sdk(server: LiveServer, **kwargs) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0, timeout=30, **kwargs)
+def sdk(server: LiveServer, *, timeout: float = 30, **kwargs) -> openai.OpenAI:
+    """The OpenAI SDK on a live server's `/v1` (no retries: a test sees the first answer)."""
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0, timeout=timeout, **kwargs)
+
+
+def raw_http(server: LiveServer, *, timeout: float = 30) -> httpx.Client:
+    """Plain HTTP on a live server's `/v1`, for what the SDK does not send."""
+    return httpx.Client(base_url=server.url + "/v1", timeout=timeout)
