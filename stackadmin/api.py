@@ -22,6 +22,7 @@ from apps.core.errors import (
     error_for_status,
 )
 from apps.core.http import error_response
+from apps.core.text import JsonParser, check_path_params
 from apps.core.validation import request_error
 from apps.files.api import router as files_router
 from apps.inference.api import chat_completions_router, models_router
@@ -37,7 +38,9 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     urls_namespace="v1",
+    parser=JsonParser(),  # bodies and query strings are checked for text no store can hold (apps/core/text.py)
 )
+api.add_decorator(check_path_params, mode="view")
 
 
 @api.exception_handler(StackAdminError)
@@ -59,6 +62,8 @@ def on_authentication_error(request: HttpRequest, exc: NinjaAuthenticationError)
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     message = str(exc)
+    if isinstance(exc.__cause__, StackAdminError):  # raised by our parser while ninja parsed the body
+        return error_response(exc.__cause__)
     if isinstance(exc.__cause__, RequestDataTooBig):
         return on_request_too_big(request, exc.__cause__)
     if exc.status_code == 400 and message.startswith("Cannot parse request body"):

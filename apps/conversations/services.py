@@ -188,13 +188,23 @@ def conversation_items_add(*, conversation_id: str, items: list[dict], principal
             conversation = Conversation(pk=conversation_pk)
             _insert_items(db, _item_rows(conversation, clean_items, last - len(clean_items) + 1, now, principal))
     except IntegrityError as exc:
-        # Only the (conversation, id) constraint can fail here: another request added one of these ids first.
+        # A race on the (conversation, id) constraint: another request added one of these ids first. Any other
+        # integrity error (a value the database refuses) is not the caller's duplicate and stays a server error.
+        if not _ids_taken(conversation_id, supplied):
+            raise
         raise ConflictError(
             f"One of these item ids was just added to conversation '{conversation_id}' by another request.",
             param="items",
             code="duplicate_item_id",
         ) from exc
     return clean_items
+
+
+def _ids_taken(conversation_id: str, ids: list[str]) -> bool:
+    """Whether any of `ids` is now in the conversation (after a failed add rolled back its own rows)."""
+    return bool(ids) and (
+        ConversationItem.objects.filter(conversation__public_id=conversation_id, public_id__in=ids).exists()
+    )
 
 
 def conversation_item_delete(*, conversation_id: str, item_id: str, principal: Principal = ANONYMOUS) -> Conversation:

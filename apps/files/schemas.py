@@ -6,7 +6,6 @@ validated here, by `FileUpload`, like any other request body.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -16,6 +15,7 @@ from ninja import Schema
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from apps.core.schemas import CursorList, Deleted
+from apps.core.text import loads
 from apps.core.validation import invalid, missing
 from apps.files.models import File as FileModel
 from apps.files.models import Purpose
@@ -74,10 +74,10 @@ def _seconds(seconds: Any) -> int:
 
 
 def _expires_after_object(value: Any) -> Any:
-    """`expires_after` sent as one JSON form field is decoded first."""
+    """`expires_after` sent as one JSON form field is decoded first (by the rules of any JSON body)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value, at=("expires_after",))
         except ValueError:
             raise invalid('expected JSON like {"anchor": "created_at", "seconds": 3600}', code=None) from None
     if not isinstance(value, Mapping):

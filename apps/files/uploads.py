@@ -27,6 +27,7 @@ from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from apps.core.errors import BadRequestError, PayloadTooLargeError
+from apps.core.text import check_value
 from apps.core.validation import validated
 from apps.files import disk
 from apps.files.schemas import FileUpload
@@ -134,10 +135,9 @@ def _expires_after(fields: QueryDict) -> str | dict | None:
 
 
 def _upload(staged: StagedUpload, fields: QueryDict) -> Upload:
-    checked = validated(
-        FileUpload,
-        {"file": staged.name, "purpose": _single(fields, "purpose"), "expires_after": _expires_after(fields)},
-    )
+    form = {"file": staged.name, "purpose": _single(fields, "purpose"), "expires_after": _expires_after(fields)}
+    check_value(form)  # the text rules of every /v1 request (apps.core.text)
+    checked = validated(FileUpload, form)
     expires = checked.expires_after
     return Upload(
         staged=staged.staged,

@@ -7,6 +7,7 @@ once access control arrives, as a queryset filter in the same statement as the p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -14,6 +15,7 @@ from django.db.models import QuerySet
 from apps.core.errors import NotFoundError
 from apps.core.paging import Page, check_page_args, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
+from apps.core.text import scrubbed
 from apps.inference.models import ChatCompletion
 from apps.inference.registry import registry
 from apps.inference.schemas import ChatCompletionListQuery, ChatCompletionMessageListQuery
@@ -22,7 +24,11 @@ from apps.inference.upstream import Upstream
 
 @dataclass(frozen=True)
 class ModelHandle:
-    """A model ready to call: the names it goes by and the client of the provider that serves it."""
+    """A model ready to call: the names it goes by and the client of the provider that serves it.
+
+    What the model server answers is `scrubbed` here, whichever provider (or test recorder) served it: text no store
+    can hold (NUL, lone surrogates, NaN) is the server's doing, not the caller's, so it is replaced rather than
+    refused and an answer already paid for is returned and stored."""
 
     model_id: str
     provider_id: str
@@ -30,11 +36,17 @@ class ModelHandle:
     upstream: Upstream
 
     async def chat(self, body: dict) -> dict:
-        return await self.upstream.chat(body)
+        return scrubbed(await self.upstream.chat(body))
 
     async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
         """Open the stream (errors before the first chunk are raised here); iterate the result for its chunks."""
-        return await self.upstream.chat_stream(body)
+        return _scrubbed_chunks(await self.upstream.chat_stream(body))
+
+
+async def _scrubbed_chunks(chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
+    async with aclosing(chunks):  # a caller that stops early still closes the model server's stream
+        async for chunk in chunks:
+            yield scrubbed(chunk)
 
 
 async def model_resolve(*, model_id: str) -> ModelHandle:

@@ -185,3 +185,58 @@ class TestConversationsOnPostgres:
             assert read[name] <= 21 + 1 + 2, (name, read)
         deep = pg_client.conversations.items.list(big.id, after="msg_bulk_50000", limit=3)
         assert [i.id for i in deep.data] == ["msg_bulk_49999", "msg_bulk_49998", "msg_bulk_49997"]
+
+
+def _count(pg, table: str) -> int:
+    with pg.connect() as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+class TestUnstorableTextOnPostgres:
+    """PostgreSQL cannot store NUL, NaN or a lone surrogate: each is a 400 naming the field, before any write."""
+
+    @pytest.mark.parametrize(
+        ("metadata", "param"),
+        [({"k": "v\x00"}, "metadata.k"), ({"k\x00": "v"}, "metadata.k\\x00"), ({"k\udc80": "v"}, "metadata.k\\udc80")],
+    )
+    def test_create_with_unstorable_metadata(self, pg, metadata, param):
+        before = _count(pg, "openai_conversations")
+        with httpx.Client(base_url=pg.url + "/v1", timeout=30) as http:
+            response = http.post(
+                "/conversations",
+                content=json.dumps({"metadata": metadata}),
+                headers={"content-type": "application/json"},
+            )
+            listed = http.get("/conversations")
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == param
+        assert _count(pg, "openai_conversations") == before
+        assert listed.status_code == 200
+
+    @pytest.mark.parametrize(
+        ("extra", "param"),
+        [
+            ({"content": "a\x00b"}, "items[0].content"),
+            ({"content": "x", "score": float("nan")}, "items[0].score"),
+            ({"content": "x", "score": float("inf")}, "items[0].score"),
+        ],
+    )
+    def test_add_unstorable_items(self, pg, pg_client, extra, param):
+        conversation = pg_client.conversations.create()
+        before = _count(pg, "conversation_items")
+        with httpx.Client(base_url=pg.url + "/v1", timeout=30) as http:
+            response = http.post(
+                f"/conversations/{conversation.id}/items",
+                content=json.dumps({"items": [{"type": "message", "role": "user", **extra}]}),
+                headers={"content-type": "application/json"},
+            )
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == param
+        assert _count(pg, "conversation_items") == before
+
+    def test_nul_in_an_item_id_path_parameter(self, pg, pg_client):
+        conversation = pg_client.conversations.create(items=[user("a")])
+        with httpx.Client(base_url=pg.url + "/v1", timeout=30) as http:
+            response = http.get(f"/conversations/{conversation.id}/items/msg_%00")
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == "item_id"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 import pytest
@@ -237,6 +237,18 @@ def test_duplicate_supplied_id_in_the_same_conversation_is_a_conflict_and_writes
     other = services.conversation_create(items=[msg("z", id="msg_mine")])
     assert texts([selectors.conversation_item_get(conversation_id=conversation.public_id, item_id="msg_mine")]) == ["a"]
     assert texts([selectors.conversation_item_get(conversation_id=other.public_id, item_id="msg_mine")]) == ["z"]
+
+
+@pytest.mark.parametrize("supplied", [{}, {"id": "msg_fresh"}])
+def test_an_integrity_error_that_is_no_duplicate_is_not_reported_as_one(supplied):
+    """A value the database refuses (NaN in an item's JSON, which the API refuses first) is a server error, not a
+    409 `duplicate_item_id`."""
+    conversation = services.conversation_create(items=[msg("a")])
+    with pytest.raises(IntegrityError):
+        services.conversation_items_add(
+            conversation_id=conversation.public_id, items=[msg("b", score=float("nan"), **supplied)]
+        )
+    assert texts(selectors.conversation_items_list(conversation_id=conversation.public_id).data) == ["a"]
 
 
 def test_item_routes_check_the_parent():

@@ -12,6 +12,7 @@ the last user message steer it:
 - `#garbage`: a 200 whose body is not JSON (in a stream: one chunk that is not JSON).
 - `#fail500`: an HTTP 500 with an OpenAI error body.
 - `#midstream`: a stream that sends two deltas and then drops the connection.
+- `#unstorable`: the reply holds text no store can hold: a NUL and a lone surrogate (`"\\u0000"`, `"\\udc80"`).
 - `#id:NAME`: the completion's id is `chatcmpl-NAME` every time, as on servers that reuse ids (Ollama's are
   `chatcmpl-` and a number below 1000).
 
@@ -139,6 +140,8 @@ def reply(body: dict) -> tuple[str | None, list[dict], str]:
                 break
             results.insert(0, _text_of(message.get("content")))
         text = "The function returned: " + " | ".join(results)
+    elif "#unstorable" in cue:
+        text = "nul:\x00 surrogate:\udc80"
     else:
         text = f"Hello! You said: {cue}"
     limit = body.get("max_completion_tokens") or body.get("max_tokens")

@@ -152,7 +152,9 @@ class RecordingUpstream:
         self.directory.mkdir(parents=True, exist_ok=True)
         record = {"request": {"method": method, "endpoint": endpoint, "body": body}, "response": response}
         tmp = path.with_suffix(f".{os.getpid()}-{secrets.token_hex(4)}.tmp")
-        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+        text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+        # A lone surrogate (only ever inside a JSON string) is written as its JSON escape, `\udc80`.
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
         tmp.replace(path)
 
     # ------------------------------------------------------------------------------------------ calls
