@@ -28,6 +28,7 @@ from apps.files.api import router as files_router
 from apps.inference.api import chat_completions_router, models_router
 from apps.prompts.api import router as prompts_router
 from apps.responses.api import router as responses_router
+from apps.storage.errors import STORE_OUTAGES, reported_error
 
 logger = logging.getLogger("stackadmin.api")
 
@@ -81,6 +82,15 @@ def on_request_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResp
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(NotFoundError(str(exc) or "Not found."))
+
+
+def on_store_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A SQL store that cannot be reached (or lost its connection) and a failing KV backend are one 503."""
+    return error_response(reported_error(exc))
+
+
+for outage in STORE_OUTAGES:
+    api.add_exception_handler(outage, on_store_unavailable)
 
 
 @api.exception_handler(Exception)

@@ -17,34 +17,61 @@ get through the shared load script; figures in the README's "Speed machinery"):
 3. **Signals and `response.close()` inline** instead of a hop to a thread each, except when a database alias must
    hand its connection back after each request (`CONN_MAX_AGE=0`: PostgreSQL through its pool); then `close()`
    (which sends `request_finished`) runs on the sync thread that owns the connection.
-4. **Early refusals**: a body announced larger than the endpoint's limit is a 413 before any of it is read.
+4. **Early refusals, and a body read only once it is wanted**: the API key is checked from the headers before any
+   of the body is read (a 401 without one), a body announced larger than the endpoint's limit is a 413 before any
+   of it is read, and `read_body` (Django's, counting) stops at the limit, announced or not (chunked): a 413 then,
+   having read at most the limit. A refusal closes the connection (`Connection: close`), so the server does not
+   drain the unread rest of the body. A chunked body, once read, is given the `Content-Length` it turned out to
+   have, which Django's multipart parser needs (it parses nothing without one).
 
 `tests/test_handler.py` pins the Django code this copies (`ASGIHandler.__call__`, `ASGIHandler.handle`,
-`BaseHandler.load_middleware`): when a Django upgrade changes them, that test fails and this module must be
-reviewed against the new code before the pinned digests are updated.
+`ASGIHandler.read_body`, `BaseHandler.load_middleware`): when a Django upgrade changes them, that test fails and this
+module must be reviewed against the new code before the pinned digests are updated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import tempfile
 
 from django.conf import settings
 from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core.exceptions import RequestAborted, RequestDataTooBig
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpResponse
 from django.urls import set_script_prefix
 
 from asgiref.sync import sync_to_async
 
-from apps.core.errors import PayloadTooLargeError
+from apps.accounts.middleware import SCOPE_PRINCIPAL, api_principal
+from apps.core.errors import AuthenticationError, PayloadTooLargeError
 from apps.core.http import error_response
 
 
 def too_large(size: int | None, limit: int) -> HttpResponse:
     shown = f"{size} bytes" if size is not None else "The request body"
     return error_response(PayloadTooLargeError(f"{shown} is over this endpoint's limit of {limit} bytes."))
+
+
+def header(scope, name: bytes) -> str | None:
+    """A request header as Django's `request.headers` gives it: latin-1, repeated values joined by commas."""
+    values = [value.decode("latin1") for key, value in scope.get("headers", ()) if key == name]
+    return ",".join(values) if values else None
+
+
+def is_preflight(scope) -> bool:
+    """A CORS preflight: browsers send it without credentials, so it is left to the middleware chain."""
+    return scope["method"] == "OPTIONS" and header(scope, b"access-control-request-method") is not None
+
+
+def announce_length(scope, body_file) -> None:
+    """Give a body that came without `Content-Length` (chunked) the length it turned out to have."""
+    size = body_file.seek(0, os.SEEK_END)
+    body_file.seek(0)
+    if size and header(scope, b"content-length") is None:
+        scope["headers"] = [*scope.get("headers", ()), (b"content-length", str(size).encode())]
 
 
 class APIMiddlewareMixin:
@@ -83,17 +110,75 @@ class APIHandler(APIMiddlewareMixin, ASGIHandler):
             return settings.STACKADMIN_RUN_CONFIG.files.max_upload_bytes + 1024 * 1024
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
-    async def handle(self, scope, receive, send):
-        # Refuse an announced oversized body before receiving (and spooling) any of it.
-        length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
-        limit = self.body_limit(scope)
-        if length is not None and length.isdigit() and int(length) > limit:
-            response = too_large(int(length), limit)
-            await self.send_response(response, send)
-            return
+    async def authenticate(self, scope) -> HttpResponse | None:
+        """The 401 of a request whose headers name no active API key (where one is needed); else None, the
+        principal left in the scope for `APIKeyMiddleware`."""
+        if is_preflight(scope):
+            return None
         try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
+            scope[SCOPE_PRINCIPAL] = await api_principal(
+                path=scope["path"], authorization=header(scope, b"authorization")
+            )
+        except AuthenticationError as exc:
+            return error_response(exc)
+        return None
+
+    async def receive_body(self, scope, receive, send):
+        """The body, once the request is authenticated and only up to the endpoint's limit; None when the request
+        was refused (the refusal sent) or the client went away."""
+        limit = self.body_limit(scope)
+        length = header(scope, b"content-length")
+        refusal = await self.authenticate(scope)
+        if refusal is None and length is not None and length.isdigit() and int(length) > limit:
+            refusal = too_large(int(length), limit)
+        if refusal is None:
+            try:
+                body_file = await self.read_body(receive, limit=limit)
+            except RequestAborted:
+                return None
+            except RequestDataTooBig:
+                refusal = too_large(None, limit)
+            else:
+                announce_length(scope, body_file)
+                return body_file
+        refusal["Connection"] = "close"  # do not drain the rest of a body we will not read
+        await self.send_response(refusal, send)
+        return None
+
+    async def read_body(self, receive, limit: int | None = None):
+        """Django's `read_body`, stopping with `RequestDataTooBig` once the body is over `limit` bytes (having
+        written at most `limit` of them)."""
+        body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            if "body" in message:
+                size += len(message["body"])
+                if limit is not None and size > limit:
+                    body_file.close()
+                    raise RequestDataTooBig()
+                body_file.write(message["body"])
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
+
+    async def finish_unserved(self) -> None:
+        """A request that ended before Django saw it: hand back the database connection its API-key lookup may
+        have taken, as a served request's `request_finished` does."""
+        finish = functools.partial(signals.request_finished.send, sender=self.__class__)
+        if self.recycle_connections:
+            await sync_to_async(finish)()
+        else:
+            finish()
+
+    async def handle(self, scope, receive, send):
+        body_file = await self.receive_body(scope, receive, send)
+        if body_file is None:
+            await self.finish_unserved()
             return
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)

@@ -42,3 +42,9 @@ def test_unknown_path_and_method_are_json(stackadmin_server):
     assert r.status_code == 405
     assert "allowed" in r.json()["error"]["message"]
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_empty_json_body_is_named_as_such(stackadmin_server):
+    r = httpx.post(stackadmin_server.url + "/v1/prompts", content=b"", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == "The request body is empty: send a JSON object."

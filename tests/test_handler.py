@@ -2,8 +2,8 @@
 
 These digests pin the Django code it copies or relies on. When a Django upgrade changes one of them this test
 fails on purpose: compare the new Django source with `stackadmin/handler.py` (what `handle` does per request, how
-`load_middleware` reads `MIDDLEWARE`, what `__call__` wraps requests in), carry any fix over, then update the
-digest here.
+`load_middleware` reads `MIDDLEWARE`, what `__call__` wraps requests in, how `read_body` spools a body), carry
+any fix over, then update the digest here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ import pytest
 PINNED = {
     "ASGIHandler.__call__": (ASGIHandler.__call__, "f756809e9c9308dcccb78a301fccf09196e80cdc4745690f80384d09b69dd102"),
     "ASGIHandler.handle": (ASGIHandler.handle, "98faeb5bef800331e6a8002fbc96b30e4122a23438ae45a047190a531ea11323"),
+    "ASGIHandler.read_body": (
+        ASGIHandler.read_body,
+        "cf4aa904631d5410206f1a6b12ef0c74e99e4bd7313232c8e61f7a09a66a95e1",
+    ),
     "BaseHandler.load_middleware": (
         BaseHandler.load_middleware,
         "a1fb7ee5f8586195da2174d1bbc2bbfc7ca19b9d26ea66412cb434f45bf6d467",

@@ -7,6 +7,7 @@ it also lets a request find its key with one indexed lookup.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -15,12 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import AccessAttributes, APIKey
-from apps.core.errors import BadRequestError, NotFoundError
+from apps.core.errors import AuthenticationError, BadRequestError, NotFoundError
 from apps.core.principal import Principal
 
 KEY_PREFIX = "sk-sa-"
 PREFIX_CHARS = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+_BEARER = re.compile(r"^Bearer ([A-Za-z0-9_\-]{16,200})$")
 
 
 def hash_key(raw: str) -> str:
@@ -72,6 +74,22 @@ def api_key_authenticate(raw: str) -> Principal | None:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return principal_for_user(key.user)
+
+
+def api_key_principal(*, authorization: str | None) -> Principal:
+    """The principal of a request's `Authorization: Bearer <key>` header; `AuthenticationError` says what is wrong
+    with a header that does not name an active key."""
+    if not authorization:
+        raise AuthenticationError("Missing API key. Send it as 'Authorization: Bearer <key>'.")
+    if len(authorization) > 300:
+        raise AuthenticationError("Malformed Authorization header: the token is too long.")
+    match = _BEARER.match(authorization.strip())
+    if match is None:
+        raise AuthenticationError("Malformed Authorization header: expected exactly one 'Bearer <key>'.")
+    principal = api_key_authenticate(match.group(1))
+    if principal is None:
+        raise AuthenticationError("Incorrect or revoked API key.")
+    return principal
 
 
 def access_attributes_set(*, user, **lists: list[str]) -> AccessAttributes:

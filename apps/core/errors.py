@@ -97,6 +97,10 @@ class ServiceUnavailableError(StackAdminError, status=503):
     """A store or provider stackadmin needs is down or not configured."""
 
 
+class StoreUnavailableError(ServiceUnavailableError, code="store_unavailable"):
+    """A store (SQL database or KV backend) cannot be reached or refused to work: the same 503 whichever it is."""
+
+
 class UpstreamTimeoutError(StackAdminError, status=504, code="timeout"):
     """The model server did not answer, or stopped sending, within the provider's timeout."""
 

@@ -107,7 +107,8 @@ def _message(error: Mapping, context: Mapping, param: str | None) -> str:
     if "template" in context:
         return context["template"].format_map({**context["values"], "param": param})
     if kind == "missing":
-        return f"Missing required parameter: '{param}'."
+        # No name below the body: the body itself is missing (empty).
+        return f"Missing required parameter: '{param}'." if param else "The request body is empty: send a JSON object."
     if kind == "extra_forbidden":
         return f"Unknown parameter: '{param}'."
     msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")

@@ -62,7 +62,8 @@ def _seconds(seconds: Any) -> int:
     """A whole number of seconds from 1 hour to 30 days (form values arrive as strings)."""
     if seconds is None:
         raise missing()
-    if isinstance(seconds, str) and seconds.strip().isdecimal():
+    # ASCII digits only: `int()` would also take other scripts' digits ("٣٦٠٠").
+    if isinstance(seconds, str) and seconds.strip().isascii() and seconds.strip().isdecimal():
         seconds = int(seconds.strip())
     if not isinstance(seconds, int) or isinstance(seconds, bool):
         raise invalid(f"{str(seconds)[:64]!r} is not a whole number of seconds", code="invalid_type")

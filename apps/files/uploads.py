@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandlers
 from django.http import HttpRequest, QueryDict
-from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.http.multipartparser import MAX_TOTAL_HEADER_SIZE, MultiPartParser, MultiPartParserError
 
 from apps.core.errors import BadRequestError, PayloadTooLargeError
 from apps.core.text import check_value
@@ -37,6 +37,8 @@ UPLOAD_CHUNK_BYTES = 256 * 1024
 _FORM_OVERHEAD_BYTES = 64 * 1024
 # The HTML standard's multipart escapes for filenames: `"` and control characters as uppercase %XX.
 _FORM_ESCAPE = re.compile(r"%(22|[01][0-9A-F])")
+# Django's message when a part's headers are over MAX_TOTAL_HEADER_SIZE.
+_HEADERS_TOO_LONG = "Request max total header size exceeded."
 
 
 class RawFilenameParser(MultiPartParser):
@@ -147,6 +149,23 @@ def _upload(staged: StagedUpload, fields: QueryDict) -> Upload:
     )
 
 
+def _multipart_error(exc: MultiPartParserError) -> BadRequestError:
+    if str(exc) == _HEADERS_TOO_LONG:
+        # Django reads at most MAX_TOTAL_HEADER_SIZE bytes of a part's headers: a 255-character name of 4-byte
+        # characters (emoji) does not fit, one of 2-byte characters does.
+        return BadRequestError(
+            f"Invalid value for 'file': the filename is too long. A form part's headers may take at most "
+            f"{MAX_TOTAL_HEADER_SIZE} bytes, its filename included (in UTF-8, an emoji takes 4 bytes): send a "
+            "shorter filename.",
+            param="file",
+            code="filename_too_long",
+        )
+    return BadRequestError(
+        f"The request body is not valid multipart/form-data ({exc}); send 'file' and 'purpose' as form fields.",
+        code="invalid_multipart",
+    )
+
+
 def receive_upload(request: HttpRequest, *, max_bytes: int) -> Upload:
     """Parse the multipart body (blocking file I/O: run it off the event loop). Nothing stays staged on failure."""
     handler = StagingUploadHandler(request, max_bytes=max_bytes)
@@ -155,10 +174,7 @@ def receive_upload(request: HttpRequest, *, max_bytes: int) -> Upload:
             parser = RawFilenameParser(request.META, request, [handler], request.encoding)
             fields, files = parser.parse()
         except MultiPartParserError as exc:
-            raise BadRequestError(
-                f"The request body is not valid multipart/form-data ({exc}); send 'file' and 'purpose' as form fields.",
-                code="invalid_multipart",
-            ) from None
+            raise _multipart_error(exc) from None
         except (TooManyFieldsSent, TooManyFilesSent):
             raise BadRequestError("Too many form fields in the upload.", code="invalid_multipart") from None
         except RequestDataTooBig:

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from apps.core.access import require_create
 from apps.core.chat import CompletionAccumulator
-from apps.core.errors import StackAdminError
 from apps.core.http import SSE_DONE, error_body, sse_data
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
@@ -28,6 +27,7 @@ from apps.inference.selectors import (
     chat_completions_visible,
     model_resolve,
 )
+from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
 
 logger = logging.getLogger("apps.inference")
@@ -116,10 +116,10 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
                 yield sse_data(chunk)
             if store and accumulator.id:
                 await _store(completion=accumulator.completion(), **record)
-        except StackAdminError as exc:
-            # The SDK raises an APIError for a data line carrying `error`; the broken stream is not stored.
-            yield sse_data(error_body(exc))
-            return
+        except Exception as exc:
+            # Whatever failed (the model server, or the store write, whose database errors are not ours), the stream
+            # ends with an error chunk, for which the SDK raises an APIError, then `[DONE]`; nothing is stored.
+            yield sse_data(error_body(reported_error(exc)))
         yield SSE_DONE
 
     return events()

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 
 from apps.core.access import allowed, read_predicate
-from apps.core.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from apps.core.errors import BadRequestError, NotFoundError, StoreUnavailableError
 from apps.core.http import dumps
 from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
@@ -60,7 +60,7 @@ def _kv_call(fn, *args):
     try:
         return fn(*args)
     except KVBackendError as exc:
-        raise ServiceUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+        raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
 
 
 def _decode(raw: str, prompt_id: str, is_default: bool) -> PromptVersion:

@@ -14,7 +14,7 @@ from apps.core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    ServiceUnavailableError,
+    StoreUnavailableError,
 )
 from apps.core.events import publish
 from apps.core.principal import ANONYMOUS, Principal
@@ -53,7 +53,7 @@ def _write(sets: dict[str, str], *, require_absent: tuple[str, ...] = ()) -> boo
     try:
         return prompt_store().write_batch({**sets, GENERATION_KEY: new_generation()}, require_absent=require_absent)
     except KVBackendError as exc:
-        raise ServiceUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+        raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
 
 
 def prompt_create(
@@ -178,7 +178,7 @@ def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS) -> None:
     try:
         removed = store.delete_range(start, end)
     except KVBackendError as exc:
-        raise ServiceUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+        raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
     if not removed:
         raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
     _write({})

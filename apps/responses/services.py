@@ -3,7 +3,8 @@
 Everything that can be refused is checked before the model is called (and before a stream starts), so a caller's
 mistake, an unknown model, prompt or previous response, or a model server that cannot be reached, is an ordinary
 HTTP error and nothing is stored. Once a stream has started, a failure of the model server ends it with
-`response.failed` (the response is stored as failed when `store` is on, never as completed).
+`response.failed` (the response is stored as failed when `store` is on, never as completed); so does a failure of
+the final store write (nothing is stored as completed then).
 
 The messages sent are: the stored prompt (system), `instructions` (system), the history, this turn's input.
 History is the chat messages stored with the previous response (`previous_response_id`) or the conversation's
@@ -16,7 +17,7 @@ before `response.completed` is sent, so the next request can name it at once, in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
+from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
 
 
@@ -290,19 +292,28 @@ async def _stream(plan: Plan, builder: ResponseBuilder, chunks: AsyncIterator[di
         events = builder.finish()
     except StackAdminError as exc:
         response, event = builder.failed(exc)
-        await _store_failed(plan, response)
+        await _stored(_store_failed(plan, response))  # a failure to record the failure is logged; it is told anyway
         yield sse_event(event["type"], event)
         return
     for event in events:
         yield sse_event(event["type"], event)
     response, terminal = builder.terminal(builder.final_status())
-    try:
-        await _finish(plan, builder, response)
-    except StackAdminError as exc:
-        _, failed = builder.failed(exc)
+    error = await _stored(_finish(plan, builder, response))
+    if error is not None:
+        _, failed = builder.failed(error)
         yield sse_event(failed["type"], failed)
         return
     yield sse_event(terminal["type"], terminal)
+
+
+async def _stored(write: Awaitable[None]) -> StackAdminError | None:
+    """Await a started stream's store write; its failure, whatever raised it (the database's own errors are not
+    ours), is returned as the error the stream ends with."""
+    try:
+        await write
+    except Exception as exc:
+        return reported_error(exc)
+    return None
 
 
 # ------------------------------------------------------------------------------------------ delete

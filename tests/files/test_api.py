@@ -184,6 +184,7 @@ def nothing_written(server, before: list[str], client, count_before: int) -> Non
     assert len(list(client.files.list())) == count_before
 
 
+ARABIC_3600 = "\u0663\u0666\u0660\u0660"  # 3600 in Arabic-Indic digits, which int() would take
 BAD_UPLOADS = [
     ("missing file", {"data": {"purpose": "assistants"}, "files": {"other": (None, "x")}}, 400, "file"),
     ("file as a text field", {"files": {"file": (None, "text"), "purpose": (None, "batch")}}, 400, "file"),
@@ -217,6 +218,24 @@ BAD_UPLOADS = [
         "expires_after.seconds",
     ),
     (
+        "seconds in other digits than ASCII",
+        {
+            "files": {"file": ("a.txt", b"abc")},
+            "data": {"purpose": "batch", "expires_after[anchor]": "created_at", "expires_after[seconds]": ARABIC_3600},
+        },
+        400,
+        "expires_after.seconds",
+    ),
+    (
+        "json seconds in other digits than ASCII",
+        {
+            "files": {"file": ("a.txt", b"abc")},
+            "data": {"purpose": "batch", "expires_after": json.dumps({"anchor": "created_at", "seconds": ARABIC_3600})},
+        },
+        400,
+        "expires_after.seconds",
+    ),
+    (
         "other anchor",
         {
             "files": {"file": ("a.txt", b"abc")},
@@ -241,6 +260,12 @@ BAD_UPLOADS = [
     ("path in filename", {"files": {"file": ("../../etc/passwd", b"abc")}, "data": {"purpose": "batch"}}, 400, "file"),
     ("directory in filename", {"files": {"file": ("sub/x.txt", b"abc")}, "data": {"purpose": "batch"}}, 400, "file"),
     ("windows path", {"files": {"file": ("..\\..\\x.txt", b"abc")}, "data": {"purpose": "batch"}}, 400, "file"),
+    (
+        "255 four-byte characters in filename",
+        {"files": {"file": ("\U0001f600" * 255, b"abc")}, "data": {"purpose": "batch"}},
+        400,
+        "file",
+    ),
     (
         "two files",
         {"files": [("file", ("a.txt", b"a")), ("file", ("b.txt", b"b"))], "data": {"purpose": "batch"}},
@@ -338,3 +363,9 @@ def test_routes_are_documented(http):
     upload = paths["/v1/files"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert upload["required"] == ["file", "purpose"]
     assert {"expires_after[anchor]", "expires_after[seconds]", "expires_after"} <= set(upload["properties"])
+
+
+def test_a_filename_too_long_for_a_form_part_says_so(http):
+    error = error_of(http.post("/files", files={"file": ("\U0001f600" * 255, b"abc")}, data={"purpose": "batch"}), 400)
+    assert error["code"] == "filename_too_long"
+    assert "shorter filename" in error["message"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
 
-from tests.support.inference import recordings, sdk, start_inference_server
+from tests.support.inference import provider_yaml, recordings, sdk, start_inference_server
+from tests.support.outages import refuse_inserts
 
 RECORDINGS = recordings("inference")
 
@@ -207,5 +210,29 @@ def test_provider_from_environment_serves_the_upstream_models(tmp_path, upstream
         client = sdk(server)
         assert [m.id for m in client.models.list().data] == ["fake-model", "fake-model-2"]
         assert ask(client, "from the environment").choices[0].message.content.endswith("from the environment")
+    finally:
+        server.stop()
+
+
+def test_a_stream_whose_store_write_fails_ends_with_an_error_then_done(tmp_path, upstream):
+    """The completion's row cannot be inserted (the database refuses it): the stream ends with an error chunk and
+    `[DONE]`, and nothing is stored."""
+    server = start_inference_server(tmp_path, RECORDINGS, provider_yaml(upstream.url))
+    try:
+        refuse_inserts(tmp_path / "sql_store.db", "inference_store")
+        body = {
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": "stream to me"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        with httpx.stream("POST", server.url + "/v1/chat/completions", json=body, timeout=30) as raw:
+            blocks = raw.read().decode().strip().split("\n\n")
+        assert blocks[-1] == "data: [DONE]"
+        error = json.loads(blocks[-2].removeprefix("data: "))["error"]
+        assert error["code"] == "internal_error"
+        first = json.loads(blocks[0].removeprefix("data: "))
+        with pytest.raises(openai.NotFoundError):
+            sdk(server).chat.completions.retrieve(first["id"])
     finally:
         server.stop()

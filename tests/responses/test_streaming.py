@@ -8,6 +8,9 @@ import httpx
 import openai
 import pytest
 
+from tests.support.inference import provider_yaml, recordings, start_inference_server
+from tests.support.outages import refuse_inserts
+
 TOOLS = [
     {
         "type": "function",
@@ -148,3 +151,23 @@ def test_stream_with_store_false_stores_nothing(client):
     assert events[-1].type == "response.completed"
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(events[-1].response.id)
+
+
+def test_a_stream_whose_store_write_fails_ends_with_response_failed(tmp_path, upstream):
+    """The response's row cannot be inserted (the database refuses it): the stream still ends, with
+    `response.failed`, and nothing is stored."""
+    server = start_inference_server(tmp_path, recordings("responses"), provider_yaml(upstream.url))
+    try:
+        refuse_inserts(tmp_path / "sql_store.db", "openai_responses")
+        body = {"model": "fake-model", "input": "wire", "stream": True}
+        with httpx.stream("POST", server.url + "/v1/responses", json=body, timeout=30) as raw:
+            blocks = raw.read().decode().strip().split("\n\n")
+        events = [json.loads(block.split("\n")[1].removeprefix("data: ")) for block in blocks]
+        assert events[-1]["type"] == "response.failed"
+        assert events[-1]["response"]["status"] == "failed"
+        assert events[-1]["response"]["error"]["code"] == "server_error"
+        assert "response.completed" not in [e["type"] for e in events]
+        stored = httpx.get(f"{server.url}/v1/responses/{events[0]['response']['id']}", timeout=30)
+        assert stored.status_code == 404
+    finally:
+        server.stop()
