@@ -17,7 +17,10 @@ get through the shared load script; figures in the README's "Speed machinery"):
 3. **Signals and `response.close()` inline** instead of a hop to a thread each, except when a database alias must
    hand its connection back after each request (`CONN_MAX_AGE=0`: PostgreSQL through its pool); then `close()`
    (which sends `request_finished`) runs on the sync thread that owns the connection.
-4. **Early refusals**: a body announced larger than the endpoint's limit is a 413 before any of it is read.
+4. **Early refusals**, before any of the body is read: a request for a host not in `ALLOWED_HOSTS` (which
+   Django's own handler refuses only when something calls `get_host()`), one from a foreign web page, and a body
+   that is not JSON where JSON is expected (`stackadmin/browser_guard.py`); a body announced larger than the
+   endpoint's limit is a 413.
 
 `tests/test_handler.py` pins the Django code this copies (`ASGIHandler.__call__`, `ASGIHandler.handle`,
 `BaseHandler.load_middleware`): when a Django upgrade changes them, that test fails and this module must be
@@ -40,6 +43,7 @@ from asgiref.sync import sync_to_async
 
 from apps.core.errors import PayloadTooLargeError
 from apps.core.http import error_response
+from stackadmin import browser_guard
 
 
 def too_large(size: int | None, limit: int) -> HttpResponse:
@@ -80,6 +84,10 @@ class APIHandler(ASGIHandler):
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
     async def handle(self, scope, receive, send):
+        refused = browser_guard.refusal(scope)
+        if refused is not None:
+            await self.send_response(refused, send)
+            return
         # Refuse an announced oversized body before receiving (and spooling) any of it.
         length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         limit = self.body_limit(scope)
