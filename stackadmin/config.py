@@ -2,7 +2,8 @@
 
 A run config is a llama-stack `run.yaml`. `storage` is parsed by `apps.storage.config`, `files` by
 `apps.files.config`, `providers.inference` and the registered models by `apps.inference.config`, `server.auth` by
-`apps.accounts.config`; `server.channel_layer` is checked here, since only the project's settings read it. Each app
+`apps.accounts.config`; `server.channel_layer` and `server.cors` are parsed here, since only the project's settings
+and its `/v1` handler read them. Each app
 then reads its section through its own accessor (`storage_config()`, `files_config()`, `inference_config()`), never
 through this module.
 
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -32,6 +34,13 @@ KNOWN_SECTIONS = ("version", "storage", "server", "files", "providers", "registe
 
 
 @dataclass(frozen=True)
+class CorsConfig:
+    """`server.cors`: the web origins whose pages may call `/v1` from a browser (every other page is refused)."""
+
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunConfig:
     source: str  # file path, or "built-in default"
     home: str
@@ -39,6 +48,7 @@ class RunConfig:
     files: FilesConfig
     inference: InferenceConfig
     auth: AuthConfig
+    cors: CorsConfig = CorsConfig()
     server: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -122,6 +132,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
         raise ConfigError("server: must be a mapping")
     _check_channel_layer(server.get("channel_layer"), storage)
     auth = parse_auth(server.get("auth"))
+    cors = parse_cors(server.get("cors"))
     inference = parse_inference(
         providers=data.get("providers"),
         registered_resources=data.get("registered_resources"),
@@ -134,6 +145,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
         files=files,
         inference=inference,
         auth=auth,
+        cors=cors,
         server=server,
         warnings=warnings,
     )
@@ -155,6 +167,48 @@ def _check_channel_layer(raw: Any, storage: StorageConfig) -> None:
             f"{path} references backend '{name}' of type '{storage.backends[name].type}', "
             "but the channel layer needs a kv_redis backend"
         )
+
+
+_ORIGIN_SHAPE = "an origin like 'https://app.example.com' or 'http://localhost:3000' (scheme, host, port; no path)"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_cors(raw: Any) -> CorsConfig:
+    """`server.cors: {allowed_origins: [origin, ...]}`: pages served from these origins may call `/v1` (CORS)."""
+    path = "server.cors"
+    if raw is None:
+        return CorsConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping with one field, 'allowed_origins' (a list of origins)")
+    unknown = set(raw) - {"allowed_origins"}
+    if unknown:
+        raise ConfigError(f"{path}.{sorted(unknown)[0]}: unknown field (known: allowed_origins)")
+    origins = raw.get("allowed_origins") or []
+    if not isinstance(origins, list):
+        raise ConfigError(f"{path}.allowed_origins: must be a list of origins (got {origins!r})")
+    return CorsConfig(
+        allowed_origins=tuple(_origin(value, f"{path}.allowed_origins[{i}]") for i, value in enumerate(origins))
+    )
+
+
+def _origin(value: Any, path: str) -> str:
+    """One origin, written the way a browser sends it in `Origin` (lowercase, no default port), so that comparing
+    strings is comparing origins."""
+    if value in ("*", "null"):
+        raise ConfigError(f"{path}: {value!r} would let any web page use /v1; list each origin instead")
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: must be {_ORIGIN_SHAPE} (got {value!r})")
+    try:
+        url = urlsplit(value)
+        port = url.port
+    except ValueError:
+        raise ConfigError(f"{path}: must be {_ORIGIN_SHAPE} (got {value!r})") from None
+    parts_beyond_origin = url.path or url.query or url.fragment or url.username or url.password
+    if url.scheme not in _DEFAULT_PORTS or not url.hostname or parts_beyond_origin:
+        raise ConfigError(f"{path}: must be {_ORIGIN_SHAPE} (got {value!r})")
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    netloc = host if port in (None, _DEFAULT_PORTS[url.scheme]) else f"{host}:{port}"
+    return f"{url.scheme}://{netloc}"
 
 
 def channel_layer_backend(config: RunConfig) -> KVRedisBackend | None:

@@ -17,12 +17,15 @@ get through the shared load script; figures in the README's "Speed machinery"):
 3. **Signals and `response.close()` inline** instead of a hop to a thread each, except when a database alias must
    hand its connection back after each request (`CONN_MAX_AGE=0`: PostgreSQL through its pool); then `close()`
    (which sends `request_finished`) runs on the sync thread that owns the connection.
-4. **Early refusals, and a body read only once it is wanted**: the API key is checked from the headers before any
-   of the body is read (a 401 without one), a body announced larger than the endpoint's limit is a 413 before any
-   of it is read, and `read_body` (Django's, counting) stops at the limit, announced or not (chunked): a 413 then,
-   having read at most the limit. A refusal closes the connection (`Connection: close`), so the server does not
-   drain the unread rest of the body. A chunked body, once read, is given the `Content-Length` it turned out to
-   have, which Django's multipart parser needs (it parses nothing without one).
+4. **Early refusals, and a body read only once it is wanted**: a request for a host not in `ALLOWED_HOSTS`
+   (which Django's own handler refuses only when something calls `get_host()`), one from a foreign web page, and a
+   body that is not JSON where JSON is expected are refused first (`stackadmin/browser_guard.py`); then the API key
+   is checked from the headers before any of the body is read (a 401 without one), a body announced larger than
+   the endpoint's limit is a 413 before any of it is read, and `read_body` (Django's, counting) stops at the limit,
+   announced or not (chunked): a 413 then, having read at most the limit. A refusal closes the connection
+   (`Connection: close`), so the server does not drain the unread rest of the body. A chunked body, once read, is
+   given the `Content-Length` it turned out to have, which Django's multipart parser needs (it parses nothing
+   without one).
 
 `tests/test_handler.py` pins the Django code this copies (`ASGIHandler.__call__`, `ASGIHandler.handle`,
 `ASGIHandler.read_body`, `BaseHandler.load_middleware`): when a Django upgrade changes them, that test fails and this
@@ -48,6 +51,7 @@ from asgiref.sync import sync_to_async
 from apps.accounts.middleware import SCOPE_PRINCIPAL, api_principal
 from apps.core.errors import AuthenticationError, PayloadTooLargeError
 from apps.core.http import error_response
+from stackadmin import browser_guard
 
 
 def too_large(size: int | None, limit: int) -> HttpResponse:
@@ -128,7 +132,7 @@ class APIHandler(APIMiddlewareMixin, ASGIHandler):
         was refused (the refusal sent) or the client went away."""
         limit = self.body_limit(scope)
         length = header(scope, b"content-length")
-        refusal = await self.authenticate(scope)
+        refusal = browser_guard.refusal(scope) or await self.authenticate(scope)
         if refusal is None and length is not None and length.isdigit() and int(length) > limit:
             refusal = too_large(int(length), limit)
         if refusal is None:

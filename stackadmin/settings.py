@@ -16,6 +16,8 @@ import os
 import secrets
 from pathlib import Path
 
+from corsheaders.defaults import default_headers
+
 from apps.core.config import ConfigError
 from apps.storage.databases import django_databases
 from stackadmin.config import channel_layer_backend, home_directory, load_config, parse_config
@@ -88,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "ninja",
     "django_htmx",
     "template_partials",
@@ -114,11 +117,21 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-# What /v1 requests pass through (see stackadmin/asgi.py): no cookies, so no session, CSRF or messages.
+# What /v1 requests pass through (see stackadmin/asgi.py): no cookies, so no session, CSRF or messages. CORS
+# answers preflights before authentication (a browser sends them without the key) and marks 401s readable.
 API_MIDDLEWARE = [
     "stackadmin.middleware.V1ErrorMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "apps.accounts.middleware.APIKeyMiddleware",
 ]
+
+# Web pages from these origins may call /v1 (`server.cors.allowed_origins`); the API handler refuses every other
+# page (stackadmin/browser_guard.py). API clients send no cookies, so no credentials; `*` lets a page send any
+# header (the OpenAI SDK's `x-stainless-*`; `authorization` must be named on its own), and a listed origin on the
+# public web may reach a server on a private address (Private Network Access).
+CORS_ALLOWED_ORIGINS = list(STACKADMIN_RUN_CONFIG.cors.allowed_origins)
+CORS_ALLOW_HEADERS = (*default_headers, "*")
+CORS_ALLOW_PRIVATE_NETWORK = True
 
 ROOT_URLCONF = "stackadmin.urls"
 ASGI_APPLICATION = "stackadmin.asgi.application"

@@ -1,5 +1,6 @@
 """Fixtures every test package may use: isolated storage, the local services, live `stackadmin run` servers, the
-model servers' stand-in, and the KV backend the prompts store points at. Their machinery is in tests/support."""
+model servers' stand-in, the KV backend the prompts store points at, and Chromium. Their machinery is in
+tests/support."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from apps.storage.kv import kv_stores
 from stackadmin.config import parse_config
 from tests.support import kv
+from tests.support.browser import chromium
 from tests.support.inference import Upstream, sdk
 from tests.support.live_server import LiveServer
 from tests.support.llama_stack import client_python, python312
@@ -151,6 +153,13 @@ def upstream():
     running = Upstream()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright (tests marked `browser`)."""
+    with chromium() as launched:
+        yield launched
 
 
 # ------------------------------------------------------------------------------------------ llama-stack-client

@@ -2,8 +2,8 @@
 
 These digests pin the Django code it copies or relies on. When a Django upgrade changes one of them this test
 fails on purpose: compare the new Django source with `stackadmin/handler.py` (what `handle` does per request, how
-`load_middleware` reads `MIDDLEWARE`, what `__call__` wraps requests in, how `read_body` spools a body), carry
-any fix over, then update the digest here.
+`load_middleware` reads `MIDDLEWARE`, what `__call__` wraps requests in, how `read_body` spools a body) or
+`stackadmin/browser_guard.py` (how `get_host` checks the host), carry any fix over, then update the digest here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import inspect
 
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
+from django.http import HttpRequest
 
 import pytest
 
@@ -26,6 +27,12 @@ PINNED = {
     "BaseHandler.load_middleware": (
         BaseHandler.load_middleware,
         "a1fb7ee5f8586195da2174d1bbc2bbfc7ca19b9d26ea66412cb434f45bf6d467",
+    ),
+    # copied by stackadmin/browser_guard.py's Host check
+    "HttpRequest.get_host": (HttpRequest.get_host, "02735c918f5ce9f1fdbf8acc4329e1a2169dd10548b6295e9c6edc2223cfaeea"),
+    "HttpRequest._get_raw_host": (
+        HttpRequest._get_raw_host,
+        "49d5b852251e9afbd6067075e99533f3be32887c60710b6bff713018641571bb",
     ),
 }
 

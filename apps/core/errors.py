@@ -85,6 +85,10 @@ class PayloadTooLargeError(StackAdminError, status=413, code="payload_too_large"
     """A body over the endpoint's limit, refused before (or while) it is read."""
 
 
+class UnsupportedMediaTypeError(StackAdminError, status=415, code="unsupported_media_type"):
+    """A body in a format the endpoint does not take (a JSON endpoint takes `application/json` only)."""
+
+
 class RateLimitError(StackAdminError, status=429):
     """The model server is rate limiting us; passed on so the SDK's retry logic applies."""
 
