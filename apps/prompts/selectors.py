@@ -173,15 +173,22 @@ def _stored_prompts(rows: Iterable[tuple[str, str]]) -> dict[str, _StoredPrompt]
 
 
 def prompt_versions_list(*, prompt_id: str, principal: Principal = ANONYMOUS) -> list[PromptVersion]:
-    """Every version, oldest first, `is_default` set on the default one."""
+    """Every version, oldest first, `is_default` set on the default one.
+
+    Visibility is decided on version 1 before anything else is read: every version carries the owner, and version 1
+    lives exactly as long as the prompt does. So someone else's prompt costs one key lookup, as a missing id does,
+    however many versions it holds, and neither the answer nor its time says that it exists."""
     validate_prompt_id(prompt_id)
-    start, end = prompt_range(prompt_id)
-    stored = _stored_prompts(_kv_call(prompt_store().items_in_range, start, end)).get(prompt_id)
-    if stored is None or not stored.records:
+    store = prompt_store()
+    first = _kv_call(store.get, version_key(prompt_id, 1))
+    if first is None:
         raise _not_found(prompt_id)
-    versions = [_decode(raw, prompt_id, number == stored.default) for number, raw in sorted(stored.records.items())]
-    _visible(versions[0], principal)
-    return versions
+    _visible(_decode(first, prompt_id, False), principal)
+    start, end = prompt_range(prompt_id)
+    stored = _stored_prompts(_kv_call(store.items_in_range, start, end)).get(prompt_id)
+    if stored is None or not stored.records:
+        raise _not_found(prompt_id)  # deleted since the first read
+    return [_decode(raw, prompt_id, number == stored.default) for number, raw in sorted(stored.records.items())]
 
 
 # ------------------------------------------------------------------------------------------ rendering

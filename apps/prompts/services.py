@@ -2,6 +2,10 @@
 
 Race-freedom: an update computes `latest + 1` and writes it with `write_batch(require_absent=[that key])`, so of
 N concurrent updates quoting the same latest version exactly one claims the number and the others get a 409.
+A prompt exists while its default pointer does: every write to an existing prompt (update, set-default) requires
+the pointer present in the same atomic batch, and a delete removes the pointer with every version in one batch,
+so a write that read the prompt before a delete cannot land after it (the prompt never comes back, and no pointer
+or version is left without the other).
 """
 
 from __future__ import annotations
@@ -49,9 +53,20 @@ def _author(principal: Principal, created_by: str | None) -> str | None:
     return created_by or principal.name or None
 
 
-def _write(sets: dict[str, str], *, require_absent: tuple[str, ...] = ()) -> bool:
+def _write(
+    sets: dict[str, str],
+    *,
+    require_absent: tuple[str, ...] = (),
+    require_present: tuple[str, ...] = (),
+    delete_ranges: tuple[tuple[str, str], ...] = (),
+) -> bool:
     try:
-        return prompt_store().write_batch({**sets, GENERATION_KEY: new_generation()}, require_absent=require_absent)
+        return prompt_store().write_batch(
+            {**sets, GENERATION_KEY: new_generation()},
+            require_absent=require_absent,
+            require_present=require_present,
+            delete_ranges=delete_ranges,
+        )
     except KVBackendError as exc:
         raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
 
@@ -123,8 +138,11 @@ def prompt_update(
     sets = {version_key(prompt_id, new): encode_record(record)}
     if set_as_default:
         sets[default_key(prompt_id)] = str(new)
-    if not _write(sets, require_absent=(version_key(prompt_id, new),)):
-        raise _stale(prompt_id, version, latest_version(prompt_id) or new)
+    if not _write(sets, require_absent=(version_key(prompt_id, new),), require_present=(default_key(prompt_id),)):
+        now_latest = latest_version(prompt_id)
+        if now_latest is None:  # deleted since we read it
+            raise _gone(prompt_id)
+        raise _stale(prompt_id, version, now_latest)
     if not set_as_default:
         record = _with_default_flag(record)
     publish(
@@ -152,6 +170,11 @@ def _stale(prompt_id: str, version: int, latest: int) -> ConflictError:
     )
 
 
+def _gone(prompt_id: str) -> NotFoundError:
+    """A prompt deleted between our reads and our write: to the caller it is missing, as it now is."""
+    return NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
+
+
 def _with_default_flag(record: PromptVersion) -> PromptVersion:
     current = prompt_store().get(default_key(record.prompt_id))
     is_default = current is not None and current.isdigit() and int(current) == record.version
@@ -164,22 +187,18 @@ def prompt_version_set_default(*, prompt_id: str, version: int, principal: Princ
         raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
     record = prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
     _require(prompt_id, principal, "update", record)
-    _write({default_key(prompt_id): str(version)})
+    # Versions go only with the pointer, all at once: while the pointer exists, so does the version just read.
+    if not _write({default_key(prompt_id): str(version)}, require_present=(default_key(prompt_id),)):
+        raise _gone(prompt_id)
     publish(EVENTS_GROUP, {"kind": "default_changed", "prompt_id": prompt_id, "version": version})
     return PromptVersion(**{**record.__dict__, "is_default": True})
 
 
 def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS) -> None:
-    """Remove every version and the default pointer."""
+    """Remove every version and the default pointer, in one batch that requires the pointer: of concurrent
+    deletes one succeeds, and no update can add a version after it."""
     validate_prompt_id(prompt_id)
     _require(prompt_id, principal, "delete")
-    store = prompt_store()
-    start, end = prompt_range(prompt_id)
-    try:
-        removed = store.delete_range(start, end)
-    except KVBackendError as exc:
-        raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
-    if not removed:
-        raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
-    _write({})
+    if not _write({}, require_present=(default_key(prompt_id),), delete_ranges=(prompt_range(prompt_id),)):
+        raise _gone(prompt_id)
     publish(EVENTS_GROUP, {"kind": "deleted", "prompt_id": prompt_id})

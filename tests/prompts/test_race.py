@@ -1,7 +1,9 @@
-"""N concurrent updates quoting the same latest version: exactly one new version, N-1 conflicts, on every backend."""
+"""N concurrent updates quoting the same latest version: exactly one new version, N-1 conflicts, on every backend;
+and a prompt deleted while updates race with the delete stays deleted."""
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,6 +12,10 @@ import pytest
 
 from apps.core.errors import ConflictError
 from apps.prompts import selectors, services
+from apps.prompts.keys import prompt_range
+from apps.storage.config import KVPostgresBackend, KVRedisBackend, KVSqliteBackend
+from apps.storage.kv import build_kv_store
+from tests.support import kv
 from tests.support.kv import empty_redis_namespace
 from tests.support.names import unique
 from tests.support.postgres import drop_table
@@ -111,3 +117,74 @@ def test_concurrent_updates_across_worker_processes(start_server, cleanup_shared
         client.put(f"/prompts/{pid}/set-default-version", json={"version": 2}).raise_for_status()
         for _ in range(10):
             assert [p["version"] for p in client.get("/prompts").json()["data"]] == [2]
+
+
+BACKEND_MODELS = {"kv_sqlite": KVSqliteBackend, "kv_postgres": KVPostgresBackend, "kv_redis": KVRedisBackend}
+DELETE_ROUNDS = 30
+
+
+def _prompts_on(backend: dict, namespace: str) -> str:
+    """A run config whose prompts store is `backend` (a JSON mapping is a YAML flow mapping)."""
+    return f"""
+storage:
+  backends:
+    shared_kv: {json.dumps(backend)}
+    kv_default: {{type: kv_sqlite, db_path: "${{env.STACKADMIN_HOME}}/kvstore.db"}}
+    sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
+  stores:
+    prompts: {{backend: shared_kv, namespace: {namespace}}}
+"""
+
+
+def _race_round(client: httpx.Client, prompt_id: str, round_no: int) -> dict[str, list[int]]:
+    """One DELETE, six PUTs quoting version 2 and four set-defaults, released together: statuses by kind."""
+    requests = [("delete", "DELETE", f"/prompts/{prompt_id}", None)]
+    update = {"prompt": f"round {round_no}", "version": 2}
+    requests += [("update", "PUT", f"/prompts/{prompt_id}", update)] * 6
+    requests += [("set_default", "PUT", f"/prompts/{prompt_id}/set-default-version", {"version": 1})] * 4
+    barrier = threading.Barrier(len(requests))
+
+    def send(request):
+        kind, method, path, body = request
+        barrier.wait()
+        return kind, client.request(method, path, json=body).status_code
+
+    statuses: dict[str, list[int]] = {"delete": [], "update": [], "set_default": []}
+    with ThreadPoolExecutor(len(requests)) as pool:
+        for kind, status in pool.map(send, requests):
+            statuses[kind].append(status)
+    return statuses
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "redis"])
+def test_a_deleted_prompt_stays_deleted_across_worker_processes(start_server, cleanup_shared, tmp_path, kind):
+    """Updates and set-defaults that read the prompt before a DELETE must not write it back after: once the
+    DELETE is acknowledged no key of the prompt is left (no version, no default pointer without versions), and
+    two updates quoting the same version never both succeed."""
+    backend, namespace = kv.backend_config(kind, tmp_path), unique("gone_")
+    if kind != "sqlite":
+        cleanup_shared.append((kind, backend.get("table_name", ""), namespace))
+    server = start_server(_prompts_on(backend, namespace), workers=2)
+    raw = build_kv_store(BACKEND_MODELS[backend["type"]](**backend), namespace)
+    left_behind, doubled, failed, deletes = {}, {}, {}, []
+    try:
+        with httpx.Client(base_url=server.url + "/v1", timeout=30, limits=httpx.Limits(max_connections=11)) as client:
+            for round_no in range(DELETE_ROUNDS):
+                pid = client.post("/prompts", json={"prompt": "v1"}).json()["prompt_id"]
+                client.put(f"/prompts/{pid}", json={"prompt": "v2", "version": 1}).raise_for_status()
+                statuses = _race_round(client, pid, round_no)
+                deletes += statuses["delete"]
+                if any(status >= 500 for kind_statuses in statuses.values() for status in kind_statuses):
+                    failed[round_no] = statuses
+                if statuses["update"].count(200) > 1:
+                    doubled[round_no] = statuses["update"]
+                if keys := raw.keys_in_range(*prompt_range(pid)):
+                    left_behind[round_no] = keys
+            listed = client.get("/prompts").json()["data"]
+    finally:
+        raw.close()
+    assert failed == {}
+    assert deletes == [200] * DELETE_ROUNDS
+    assert left_behind == {}, f"{len(left_behind)}/{DELETE_ROUNDS} rounds left keys behind"
+    assert doubled == {}, f"{len(doubled)}/{DELETE_ROUNDS} rounds had two updates of version 2 succeed"
+    assert listed == []

@@ -13,6 +13,7 @@ from apps.core.principal import Principal
 from apps.prompts import selectors, services
 from apps.prompts.keys import GENERATION_KEY, default_key, version_key
 from apps.prompts.records import PromptVersion, encode_record
+from apps.storage import kv
 from apps.storage.kv import kv_store
 
 pytestmark = pytest.mark.usefixtures("prompts_backend")
@@ -261,3 +262,29 @@ def test_render_of_an_invisible_prompt_is_not_found(settings):
     with pytest.raises(NotFoundError):
         selectors.prompt_render(prompt_id=p.prompt_id, variables={}, principal=Principal("bob"))
     assert selectors.prompt_render(prompt_id=p.prompt_id, variables={}, principal=alice).text == "private"
+
+
+def test_another_users_prompt_reads_what_a_missing_one_does(settings, monkeypatch):
+    """Listing versions decides visibility before it reads the versions: bob asking for alice's prompt of many
+    versions reads the same one key he reads for an id that does not exist, so the time taken does not tell him
+    that the prompt exists."""
+    monkeypatch.setitem(kv._BACKEND_CLASSES, "kv_sqlite", "tests.support.kv.ReadLoggingSqliteKVStore")
+    settings.STACKADMIN_AUTH_ENABLED = True
+    alice, bob = Principal("alice"), Principal("bob")
+    p = services.prompt_create(text="private " * 1000, principal=alice)
+    for version in range(1, 20):
+        text = f"private {version} " * 1000
+        services.prompt_update(prompt_id=p.prompt_id, text=text, version=version, principal=alice)
+    missing = "pmpt_" + "0" * 48
+    store = kv_store("prompts")
+    reads = {}
+    for prompt_id in (p.prompt_id, missing):
+        store.reads.clear()
+        with pytest.raises(NotFoundError) as info:
+            selectors.prompt_versions_list(prompt_id=prompt_id, principal=bob)
+        assert info.value.message == f"Prompt '{prompt_id}' not found."
+        reads[prompt_id] = [(method, key.replace(prompt_id, "<id>"), found) for method, key, found in store.reads]
+    assert [read[:2] for read in reads[p.prompt_id]] == [read[:2] for read in reads[missing]]
+    assert [read[:2] for read in reads[missing]] == [("get", "prompts:v1:<id>:1")]
+    assert sum(found for *_, found in reads[p.prompt_id]) == 1  # alice's first version, not her twenty
+    assert len(selectors.prompt_versions_list(prompt_id=p.prompt_id, principal=alice)) == 20

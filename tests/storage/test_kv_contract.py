@@ -159,6 +159,26 @@ def test_write_batch_is_all_or_nothing(kv):
     assert kv.items_in_range("a:", "a:\xff") == [("a:1", "one"), ("a:2", "two")]
 
 
+def test_write_batch_can_require_keys_present(kv):
+    kv.set("a:default", "1")
+    kv.set("a:gone", "old", expiration=datetime.now(UTC) - timedelta(seconds=1))
+    assert kv.write_batch({"a:2": "two"}, require_present=["a:default", "a:missing"]) is False
+    assert kv.write_batch({"a:2": "two"}, require_present=["a:gone"]) is False  # expired is absent
+    assert kv.keys_in_range("a:", "a:\xff") == ["a:default"]
+    assert kv.write_batch({"a:2": "two"}, require_present=["a:default"], require_absent=["a:2"]) is True
+    assert kv.items_in_range("a:", "a:\xff") == [("a:2", "two"), ("a:default", "1")]
+
+
+def test_write_batch_deletes_ranges_with_its_writes(kv):
+    for key in ["p:1", "p:2", "p:default", "q:1"]:
+        kv.set(key, "v")
+    assert kv.write_batch({"gen": "b"}, require_present=["p:missing"], delete_ranges=[("p:", "p:\xff")]) is False
+    assert kv.keys_in_range("", "\xff") == ["p:1", "p:2", "p:default", "q:1"]
+    done = kv.write_batch({"gen": "c"}, require_present=["p:default"], delete_ranges=[("p:", "p:\xff"), ("z", "a")])
+    assert done is True
+    assert kv.items_in_range("", "\xff") == [("gen", "c"), ("q:1", "v")]
+
+
 def test_delete_range(kv):
     for key in ["x:1", "x:2", "x:3", "y:1"]:
         kv.set(key, "v")
@@ -225,6 +245,42 @@ def test_concurrent_write_batch_has_exactly_one_winner(backend):
         assert stores[0].get("default") == stored.removeprefix("writer-")
 
 
+@pytest.mark.parametrize("delete", ["delete_range", "write_batch"])
+def test_a_batch_requiring_a_key_never_outlives_a_concurrent_range_delete(backend, delete):
+    """Writers add keys to a range on the condition that its marker key is present while the range is deleted:
+    whichever order they run in, nothing they wrote is left behind (on PostgreSQL a DELETE that waited for a
+    writer's lock would otherwise miss the rows that writer inserted)."""
+    _, factory = backend
+    namespace = unique("fence")
+    stores = [factory(namespace) for _ in range(4)]
+    writers = 8
+    for round_no in range(15):
+        prefix = f"p{round_no}:"
+        stores[0].write_batch({f"{prefix}1": "one", f"{prefix}default": "1"})
+        barrier = threading.Barrier(writers + 1)
+
+        def write(i, prefix=prefix, barrier=barrier):
+            barrier.wait()
+            stores[i % len(stores)].write_batch(
+                {f"{prefix}w{i}": "x", f"{prefix}default": str(i)}, require_present=[f"{prefix}default"]
+            )
+
+        def remove(prefix=prefix, barrier=barrier):
+            barrier.wait()
+            if delete == "delete_range":
+                return stores[-1].delete_range(prefix, prefix + "\xff")
+            whole = (prefix, prefix + "\xff")
+            return stores[-1].write_batch({}, require_present=[f"{prefix}default"], delete_ranges=[whole])
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+        threads.append(threading.Thread(target=remove))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert stores[0].keys_in_range(prefix, prefix + "\xff") == [], f"round {round_no}"
+
+
 async def test_async_twins(kv):
     await kv.aset("a:1", "one")
     assert await kv.aget("a:1") == "one"
@@ -233,6 +289,7 @@ async def test_async_twins(kv):
     assert await kv.akeys_in_range("a:", "a:\xff") == ["a:1", "a:2"]
     assert await kv.avalues_in_range("a:", "a:\xff") == ["one", "two"]
     assert await kv.awrite_batch({"a:3": "three"}, require_absent=["a:3"]) is True
+    assert await kv.awrite_batch({}, require_present=["a:9"], delete_ranges=[("a:", "a:\xff")]) is False
     assert await kv.adelete_range("a:2", "a:\xff") == 2
     await kv.adelete("a:1")
     assert await kv.aitems_in_range("a:", "a:\xff") == []

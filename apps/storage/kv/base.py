@@ -6,7 +6,9 @@ namespace stripped. Range reads are half-open `[start, end)`, sorted by key (cod
 byte order of UTF-8 on every backend), and never show expired entries.
 
 The atomic primitives exist so callers can allocate things (prompt version numbers) without races:
-`set_if_absent` for one key and `write_batch` for several keys that must appear together or not at all.
+`set_if_absent` for one key and `write_batch` for several keys that must appear together or not at all. A batch
+may also require keys to be present, which fences it against a concurrent deletion of those keys (a prompt
+update against the prompt's delete), and may delete whole ranges (the prompt's delete itself).
 Driver errors are wrapped in `KVBackendError`, never swallowed.
 """
 
@@ -107,14 +109,23 @@ class BaseKVStore:
         sets: Mapping[str, str],
         *,
         require_absent: Iterable[str] = (),
+        require_present: Iterable[str] = (),
         deletes: Iterable[str] = (),
+        delete_ranges: Iterable[tuple[str, str]] = (),
     ) -> bool:
-        """All-or-nothing: if every key in `require_absent` is absent, apply `sets` and `deletes` and return True;
-        otherwise change nothing and return False."""
+        """All-or-nothing: if every key in `require_absent` is absent and every key in `require_present` holds a
+        live value, delete every key in the `delete_ranges` (half-open, as `delete_range`), then `deletes`, then
+        apply `sets`, and return True; otherwise change nothing and return False.
+
+        Against concurrent writers a batch is one indivisible step: a batch requiring a key that a concurrent
+        batch or `delete_range` removes either happened wholly before the removal (and then a range removal also
+        removes what the batch wrote in that range) or changes nothing. Keep to one required-present key per
+        batch where batches contend (a backend may lock it until commit)."""
         raise NotImplementedError("subclasses of BaseKVStore must provide a write_batch() method")
 
     def delete_range(self, start: str, end: str) -> int:
-        """Delete every key in [start, end) atomically; returns how many live keys were removed."""
+        """Delete every key in [start, end) atomically, including what a batch that required one of them present
+        wrote in the range before it; returns how many live keys were removed."""
         raise NotImplementedError("subclasses of BaseKVStore must provide a delete_range() method")
 
     def close(self) -> None:
@@ -150,10 +161,20 @@ class BaseKVStore:
         return await sync_to_async(self.set_if_absent, thread_sensitive=False)(key, value, expiration)
 
     async def awrite_batch(
-        self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()
+        self,
+        sets: Mapping[str, str],
+        *,
+        require_absent: Iterable[str] = (),
+        require_present: Iterable[str] = (),
+        deletes: Iterable[str] = (),
+        delete_ranges: Iterable[tuple[str, str]] = (),
     ) -> bool:
         return await sync_to_async(self.write_batch, thread_sensitive=False)(
-            sets, require_absent=tuple(require_absent), deletes=tuple(deletes)
+            sets,
+            require_absent=tuple(require_absent),
+            require_present=tuple(require_present),
+            deletes=tuple(deletes),
+            delete_ranges=tuple(delete_ranges),
         )
 
     async def adelete_range(self, start: str, end: str) -> int:

@@ -66,12 +66,24 @@ class MemoryKVStore(BaseKVStore):
             self._data[physical] = (value, expiration)
             return True
 
-    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+    def write_batch(
+        self,
+        sets: Mapping[str, str],
+        *,
+        require_absent: Iterable[str] = (),
+        require_present: Iterable[str] = (),
+        deletes: Iterable[str] = (),
+        delete_ranges: Iterable[tuple[str, str]] = (),
+    ):
         for value in sets.values():
             self._check_value(value)
         with _LOCK:
             if any(self._live(self._physical(k)) is not None for k in require_absent):
                 return False
+            if any(self._live(self._physical(k)) is None for k in require_present):
+                return False
+            for start, end in delete_ranges:
+                self.delete_range(start, end)
             for k in deletes:
                 self._data.pop(self._physical(k), None)
             for k, v in sets.items():

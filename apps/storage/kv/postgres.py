@@ -124,27 +124,70 @@ class PostgresKVStore(TableKVStore):
         with self.pool.connection() as conn:
             return self._insert_if_absent(conn, key, value, expiration)
 
+    def _conditions_hold(self, conn, sets: Mapping[str, str], absent: list[str], present: list[str]) -> bool:
+        """Check a batch's conditions inside its transaction, taking the locks that keep them true until commit."""
+        # A required key is locked first, in one order: a concurrent delete of it waits for our commit (and then
+        # sees what we wrote beside it), or we wait for its commit and find the key gone.
+        for key in sorted(present):
+            row = conn.execute(
+                self._q("SELECT 1 FROM {t} WHERE key = %s AND " + _LIVE + " FOR UPDATE"), (self._physical(key),)
+            ).fetchone()
+            if row is None:
+                return False
+        # Keys we also write are claimed by an atomic insert; the row lock it takes makes any concurrent claimant
+        # wait for our commit and then see the key as present.
+        for key in absent:
+            if key in sets:
+                if not self._insert_if_absent(conn, key, sets[key], None):
+                    return False
+                continue
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._physical(key),))
+            row = conn.execute(self._q("SELECT 1 FROM {t} WHERE key = %s AND " + _LIVE), (self._physical(key),))
+            if row.fetchone():
+                return False
+        return True
+
+    def _delete_range(self, conn, start: str, end: str) -> int:
+        """Delete [start, end) inside the caller's transaction; how many live keys went.
+
+        A DELETE that waited for a batch holding a row of the range (one that required that key) ran on a snapshot
+        from before that batch committed, so it missed what the batch inserted beside the row (READ COMMITTED).
+        So passes repeat until one finds nothing: each pass sees every commit before it began, and the rows already
+        deleted stay locked until our commit, so no batch requiring them can commit in between."""
+        removed = 0
+        while True:
+            rows = conn.execute(
+                self._q(
+                    'DELETE FROM {t} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s '
+                    "RETURNING (expiration IS NULL OR expiration > now())"
+                ),
+                (self._physical(start), self._physical(end)),
+            ).fetchall()
+            if not rows:
+                return removed
+            removed += sum(1 for (live,) in rows if live)
+
     @wrap_driver_errors
-    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+    def write_batch(
+        self,
+        sets: Mapping[str, str],
+        *,
+        require_absent: Iterable[str] = (),
+        require_present: Iterable[str] = (),
+        deletes: Iterable[str] = (),
+        delete_ranges: Iterable[tuple[str, str]] = (),
+    ):
         for value in sets.values():
             self._check_value(value)
         absent = list(dict.fromkeys(require_absent))
+        present = list(dict.fromkeys(require_present))
         with self.pool.connection() as conn:
             try:
                 with conn.transaction():
-                    # Keys we also write are claimed by an atomic insert; the row lock it takes makes any
-                    # concurrent claimant wait for our commit and then see the key as present.
-                    for key in absent:
-                        if key in sets:
-                            if not self._insert_if_absent(conn, key, sets[key], None):
-                                raise _Abort
-                        else:
-                            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._physical(key),))
-                            row = conn.execute(
-                                self._q("SELECT 1 FROM {t} WHERE key = %s AND " + _LIVE), (self._physical(key),)
-                            ).fetchone()
-                            if row:
-                                raise _Abort
+                    if not self._conditions_hold(conn, sets, absent, present):
+                        raise _Abort
+                    for start, end in delete_ranges:
+                        self._delete_range(conn, start, end)
                     with conn.cursor() as cur:
                         cur.executemany(
                             self._q("DELETE FROM {t} WHERE key = %s"), [(self._physical(k),) for k in deletes]
@@ -163,15 +206,8 @@ class PostgresKVStore(TableKVStore):
 
     @wrap_driver_errors
     def delete_range(self, start, end):
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                self._q(
-                    'DELETE FROM {t} WHERE key COLLATE "C" >= %s AND key COLLATE "C" < %s '
-                    "RETURNING (expiration IS NULL OR expiration > now())"
-                ),
-                (self._physical(start), self._physical(end)),
-            ).fetchall()
-        return sum(1 for (live,) in rows if live)
+        with self.pool.connection() as conn, conn.transaction():
+            return self._delete_range(conn, start, end)
 
     def close(self):
         if self._pool is not None:
@@ -180,4 +216,4 @@ class PostgresKVStore(TableKVStore):
 
 
 class _Abort(Exception):
-    """Raised inside a transaction to roll it back when a required-absent key exists."""
+    """Raised inside a transaction to roll it back when a batch's condition does not hold."""

@@ -27,18 +27,26 @@ return 0
 """
 
 _WRITE_BATCH = """
-local na, ns, nd = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local na, np, ns, nd, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 for i = 1, na do
   if redis.call('EXISTS', KEYS[1 + i]) == 1 then return 0 end
 end
+for i = 1, np do
+  if redis.call('EXISTS', KEYS[1 + na + i]) == 0 then return 0 end
+end
+for i = 1, nr do
+  local lo, hi = ARGV[5 + ns + 2 * i - 1], ARGV[5 + ns + 2 * i]
+  for _, k in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], lo, hi)) do redis.call('DEL', k) end
+  redis.call('ZREMRANGEBYLEX', KEYS[1], lo, hi)
+end
 for i = 1, nd do
-  local k = KEYS[1 + na + ns + i]
+  local k = KEYS[1 + na + np + ns + i]
   redis.call('DEL', k)
   redis.call('ZREM', KEYS[1], k)
 end
 for i = 1, ns do
-  local k = KEYS[1 + na + i]
-  redis.call('SET', k, ARGV[3 + i])
+  local k = KEYS[1 + na + np + i]
+  redis.call('SET', k, ARGV[5 + i])
   redis.call('ZADD', KEYS[1], 0, k)
 end
 return 1
@@ -162,16 +170,31 @@ class RedisKVStore(BaseKVStore):
         args = [value, str(_pxat(expiration)) if expiration else ""]
         return bool(self._scripts["set_if_absent"](keys=[self._physical(key), self._index], args=args, client=client))
 
+    def _lex_range(self, start: str, end: str) -> list[str]:
+        """ZRANGEBYLEX bounds of [start, end); an empty range becomes one that selects nothing."""
+        lo, hi = self._physical(start), self._physical(end)
+        return ["[" + lo, "(" + hi] if lo < hi else ["(" + lo, "(" + lo]
+
     @wrap_driver_errors
-    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+    def write_batch(
+        self,
+        sets: Mapping[str, str],
+        *,
+        require_absent: Iterable[str] = (),
+        require_present: Iterable[str] = (),
+        deletes: Iterable[str] = (),
+        delete_ranges: Iterable[tuple[str, str]] = (),
+    ):
         for value in sets.values():
             self._check_value(value)
         client = self.client
         absent = [self._physical(k) for k in require_absent]
+        present = [self._physical(k) for k in require_present]
         set_keys = [self._physical(k) for k in sets]
         del_keys = [self._physical(k) for k in deletes]
-        args = [len(absent), len(set_keys), len(del_keys), *sets.values()]
-        keys = [self._index, *absent, *set_keys, *del_keys]
+        bounds = [bound for start, end in delete_ranges for bound in self._lex_range(start, end)]
+        args = [len(absent), len(present), len(set_keys), len(del_keys), len(bounds) // 2, *sets.values(), *bounds]
+        keys = [self._index, *absent, *present, *set_keys, *del_keys]
         return bool(self._scripts["write_batch"](keys=keys, args=args, client=client))
 
     @wrap_driver_errors

@@ -148,23 +148,45 @@ class SqliteKVStore(TableKVStore):
             )
             return cur.rowcount == 1
 
+    def _holds(self, conn: sqlite3.Connection, key: str, now: str) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM kvstore WHERE key = ? AND (expiration IS NULL OR expiration > ?)", (self._physical(key), now)
+        ).fetchone()
+        return row is not None
+
+    def _delete_range(self, conn: sqlite3.Connection, start: str, end: str) -> int:
+        cur = conn.execute(
+            "DELETE FROM kvstore WHERE key >= ? AND key < ? RETURNING expiration",
+            (self._physical(start), self._physical(end)),
+        )
+        now = _ts(self._now())
+        return sum(1 for (exp,) in cur.fetchall() if exp is None or exp > now)
+
     @wrap_driver_errors
-    def write_batch(self, sets: Mapping[str, str], *, require_absent: Iterable[str] = (), deletes: Iterable[str] = ()):
+    def write_batch(
+        self,
+        sets: Mapping[str, str],
+        *,
+        require_absent: Iterable[str] = (),
+        require_present: Iterable[str] = (),
+        deletes: Iterable[str] = (),
+        delete_ranges: Iterable[tuple[str, str]] = (),
+    ):
         for value in sets.values():
             self._check_value(value)
         now = _ts(self._now())
+        # One writer at a time (the write lock, then BEGIN IMMEDIATE): the checks and the writes are one step.
         with self._writing, self._lock():
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for key in require_absent:
-                    row = conn.execute(
-                        "SELECT 1 FROM kvstore WHERE key = ? AND (expiration IS NULL OR expiration > ?)",
-                        (self._physical(key), now),
-                    ).fetchone()
-                    if row:
-                        conn.execute("ROLLBACK")
-                        return False
+                if any(self._holds(conn, k, now) for k in require_absent) or not all(
+                    self._holds(conn, k, now) for k in require_present
+                ):
+                    conn.execute("ROLLBACK")
+                    return False
+                for start, end in delete_ranges:
+                    self._delete_range(conn, start, end)
                 conn.executemany("DELETE FROM kvstore WHERE key = ?", [(self._physical(k),) for k in deletes])
                 conn.executemany(
                     "INSERT INTO kvstore (key, value, expiration) VALUES (?, ?, NULL) "
@@ -181,12 +203,7 @@ class SqliteKVStore(TableKVStore):
     @wrap_driver_errors
     def delete_range(self, start, end):
         with self._writing, self._lock():
-            cur = self._conn.execute(
-                "DELETE FROM kvstore WHERE key >= ? AND key < ? RETURNING expiration",
-                (self._physical(start), self._physical(end)),
-            )
-            now = _ts(self._now())
-            return sum(1 for (exp,) in cur.fetchall() if exp is None or exp > now)
+            return self._delete_range(self._conn, start, end)
 
     def close(self):
         conn = getattr(self._local, "conn", None)
