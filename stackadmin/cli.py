@@ -166,7 +166,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     wildcard = args.host in _WILDCARD_HOSTS
     if not os.environ.get("DJANGO_ALLOWED_HOSTS"):
         if wildcard:
-            _say("stackadmin: note: set DJANGO_ALLOWED_HOSTS to the names clients use to reach this server")
+            _say(
+                "stackadmin: note: set DJANGO_ALLOWED_HOSTS to the names clients use to reach this server "
+                "(the dashboard and /v1 refuse any other Host with a 400)"
+            )
         else:
             os.environ["DJANGO_ALLOWED_HOSTS"] = f"127.0.0.1,localhost,[::1],{args.host}"
 

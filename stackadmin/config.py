@@ -3,9 +3,8 @@
 A run config is a llama-stack `run.yaml`. `storage` is parsed by `apps.storage.config`, `files` by
 `apps.files.config`, `providers.inference` and the registered models by `apps.inference.config`, `server.auth` by
 `apps.accounts.config`; `server.channel_layer` and `server.cors` are parsed here, since only the project's settings
-and its `/v1` handler read them. Each app
-then reads its section through its own accessor (`storage_config()`, `files_config()`, `inference_config()`), never
-through this module.
+and its `/v1` handler read them. Each app then reads its section through its own accessor (`storage_config()`,
+`files_config()`, `inference_config()`), never through this module.
 
 Loaded once by `stackadmin/settings.py` (and by `stackadmin run` before Django starts). Every mistake raises
 `ConfigError` with one line that names the path of the offending value, so the CLI can print it and
