@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
+from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_header_parameters
 
 from apps.core.errors import BadRequestError, PermissionDeniedError, UnsupportedMediaTypeError
@@ -91,6 +92,20 @@ def cors_allowed(origin: str) -> bool:
         (allowed.scheme, allowed.netloc) == (url.scheme, url.netloc)
         for allowed in map(urlsplit, settings.CORS_ALLOWED_ORIGINS)
     )
+
+
+def readable_by_listed_page(scope: dict, response: HttpResponse) -> HttpResponse:
+    """An answer the handler gives before the middleware runs (a 401, a 413), with the CORS headers
+    django-cors-headers would have added, so that a listed page can read why it was refused."""
+    origin = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"origin"), None)
+    try:
+        listed = origin is not None and cors_allowed(origin)
+    except ValueError:
+        listed = False
+    if listed:
+        response["Access-Control-Allow-Origin"] = origin
+        patch_vary_headers(response, ("origin",))
+    return response
 
 
 def _same_origin(origin: str, scheme: str, host: str) -> bool:

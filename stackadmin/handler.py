@@ -146,7 +146,7 @@ class APIHandler(APIMiddlewareMixin, ASGIHandler):
                 announce_length(scope, body_file)
                 return body_file
         refusal["Connection"] = "close"  # do not drain the rest of a body we will not read
-        await self.send_response(refusal, send)
+        await self.send_response(browser_guard.readable_by_listed_page(scope, refusal), send)
         return None
 
     async def read_body(self, receive, limit: int | None = None):
