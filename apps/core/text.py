@@ -128,13 +128,67 @@ def check_value(value: Any, *, at: tuple = ()) -> None:
                 _check_scalar(child, child_place, at)
 
 
-def loads(raw: str | bytes, *, at: tuple = ()) -> Any:
-    """JSON text decoded and checked by `check_value`; a `ValueError` when it is not JSON at all."""
+# Where a NUL or a lone surrogate can come from in UTF-8 JSON text: a `\u0000` or surrogate escape, or a surrogate
+# encoded in the bytes themselves (the decoder lets them through). Text with neither cannot hold one; a false alarm
+# (an emoji sent as an escaped surrogate pair) only costs the full walk. A NUL byte means UTF-16 or UTF-32 (which
+# the decoder also accepts): walked every time.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_SUSPECT_BYTES = re.compile(rb"\xed[\xa0-\xbf]")
+
+
+def _may_hold_unstorable_text(raw: bytes) -> bool:
+    return (
+        b"\x00" in raw
+        or (b"\\u" in raw and _SUSPECT_ESCAPE.search(raw) is not None)
+        or (b"\xed" in raw and _SUSPECT_BYTES.search(raw) is not None)
+    )
+
+
+_NESTS = (dict, list)
+
+
+def _deeper_than_limit(raw: bytes, value: Any) -> bool:
+    """Whether `value` nests more than `MAX_JSON_DEPTH` containers, one level at a time (no paths kept); text with
+    fewer brackets than that cannot."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+        return False
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH):
+        # Decoded JSON holds exact dicts and lists; `type()` tests keep this loop about as cheap as the decoding.
+        level = [c for node in level for c in (node.values() if type(node) is dict else node) if type(c) in _NESTS]
+        if not level:
+            return False
+    return True
+
+
+def _decoded(raw: str | bytes, at: tuple) -> tuple[Any, bool]:
+    """The decoded value, and whether it holds a non-finite number (`NaN`, `Infinity`, or one that overflowed)."""
+    odd: list[str] = []
+
+    def number(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            odd.append(text)
+        return value
+
+    def constant(name: str) -> float:
+        odd.append(name)
+        return float(name)
+
     try:
-        value = json.loads(raw)
+        return json.loads(raw, parse_float=number, parse_constant=constant), bool(odd)
     except RecursionError:  # nested far past the limit: the decoder gives up first
         raise _too_deep(param_of(at)) from None
-    check_value(value, at=at)
+
+
+def loads(raw: str | bytes, *, at: tuple = ()) -> Any:
+    """JSON text decoded and checked by `check_value`; a `ValueError` when it is not JSON at all.
+
+    A body is walked (the walk that names the field) only when the cheap looks at its text or its numbers find
+    something to name: most bodies cost their decoding and a few byte searches."""
+    value, odd_numbers = _decoded(raw, at)
+    if isinstance(raw, str) or odd_numbers or _may_hold_unstorable_text(raw) or _deeper_than_limit(raw, value):
+        check_value(value, at=at)
     return value
 
 

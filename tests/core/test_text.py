@@ -10,7 +10,8 @@ import math
 import pytest
 
 from apps.conversations.models import Conversation, ConversationItem
-from apps.core.text import MAX_JSON_DEPTH, scrubbed
+from apps.core.errors import BadRequestError
+from apps.core.text import MAX_JSON_DEPTH, loads, scrubbed
 from apps.files.models import File
 
 JSON = {"content-type": "application/json"}
@@ -206,3 +207,25 @@ def test_scrubbing_walks_deep_output_without_recursion():
     for _ in range(5000):
         value = value["a"]
     assert value == "\ufffd"
+
+
+# ------------------------------------------------------------------------------------------ the decoder's shortcuts
+def test_a_surrogate_encoded_in_the_bytes_is_refused():
+    with pytest.raises(BadRequestError) as raised:
+        loads(b'{"a": "x\xed\xb2\x80"}')
+    assert raised.value.param == "a"
+    assert raised.value.code == "invalid_unicode"
+
+
+def test_nul_in_a_utf16_body_is_refused():
+    with pytest.raises(BadRequestError) as raised:
+        loads('{"a": "x\\u0000"}'.encode("utf-16"))
+    assert raised.value.code == "invalid_null_character"
+
+
+def test_an_escaped_surrogate_pair_is_one_character():
+    assert loads(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+
+
+def test_many_shallow_containers_are_not_deep():
+    assert len(loads(json.dumps({"items": [{"a": [1]} for _ in range(200)]}).encode())["items"]) == 200
