@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.accounts.services import principal_for_user
-from apps.core.access import read_predicate
+from apps.core.access import allowed, read_predicate
 from apps.core.errors import StackAdminError
 from apps.prompts import selectors
 from apps.prompts.services import EVENTS_GROUP
@@ -20,8 +20,8 @@ class PromptEventsConsumer(AsyncJsonWebsocketConsumer):
     """Joins the `prompts` group and forwards each `change.event` as JSON: `{"kind", "prompt_id", "version"?}`.
 
     Events carry ids only, never prompt text: pages fetch what changed through the views, which apply the
-    access policy. Events about prompts the user may not read are not forwarded (a deletion always is: there
-    is nothing left to check it against, and it reveals nothing).
+    access policy. Events about prompts the user may not read are not forwarded; a deletion is checked against
+    the owner its event carries (the prompt is gone), and the owner is not passed on.
     """
 
     async def connect(self) -> None:
@@ -42,10 +42,21 @@ class PromptEventsConsumer(AsyncJsonWebsocketConsumer):
         """Pages have nothing to say; anything they send is ignored."""
 
     async def change_event(self, message: dict) -> None:
-        event = message["event"]
-        if event.get("kind") != "deleted" and not await self._may_read(event.get("prompt_id")):
-            return
-        await self.send_json(event)
+        event = dict(message["event"])
+        owner = event.pop("owner", None) or {}
+        if event.get("kind") == "deleted":
+            visible = self.sees_everything or allowed(
+                self.principal,
+                "read",
+                "prompt",
+                event.get("prompt_id") or "",
+                owner=owner.get("principal") or "",
+                owner_attributes=owner.get("attributes"),
+            )
+        else:
+            visible = await self._may_read(event.get("prompt_id"))
+        if visible:
+            await self.send_json(event)
 
     async def _may_read(self, prompt_id: str | None) -> bool:
         if self.sees_everything:

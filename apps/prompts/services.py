@@ -198,7 +198,10 @@ def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS) -> None:
     """Remove every version and the default pointer, in one batch that requires the pointer: of concurrent
     deletes one succeeds, and no update can add a version after it."""
     validate_prompt_id(prompt_id)
-    _require(prompt_id, principal, "delete")
+    record = _require(prompt_id, principal, "delete")
     if not _write({}, require_present=(default_key(prompt_id),), delete_ranges=(prompt_range(prompt_id),)):
         raise _gone(prompt_id)
-    publish(EVENTS_GROUP, {"kind": "deleted", "prompt_id": prompt_id})
+    # The owner travels with the event (and no further than the consumers): once the prompt is gone, nothing else
+    # says who may hear that it was deleted.
+    owner = {"principal": record.owner_principal, "attributes": record.access_attributes}
+    publish(EVENTS_GROUP, {"kind": "deleted", "prompt_id": prompt_id, "owner": owner})
