@@ -108,8 +108,17 @@ DELETE = (403, 404, 503)
 MODEL_CALL = (404, 429, 502, 504)  # an unknown model, and the model server's own failures
 
 
-# The `openapi_extra` of a create that streams with `stream: true`: its 200 may also be server-sent events.
-STREAMED = {"responses": {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}}
+# The `openapi_extra` of a create that streams with `stream: true`: its 200 may also be server-sent events (the
+# schema describes each event, as OpenAPI 3.1 reads it).
+SERVER_SENT_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "description": "The event's type (Responses)."},
+        "data": {"type": "string", "description": "The event as JSON; `[DONE]` ends a chat completion's stream."},
+    },
+}
+STREAMED = {"responses": {200: {"content": {"text/event-stream": {"schema": SERVER_SENT_EVENT}}}}}
 
 
 def responses(ok: Any, *errors: int) -> dict[int, Any]:
