@@ -53,7 +53,7 @@ storage:
 """
 
 
-EXAMPLES = 15  # per operation and generation mode (valid and invalid requests)
+EXAMPLES = 25  # per operation and generation mode (valid and invalid requests)
 
 
 @dataclass(frozen=True)
