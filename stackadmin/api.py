@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError as NinjaAuthenticationError
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from apps.accounts.middleware import PUBLIC_PATHS
 from apps.conversations.api import router as conversations_router
 from apps.core.errors import (
     AuthenticationError,
@@ -22,6 +23,7 @@ from apps.core.errors import (
     error_for_status,
 )
 from apps.core.http import error_response
+from apps.core.schemas import responses
 from apps.core.text import JsonParser, check_path_params
 from apps.core.validation import request_error
 from apps.files.api import router as files_router
@@ -32,7 +34,37 @@ from apps.storage.errors import STORE_OUTAGES, reported_error
 
 logger = logging.getLogger("stackadmin.api")
 
-api = NinjaAPI(
+
+class V1API(NinjaAPI):
+    """The NinjaAPI whose OpenAPI document follows the run config: with authentication on, every operation but
+    the public ones needs a bearer API key and may answer 401 (the key is checked by
+    `apps.accounts.middleware.APIKeyMiddleware`, not by ninja)."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> dict:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        if settings.STACKADMIN_AUTH_ENABLED:
+            _require_api_key(schema)
+        return schema
+
+
+def _require_api_key(schema: dict) -> None:
+    schema["components"]["securitySchemes"] = {
+        "APIKey": {"type": "http", "scheme": "bearer", "description": "A stackadmin API key."}
+    }
+    schema["security"] = [{"APIKey": []}]
+    unauthorized = {
+        "description": "Unauthorized",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            if path in PUBLIC_PATHS:
+                operation["security"] = []
+            else:
+                operation["responses"][401] = unauthorized
+
+
+api = V1API(
     title="stackadmin",
     version="1",
     description="OpenAI- and llama-stack-compatible Prompts, Conversations, Responses, Files and Chat Completions.",
@@ -108,7 +140,7 @@ class Health(Schema):
     status: str
 
 
-@health_router.get("/health", auth=None, response=Health, summary="Readiness probe")
+@health_router.get("/health", auth=None, response=responses(Health), summary="Readiness probe")
 async def get_health(request: HttpRequest) -> dict:
     return {"status": "OK"}
 

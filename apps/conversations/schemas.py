@@ -8,12 +8,16 @@ from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from apps.conversations.models import Conversation as ConversationModel
+from apps.conversations.selectors import CONVERSATION_ID_RE, MAX_PAGE_SIZE
 from apps.core.items import ITEM_TYPES, Item
 from apps.core.metadata import METADATA_DOC, Metadata
-from apps.core.schemas import CursorList, Deleted
+from apps.core.schemas import CursorList, Deleted, documented, id_pattern, page_size
 from apps.core.validation import invalid, rejected
 
 MAX_ITEMS_PER_ADD = 20
+
+ConversationId = documented(str, **id_pattern(CONVERSATION_ID_RE, "'conv_' followed by 48 lowercase hex characters."))
+PageSize = documented(int, **page_size(MAX_PAGE_SIZE))
 
 _ITEMS_DOC = (
     "Responses API items, each an object with a `type` (one of: "
@@ -98,7 +102,8 @@ class AddConversationItemsRequest(Schema):
     model_config = ConfigDict(extra="forbid")
 
     items: Annotated[Items, AfterValidator(_at_least_one), BeforeValidator(_at_most_per_add)] = Field(
-        description=f"1 to {MAX_ITEMS_PER_ADD} items. " + _ITEMS_DOC
+        description=f"1 to {MAX_ITEMS_PER_ADD} items. " + _ITEMS_DOC,
+        json_schema_extra={"minItems": 1, "maxItems": MAX_ITEMS_PER_ADD},
     )
 
 

@@ -13,13 +13,26 @@ from ninja import Query, Router
 
 from apps.core.http import deleted_response, json_response, page_response
 from apps.core.principal import request_principal
+from apps.core.schemas import CREATE, DELETE, LIST, READ, PageOrder, responses
 from apps.files import disk, selectors, services
 from apps.files.models import File
-from apps.files.schemas import UPLOAD_REQUEST_BODY, FileDeleted, FileList, FileObject, content_disposition, file_object
+from apps.files.schemas import (
+    UPLOAD_REQUEST_BODY,
+    FileDeleted,
+    FileId,
+    FileList,
+    FileObject,
+    PageSize,
+    content_disposition,
+    file_object,
+)
 from apps.files.uploads import receive_upload
 
 logger = logging.getLogger("apps.files")
 router = Router(tags=["files"])
+
+_LIMIT = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selectors.MAX_PAGE_SIZE}.")
+_ORDER = Query("desc", description="'asc' (oldest first) or 'desc' (newest first, the default).")
 
 
 def _db(fn):
@@ -29,7 +42,7 @@ def _db(fn):
 
 @router.post(
     "",
-    response=FileObject,
+    response=responses(FileObject, *CREATE),
     summary="Upload a file",
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
 )
@@ -68,12 +81,12 @@ def _create(upload, *, principal) -> File:
         upload.discard()
 
 
-@router.get("", response=FileList, summary="List files")
+@router.get("", response=responses(FileList, *LIST), summary="List files")
 def list_files(
     request: HttpRequest,
     after: str | None = Query(None, description="A file id: return the files after it in the chosen order."),
-    limit: int = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selectors.MAX_PAGE_SIZE}."),
-    order: str = Query("desc", description="'asc' (oldest first) or 'desc' (newest first, the default)."),
+    limit: PageSize = _LIMIT,
+    order: PageOrder = _ORDER,
     purpose: str | None = Query(None, description="Only files with this purpose."),
 ):
     page = selectors.file_list(
@@ -86,25 +99,29 @@ def list_files(
     return page_response(page, [file_object(f) for f in page.data])
 
 
-@router.get("/{file_id}", response=FileObject, summary="Retrieve a file's metadata")
-def get_file(request: HttpRequest, file_id: str):
+@router.get("/{file_id}", response=responses(FileObject, *READ), summary="Retrieve a file's metadata")
+def get_file(request: HttpRequest, file_id: FileId):
     file = selectors.file_get(file_id=file_id, principal=request_principal(request))
     return json_response(file_object(file))
 
 
-@router.delete("/{file_id}", response=FileDeleted, summary="Delete a file and its bytes")
-def delete_file(request: HttpRequest, file_id: str):
+@router.delete("/{file_id}", response=responses(FileDeleted, *DELETE), summary="Delete a file and its bytes")
+def delete_file(request: HttpRequest, file_id: FileId):
     services.file_delete(file_id=file_id, principal=request_principal(request))
     return deleted_response(file_id, "file")
 
 
 @router.get(
     "/{file_id}/content",
-    response={200: bytes},
+    response=responses(None, *READ),
     summary="Download a file's bytes",
-    openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}}}},
+    openapi_extra={
+        "responses": {
+            200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+        }
+    },
 )
-async def get_file_content(request: HttpRequest, file_id: str):
+async def get_file_content(request: HttpRequest, file_id: FileId):
     file, path = await _db(selectors.file_content_path)(file_id=file_id, principal=request_principal(request))
     try:
         # Opened before the response starts, so a file deleted from now on still streams in full.

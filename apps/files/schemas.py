@@ -14,11 +14,16 @@ from urllib.parse import quote
 from ninja import Schema
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
-from apps.core.schemas import CursorList, Deleted
+from apps.core.schemas import CursorList, Deleted, documented, id_pattern, page_size
 from apps.core.text import loads
 from apps.core.validation import invalid, missing
+from apps.files.disk import FILE_ID_RE
 from apps.files.models import File as FileModel
 from apps.files.models import Purpose
+from apps.files.selectors import MAX_PAGE_SIZE
+
+FileId = documented(str, **id_pattern(FILE_ID_RE, "'file-' followed by 32 lowercase hex characters."))
+PageSize = documented(int, **page_size(MAX_PAGE_SIZE))
 
 MAX_FILENAME_CHARS = 255
 MIN_EXPIRY_SECONDS = 3600

@@ -9,6 +9,7 @@ from ninja import Query, Router
 
 from apps.core.http import deleted_response, json_or_stream_response, json_response, list_body, page_response
 from apps.core.principal import request_principal
+from apps.core.schemas import CHANGE, CREATE, DELETE, LIST, MODEL_CALL, READ, STREAMED, responses
 from apps.inference import selectors, services
 from apps.inference.registry import registry
 from apps.inference.schemas import (
@@ -28,19 +29,26 @@ models_router = Router(tags=["models"])
 chat_completions_router = Router(tags=["chat completions"])
 
 
-@models_router.get("", response=ModelList, summary="List the models of the configured inference providers")
+@models_router.get(
+    "", response=responses(ModelList, 502, 504), summary="List the models of the configured inference providers"
+)
 async def list_models(request: HttpRequest):
     models = await registry().models()
     return json_response(list_body([m.as_api() for m in models]))
 
 
-@models_router.get("/{path:model_id}", response=Model, summary="Retrieve a model")
+@models_router.get("/{path:model_id}", response=responses(Model, *READ, 502, 504), summary="Retrieve a model")
 async def get_model(request: HttpRequest, model_id: str):
     model, _ = await registry().resolve(model_id)
     return json_response(model.as_api())
 
 
-@chat_completions_router.post("", response=ChatCompletion, summary="Create a chat completion (stored)")
+@chat_completions_router.post(
+    "",
+    response=responses(ChatCompletion, *CREATE, *MODEL_CALL),
+    summary="Create a chat completion (stored)",
+    openapi_extra=STREAMED,
+)
 async def create_chat_completion(request: HttpRequest, body: CreateChatCompletionRequest):
     result = await services.chat_completion_create(
         body=body.model_dump(exclude_unset=True), principal=request_principal(request)
@@ -48,13 +56,15 @@ async def create_chat_completion(request: HttpRequest, body: CreateChatCompletio
     return json_or_stream_response(result)
 
 
-@chat_completions_router.get("", response=ChatCompletionList, summary="List stored chat completions")
+@chat_completions_router.get("", response=responses(ChatCompletionList, *LIST), summary="List stored chat completions")
 async def list_chat_completions(request: HttpRequest, query: Query[ChatCompletionListQuery]):
     page = await sync_to_async(selectors.chat_completion_list)(query=query, principal=request_principal(request))
     return page_response(page, [selectors.completion_object(row) for row in page.data])
 
 
-@chat_completions_router.get("/{completion_id}", response=ChatCompletion, summary="Retrieve a stored chat completion")
+@chat_completions_router.get(
+    "/{completion_id}", response=responses(ChatCompletion, *READ), summary="Retrieve a stored chat completion"
+)
 async def get_chat_completion(request: HttpRequest, completion_id: str):
     row = await sync_to_async(selectors.chat_completion_get)(
         completion_id=completion_id, principal=request_principal(request)
@@ -62,7 +72,9 @@ async def get_chat_completion(request: HttpRequest, completion_id: str):
     return json_response(selectors.completion_object(row))
 
 
-@chat_completions_router.post("/{completion_id}", response=ChatCompletion, summary="Update a completion's metadata")
+@chat_completions_router.post(
+    "/{completion_id}", response=responses(ChatCompletion, *CHANGE), summary="Update a completion's metadata"
+)
 async def update_chat_completion(request: HttpRequest, completion_id: str, body: UpdateChatCompletionRequest):
     row = await sync_to_async(services.chat_completion_update)(
         completion_id=completion_id, metadata=body.metadata, principal=request_principal(request)
@@ -71,7 +83,7 @@ async def update_chat_completion(request: HttpRequest, completion_id: str, body:
 
 
 @chat_completions_router.delete(
-    "/{completion_id}", response=ChatCompletionDeleted, summary="Delete a stored chat completion"
+    "/{completion_id}", response=responses(ChatCompletionDeleted, *DELETE), summary="Delete a stored chat completion"
 )
 async def delete_chat_completion(request: HttpRequest, completion_id: str):
     await sync_to_async(services.chat_completion_delete)(
@@ -82,7 +94,7 @@ async def delete_chat_completion(request: HttpRequest, completion_id: str):
 
 @chat_completions_router.get(
     "/{completion_id}/messages",
-    response=ChatCompletionMessageList,
+    response=responses(ChatCompletionMessageList, *READ),
     summary="List the input messages of a stored chat completion",
 )
 async def list_chat_completion_messages(

@@ -11,17 +11,23 @@ from ninja import Query, Router
 
 from apps.core.http import json_response, page_response
 from apps.core.principal import request_principal
+from apps.core.schemas import CHANGE, CREATE, DELETE, LIST, READ, responses
 from apps.prompts import selectors, services
 from apps.prompts.records import versions_body
 from apps.prompts.schemas import (
     CreatePromptRequest,
     ListPromptsResponse,
+    PageSize,
     Prompt,
+    PromptId,
     SetDefaultVersionRequest,
     UpdatePromptRequest,
+    VersionNumber,
 )
 
 router = Router(tags=["prompts"])
+
+_LIMIT = Query(None, description="Page size (1-1000). Without paging parameters: every prompt.")
 
 
 async def _read(request: HttpRequest, selector, **arguments):
@@ -35,7 +41,7 @@ async def _write(request: HttpRequest, service, **arguments):
     return await sync_to_async(service, thread_sensitive=False)(principal=request_principal(request), **arguments)
 
 
-@router.post("", response=Prompt, summary="Create a prompt (version 1, the default)")
+@router.post("", response=responses(Prompt, *CREATE), summary="Create a prompt (version 1, the default)")
 async def create_prompt(request: HttpRequest, body: CreatePromptRequest):
     record = await _write(
         request, services.prompt_create, text=body.prompt, variables=body.variables, message=body.message
@@ -43,10 +49,10 @@ async def create_prompt(request: HttpRequest, body: CreatePromptRequest):
     return json_response(record.as_api())
 
 
-@router.get("", response=ListPromptsResponse, summary="List prompts (each prompt's default version)")
+@router.get("", response=responses(ListPromptsResponse, *LIST), summary="List prompts (each prompt's default version)")
 async def list_prompts(
     request: HttpRequest,
-    limit: int | None = Query(None, description="Page size (1-1000). Without paging parameters: every prompt."),
+    limit: PageSize = _LIMIT,
     after: str | None = Query(None, description="Return prompts after this prompt id."),
     order: Literal["asc", "desc"] | None = Query(None, description="By creation time; default newest first."),
 ):
@@ -57,14 +63,16 @@ async def list_prompts(
     return page_response(page, [s.default.as_api() for s in page.data])
 
 
-@router.get("/{prompt_id}", response=Prompt, summary="Get a prompt (the default version unless `version`)")
-async def get_prompt(request: HttpRequest, prompt_id: str, version: int | None = None):
+@router.get(
+    "/{prompt_id}", response=responses(Prompt, *READ), summary="Get a prompt (the default version unless `version`)"
+)
+async def get_prompt(request: HttpRequest, prompt_id: PromptId, version: VersionNumber = None):
     record = await _read(request, selectors.prompt_get, prompt_id=prompt_id, version=version)
     return json_response(record.as_api())
 
 
-@router.put("/{prompt_id}", response=Prompt, summary="Create a new version of a prompt")
-async def update_prompt(request: HttpRequest, prompt_id: str, body: UpdatePromptRequest):
+@router.put("/{prompt_id}", response=responses(Prompt, *CHANGE), summary="Create a new version of a prompt")
+async def update_prompt(request: HttpRequest, prompt_id: PromptId, body: UpdatePromptRequest):
     record = await _write(
         request,
         services.prompt_update,
@@ -78,19 +86,23 @@ async def update_prompt(request: HttpRequest, prompt_id: str, body: UpdatePrompt
     return json_response(record.as_api())
 
 
-@router.delete("/{prompt_id}", response={200: None}, summary="Delete a prompt and all its versions")
-async def delete_prompt(request: HttpRequest, prompt_id: str):
+@router.delete("/{prompt_id}", response=responses(None, *DELETE), summary="Delete a prompt and all its versions")
+async def delete_prompt(request: HttpRequest, prompt_id: PromptId):
     await _write(request, services.prompt_delete, prompt_id=prompt_id)
     return json_response(None)
 
 
-@router.get("/{prompt_id}/versions", response=ListPromptsResponse, summary="List every version of a prompt")
-async def list_prompt_versions(request: HttpRequest, prompt_id: str):
+@router.get(
+    "/{prompt_id}/versions", response=responses(ListPromptsResponse, *READ), summary="List every version of a prompt"
+)
+async def list_prompt_versions(request: HttpRequest, prompt_id: PromptId):
     versions = await _read(request, selectors.prompt_versions_list, prompt_id=prompt_id)
     return json_response(versions_body(versions))
 
 
-@router.put("/{prompt_id}/set-default-version", response=Prompt, summary="Make a version the default")
-async def set_default_prompt_version(request: HttpRequest, prompt_id: str, body: SetDefaultVersionRequest):
+@router.put(
+    "/{prompt_id}/set-default-version", response=responses(Prompt, *CHANGE), summary="Make a version the default"
+)
+async def set_default_prompt_version(request: HttpRequest, prompt_id: PromptId, body: SetDefaultVersionRequest):
     record = await _write(request, services.prompt_version_set_default, prompt_id=prompt_id, version=body.version)
     return json_response(record.as_api())

@@ -7,6 +7,15 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from apps.core.schemas import documented, id_pattern, page_size
+from apps.prompts.keys import PROMPT_ID_RE
+
+MAX_PAGE_SIZE = 1000  # a listing with paging parameters (the selector checks it)
+
+PromptId = documented(str, **id_pattern(PROMPT_ID_RE, "'pmpt_' followed by 48 lowercase hex characters."))
+PageSize = documented(int | None, **page_size(MAX_PAGE_SIZE))
+VersionNumber = documented(int | None, type="integer", minimum=1)
+
 
 class Prompt(Schema):
     prompt: str | None = Field(description="The template text, with {{ name }} placeholders.")

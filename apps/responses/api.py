@@ -9,6 +9,7 @@ from ninja import Query, Router
 
 from apps.core.http import deleted_response, json_or_stream_response, json_response, page_response
 from apps.core.principal import request_principal
+from apps.core.schemas import CREATE, DELETE, LIST, MODEL_CALL, READ, STREAMED, responses
 from apps.responses import selectors, services
 from apps.responses.schemas import (
     CreateResponseRequest,
@@ -25,31 +26,38 @@ router = Router(tags=["responses"])
 _INCLUDE = Query(None, description="Accepted for OpenAI compatibility and ignored: objects are returned whole.")
 
 
-@router.post("", response=Response, summary="Create a response (JSON, or server-sent events with stream)")
+@router.post(
+    "",
+    response=responses(Response, *CREATE, *MODEL_CALL),
+    summary="Create a response (JSON, or server-sent events with stream)",
+    openapi_extra=STREAMED,
+)
 async def create_response(request: HttpRequest, body: CreateResponseRequest):
     result = await services.response_create(request=body, principal=request_principal(request))
     return json_or_stream_response(result)
 
 
-@router.get("", response=ResponseList, summary="List stored responses (llama-stack extension)")
+@router.get("", response=responses(ResponseList, *LIST), summary="List stored responses (llama-stack extension)")
 async def list_responses(request: HttpRequest, query: Query[ResponseListQuery]):
     page = await sync_to_async(selectors.response_list)(query=query, principal=request_principal(request))
     return page_response(page, [selectors.response_object(row, with_input=True) for row in page.data])
 
 
-@router.get("/{response_id}", response=Response, summary="Retrieve a stored response")
+@router.get("/{response_id}", response=responses(Response, *READ), summary="Retrieve a stored response")
 async def get_response(request: HttpRequest, response_id: str, include: list[str] | None = _INCLUDE):
     row = await sync_to_async(selectors.response_get)(response_id=response_id, principal=request_principal(request))
     return json_response(selectors.response_object(row))
 
 
-@router.delete("/{response_id}", response=ResponseDeleted, summary="Delete a stored response")
+@router.delete("/{response_id}", response=responses(ResponseDeleted, *DELETE), summary="Delete a stored response")
 async def delete_response(request: HttpRequest, response_id: str):
     await sync_to_async(services.response_delete)(response_id=response_id, principal=request_principal(request))
     return deleted_response(response_id, "response")
 
 
-@router.get("/{response_id}/input_items", response=InputItemList, summary="List a response's input items")
+@router.get(
+    "/{response_id}/input_items", response=responses(InputItemList, *READ), summary="List a response's input items"
+)
 async def list_response_input_items(
     request: HttpRequest, response_id: str, query: Query[InputItemListQuery], include: list[str] | None = _INCLUDE
 ):

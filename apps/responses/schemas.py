@@ -29,7 +29,7 @@ from apps.core.errors import BadRequestError
 from apps.core.items import Item
 from apps.core.metadata import Metadata
 from apps.core.paging import MAX_PAGE_SIZE
-from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery
+from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery, page_size
 from apps.core.validation import invalid, missing, rejected
 from apps.prompts.selectors import validate_prompt_id
 from apps.responses.json_schemas import check_json_schema, check_strict_schema
@@ -418,7 +418,9 @@ class ResponseList(CursorList[Response]):
 
 
 class ResponseListQuery(ModelPageQuery):
-    limit: int = Field(50, description=f"Page size, 1-{MAX_PAGE_SIZE}.")  # llama-stack's default
+    limit: int = Field(
+        50, description=f"Page size, 1-{MAX_PAGE_SIZE}.", json_schema_extra=page_size()
+    )  # llama-stack default
 
 
 class InputItemList(CursorList[dict[str, Any]]):
