@@ -16,12 +16,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one `write_batch` call asks for, checked and de-duplicated, as every backend receives it."""
+
+    sets: dict[str, str]
+    require_absent: tuple[str, ...]
+    require_present: tuple[str, ...]
+    deletes: tuple[str, ...]
+    delete_ranges: tuple[tuple[str, str], ...]
 
 
 class KVBackendError(Exception):
@@ -121,7 +133,20 @@ class BaseKVStore:
         batch or `delete_range` removes either happened wholly before the removal (and then a range removal also
         removes what the batch wrote in that range) or changes nothing. Keep to one required-present key per
         batch where batches contend (a backend may lock it until commit)."""
-        raise NotImplementedError("subclasses of BaseKVStore must provide a write_batch() method")
+        for value in sets.values():
+            self._check_value(value)
+        batch = Batch(
+            sets=dict(sets),
+            require_absent=tuple(dict.fromkeys(require_absent)),
+            require_present=tuple(dict.fromkeys(require_present)),
+            deletes=tuple(deletes),
+            delete_ranges=tuple(delete_ranges),
+        )
+        return self._write_batch(batch)
+
+    def _write_batch(self, batch: Batch) -> bool:
+        """`write_batch` once its arguments are checked: the backend's one indivisible step."""
+        raise NotImplementedError("subclasses of BaseKVStore must provide a _write_batch() method")
 
     def delete_range(self, start: str, end: str) -> int:
         """Delete every key in [start, end) atomically, including what a batch that required one of them present
@@ -160,22 +185,9 @@ class BaseKVStore:
     async def aset_if_absent(self, key: str, value: str, expiration: datetime | None = None) -> bool:
         return await sync_to_async(self.set_if_absent, thread_sensitive=False)(key, value, expiration)
 
-    async def awrite_batch(
-        self,
-        sets: Mapping[str, str],
-        *,
-        require_absent: Iterable[str] = (),
-        require_present: Iterable[str] = (),
-        deletes: Iterable[str] = (),
-        delete_ranges: Iterable[tuple[str, str]] = (),
-    ) -> bool:
-        return await sync_to_async(self.write_batch, thread_sensitive=False)(
-            sets,
-            require_absent=tuple(require_absent),
-            require_present=tuple(require_present),
-            deletes=tuple(deletes),
-            delete_ranges=tuple(delete_ranges),
-        )
+    async def awrite_batch(self, sets: Mapping[str, str], **conditions: Iterable) -> bool:
+        """`write_batch`, with the same keyword arguments, on a worker thread."""
+        return await sync_to_async(self.write_batch, thread_sensitive=False)(dict(sets), **conditions)
 
     async def adelete_range(self, start: str, end: str) -> int:
         return await sync_to_async(self.delete_range, thread_sensitive=False)(start, end)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from apps.storage.kv.base import BaseKVStore
+from apps.storage.kv.base import BaseKVStore, Batch
 
 # Shared by every instance in the process, keyed by the physical key, so two instances bound to the same
 # (backend, namespace) see the same data, like two connections to a real server would.
@@ -66,27 +65,17 @@ class MemoryKVStore(BaseKVStore):
             self._data[physical] = (value, expiration)
             return True
 
-    def write_batch(
-        self,
-        sets: Mapping[str, str],
-        *,
-        require_absent: Iterable[str] = (),
-        require_present: Iterable[str] = (),
-        deletes: Iterable[str] = (),
-        delete_ranges: Iterable[tuple[str, str]] = (),
-    ):
-        for value in sets.values():
-            self._check_value(value)
+    def _write_batch(self, batch: Batch) -> bool:
         with _LOCK:
-            if any(self._live(self._physical(k)) is not None for k in require_absent):
+            if any(self._live(self._physical(k)) is not None for k in batch.require_absent):
                 return False
-            if any(self._live(self._physical(k)) is None for k in require_present):
+            if any(self._live(self._physical(k)) is None for k in batch.require_present):
                 return False
-            for start, end in delete_ranges:
+            for start, end in batch.delete_ranges:
                 self.delete_range(start, end)
-            for k in deletes:
+            for k in batch.deletes:
                 self._data.pop(self._physical(k), None)
-            for k, v in sets.items():
+            for k, v in batch.sets.items():
                 self._data[self._physical(k)] = (v, None)
             return True
 

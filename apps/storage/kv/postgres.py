@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from apps.storage.kv.base import TableKVStore, wrap_driver_errors
+from apps.storage.kv.base import Batch, TableKVStore, wrap_driver_errors
 
 # Keys compare in code point order everywhere (COLLATE "C"), so ranges mean the same on every backend.
 _SCHEMA = 'CREATE TABLE IF NOT EXISTS {table} (key TEXT COLLATE "C" PRIMARY KEY, value TEXT, expiration TIMESTAMPTZ)'
@@ -168,29 +168,18 @@ class PostgresKVStore(TableKVStore):
             removed += sum(1 for (live,) in rows if live)
 
     @wrap_driver_errors
-    def write_batch(
-        self,
-        sets: Mapping[str, str],
-        *,
-        require_absent: Iterable[str] = (),
-        require_present: Iterable[str] = (),
-        deletes: Iterable[str] = (),
-        delete_ranges: Iterable[tuple[str, str]] = (),
-    ):
-        for value in sets.values():
-            self._check_value(value)
-        absent = list(dict.fromkeys(require_absent))
-        present = list(dict.fromkeys(require_present))
+    def _write_batch(self, batch: Batch) -> bool:
+        sets, absent, present = batch.sets, list(batch.require_absent), list(batch.require_present)
         with self.pool.connection() as conn:
             try:
                 with conn.transaction():
                     if not self._conditions_hold(conn, sets, absent, present):
                         raise _Abort
-                    for start, end in delete_ranges:
+                    for start, end in batch.delete_ranges:
                         self._delete_range(conn, start, end)
                     with conn.cursor() as cur:
                         cur.executemany(
-                            self._q("DELETE FROM {t} WHERE key = %s"), [(self._physical(k),) for k in deletes]
+                            self._q("DELETE FROM {t} WHERE key = %s"), [(self._physical(k),) for k in batch.deletes]
                         )
                         rest = [(self._physical(k), v) for k, v in sets.items() if k not in absent]
                         cur.executemany(

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
 
 import redis
 
-from apps.storage.kv.base import BaseKVStore, wrap_driver_errors
+from apps.storage.kv.base import BaseKVStore, Batch, wrap_driver_errors
 
 _SET_IF_ABSENT = """
 local ok
@@ -176,24 +175,15 @@ class RedisKVStore(BaseKVStore):
         return ["[" + lo, "(" + hi] if lo < hi else ["(" + lo, "(" + lo]
 
     @wrap_driver_errors
-    def write_batch(
-        self,
-        sets: Mapping[str, str],
-        *,
-        require_absent: Iterable[str] = (),
-        require_present: Iterable[str] = (),
-        deletes: Iterable[str] = (),
-        delete_ranges: Iterable[tuple[str, str]] = (),
-    ):
-        for value in sets.values():
-            self._check_value(value)
+    def _write_batch(self, batch: Batch) -> bool:
         client = self.client
-        absent = [self._physical(k) for k in require_absent]
-        present = [self._physical(k) for k in require_present]
-        set_keys = [self._physical(k) for k in sets]
-        del_keys = [self._physical(k) for k in deletes]
-        bounds = [bound for start, end in delete_ranges for bound in self._lex_range(start, end)]
-        args = [len(absent), len(present), len(set_keys), len(del_keys), len(bounds) // 2, *sets.values(), *bounds]
+        absent = [self._physical(k) for k in batch.require_absent]
+        present = [self._physical(k) for k in batch.require_present]
+        set_keys = [self._physical(k) for k in batch.sets]
+        del_keys = [self._physical(k) for k in batch.deletes]
+        bounds = [bound for start, end in batch.delete_ranges for bound in self._lex_range(start, end)]
+        counts = [len(absent), len(present), len(set_keys), len(del_keys), len(bounds) // 2]
+        args = [*counts, *batch.sets.values(), *bounds]
         keys = [self._index, *absent, *present, *set_keys, *del_keys]
         return bool(self._scripts["write_batch"](keys=keys, args=args, client=client))
 

@@ -6,10 +6,9 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from apps.storage.kv.base import TableKVStore, wrap_driver_errors
+from apps.storage.kv.base import Batch, TableKVStore, wrap_driver_errors
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kvstore (key TEXT PRIMARY KEY, value TEXT, expiration TIMESTAMP)"
 
@@ -163,35 +162,25 @@ class SqliteKVStore(TableKVStore):
         return sum(1 for (exp,) in cur.fetchall() if exp is None or exp > now)
 
     @wrap_driver_errors
-    def write_batch(
-        self,
-        sets: Mapping[str, str],
-        *,
-        require_absent: Iterable[str] = (),
-        require_present: Iterable[str] = (),
-        deletes: Iterable[str] = (),
-        delete_ranges: Iterable[tuple[str, str]] = (),
-    ):
-        for value in sets.values():
-            self._check_value(value)
+    def _write_batch(self, batch: Batch) -> bool:
         now = _ts(self._now())
         # One writer at a time (the write lock, then BEGIN IMMEDIATE): the checks and the writes are one step.
         with self._writing, self._lock():
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if any(self._holds(conn, k, now) for k in require_absent) or not all(
-                    self._holds(conn, k, now) for k in require_present
+                if any(self._holds(conn, k, now) for k in batch.require_absent) or not all(
+                    self._holds(conn, k, now) for k in batch.require_present
                 ):
                     conn.execute("ROLLBACK")
                     return False
-                for start, end in delete_ranges:
+                for start, end in batch.delete_ranges:
                     self._delete_range(conn, start, end)
-                conn.executemany("DELETE FROM kvstore WHERE key = ?", [(self._physical(k),) for k in deletes])
+                conn.executemany("DELETE FROM kvstore WHERE key = ?", [(self._physical(k),) for k in batch.deletes])
                 conn.executemany(
                     "INSERT INTO kvstore (key, value, expiration) VALUES (?, ?, NULL) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiration = NULL",
-                    [(self._physical(k), v) for k, v in sets.items()],
+                    [(self._physical(k), v) for k, v in batch.sets.items()],
                 )
                 conn.execute("COMMIT")
                 return True
