@@ -50,6 +50,12 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON = "application/json"
 
 
+def header(scope, name: bytes) -> str | None:
+    """A request header as Django's `request.headers` gives it: latin-1, repeated values joined by commas."""
+    values = [value.decode("latin1") for key, value in scope.get("headers", ()) if key == name]
+    return ",".join(values) if values else None
+
+
 def refusal(scope: dict) -> HttpResponse | None:
     """The answer to a `/v1` request that breaks one of the module's rules, or None to serve it."""
     headers = {name.decode(): value.decode("latin-1") for name, value in scope.get("headers", ()) if name in _WANTED}
@@ -97,7 +103,7 @@ def cors_allowed(origin: str) -> bool:
 def readable_by_listed_page(scope: dict, response: HttpResponse) -> HttpResponse:
     """An answer the handler gives before the middleware runs (a 401, a 413), with the CORS headers
     django-cors-headers would have added, so that a listed page can read why it was refused."""
-    origin = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"origin"), None)
+    origin = header(scope, b"origin")
     try:
         listed = origin is not None and cors_allowed(origin)
     except ValueError:
@@ -136,7 +142,7 @@ def _cross_site_refusal(scope: dict, headers: dict[str, str], host: str) -> Http
 
 
 def _content_type_refusal(scope: dict, headers: dict[str, str]) -> HttpResponse | None:
-    if scope["method"] not in _BODY_METHODS or not _has_body(headers) or _is_file_upload(scope):
+    if scope["method"] not in _BODY_METHODS or not _has_body(headers) or is_file_upload(scope):
         return None
     declared = headers.get("content-type", "")
     if parse_header_parameters(declared)[0] == _JSON:
@@ -151,6 +157,6 @@ def _has_body(headers: dict[str, str]) -> bool:
     return "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("", "0")
 
 
-def _is_file_upload(scope: dict) -> bool:
+def is_file_upload(scope: dict) -> bool:
     """`POST /v1/files` takes multipart/form-data (apps.files.uploads reads it and refuses anything else)."""
     return scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/files"

@@ -52,17 +52,12 @@ from apps.accounts.middleware import SCOPE_PRINCIPAL, api_principal
 from apps.core.errors import AuthenticationError, PayloadTooLargeError
 from apps.core.http import error_response
 from stackadmin import browser_guard
+from stackadmin.browser_guard import header, is_file_upload
 
 
 def too_large(size: int | None, limit: int) -> HttpResponse:
     shown = f"{size} bytes" if size is not None else "The request body"
     return error_response(PayloadTooLargeError(f"{shown} is over this endpoint's limit of {limit} bytes."))
-
-
-def header(scope, name: bytes) -> str | None:
-    """A request header as Django's `request.headers` gives it: latin-1, repeated values joined by commas."""
-    values = [value.decode("latin1") for key, value in scope.get("headers", ()) if key == name]
-    return ",".join(values) if values else None
 
 
 def is_preflight(scope) -> bool:
@@ -110,7 +105,7 @@ class APIHandler(APIMiddlewareMixin, ASGIHandler):
     def body_limit(self, scope) -> int:
         """The largest body a /v1 request may send: a file upload up to the configured size (plus its multipart
         framing), anything else up to DATA_UPLOAD_MAX_MEMORY_SIZE."""
-        if scope["path"].rstrip("/") == "/v1/files" and scope["method"] == "POST":
+        if is_file_upload(scope):
             return settings.STACKADMIN_RUN_CONFIG.files.max_upload_bytes + 1024 * 1024
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
