@@ -22,6 +22,7 @@ from apps.prompts.schemas import (
     PromptId,
     SetDefaultVersionRequest,
     UpdatePromptRequest,
+    VersionContent,
     VersionNumber,
 )
 
@@ -41,11 +42,13 @@ async def _write(request: HttpRequest, service, **arguments):
     return await sync_to_async(service, thread_sensitive=False)(principal=request_principal(request), **arguments)
 
 
+def _content(body: VersionContent) -> dict:
+    return {"text": body.prompt, "messages": body.messages, "variables": body.variables, "settings": body.given()}
+
+
 @router.post("", response=responses(Prompt, *CREATE), summary="Create a prompt (version 1, the default)")
 async def create_prompt(request: HttpRequest, body: CreatePromptRequest):
-    record = await _write(
-        request, services.prompt_create, text=body.prompt, variables=body.variables, message=body.message
-    )
+    record = await _write(request, services.prompt_create, **_content(body), message=body.message)
     return json_response(record.as_api())
 
 
@@ -77,9 +80,8 @@ async def update_prompt(request: HttpRequest, prompt_id: PromptId, body: UpdateP
         request,
         services.prompt_update,
         prompt_id=prompt_id,
-        text=body.prompt,
+        **_content(body),
         version=body.version,
-        variables=body.variables,
         set_as_default=body.set_as_default,
         message=body.message,
     )

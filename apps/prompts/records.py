@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from apps.core.model_settings import SETTING_NAMES
+
 
 @dataclass(frozen=True)
 class PromptVersion:
@@ -25,6 +27,12 @@ class PromptVersion:
     message: str | None = None
     owner_principal: str = ""
     access_attributes: dict | None = field(default=None, compare=False)
+    messages: list[dict] | None = None  # a chat template; then `prompt` is its text (apps.prompts.templating)
+    settings: dict = field(default_factory=dict)  # the model settings that are set (apps.core.model_settings)
+
+    @property
+    def is_chat(self) -> bool:
+        return self.messages is not None
 
     @property
     def created(self) -> datetime | None:
@@ -41,6 +49,8 @@ class PromptVersion:
             "created_at": int(self.created_at) if self.created_at is not None else None,
             "created_by": self.created_by,
             "message": self.message,
+            "messages": self.messages,
+            **{name: self.settings.get(name) for name in SETTING_NAMES},
         }
 
 
@@ -51,7 +61,10 @@ def versions_body(versions: Iterable[PromptVersion]) -> dict:
 
 
 def encode_record(v: PromptVersion) -> str:
-    # `is_default` is stored false, as llama-stack does; the pointer key is the only source of truth.
+    # `is_default` is stored false, as llama-stack does; the pointer key is the only source of truth. A text
+    # prompt's record has llama-stack's fields and stackadmin's extras only; a chat template and model settings
+    # are further top-level fields, which llama-stack ignores (it reads the `prompt` text).
+    chat = {"messages": v.messages} if v.messages is not None else {}
     return json.dumps(
         {
             "prompt_id": v.prompt_id,
@@ -64,6 +77,8 @@ def encode_record(v: PromptVersion) -> str:
             "message": v.message,
             "owner_principal": v.owner_principal,
             "access_attributes": v.access_attributes,
+            **chat,
+            **v.settings,
         },
         ensure_ascii=False,
     )
@@ -82,4 +97,6 @@ def decode_record(raw: str, *, is_default: bool = False) -> PromptVersion:
         message=data.get("message"),
         owner_principal=data.get("owner_principal") or "",
         access_attributes=data.get("access_attributes"),
+        messages=data.get("messages"),
+        settings={name: data[name] for name in SETTING_NAMES if data.get(name) is not None},
     )

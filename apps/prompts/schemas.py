@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
+from apps.core.errors import BadRequestError
+from apps.core.model_settings import ModelSettings
 from apps.core.schemas import documented, id_pattern, page_size
+from apps.core.validation import invalid, missing
+from apps.files.selectors import validate_file_id
 from apps.prompts.keys import PROMPT_ID_RE
 
 MAX_PAGE_SIZE = 1000  # a listing with paging parameters (the selector checks it)
@@ -17,8 +22,126 @@ PageSize = documented(int | None, **page_size(MAX_PAGE_SIZE))
 VersionNumber = documented(int | None, type="integer", minimum=1)
 
 
+# ------------------------------------------------------------------------------------------ chat templates
+MAX_MESSAGES = 100
+MESSAGE_ROLES = ("system", "developer", "user", "assistant")
+# What each role's content may hold besides a string: the parts OpenAI's input messages take in that role.
+_PARTS_BY_ROLE = {
+    "system": ("input_text",),
+    "developer": ("input_text",),
+    "user": ("input_text", "input_image", "input_file"),
+    "assistant": ("output_text", "input_text"),
+}
+_PART_FIELDS = {
+    "input_text": {"type", "text"},
+    "output_text": {"type", "text", "annotations"},
+    "input_image": {"type", "image_url", "file_id", "detail"},
+    "input_file": {"type", "file_id", "file_data", "file_url", "filename"},
+}
+
+
+def _text_part(part: Mapping, at: tuple) -> None:
+    if not isinstance(part.get("text"), str):
+        raise invalid("expected a string", at=(*at, "text")) if "text" in part else missing(at=(*at, "text"))
+
+
+def _source(part: Mapping, at: tuple, sources: tuple[str, ...]) -> None:
+    given = [name for name in sources if part.get(name) is not None]
+    if len(given) != 1:
+        raise invalid(f"give exactly one of {', '.join(sources)}", at=at)
+    value = part[given[0]]
+    if not isinstance(value, str) or not value:
+        raise invalid("expected a non-empty string", at=(*at, given[0]))
+    if given[0] == "file_id":
+        try:
+            validate_file_id(value)
+        except BadRequestError:
+            raise invalid(
+                f"{value!r}; file ids are 'file-' followed by 32 hex characters", at=(*at, "file_id")
+            ) from None
+    if part.get("detail") not in (None, "low", "high", "auto"):
+        raise invalid(f"{part['detail']!r}; expected low, high or auto", at=(*at, "detail"))
+    if part.get("filename") is not None and not isinstance(part["filename"], str):
+        raise invalid("expected a string", at=(*at, "filename"))
+
+
+def _content_part(part: Any, role: str, at: tuple) -> dict:
+    if not isinstance(part, Mapping):
+        raise invalid("expected a content part object", at=at)
+    kind = part.get("type")
+    if kind not in _PART_FIELDS:
+        raise invalid(f"{kind!r}; expected input_text, output_text, input_image or input_file", at=(*at, "type"))
+    if kind not in _PARTS_BY_ROLE[role]:
+        raise invalid(
+            f"{role} messages cannot hold {kind} parts (they take {', '.join(_PARTS_BY_ROLE[role])})",
+            at=(*at, "type"),
+        )
+    unknown = sorted(set(part) - _PART_FIELDS[kind])
+    if unknown:
+        raise invalid(f"{unknown[0]!r} is not a field of an {kind} part", at=(*at, unknown[0]))
+    if kind in ("input_text", "output_text"):
+        _text_part(part, at)
+    elif kind == "input_image":
+        _source(part, at, ("image_url", "file_id"))
+    else:
+        _source(part, at, ("file_id", "file_data", "file_url"))
+    return {name: value for name, value in part.items() if value is not None}
+
+
+def _message(value: Any) -> Any:
+    """A chat template message: `{role, content}` (OpenAI's `type: "message"` allowed), content a string or the
+    parts its role can hold. Stored as `{role, content}`."""
+    if not isinstance(value, Mapping):
+        raise invalid("expected a message object {role, content}")
+    unknown = sorted(set(value) - {"type", "role", "content"})
+    if unknown:
+        raise invalid(f"{unknown[0]!r} is not a field of a message", at=(unknown[0],))
+    if value.get("type", "message") != "message":
+        raise invalid(f"{value['type']!r}; a prompt's messages are of type 'message'", at=("type",))
+    role = value.get("role")
+    if role not in MESSAGE_ROLES:
+        if role is None:
+            raise missing(at=("role",))
+        raise invalid(f"{role!r}; expected one of {', '.join(MESSAGE_ROLES)}", at=("role",))
+    content = value.get("content")
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if content is None:
+        raise missing(at=("content",))
+    if not isinstance(content, list) or not content:
+        raise invalid("expected a string or a non-empty array of content parts", at=("content",))
+    return {"role": role, "content": [_content_part(p, role, ("content", i)) for i, p in enumerate(content)]}
+
+
+PromptMessage = Annotated[
+    dict[str, Any],
+    BeforeValidator(_message),
+    Field(
+        description="{role: system | developer | user | assistant, content: a string or content parts (input_text; "
+        "input_image and input_file in user messages; output_text in assistant messages)}; {{ name }} placeholders "
+        "may stand in any text.",
+    ),
+]
+PromptMessages = Annotated[list[PromptMessage], Field(min_length=1, max_length=MAX_MESSAGES)]
+
+
+class VersionContent(ModelSettings):
+    """What a version holds besides its number: llama-stack's text or a chat template, variables, model settings.
+
+    Unknown fields are ignored, as llama-stack's Prompts API ignores them."""
+
+    prompt: str | None = Field(None, description="The template text, with {{ name }} placeholders.")
+    messages: PromptMessages | None = Field(
+        None, description="A chat template, instead of `prompt`: messages in order (extension)."
+    )
+    variables: list[str] | None = Field(None, description="The variables the template uses; null means none.")
+    message: str | None = Field(None, description="Optional commit message for the version (extension).")
+
+
 class Prompt(Schema):
-    prompt: str | None = Field(description="The template text, with {{ name }} placeholders.")
+    prompt: str | None = Field(
+        description="The template text, with {{ name }} placeholders; for a chat template, its messages as text."
+    )
     version: int = Field(ge=1)
     prompt_id: str = Field(description="'pmpt_' followed by 48 lowercase hex characters.")
     variables: list[str] = Field(default_factory=list)
@@ -26,6 +149,18 @@ class Prompt(Schema):
     created_at: int | None = Field(None, description="Unix seconds when this version was written (extension).")
     created_by: str | None = Field(None, description="Who wrote this version, when known (extension).")
     message: str | None = Field(None, description="Commit message of this version (extension).")
+    messages: list[dict[str, Any]] | None = Field(None, description="The chat template, if any (extension).")
+    # The version's model settings (extension), as `responses.create` takes them; null when not set.
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    text: dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None
+    truncation: str | None = None
 
 
 class ListPromptsResponse(Schema):
@@ -36,18 +171,15 @@ class ListPromptsResponse(Schema):
     last_id: str | None = None
 
 
-class CreatePromptRequest(Schema):
-    prompt: str
-    variables: list[str] | None = None
-    message: str | None = Field(None, description="Optional commit message for version 1 (extension).")
+class CreatePromptRequest(VersionContent):
+    """Version 1: `prompt` text or `messages`, with optional variables and model settings."""
 
 
-class UpdatePromptRequest(Schema):
-    prompt: str
+class UpdatePromptRequest(VersionContent):
+    """A new version: its whole content (nothing is inherited from the previous version)."""
+
     version: int = Field(description="The latest version number you saw; anything else is a 409.")
-    variables: list[str] | None = Field(None, description="Replaces the variables; null means none.")
     set_as_default: bool = True
-    message: str | None = Field(None, description="Optional commit message for the new version (extension).")
 
 
 class SetDefaultVersionRequest(Schema):

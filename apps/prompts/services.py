@@ -11,6 +11,7 @@ or version is left without the other).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from apps.core.access import require_create
 from apps.core.errors import (
@@ -32,7 +33,7 @@ from apps.prompts.selectors import (
     prompt_version_get,
     validate_prompt_id,
 )
-from apps.prompts.templating import validate_template
+from apps.prompts.templating import messages_text, validate_messages, validate_template
 from apps.storage.kv import KVBackendError
 
 EVENTS_GROUP = "prompts"
@@ -47,6 +48,26 @@ def _validate_message(message: object) -> str | None:
     if len(message) > MAX_MESSAGE_CHARS:
         raise BadRequestError(f"Invalid value for 'message': at most {MAX_MESSAGE_CHARS} characters.", param="message")
     return message.strip() or None
+
+
+def _content(text: str | None, messages: list[dict] | None, variables: object) -> tuple[str, list[str]]:
+    """The version's text and declared variables, after the template rules: of the text, or of a chat template
+    (whose text is derived from its messages, so `text`, if given too, must be that)."""
+    if messages is None:
+        if text is None:
+            raise BadRequestError(
+                "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter"
+            )
+        return text, validate_template(text=text, variables=variables)
+    declared = validate_messages(messages=messages, variables=variables)
+    derived = messages_text(messages)
+    if text is not None and text != derived:
+        raise BadRequestError(
+            "Invalid value for 'prompt': give either 'prompt' (a text template) or 'messages' (a chat template); a "
+            "chat template's text is derived from its messages.",
+            param="prompt",
+        )
+    return derived, declared
 
 
 def _author(principal: Principal, created_by: str | None) -> str | None:
@@ -73,17 +94,23 @@ def _write(
 
 def prompt_create(
     *,
-    text: str,
+    text: str | None = None,
+    messages: list[dict] | None = None,
     variables: list[str] | None = None,
+    settings: Mapping | None = None,
     message: str | None = None,
     principal: Principal = ANONYMOUS,
     created_by: str | None = None,
 ) -> PromptVersion:
-    declared = validate_template(text=text, variables=variables)
+    """Version 1 of a new prompt: a text template (`text`) or a chat template (`messages`, shaped as
+    `apps.prompts.schemas.PromptMessage`), with model `settings` as `ModelSettings.given()` makes them."""
+    text, declared = _content(text, messages, variables)
     require_create(principal, "prompt")
     record = PromptVersion(
         prompt_id=new_prompt_id(),
         prompt=text,
+        messages=messages,
+        settings=dict(settings or {}),
         version=1,
         variables=declared,
         is_default=True,
@@ -103,15 +130,18 @@ def prompt_create(
 def prompt_update(
     *,
     prompt_id: str,
-    text: str,
+    text: str | None = None,
+    messages: list[dict] | None = None,
     version: int,
     variables: list[str] | None = None,
+    settings: Mapping | None = None,
     set_as_default: bool = True,
     message: str | None = None,
     principal: Principal = ANONYMOUS,
     created_by: str | None = None,
 ) -> PromptVersion:
-    """Write version latest+1. `version` must be the latest version the caller saw (optimistic concurrency)."""
+    """Write version latest+1 with the given content (as `prompt_create` takes it; nothing is inherited).
+    `version` must be the latest version the caller saw (optimistic concurrency)."""
     validate_prompt_id(prompt_id)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
@@ -121,11 +151,13 @@ def prompt_update(
         raise NotFoundError(f"Prompt '{prompt_id}' not found.", param="prompt_id")
     if version != latest:
         raise _stale(prompt_id, version, latest)
-    declared = validate_template(text=text, variables=variables)
+    text, declared = _content(text, messages, variables)
     new = latest + 1
     record = PromptVersion(
         prompt_id=prompt_id,
         prompt=text,
+        messages=messages,
+        settings=dict(settings or {}),
         version=new,
         variables=declared,
         is_default=set_as_default,

@@ -160,25 +160,30 @@ def _check_variables(variables: object) -> list[str]:
     return list(dict.fromkeys(variables))
 
 
-def _check_placeholders(text: str, declared: list[str]) -> None:
-    analysis = analyze_template(text)
-    if analysis.malformed:
-        first = analysis.malformed[0]
-        raise BadRequestError(
-            f"Invalid value for 'prompt': malformed placeholder {first.snippet!r} at character {first.position}; "
-            "placeholders look like {{ name }} with a name of letters, digits and underscores.",
-            param="prompt",
-            code="invalid_placeholder",
-        )
-    invalid = [name for name in analysis.placeholders if not VARIABLE_NAME_RE.match(name)]
-    if invalid:
-        raise BadRequestError(
-            f"Invalid value for 'prompt': placeholder {{{{ {invalid[0]} }}}} uses an invalid variable name; names "
-            "are letters, digits and underscores, not starting with a digit.",
-            param="prompt",
-            code="invalid_placeholder",
-        )
-    undeclared = analysis.undeclared(declared)
+def _check_placeholders(texts: list[tuple[str, str]], declared: list[str]) -> None:
+    """Every `{{` in each `(param, text)` opens a valid placeholder, and every name used is declared."""
+    used: dict[str, None] = {}
+    for param, text in texts:
+        analysis = analyze_template(text)
+        if analysis.malformed:
+            first = analysis.malformed[0]
+            raise BadRequestError(
+                f"Invalid value for '{param}': malformed placeholder {first.snippet!r} at character "
+                f"{first.position}; placeholders look like {{{{ name }}}} with a name of letters, digits and "
+                "underscores.",
+                param=param,
+                code="invalid_placeholder",
+            )
+        invalid = [name for name in analysis.placeholders if not VARIABLE_NAME_RE.match(name)]
+        if invalid:
+            raise BadRequestError(
+                f"Invalid value for '{param}': placeholder {{{{ {invalid[0]} }}}} uses an invalid variable name; "
+                "names are letters, digits and underscores, not starting with a digit.",
+                param=param,
+                code="invalid_placeholder",
+            )
+        used.update(dict.fromkeys(analysis.placeholders))
+    undeclared = sorted(name for name in used if name not in set(declared))
     if undeclared:
         raise BadRequestError(
             f"Prompt contains undeclared variables: {undeclared}. Declare them in 'variables'.",
@@ -192,7 +197,63 @@ def validate_template(*, text: object, variables: object) -> list[str]:
     de-duplicated in their given order. The first problem is a 400 naming `prompt` or `variables`."""
     text = _check_text(text)
     declared = _check_variables(variables)
-    _check_placeholders(text, declared)
+    _check_placeholders([("prompt", text)], declared)
+    return declared
+
+
+# ------------------------------------------------------------------------------------------ chat templates
+# A chat template is a list of messages `{role, content}` (their shape is `apps.prompts.schemas.PromptMessage`'s
+# to check); placeholders may stand in any text: a string content, or the text of an input_text/output_text part.
+TEXT_PART_TYPES = ("input_text", "output_text")
+MEDIA_PART_TYPES = ("input_image", "input_file")
+
+
+def message_texts(messages: list[dict]) -> list[tuple[str, str]]:
+    """`(param, text)` for every text of a chat template, in reading order (`messages[1].content[0].text`)."""
+    texts: list[tuple[str, str]] = []
+    for index, message in enumerate(messages):
+        content = message["content"]
+        if isinstance(content, str):
+            texts.append((f"messages[{index}].content", content))
+            continue
+        for number, part in enumerate(content):
+            if part["type"] in TEXT_PART_TYPES:
+                texts.append((f"messages[{index}].content[{number}].text", part["text"]))
+    return texts
+
+
+def _part_label(part: dict) -> str:
+    if part["type"] in TEXT_PART_TYPES:
+        return part["text"]
+    if part["type"] == "input_image":
+        return "[image]"
+    return f"[file: {part.get('filename') or part.get('file_id') or 'inline'}]"
+
+
+def messages_text(messages: list[dict]) -> str:
+    """A chat template as one text, each message under its role: what a llama-stack client shows as the version's
+    `prompt`, and what search and the list's excerpt read."""
+    blocks = []
+    for message in messages:
+        content = message["content"]
+        body = content if isinstance(content, str) else "\n".join(_part_label(part) for part in content)
+        blocks.append(f"[{message['role']}]\n{body}")
+    return "\n\n".join(blocks)
+
+
+def validate_messages(*, messages: list[dict], variables: object) -> list[str]:
+    """`validate_template` for a chat template: the same placeholder rules in every text, the same limit on all
+    of them together. Returns the declared variables."""
+    declared = _check_variables(variables)
+    texts = message_texts(messages)
+    total = sum(len(text) for _, text in texts)
+    if total > MAX_PROMPT_CHARS:
+        raise BadRequestError(
+            f"Invalid value for 'messages': {total} characters of text is over the limit of {MAX_PROMPT_CHARS}.",
+            param="messages",
+            code="string_above_max_length",
+        )
+    _check_placeholders(texts, declared)
     return declared
 
 
@@ -215,9 +276,10 @@ class Rendering:
         return len(self.text)
 
 
-def render(text: str, values: Mapping[str, str]) -> Rendering:
+def render(text: str, values: Mapping[str, str | Mapping]) -> Rendering:
     """`text` with `values` substituted. A placeholder without a value stays as written and is reported, so a
-    preview can mark it; a caller that needs every value checks `missing` (or the declared variables) itself."""
+    preview can mark it; a caller that needs every value checks `missing` (or the declared variables) itself.
+    A value that is not a string (an image or a file part) cannot be written into text: see `render_message`."""
     text = text or ""
     parts: list[Part] = []
     missing: dict[str, None] = {}
@@ -226,7 +288,7 @@ def render(text: str, values: Mapping[str, str]) -> Rendering:
         if match.start() > position:
             parts.append(Part("text", text[position : match.start()]))
         name = match.group(1)
-        if name in values:
+        if isinstance(values.get(name), str):
             parts.append(Part("value", values[name], name))
         else:
             missing.setdefault(name)
@@ -235,3 +297,49 @@ def render(text: str, values: Mapping[str, str]) -> Rendering:
     if position < len(text):
         parts.append(Part("text", text[position:]))
     return Rendering(parts=parts, missing=list(missing), text="".join(p.text for p in parts))
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    message: dict  # an input item: {"type": "message", "role", "content": [parts]}
+    missing: list[str]
+    media: list[str]  # variables whose value (an image or a file) stands as a part of its own
+
+
+def _render_into(parts: list[dict], text: str, kind: str, values: Mapping, media: dict, missing: dict) -> None:
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            parts.append({"type": kind, "text": "".join(pending)})
+            pending.clear()
+
+    for piece in render(text, values).parts:
+        value = values.get(piece.name) if piece.kind == "missing" else None
+        if isinstance(value, Mapping):  # an image or a file: a part of its own, where its placeholder stood
+            flush()
+            parts.append(dict(value))
+            media.setdefault(piece.name)
+            continue
+        if piece.kind == "missing":
+            missing.setdefault(piece.name)
+        pending.append(piece.text)
+    flush()
+
+
+def render_message(message: dict, values: Mapping[str, str | Mapping]) -> RenderedMessage:
+    """One message of a chat template with `values` substituted, as a Responses input item. String values are
+    written into the text; a content-part value (`input_image`, `input_file`) takes its placeholder's place as a
+    part of its own (whether the message's role can hold it is the caller's to check, from `media`)."""
+    role = message["role"]
+    content = message["content"]
+    kind = "output_text" if role == "assistant" else "input_text"
+    parts: list[dict] = []
+    media: dict[str, None] = {}
+    missing: dict[str, None] = {}
+    for part in [{"type": kind, "text": content}] if isinstance(content, str) else content:
+        if part["type"] in TEXT_PART_TYPES:
+            _render_into(parts, part["text"], part["type"], values, media, missing)
+        else:
+            parts.append(dict(part))
+    return RenderedMessage({"type": "message", "role": role, "content": parts}, list(missing), list(media))

@@ -8,7 +8,6 @@ not support. The service then resolves what a request names (model, prompt, prev
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -28,13 +27,12 @@ from apps.conversations.selectors import validate_conversation_id
 from apps.core.errors import BadRequestError
 from apps.core.items import Item
 from apps.core.metadata import Metadata
+from apps.core.model_settings import ModelSettings, check_tool_choice
 from apps.core.paging import MAX_PAGE_SIZE
 from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery, page_size
 from apps.core.validation import invalid, missing, rejected
 from apps.prompts.selectors import validate_prompt_id
-from apps.responses.json_schemas import check_json_schema, check_strict_schema
 
-FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Input items a chat model can be sent; the rest of `_SKIPPED_TYPES` describe work of built-in tools or
 # reasoning and are stored but not sent.
 _SENT_TYPES = ("message", "function_call", "function_call_output")
@@ -65,173 +63,10 @@ def _supported(items: list[dict]) -> list[dict]:
 ResponseInput = Annotated[list[Item], AfterValidator(_supported), BeforeValidator(_string_or_items)]
 
 
-# ------------------------------------------------------------------------------------------ tools
-def _tool_object(tool: Any) -> Any:
-    if not isinstance(tool, Mapping):
-        raise invalid("expected a tool object")
-    return tool
-
-
-def _function_type(kind: Any) -> Any:
-    if kind != "function":
-        raise invalid(
-            f"{kind!r} tools are not supported by stackadmin; only 'function' tools (run by the client) are",
-            code="unsupported_tool",
-        )
-    return kind
-
-
-def _function_name(name: Any) -> Any:
-    if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
-        raise invalid(
-            f"{name!r}; function names are 1-64 letters, digits, '_' or '-'",
-            code="missing_required_parameter" if name is None else "invalid_value",
-        )
-    return name
-
-
-def _function_parameters(parameters: Any) -> Any:
-    if parameters is None:
-        return parameters
-    check_json_schema(parameters)
-    if parameters.get("type", "object") != "object":
-        raise rejected(
-            "Invalid schema for '{param}': the parameters of a function are an object (type 'object'), not {kind!r}.",
-            code="invalid_schema",
-            kind=parameters.get("type"),
-        )
-    return parameters
-
-
-def _flag(value: Any) -> Any:
-    if value is not None and not isinstance(value, bool):
-        raise invalid("expected true or false")
-    return value
-
-
-def _text(value: Any) -> Any:
-    if value is not None and not isinstance(value, str):
-        raise invalid("expected a string")
-    return value
-
-
-class FunctionTool(BaseModel):
-    """A function tool, run by the client. Fields the tool has beyond these are dropped, as OpenAI does."""
-
-    type: Annotated[Any, AfterValidator(_function_type)] = Field(None, validate_default=True)
-    name: Annotated[Any, AfterValidator(_function_name)] = Field(None, validate_default=True)
-    parameters: Annotated[Any, AfterValidator(_function_parameters)] = None
-    strict: Annotated[Any, AfterValidator(_flag)] = None
-    description: Annotated[Any, AfterValidator(_text)] = None
-
-    @model_validator(mode="after")
-    def _strict_parameters(self) -> FunctionTool:
-        if self.strict and self.parameters is not None:
-            check_strict_schema(self.parameters, at=("parameters",))
-        return self
-
-    def echo(self) -> dict[str, Any]:
-        """The tool as a response repeats it."""
-        return {
-            "type": "function",
-            "name": self.name,
-            "description": self.description,
-            "parameters": self.parameters,
-            "strict": self.strict,
-        }
-
-
-def _distinct_names(tools: list[FunctionTool]) -> list[FunctionTool]:
-    seen: set[str] = set()
-    for index, tool in enumerate(tools):
-        if tool.name in seen:
-            raise invalid(f"the function {tool.name!r} is declared twice", at=(index, "name"))
-        seen.add(tool.name)
-    return tools
-
-
-Tools = Annotated[list[Annotated[FunctionTool, BeforeValidator(_tool_object)]], AfterValidator(_distinct_names)]
-
-
-# ------------------------------------------------------------------------------------------ tool_choice
-_TOOL_CHOICE_FORMS = (
-    "expected 'auto', 'none', 'required', {type: 'function', name} or {type: 'allowed_tools', mode, tools}"
-)
-
-
-def _tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
-    """The form of `tool_choice`; the functions it names are checked against `tools` by the request."""
-    if choice in ("auto", "none", "required"):
-        return choice
-    kind = choice.get("type") if isinstance(choice, Mapping) else None
-    if kind == "function":
-        return choice
-    if kind == "allowed_tools":
-        allowed = choice.get("tools")
-        if choice.get("mode", "auto") not in ("auto", "required") or not isinstance(allowed, list) or not allowed:
-            raise invalid("allowed_tools needs mode 'auto' or 'required' and a non-empty 'tools' array")
-        return choice
-    raise invalid(f"{choice!r}; {_TOOL_CHOICE_FORMS}")
-
-
-def _check_tool_choice(choice: str | dict[str, Any] | None, tools: list[FunctionTool]) -> None:
-    names = {tool.name for tool in tools}
-    if choice == "required" and not tools:
-        raise invalid("'required' needs at least one tool in 'tools'", at=("tool_choice",))
-    if not isinstance(choice, Mapping):
-        return
-    if choice["type"] == "function":
-        if choice.get("name") not in names:
-            raise invalid(f"{choice.get('name')!r} is not a function in 'tools'", at=("tool_choice", "name"))
-        return
-    for index, ref in enumerate(choice["tools"]):
-        name = ref.get("name") if isinstance(ref, Mapping) else None
-        if name not in names:
-            raise invalid(f"{name!r} is not a function in 'tools'", at=("tool_choice", "tools", index))
-
-
-# ------------------------------------------------------------------------------------------ text
-def _json_schema_format(fmt: Mapping) -> None:
-    name = fmt.get("name")
-    if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
-        raise invalid(f"{name!r}; a schema name is 1-64 letters, digits, '_' or '-'", at=("format", "name"))
-    schema = fmt.get("schema")
-    if schema is None:
-        raise missing(at=("format", "schema"))
-    check_json_schema(schema, at=("format", "schema"))
-    if schema.get("type") != "object":
-        raise rejected(
-            "Invalid schema for '{param}': the root of a response format schema must be of type 'object'.",
-            code="invalid_schema",
-            at=("format", "schema"),
-        )
-    strict = fmt.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise invalid("expected true or false", at=("format", "strict"))
-    if strict:
-        check_strict_schema(schema, at=("format", "schema"))
-
-
-def _text_format(text: dict[str, Any]) -> dict[str, Any]:
-    verbosity = text.get("verbosity") or "medium"
-    if verbosity not in ("low", "medium", "high"):
-        raise invalid(f"{verbosity!r}; expected low, medium or high", at=("verbosity",))
-    fmt = text.get("format") or {"type": "text"}
-    if not isinstance(fmt, Mapping):
-        raise invalid("expected an object with a 'type'", at=("format",))
-    kind = fmt.get("type")
-    if kind == "json_schema":
-        _json_schema_format(fmt)
-    elif kind not in ("text", "json_object"):
-        raise invalid(f"{kind!r}; expected text, json_object or json_schema", at=("format", "type"))
-    return text
-
-
 # ------------------------------------------------------------------------------------------ the rest
-def _present(model: str | None) -> str:
-    if not model:
-        raise missing()
-    return model
+def _model_or_none(model: Any) -> Any:
+    """An empty model is no model (a missing one, unless a prompt gives it)."""
+    return None if model == "" else model
 
 
 def _conversation_id(conversation: str | dict[str, Any] | None) -> str | None:
@@ -249,14 +84,6 @@ def _no_background(background: bool | None) -> bool | None:
     if background:
         raise invalid("background responses are not supported by stackadmin", code="unsupported_parameter")
     return background
-
-
-def _no_auto_truncation(truncation: str | None) -> str | None:
-    if truncation == "auto":
-        raise invalid(
-            "'auto' is not supported by stackadmin; leave it out or use 'disabled'", code="unsupported_parameter"
-        )
-    return truncation
 
 
 # ------------------------------------------------------------------------------------------ prompt
@@ -342,14 +169,18 @@ class ResponsePrompt(BaseModel):
         return value
 
 
-class CreateResponseRequest(BaseModel):
-    """OpenAI's create body. Unknown fields are a 400, as OpenAI answers them; see README for what is ignored."""
+class CreateResponseRequest(ModelSettings):
+    """OpenAI's create body. Unknown fields are a 400, as OpenAI answers them; see README for what is ignored.
+
+    The model settings (`apps.core.model_settings`) are optional here when a `prompt` is named: the prompt
+    version's own settings fill in what the request leaves out (the service merges them)."""
 
     model_config = ConfigDict(extra="forbid")
 
     background: Annotated[bool | None, AfterValidator(_no_background)] = None
-    truncation: Annotated[Literal["auto", "disabled"] | None, AfterValidator(_no_auto_truncation)] = None
-    model: Annotated[str | None, AfterValidator(_present)]
+    model: Annotated[str | None, BeforeValidator(_model_or_none)] = Field(
+        None, description="Required unless the `prompt` names a version that has one."
+    )
     input: ResponseInput | None = None
     instructions: str | None = None
     previous_response_id: str | None = None
@@ -358,16 +189,8 @@ class CreateResponseRequest(BaseModel):
     prompt_id: str | None = Field(None, description="llama-stack's shorthand for prompt={'id': ...}.")
     store: bool | None = True
     stream: bool | None = False
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, ge=0, le=1)
-    max_output_tokens: int | None = Field(None, ge=16)
     max_tool_calls: int | None = Field(None, ge=1)
     metadata: Metadata | None = None
-    tools: Tools | None = None
-    tool_choice: Annotated[str | dict[str, Any], AfterValidator(_tool_choice)] | None = None
-    text: Annotated[dict[str, Any], AfterValidator(_text_format)] | None = None
-    parallel_tool_calls: bool | None = None
-    reasoning: dict[str, Any] | None = None
     include: list[str] | None = None
     user: str | None = None
     safety_identifier: str | None = Field(None, max_length=64)
@@ -402,7 +225,16 @@ class CreateResponseRequest(BaseModel):
                 code="mutually_exclusive_parameters",
                 at=("conversation",),
             )
-        _check_tool_choice(self.tool_choice, self.tools or [])
+        if self.prompt is None:
+            if self.model is None:
+                raise missing(at=("model",))
+            check_tool_choice(self.tool_choice, self.tools or [])
+        return self
+
+    @model_validator(mode="after")
+    def _choice_among_tools(self) -> CreateResponseRequest:
+        """Replaces the settings' own check: with a prompt, `tool_choice` may name the prompt's tools, so the
+        service checks it once the prompt's settings are merged in (`_together` checks it otherwise)."""
         return self
 
 

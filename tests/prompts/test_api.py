@@ -5,7 +5,31 @@ from __future__ import annotations
 import httpx
 import pytest
 
-PROMPT_KEYS = ["prompt", "version", "prompt_id", "variables", "is_default", "created_at", "created_by", "message"]
+SETTINGS = [
+    "model",
+    "temperature",
+    "top_p",
+    "max_output_tokens",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "text",
+    "reasoning",
+    "truncation",
+]
+# llama-stack's fields in its order, then stackadmin's: the commit, the chat template and the model settings.
+PROMPT_KEYS = [
+    "prompt",
+    "version",
+    "prompt_id",
+    "variables",
+    "is_default",
+    "created_at",
+    "created_by",
+    "message",
+    "messages",
+    *SETTINGS,
+]
 
 
 @pytest.fixture
