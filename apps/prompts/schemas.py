@@ -36,7 +36,7 @@ _PART_FIELDS = {
     "input_text": {"type", "text"},
     "output_text": {"type", "text", "annotations"},
     "input_image": {"type", "image_url", "file_id", "detail"},
-    "input_file": {"type", "file_id", "file_data", "file_url", "filename"},
+    "input_file": {"type", "file_id", "file_data", "filename"},
 }
 
 
@@ -84,7 +84,7 @@ def _content_part(part: Any, role: str, at: tuple) -> dict:
     elif kind == "input_image":
         _source(part, at, ("image_url", "file_id"))
     else:
-        _source(part, at, ("file_id", "file_data", "file_url"))
+        _source(part, at, ("file_id", "file_data"))
     return {name: value for name, value in part.items() if value is not None}
 
 

@@ -35,7 +35,7 @@ from apps.prompts.keys import (
     version_key,
 )
 from apps.prompts.records import PromptVersion, decode_record, versions_body
-from apps.prompts.templating import Rendering, render
+from apps.prompts.templating import Rendering, render, render_message
 from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
 
 logger = logging.getLogger("apps.prompts")
@@ -201,8 +201,9 @@ _MEDIA_LABELS = {"input_image": "Image", "input_file": "File"}
 @dataclass(frozen=True)
 class RenderedPrompt:
     prompt: PromptVersion  # the version that was rendered (the default one when no version was asked for)
-    rendering: Rendering
-    media: dict[str, dict]  # image and file values by variable name, as given (OpenAI's content-part shape)
+    rendering: Rendering  # the version's text, rendered (for a chat template: its messages as text)
+    media: dict[str, dict]  # a text template's image and file values by variable name (OpenAI's content parts)
+    messages: list[dict] | None = None  # a chat template's messages, rendered: Responses input items
 
     @property
     def text(self) -> str:
@@ -238,6 +239,31 @@ def _value_text(name: str, value: str | Mapping[str, Any], media: dict[str, dict
     return f"[{_MEDIA_LABELS[value['type']]}: {name}]"
 
 
+def _chat_value(value: str | Mapping[str, Any]) -> str | dict:
+    """A value as a chat template takes it: text, or an image or file part standing where its placeholder is."""
+    if isinstance(value, str):
+        return value
+    return value["text"] if value["type"] == "input_text" else dict(value)
+
+
+def _render_messages(stored: PromptVersion, variables: Mapping[str, Any], param: str) -> list[dict]:
+    values = {name: _chat_value(value) for name, value in variables.items()}
+    messages = []
+    for index, (template, rendered) in enumerate(
+        (message, render_message(message, values)) for message in stored.messages or ()
+    ):
+        if rendered.media and template["role"] != "user":
+            name = rendered.media[0]
+            raise BadRequestError(
+                f"Invalid value for '{param}.{name}': an {values[name]['type']} can only stand in a user message, "
+                f"and {{{{ {name} }}}} is in message {index} ({template['role']}) of prompt '{stored.prompt_id}' "
+                f"version {stored.version}.",
+                param=f"{param}.{name}",
+            )
+        messages.append(rendered.message)
+    return messages
+
+
 def prompt_render(
     *,
     prompt_id: str,
@@ -253,12 +279,18 @@ def prompt_render(
     (a preview marks the missing ones instead). Values are strings or `input_text`/`input_image`/`input_file`
     parts, as the caller's schema has checked. `param` is where the caller's request holds the variables, so
     that a 400 names the caller's own field. A prompt that does not exist or is not visible is a 404.
+
+    A chat template's messages are rendered too, image and file values standing as parts of their own where
+    their placeholders are (in user messages only: a 400 otherwise).
     """
     stored = prompt_get(prompt_id=prompt_id, version=version, principal=principal)
     _check_variable_names(stored, list(variables), allow_missing=allow_missing, param=param)
     media: dict[str, dict] = {}
     values = {name: _value_text(name, value, media) for name, value in variables.items()}
-    return RenderedPrompt(prompt=stored, rendering=render(stored.prompt or "", values), media=media)
+    rendering = render(stored.prompt or "", values)
+    if stored.is_chat:
+        return RenderedPrompt(stored, rendering, {}, _render_messages(stored, variables, param))
+    return RenderedPrompt(prompt=stored, rendering=rendering, media=media)
 
 
 async def aread(selector: Callable[..., T], /, **arguments: Any) -> T:

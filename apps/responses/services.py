@@ -6,7 +6,10 @@ HTTP error and nothing is stored. Once a stream has started, a failure of the mo
 `response.failed` (the response is stored as failed when `store` is on, never as completed); so does a failure of
 the final store write (nothing is stored as completed then).
 
-The messages sent are: the stored prompt (system), `instructions` (system), the history, this turn's input.
+The messages sent are: the stored prompt (a text prompt as a system message, a chat template's messages as they
+are), `instructions` (system), the history, this turn's input. The model settings are the request's, laid over the
+prompt version's (`apps.core.model_settings.merged`): a request may leave out even `model` when the version names
+one.
 History is the chat messages stored with the previous response (`previous_response_id`) or the conversation's
 items (`conversation`). What is stored for resumption is the history plus this turn, without system messages:
 like OpenAI, `instructions` and `prompt` apply to the request that carries them.
@@ -32,7 +35,9 @@ from apps.core.access import require_create
 from apps.core.errors import BadRequestError, NotFoundError, StackAdminError
 from apps.core.http import sse_event
 from apps.core.items import with_id
+from apps.core.model_settings import ModelSettings, merged
 from apps.core.principal import ANONYMOUS, Principal
+from apps.files.selectors import file_data_url, validate_file_id
 from apps.inference.selectors import ModelHandle, model_resolve
 from apps.prompts import selectors as prompt_selectors
 from apps.responses import items as conv
@@ -67,13 +72,57 @@ def new_response_id() -> str:
 
 
 # ------------------------------------------------------------------------------------------ prompt
+MAX_INLINE_FILE_BYTES = 32 * 1024 * 1024  # a file named by `file_id` is sent to the model inline, up to this
+
+
 @dataclass(frozen=True)
 class ResolvedPrompt:
     prompt_id: str
     version: int
-    text: str
-    media: list[dict]  # content parts of image/file variables, sent after the prompt as a user message
+    messages: list[dict]  # chat messages sent before everything else: the text as a system message, or the template
+    media: list[dict]  # a text prompt's image/file variables, sent after the conversation as a user message
+    instructions: list[dict] | None  # a chat template, rendered, as the response's `instructions` shows it
+    settings: dict  # the version's model settings
     echo: dict
+
+
+async def _inline_file(part: dict, principal: Principal, param: str) -> dict:
+    """An image or file part that names one of our files by `file_id`, with its bytes inline (what a chat model
+    takes); a file the caller may not read is a 400 naming `param`."""
+    if part.get("type") not in ("input_image", "input_file") or not part.get("file_id"):
+        return part
+    file_id = validate_file_id(part["file_id"], param=param)
+    try:
+        file, url = await sync_to_async(file_data_url)(
+            file_id=file_id, principal=principal, max_bytes=MAX_INLINE_FILE_BYTES
+        )
+    except (NotFoundError, BadRequestError) as exc:
+        raise BadRequestError(f"Invalid value for '{param}': {exc.message}", param=param, code=exc.code) from exc
+    if part["type"] == "input_file":
+        return {"type": "input_file", "file_data": url, "filename": part.get("filename") or file.filename}
+    if not url.startswith("data:image/"):
+        raise BadRequestError(
+            f"Invalid value for '{param}': file '{part['file_id']}' ({file.filename}) is not an image.", param=param
+        )
+    return {"type": "input_image", "image_url": url, **({"detail": part["detail"]} if part.get("detail") else {})}
+
+
+async def _inline_files(items: list[dict], principal: Principal, params: dict[str, str]) -> list[dict]:
+    """`items` (rendered template messages) with their file parts inline; `params` names where each file id came
+    from (a variable), else it is the stored prompt's."""
+    out = []
+    for item in items:
+        content = [await _inline_file(p, principal, params.get(p.get("file_id"), "prompt.id")) for p in item["content"]]
+        out.append({**item, "content": content})
+    return out
+
+
+def _file_params(variables: dict) -> dict[str, str]:
+    return {
+        value["file_id"]: f"prompt.variables.{name}"
+        for name, value in variables.items()
+        if isinstance(value, dict) and value.get("file_id")
+    }
 
 
 async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
@@ -91,9 +140,38 @@ async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMO
     except NotFoundError as exc:
         param = "prompt.version" if exc.param == "version" else "prompt.id"
         raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
-    media = [conv.part_to_chat(part, f"prompt.variables.{name}") for name, part in rendered.media.items()]
-    echo = {"id": prompt_id, "version": str(rendered.prompt.version), "variables": dict(variables) or None}
-    return ResolvedPrompt(prompt_id, rendered.prompt.version, rendered.text, media, echo)
+    stored = rendered.prompt
+    echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) or None}
+    if rendered.messages is not None:
+        sent = await _inline_files(rendered.messages, principal, _file_params(variables))
+        messages = conv.items_to_messages(sent, known_calls=set(), param="prompt")
+        return ResolvedPrompt(prompt_id, stored.version, messages, [], rendered.messages, stored.settings, echo)
+    media = [
+        conv.part_to_chat(await _inline_file(part, principal, f"prompt.variables.{name}"), f"prompt.variables.{name}")
+        for name, part in rendered.media.items()
+    ]
+    system = [{"role": "system", "content": rendered.text}]
+    return ResolvedPrompt(prompt_id, stored.version, system, media, None, stored.settings, echo)
+
+
+async def _model(settings: ModelSettings, request: CreateResponseRequest, prompt: ResolvedPrompt | None) -> ModelHandle:
+    """The model to call: the request's, else the prompt version's; one the server cannot serve is a 404 that
+    names it (and the prompt, when the model came from there)."""
+    if settings.model is None:
+        where = f" (prompt '{prompt.prompt_id}' version {prompt.version} names none)" if prompt else ""
+        raise BadRequestError(
+            f"Missing required parameter: 'model'{where}.", param="model", code="missing_required_parameter"
+        )
+    try:
+        return await model_resolve(model_id=settings.model)
+    except NotFoundError as exc:
+        if request.model is not None or prompt is None:
+            raise
+        raise NotFoundError(
+            f"{exc.message} It is the model of prompt '{prompt.prompt_id}' version {prompt.version}.",
+            param="prompt.id",
+            code=exc.code,
+        ) from exc
 
 
 # ------------------------------------------------------------------------------------------ history
@@ -123,30 +201,35 @@ async def _history(request: CreateResponseRequest, principal: Principal, *, will
 
 
 # ------------------------------------------------------------------------------------------ plan
-def _sampling(request: CreateResponseRequest) -> dict[str, Any]:
+def _sampling(settings: ModelSettings) -> dict[str, Any]:
     fields = {
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "max_completion_tokens": request.max_output_tokens,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "max_completion_tokens": settings.max_output_tokens,
     }
     return {name: value for name, value in fields.items() if value is not None}
 
 
 def _upstream_body(
-    request: CreateResponseRequest, model: ModelHandle, messages: list[dict], tools: list[dict], chat_choice: Any
+    request: CreateResponseRequest,
+    settings: ModelSettings,
+    model: ModelHandle,
+    messages: list[dict],
+    tools: list[dict],
+    chat_choice: Any,
 ) -> dict[str, Any]:
     """The chat-completion request that computes the response."""
-    body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages, **_sampling(request)}
+    body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages, **_sampling(settings)}
     if tools:
         body["tools"] = conv.chat_tools(tools)
         if chat_choice is not None:
             body["tool_choice"] = chat_choice
-        if request.parallel_tool_calls is not None:
-            body["parallel_tool_calls"] = request.parallel_tool_calls
-    _, response_format = conv.chat_response_format(request.text)
+        if settings.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = settings.parallel_tool_calls
+    _, response_format = conv.chat_response_format(settings.text)
     if response_format is not None:
         body["response_format"] = response_format
-    effort = (request.reasoning or {}).get("effort")
+    effort = (settings.reasoning or {}).get("effort")
     if effort:
         body["reasoning_effort"] = effort
     if request.stream:
@@ -155,16 +238,32 @@ def _upstream_body(
     return body
 
 
-def _echo(request: CreateResponseRequest, prompt: ResolvedPrompt | None, tools: list[dict], tool_choice: Any) -> dict:
-    """The request fields a response repeats."""
-    reasoning = request.reasoning or {}
+def _instructions(request: CreateResponseRequest, prompt: ResolvedPrompt | None) -> str | list[dict] | None:
+    """`instructions` as a response shows them: with a chat template, its rendered messages (as OpenAI shows a
+    prompt object's), the request's own instructions after them as a developer message."""
+    if prompt is None or prompt.instructions is None:
+        return request.instructions
+    own = [{"type": "message", "role": "developer", "content": [{"type": "input_text", "text": request.instructions}]}]
+    return [*prompt.instructions, *(own if request.instructions else [])]
+
+
+def _echo(
+    request: CreateResponseRequest,
+    settings: ModelSettings,
+    prompt: ResolvedPrompt | None,
+    tools: list[dict],
+    tool_choice: Any,
+) -> dict:
+    """The request fields a response repeats, with the settings that were used (the prompt's, where the request
+    gives none)."""
+    reasoning = settings.reasoning or {}
     return {
-        "model": request.model,
-        "instructions": request.instructions,
-        "max_output_tokens": request.max_output_tokens,
+        "model": settings.model,
+        "instructions": _instructions(request, prompt),
+        "max_output_tokens": settings.max_output_tokens,
         "max_tool_calls": request.max_tool_calls,
         "metadata": request.metadata or {},
-        "parallel_tool_calls": request.parallel_tool_calls is not False,
+        "parallel_tool_calls": settings.parallel_tool_calls is not False,
         "previous_response_id": request.previous_response_id or None,
         "conversation": {"id": request.conversation} if request.conversation else None,
         "prompt": prompt.echo if prompt is not None else None,
@@ -173,22 +272,21 @@ def _echo(request: CreateResponseRequest, prompt: ResolvedPrompt | None, tools: 
         "safety_identifier": request.safety_identifier,
         "service_tier": "default",
         "store": request.store is not False,
-        "temperature": request.temperature if request.temperature is not None else 1.0,
-        "text": conv.chat_response_format(request.text)[0],
+        "temperature": settings.temperature if settings.temperature is not None else 1.0,
+        "text": conv.chat_response_format(settings.text)[0],
         "tool_choice": tool_choice,
         "tools": tools,
         "top_logprobs": 0,
-        "top_p": request.top_p if request.top_p is not None else 1.0,
-        "truncation": "disabled",
+        "top_p": settings.top_p if settings.top_p is not None else 1.0,
+        "truncation": settings.truncation or "disabled",
         "user": request.user,
     }
 
 
 def _with_system(messages: list[dict], prompt: ResolvedPrompt | None, instructions: str | None) -> list[dict]:
-    """The stored prompt and `instructions` (system) before the conversation; the prompt's media after it."""
-    system: list[dict] = []
-    if prompt is not None:
-        system.append({"role": "system", "content": prompt.text})
+    """The stored prompt's messages and `instructions` (system) before the conversation; a text prompt's media
+    after it."""
+    system: list[dict] = list(prompt.messages) if prompt is not None else []
     if instructions:
         system.append({"role": "system", "content": instructions})
     media = [{"role": "user", "content": prompt.media}] if prompt is not None and prompt.media else []
@@ -200,14 +298,15 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
     store = request.store is not False
     if store:
         require_create(principal, "response")
-    model = await model_resolve(model_id=request.model)
     prompt = await resolve_prompt(request.prompt, principal) if request.prompt is not None else None
+    settings = merged(prompt.settings, request) if prompt is not None else request
+    model = await _model(settings, request, prompt)
     history = await _history(request, principal, will_append=store)
     input_items = [with_id(item) for item in request.input or ()]
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
     conversation_messages = conv.join_turn(history, turn)
-    tools = [tool.echo() for tool in request.tools or ()]
-    tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(request.tool_choice, tools)
+    tools = [tool.echo() for tool in settings.tools or ()]
+    tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(settings.tool_choice, tools)
     messages = _with_system(conversation_messages, prompt, request.instructions)
     return Plan(
         response_id=new_response_id(),
@@ -215,10 +314,10 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
         model=model,
         store=store,
         stream=bool(request.stream),
-        echo=_echo(request, prompt, tools, tool_choice_echo),
+        echo=_echo(request, settings, prompt, tools, tool_choice_echo),
         input_items=input_items,
         messages=conversation_messages,
-        upstream_body=_upstream_body(request, model, messages, sent_tools, chat_choice),
+        upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice),
         principal=principal,
         prompt_id=prompt.prompt_id if prompt else "",
         prompt_version=prompt.version if prompt else None,

@@ -50,4 +50,32 @@ try:
 except llama_stack_client.NotFoundError:
     pass
 
+# A chat prompt with model settings (an OpenAI prompt object) reads without error: the template shows as `prompt`
+# text, and its messages and settings come along as extra fields.
+import httpx  # noqa: E402  (llama-stack-client cannot create one: it knows only `prompt` text)
+
+chat = httpx.post(
+    sys.argv[1] + "/v1/prompts",
+    json={
+        "messages": [
+            {"role": "system", "content": "You help {{ company }}."},
+            {"role": "user", "content": [{"type": "input_text", "text": "I am {{ name }}."}]},
+        ],
+        "variables": ["company", "name"],
+        "model": "gpt-5",
+        "temperature": 0.2,
+    },
+).json()
+read = client.prompts.retrieve(chat["prompt_id"])
+assert read.prompt == "[system]\nYou help {{ company }}.\n\n[user]\nI am {{ name }}.", read
+assert read.variables == ["company", "name"], read
+assert read.to_dict()["model"] == "gpt-5", read
+assert read.to_dict()["messages"][0]["role"] == "system", read
+assert chat["prompt_id"] in [p.prompt_id for p in client.prompts.list()]
+assert [v.version for v in client.prompts.versions.list(chat["prompt_id"])] == [1]
+# Updating through llama-stack-client makes a text version, as llama-stack's update does.
+text = client.prompts.update(chat["prompt_id"], prompt="Plain {{ name }}", variables=["name"], version=1)
+assert (text.version, text.prompt) == (2, "Plain {{ name }}"), text
+assert text.to_dict().get("messages") is None, text
+
 print("llama-stack-client", llama_stack_client.__version__, "ok")

@@ -228,16 +228,28 @@ def test_image_and_file_variables_follow_the_prompt_as_a_user_message(client, ht
     assert echoed == {"id": prompt_id, "version": "1", "variables": {"photo": image, "doc": document}}
 
 
-def test_media_variables_the_model_cannot_be_sent_are_refused(http):
+def test_media_variables_naming_files_that_cannot_be_read_are_refused(http):
     created = http.post("/prompts", json={"prompt": "Look at {{ photo }}", "variables": ["photo"]})
     prompt_id = created.json()["prompt_id"]
-    by_id = {"type": "input_image", "file_id": "file-abc"}
-    error = refused(http, {"prompt": {"id": prompt_id, "variables": {"photo": by_id}}})
-    assert error["message"] == (
-        "Invalid value for 'prompt.variables.photo': only images given by 'image_url' (an https or data URL) are "
-        "supported."
+    malformed = refused(
+        http, {"prompt": {"id": prompt_id, "variables": {"photo": {"type": "input_image", "file_id": "file-abc"}}}}
     )
-    assert error["param"] == "prompt.variables.photo"
+    assert malformed["message"] == (
+        "Invalid value for 'prompt.variables.photo': file-abc. File ids are 'file-' followed by 32 lowercase hex "
+        "characters."
+    )
+    assert malformed["param"] == "prompt.variables.photo"
+    unknown = "file-" + "0" * 32
+    missing = refused(
+        http, {"prompt": {"id": prompt_id, "variables": {"photo": {"type": "input_image", "file_id": unknown}}}}
+    )
+    assert missing["message"].startswith(f"Invalid value for 'prompt.variables.photo': File '{unknown}' not found.")
+    assert missing["param"] == "prompt.variables.photo"
+    by_url = {"type": "input_file", "file_url": "https://example.com/x.pdf"}
+    error = refused(http, {"prompt": {"id": prompt_id, "variables": {"photo": by_url}}})
+    assert error["message"] == (
+        "Invalid value for 'prompt.variables.photo': only files given inline by 'file_data' are supported."
+    )
     assert error["code"] == "invalid_value"
 
 
