@@ -169,7 +169,7 @@ async def _model(settings: ModelSettings, request: CreateResponseRequest, prompt
             raise
         raise NotFoundError(
             f"{exc.message} It is the model of prompt '{prompt.prompt_id}' version {prompt.version}.",
-            param="prompt.id",
+            param="model",
             code=exc.code,
         ) from exc
 

@@ -306,6 +306,20 @@ def test_bob_cannot_use_alices_resources_by_reference(sdk, http, alices):
         missing_id("file"),
         400,
     )
+    # Bob's own prompt cannot reach alice's file through a variable either.
+    bobs_prompt = http["bob"].post(
+        "/prompts",
+        json={"messages": [{"role": "user", "content": "Read {{ doc }}"}], "variables": ["doc"], "model": MODEL},
+    )
+    by_variable = assert_like_missing(
+        lambda f: create(
+            prompt={"id": bobs_prompt.json()["prompt_id"], "variables": {"doc": {**file_part, "file_id": f}}}
+        ),
+        alices["file"],
+        missing_id("file"),
+        400,
+    )
+    assert by_variable.body["param"] == "prompt.variables.doc"
     # Nothing was stored by these attempts, and alice's conversation did not grow.
     assert listed_ids(http["bob"], "/responses", limit=100) == bobs_before
     assert listed_ids(http["alice"], f"/conversations/{alices['conversation']}/items", limit=100) == items_before

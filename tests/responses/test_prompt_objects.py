@@ -292,7 +292,7 @@ def test_a_prompt_whose_model_the_server_cannot_serve_is_a_404_naming_both(clien
         client.responses.create(prompt={"id": prompt_id})
     assert "Model 'gpt-5' not found" in caught.value.message
     assert prompt_id in caught.value.message
-    assert caught.value.body["code"] == "model_not_found"
+    assert (caught.value.body["code"], caught.value.body["param"]) == ("model_not_found", "model")
 
 
 def test_an_image_variable_in_a_system_message_is_refused(client, http):
