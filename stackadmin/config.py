@@ -26,10 +26,20 @@ from apps.accounts.config import AuthConfig, parse_auth
 from apps.core.config import ConfigError
 from apps.files.config import FilesConfig, parse_files
 from apps.inference.config import InferenceConfig, parse_inference
+from apps.prompts.config import PromptsConfig, parse_prompts
 from apps.storage.config import KVRedisBackend, StorageConfig, default_storage, parse_storage
 
 # Top-level sections of a llama-stack run.yaml that stackadmin reads; others are ignored with a warning.
-KNOWN_SECTIONS = ("version", "storage", "server", "files", "providers", "registered_resources", "models")
+KNOWN_SECTIONS = (
+    "version",
+    "storage",
+    "server",
+    "files",
+    "prompts",
+    "providers",
+    "registered_resources",
+    "models",
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class RunConfig:
     home: str
     storage: StorageConfig
     files: FilesConfig
+    prompts: PromptsConfig
     inference: InferenceConfig
     auth: AuthConfig
     cors: CorsConfig = CorsConfig()
@@ -126,6 +137,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
     storage_raw = data.get("storage")
     storage = parse_storage(default_storage(home) if storage_raw is None else storage_raw)
     files = parse_files(data.get("files"), home=home)
+    prompts = parse_prompts(data.get("prompts"))
     server = data.get("server") or {}
     if not isinstance(server, dict):
         raise ConfigError("server: must be a mapping")
@@ -142,6 +154,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
         home=home,
         storage=storage,
         files=files,
+        prompts=prompts,
         inference=inference,
         auth=auth,
         cors=cors,

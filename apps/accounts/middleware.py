@@ -65,5 +65,7 @@ class SessionPrincipalMiddleware:
         from apps.accounts.services import principal_for_user
 
         user = request.user
-        request.principal = SimpleLazyObject(lambda: principal_for_user(user) if user.is_authenticated else ANONYMOUS)
+        request.principal = SimpleLazyObject(
+            lambda: principal_for_user(user, via="dashboard") if user.is_authenticated else ANONYMOUS
+        )
         return self.get_response(request)

@@ -53,12 +53,12 @@ def api_key_revoke(*, key_id: int, user=None) -> APIKey:
     return key
 
 
-def principal_for_user(user) -> Principal:
+def principal_for_user(user, *, via: str | None = None) -> Principal:
     try:
         attributes = user.access_attributes.as_dict()
     except AccessAttributes.DoesNotExist:
         attributes = {}
-    return Principal(user.get_username(), attributes)
+    return Principal(user.get_username(), attributes, via=via)
 
 
 def api_key_authenticate(raw: str) -> Principal | None:
@@ -73,7 +73,7 @@ def api_key_authenticate(raw: str) -> Principal | None:
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return principal_for_user(key.user)
+    return principal_for_user(key.user, via=f"api key {key.prefix}…")
 
 
 def api_key_principal(*, authorization: str | None) -> Principal:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from django.conf import settings
 
 from apps.core.errors import PermissionDeniedError
-from apps.core.policy import Pred, Resource, User, compile_read_filter, is_allowed
+from apps.core.policy import DEFAULT_PROMOTE_POLICY, Pred, Resource, User, compile_read_filter, is_allowed
 from apps.core.principal import Principal
 
-__all__ = ["allowed", "policy_user", "read_predicate", "require_create"]
+__all__ = ["allowed", "may_promote", "policy_user", "read_predicate", "require_create"]
 
 
 def policy_user(principal: Principal | None) -> User | None:
@@ -57,3 +57,17 @@ def require_create(principal: Principal | None, resource_type: str) -> None:
         return
     if not is_allowed(policy, user, "create", Resource(resource_type, "", user.principal, user.attributes)):
         raise PermissionDeniedError(f"You may not create a {resource_type.replace('_', ' ')}.")
+
+
+def may_promote(
+    principal: Principal | None, resource_type: str, identifier: str, *, owner: str, owner_attributes: dict | None
+) -> bool:
+    """Whether `principal` may move a protected label of this resource: the policy's `promote` rules, or, in a
+    policy that has none (the default one included), the owner's and `admin` role holders' only. With
+    authentication off there is no one to tell apart, so everyone may."""
+    policy = settings.STACKADMIN_ACCESS_POLICY
+    if not any("promote" in rule.actions for rule in policy):
+        policy = DEFAULT_PROMOTE_POLICY
+    return is_allowed(
+        policy, policy_user(principal), "promote", Resource(resource_type, identifier, owner, owner_attributes)
+    )

@@ -32,7 +32,8 @@ from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Concat
 from django.db.models.lookups import Regex
 
-ACTIONS = ("create", "read", "update", "delete")
+ACTIONS = ("create", "read", "update", "delete", "promote")  # promote: move a protected prompt label
+_EVERYDAY = ("create", "read", "update", "delete")
 ATTRIBUTE_KEYS = ("roles", "teams", "projects", "namespaces")
 # llama-stack names SQL rows after their table; map those names onto our resource types.
 LLAMA_STACK_TABLES = {
@@ -194,16 +195,26 @@ def _parse_conditions(item: dict, where: str) -> tuple[tuple[Condition, ...], bo
 
 def _default_policy() -> tuple[Rule, ...]:
     """llama-stack's default: permit everything to the owner, to anyone sharing an attribute value with the
-    owner, and on unowned resources."""
-    raw = [{"permit": {"actions": list(ACTIONS)}, "when": f"user in owners {attr}"} for attr in ATTRIBUTE_KEYS]
+    owner, and on unowned resources; `promote` (which llama-stack does not have) to the owner and admins only."""
+    raw = [{"permit": {"actions": list(_EVERYDAY)}, "when": f"user in owners {attr}"} for attr in ATTRIBUTE_KEYS]
     raw += [
-        {"permit": {"actions": list(ACTIONS)}, "when": "user is owner"},
-        {"permit": {"actions": list(ACTIONS)}, "when": "resource is unowned"},
+        {"permit": {"actions": list(_EVERYDAY)}, "when": "user is owner"},
+        {"permit": {"actions": list(_EVERYDAY)}, "when": "resource is unowned"},
+        *PROMOTE_RULES,
     ]
     return parse_policy(raw, path="default policy")
 
 
+# Who may `promote` under a policy that never mentions it (the default one included): the owner, and users with
+# the `admin` role.
+PROMOTE_RULES = (
+    {"permit": {"actions": ["promote"]}, "when": "user is owner"},
+    {"permit": {"actions": ["promote"]}, "when": "user with admin in roles"},
+)
+
+
 DEFAULT_POLICY = _default_policy()
+DEFAULT_PROMOTE_POLICY = parse_policy(list(PROMOTE_RULES), path="default promote rules")
 
 
 # ------------------------------------------------------------------------------------------ owner tokens

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 class Principal:
     name: str
     attributes: dict[str, list[str]] | None = field(default=None, hash=False, compare=False)
+    via: str | None = field(default=None, hash=False, compare=False)  # how they came: "api key sk-sa-…", "dashboard"
 
     @property
     def is_anonymous(self) -> bool:

@@ -9,26 +9,39 @@ from django.http import HttpRequest
 from asgiref.sync import sync_to_async
 from ninja import Query, Router
 
+from apps.core.errors import BadRequestError
 from apps.core.http import json_response, page_response
 from apps.core.principal import request_principal
 from apps.core.schemas import CHANGE, CREATE, DELETE, LIST, READ, responses
 from apps.prompts import selectors, services
 from apps.prompts.records import versions_body
 from apps.prompts.schemas import (
+    HISTORY_ACTION,
     CreatePromptRequest,
+    HistoryPageSize,
+    Label,
+    LabelDeleted,
     ListPromptsResponse,
+    MoveLabelRequest,
     PageSize,
     Prompt,
+    PromptHistory,
     PromptId,
+    PromptLabel,
+    PromptLabelList,
     SetDefaultVersionRequest,
     UpdatePromptRequest,
     VersionContent,
+    VersionDeleted,
     VersionNumber,
 )
 
 router = Router(tags=["prompts"])
 
 _LIMIT = Query(None, description="Page size (1-1000). Without paging parameters: every prompt.")
+_HISTORY_LIMIT = Query(20, description="Page size (1-100).")
+_ACTION = Query(None, description="Only this action.")
+_LABEL = Query(None, description="A label: the version it points at (extension).")
 
 
 async def _read(request: HttpRequest, selector, **arguments):
@@ -67,10 +80,39 @@ async def list_prompts(
 
 
 @router.get(
-    "/{prompt_id}", response=responses(Prompt, *READ), summary="Get a prompt (the default version unless `version`)"
+    "/history",
+    response=responses(PromptHistory, *LIST, 400),
+    summary="Every prompt's history, newest first (extension)",
 )
-async def get_prompt(request: HttpRequest, prompt_id: PromptId, version: VersionNumber = None):
-    record = await _read(request, selectors.prompt_get, prompt_id=prompt_id, version=version)
+async def list_prompts_history(
+    request: HttpRequest,
+    limit: HistoryPageSize = _HISTORY_LIMIT,
+    after: str | None = Query(None, description="Return entries after (older than) this entry id."),
+    action: HISTORY_ACTION | None = _ACTION,
+    label: str | None = Query(None, description="Only moves of this label ('default' for the default)."),
+    actor: str | None = Query(None, description="Only what this user did."),
+    since: int | None = Query(None, description="Only entries at or after this Unix time."),
+    until: int | None = Query(None, description="Only entries before this Unix time."),
+):
+    filters = selectors.HistoryFilter(action=action, label=label, actor=actor, since=since, until=until)
+    page = await _read(request, selectors.prompts_history, filters=filters, limit=limit, after=after)
+    return page_response(page, [entry.as_api() for entry in page.data])
+
+
+@router.get(
+    "/{prompt_id}",
+    response=responses(Prompt, *READ),
+    summary="Get a prompt (the default version unless `version` or `label`)",
+)
+async def get_prompt(
+    request: HttpRequest,
+    prompt_id: PromptId,
+    version: VersionNumber = None,
+    label: Label | None = _LABEL,
+):
+    if version is not None and label is not None:
+        raise BadRequestError("Give 'version' or 'label', not both.", param="label")
+    record = await _read(request, selectors.prompt_get, prompt_id=prompt_id, version=version, label=label)
     return json_response(record.as_api())
 
 
@@ -106,5 +148,73 @@ async def list_prompt_versions(request: HttpRequest, prompt_id: PromptId):
     "/{prompt_id}/set-default-version", response=responses(Prompt, *CHANGE), summary="Make a version the default"
 )
 async def set_default_prompt_version(request: HttpRequest, prompt_id: PromptId, body: SetDefaultVersionRequest):
-    record = await _write(request, services.prompt_version_set_default, prompt_id=prompt_id, version=body.version)
+    record = await _write(
+        request,
+        services.prompt_version_set_default,
+        prompt_id=prompt_id,
+        version=body.version,
+        message=body.message,
+    )
     return json_response(record.as_api())
+
+
+@router.get(
+    "/{prompt_id}/labels", response=responses(PromptLabelList, *READ), summary="List a prompt's labels (extension)"
+)
+async def list_prompt_labels(request: HttpRequest, prompt_id: PromptId):
+    labels = await _read(request, selectors.prompt_label_list, prompt_id=prompt_id)
+    return json_response({"object": "list", "data": labels})
+
+
+@router.put(
+    "/{prompt_id}/labels/{label}",
+    response=responses(PromptLabel, *CHANGE),
+    summary="Point a label at a version (extension)",
+)
+async def move_prompt_label(request: HttpRequest, prompt_id: PromptId, label: Label, body: MoveLabelRequest):
+    await _write(
+        request,
+        services.prompt_label_move,
+        prompt_id=prompt_id,
+        label=label,
+        version=body.version,
+        message=body.message,
+    )
+    labels = await _read(request, selectors.prompt_label_list, prompt_id=prompt_id)
+    return json_response(next(entry for entry in labels if entry["label"] == label))
+
+
+@router.delete(
+    "/{prompt_id}/labels/{label}",
+    response=responses(LabelDeleted, *DELETE, 409),
+    summary="Remove a label (extension)",
+)
+async def delete_prompt_label(request: HttpRequest, prompt_id: PromptId, label: Label):
+    await _write(request, services.prompt_label_remove, prompt_id=prompt_id, label=label)
+    return json_response({"object": "prompt.label.deleted", "prompt_id": prompt_id, "label": label, "deleted": True})
+
+
+@router.delete(
+    "/{prompt_id}/versions/{version}",
+    response=responses(VersionDeleted, *DELETE, 409),
+    summary="Delete one version, unless the default or a label points at it (extension)",
+)
+async def delete_prompt_version(request: HttpRequest, prompt_id: PromptId, version: int):
+    await _write(request, services.prompt_version_delete, prompt_id=prompt_id, version=version)
+    body = {"object": "prompt.version.deleted", "prompt_id": prompt_id, "version": version, "deleted": True}
+    return json_response(body)
+
+
+@router.get(
+    "/{prompt_id}/history",
+    response=responses(PromptHistory, *READ),
+    summary="A prompt's history, newest first; also once the prompt is deleted (extension)",
+)
+async def list_prompt_history(
+    request: HttpRequest,
+    prompt_id: PromptId,
+    limit: HistoryPageSize = _HISTORY_LIMIT,
+    after: str | None = Query(None, description="Return entries after (older than) this entry id."),
+):
+    page = await _read(request, selectors.prompt_history, prompt_id=prompt_id, limit=limit, after=after)
+    return page_response(page, [entry.as_api() for entry in page.data])

@@ -29,6 +29,8 @@ class PromptVersion:
     access_attributes: dict | None = field(default=None, compare=False)
     messages: list[dict] | None = None  # a chat template; then `prompt` is its text (apps.prompts.templating)
     settings: dict = field(default_factory=dict)  # the model settings that are set (apps.core.model_settings)
+    labels: tuple[str, ...] = ()  # the labels pointing at this version, besides `default` (read with it)
+    deleted: bool = False  # a deleted version's record stays, without content, so its number is never reused
 
     @property
     def is_chat(self) -> bool:
@@ -49,6 +51,7 @@ class PromptVersion:
             "created_at": int(self.created_at) if self.created_at is not None else None,
             "created_by": self.created_by,
             "message": self.message,
+            "labels": [*(["default"] if self.is_default else []), *sorted(self.labels)],
             "messages": self.messages,
             **{name: self.settings.get(name) for name in SETTING_NAMES},
         }
@@ -84,7 +87,29 @@ def encode_record(v: PromptVersion) -> str:
     )
 
 
-def decode_record(raw: str, *, is_default: bool = False) -> PromptVersion:
+def encode_tombstone(v: PromptVersion, *, deleted_at: float, deleted_by: str | None) -> str:
+    """What stays of a deleted version: its number and owner, no content. llama-stack reads it as a version
+    without text; stackadmin as a deleted one."""
+    return json.dumps(
+        {
+            "prompt_id": v.prompt_id,
+            "prompt": None,
+            "version": v.version,
+            "variables": [],
+            "is_default": False,
+            "created_at": v.created_at,
+            "created_by": v.created_by,
+            "owner_principal": v.owner_principal,
+            "access_attributes": v.access_attributes,
+            "deleted": True,
+            "deleted_at": deleted_at,
+            "deleted_by": deleted_by,
+        },
+        ensure_ascii=False,
+    )
+
+
+def decode_record(raw: str, *, is_default: bool = False, labels: tuple[str, ...] = ()) -> PromptVersion:
     data = json.loads(raw)
     return PromptVersion(
         prompt_id=str(data["prompt_id"]),
@@ -99,4 +124,84 @@ def decode_record(raw: str, *, is_default: bool = False) -> PromptVersion:
         access_attributes=data.get("access_attributes"),
         messages=data.get("messages"),
         settings={name: data[name] for name in SETTING_NAMES if data.get(name) is not None},
+        labels=labels,
+        deleted=data.get("deleted") is True,
+    )
+
+
+# ------------------------------------------------------------------------------------------ history
+HISTORY_ACTIONS = (
+    "created",
+    "version_created",
+    "default_moved",
+    "label_moved",
+    "label_removed",
+    "version_deleted",
+    "deleted",
+    "move_refused",
+)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened to a prompt, recorded in the same atomic write as the change itself (a refused
+    move, which changes nothing, on its own). Entries carry the prompt's owner, so access to them follows the
+    prompt's, also once the prompt is gone."""
+
+    id: str
+    prompt_id: str
+    action: str
+    created_at: float
+    actor: str | None = None  # who: a user name; None for an anonymous caller
+    via: str | None = None  # how: "api key sk-sa-…", "dashboard", "admin"
+    version: int | None = None
+    from_version: int | None = None
+    label: str | None = None
+    message: str | None = None
+    owner_principal: str = ""
+    access_attributes: dict | None = field(default=None, compare=False)
+
+    def as_api(self) -> dict:
+        return {
+            "id": self.id,
+            "object": "prompt.history_entry",
+            "prompt_id": self.prompt_id,
+            "action": self.action,
+            "actor": self.actor,
+            "via": self.via,
+            "created_at": int(self.created_at),
+            "version": self.version,
+            "from_version": self.from_version,
+            "label": self.label,
+            "message": self.message,
+        }
+
+
+def encode_history(entry: HistoryEntry) -> str:
+    return json.dumps(
+        {
+            **entry.as_api(),
+            "created_at": entry.created_at,
+            "owner_principal": entry.owner_principal,
+            "access_attributes": entry.access_attributes,
+        },
+        ensure_ascii=False,
+    )
+
+
+def decode_history(raw: str) -> HistoryEntry:
+    data = json.loads(raw)
+    return HistoryEntry(
+        id=str(data["id"]),
+        prompt_id=str(data["prompt_id"]),
+        action=str(data["action"]),
+        created_at=float(data["created_at"]),
+        actor=data.get("actor"),
+        via=data.get("via"),
+        version=data.get("version"),
+        from_version=data.get("from_version"),
+        label=data.get("label"),
+        message=data.get("message"),
+        owner_principal=data.get("owner_principal") or "",
+        access_attributes=data.get("access_attributes"),
     )

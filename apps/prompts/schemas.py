@@ -149,6 +149,9 @@ class Prompt(Schema):
     created_at: int | None = Field(None, description="Unix seconds when this version was written (extension).")
     created_by: str | None = Field(None, description="Who wrote this version, when known (extension).")
     message: str | None = Field(None, description="Commit message of this version (extension).")
+    labels: list[str] = Field(
+        default_factory=list, description="The labels pointing at this version, 'default' included (extension)."
+    )
     messages: list[dict[str, Any]] | None = Field(None, description="The chat template, if any (extension).")
     # The version's model settings (extension), as `responses.create` takes them; null when not set.
     model: str | None = None
@@ -184,3 +187,83 @@ class UpdatePromptRequest(VersionContent):
 
 class SetDefaultVersionRequest(Schema):
     version: int
+    message: str | None = Field(None, description="Why (kept in the prompt's history; extension).")
+
+
+Label = documented(
+    str,
+    type="string",
+    pattern=r"^[a-z0-9][a-z0-9_.-]{0,35}$",
+    description="A label: 1-36 lowercase letters, digits, '_', '.' or '-'. 'default' is the default version; "
+    "'latest' (the newest version) is computed and cannot be moved.",
+)
+
+
+class PromptLabel(Schema):
+    object: Literal["prompt.label"] = "prompt.label"
+    prompt_id: str
+    label: str
+    version: int
+    protected: bool = Field(description="Moving it needs the access policy's 'promote' action.")
+    computed: bool = Field(description="True for 'latest', which follows the newest version.")
+
+
+class PromptLabelList(Schema):
+    object: Literal["list"] = "list"
+    data: list[PromptLabel]
+
+
+class MoveLabelRequest(Schema):
+    version: int = Field(ge=1, description="The version the label will point at.")
+    message: str | None = Field(None, description="Why (kept in the prompt's history).")
+
+
+class LabelDeleted(Schema):
+    object: Literal["prompt.label.deleted"] = "prompt.label.deleted"
+    prompt_id: str
+    label: str
+    deleted: bool = True
+
+
+class VersionDeleted(Schema):
+    object: Literal["prompt.version.deleted"] = "prompt.version.deleted"
+    prompt_id: str
+    version: int
+    deleted: bool = True
+
+
+HISTORY_ACTION = Literal[
+    "created",
+    "version_created",
+    "default_moved",
+    "label_moved",
+    "label_removed",
+    "version_deleted",
+    "deleted",
+    "move_refused",
+]
+
+
+class PromptHistoryEntry(Schema):
+    id: str
+    object: Literal["prompt.history_entry"] = "prompt.history_entry"
+    prompt_id: str
+    action: HISTORY_ACTION
+    actor: str | None = Field(description="Who (a user name); null for an anonymous caller.")
+    via: str | None = Field(description="How: 'api key sk-sa-…', 'dashboard' or 'admin'.")
+    created_at: int
+    version: int | None = None
+    from_version: int | None = None
+    label: str | None = None
+    message: str | None = None
+
+
+class PromptHistory(Schema):
+    object: Literal["list"] = "list"
+    data: list[PromptHistoryEntry]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+HistoryPageSize = documented(int, type="integer", minimum=1, maximum=100)

@@ -23,23 +23,33 @@ from apps.core.http import dumps
 from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
 from apps.core.principal import ANONYMOUS, Principal
+from apps.prompts.config import prompts_config
 from apps.prompts.index import IndexSlot, index_slots
 from apps.prompts.keys import (
     ALL_END,
     ALL_START,
     GENERATION_KEY,
+    HISTORY_END,
+    HISTORY_START,
+    LABEL_RE,
+    LABELS_END,
+    LABELS_START,
     PROMPT_ID_RE,
     default_key,
+    history_range,
+    label_range,
     parse_key,
+    parse_label_key,
     prompt_range,
     version_key,
 )
-from apps.prompts.records import PromptVersion, decode_record, versions_body
+from apps.prompts.records import HistoryEntry, PromptVersion, decode_history, decode_record, versions_body
 from apps.prompts.templating import Rendering, render, render_message
 from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
 
 logger = logging.getLogger("apps.prompts")
 T = TypeVar("T")
+MAX_HISTORY_PAGE = 100
 
 
 def prompt_store() -> BaseKVStore:
@@ -63,17 +73,18 @@ def _kv_call(fn, *args):
         raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
 
 
-def _decode(raw: str, prompt_id: str, is_default: bool) -> PromptVersion:
+def _decode(raw: str, prompt_id: str, is_default: bool, labels: tuple[str, ...] = ()) -> PromptVersion:
     try:
-        return decode_record(raw, is_default=is_default)
+        return decode_record(raw, is_default=is_default, labels=labels)
     except (ValueError, KeyError, TypeError) as exc:
         logger.error("unreadable record for prompt %s: %s", prompt_id, exc)
         raise NotFoundError(f"Prompt '{prompt_id}' has an unreadable record.", param="prompt_id") from exc
 
 
 def latest_version(prompt_id: str) -> int | None:
-    """The highest version number. Versions are numbered 1..N without gaps (nothing deletes a single version), so
-    a gallop forward from the default version finds N in a few key lookups instead of scanning every version."""
+    """The highest version number. Versions are numbered 1..N without gaps (a deleted version's record stays, as a
+    tombstone), so a gallop forward from the default version finds N in a few key lookups instead of scanning
+    every version."""
     store = prompt_store()
 
     def exists(number: int) -> bool:
@@ -125,6 +136,37 @@ def _visible(record: PromptVersion, principal: Principal) -> PromptVersion:
     return record
 
 
+def validate_label(label: object, *, param: str = "label") -> str:
+    if not isinstance(label, str) or not LABEL_RE.match(label):
+        shown = str(label) if len(str(label)) <= 80 else f"{str(label)[:77]}..."
+        raise BadRequestError(
+            f"Invalid value for '{param}': {shown!r}. Labels are 1-36 characters: lowercase letters, digits, '_', "
+            "'.' and '-', starting with a letter or digit.",
+            param=param,
+            code="invalid_label",
+        )
+    return label
+
+
+def prompt_labels(prompt_id: str) -> dict[str, int]:
+    """The prompt's labels (`default` and `latest` aside) and the versions they point at."""
+    start, end = label_range(prompt_id)
+    labels = {}
+    for key, value in _kv_call(prompt_store().items_in_range, start, end):
+        parsed = parse_label_key(key)
+        if parsed and value.isdigit():
+            labels[parsed[1]] = int(value)
+    return labels
+
+
+def _labels_of(labels: dict[str, int], version: int) -> tuple[str, ...]:
+    return tuple(sorted(name for name, number in labels.items() if number == version))
+
+
+def _deleted(prompt_id: str, version: int) -> NotFoundError:
+    return NotFoundError(f"Prompt '{prompt_id}' version {version} was deleted.", param="version")
+
+
 def prompt_version_get(*, prompt_id: str, version: int, principal: Principal = ANONYMOUS) -> PromptVersion:
     validate_prompt_id(prompt_id)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -133,11 +175,38 @@ def prompt_version_get(*, prompt_id: str, version: int, principal: Principal = A
     if raw is None:
         prompt_get(prompt_id=prompt_id, principal=principal)  # 404 unless the prompt exists and is visible
         raise NotFoundError(f"Prompt '{prompt_id}' has no version {version}.", param="version")
-    return _visible(_decode(raw, prompt_id, _default_version(prompt_id) == version), principal)
+    labels = _labels_of(prompt_labels(prompt_id), version)
+    record = _visible(_decode(raw, prompt_id, _default_version(prompt_id) == version, labels), principal)
+    if record.deleted:
+        raise _deleted(prompt_id, version)
+    return record
 
 
-def prompt_get(*, prompt_id: str, version: int | None = None, principal: Principal = ANONYMOUS) -> PromptVersion:
-    """One version, or the default version when `version` is None."""
+def _label_target(prompt_id: str, label: str, principal: Principal) -> int:
+    """The version number `label` points at (`latest`: the newest version that is not deleted)."""
+    if label == "latest":
+        newest = latest_version(prompt_id)
+        store = prompt_store()
+        while newest:
+            raw = _kv_call(store.get, version_key(prompt_id, newest))
+            if raw is not None and not _decode(raw, prompt_id, False).deleted:
+                return newest
+            newest -= 1
+        raise _not_found(prompt_id)
+    target = prompt_labels(prompt_id).get(label)
+    if target is None:
+        prompt_get(prompt_id=prompt_id, principal=principal)  # 404 unless the prompt exists and is visible
+        raise NotFoundError(f"Prompt '{prompt_id}' has no label '{label}'.", param="label", code="label_not_found")
+    return target
+
+
+def prompt_get(
+    *, prompt_id: str, version: int | None = None, label: str | None = None, principal: Principal = ANONYMOUS
+) -> PromptVersion:
+    """One version: by number, by label (`default`, `latest` or a label set on the prompt), or the default one."""
+    if label is not None and label != "default":
+        validate_prompt_id(prompt_id)
+        version = _label_target(prompt_id, validate_label(label), principal)
     if version is not None:
         return prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
     validate_prompt_id(prompt_id)
@@ -145,7 +214,10 @@ def prompt_get(*, prompt_id: str, version: int | None = None, principal: Princip
     raw = _kv_call(prompt_store().get, version_key(prompt_id, default)) if default is not None else None
     if raw is None:
         raise _not_found(prompt_id)
-    return _visible(_decode(raw, prompt_id, True), principal)
+    record = _visible(_decode(raw, prompt_id, True, _labels_of(prompt_labels(prompt_id), default)), principal)
+    if record.deleted:  # only if a move to a version raced with its deletion; moving the default mends it
+        raise _deleted(prompt_id, default)
+    return record
 
 
 @dataclass
@@ -172,23 +244,135 @@ def _stored_prompts(rows: Iterable[tuple[str, str]]) -> dict[str, _StoredPrompt]
     return prompts
 
 
-def prompt_versions_list(*, prompt_id: str, principal: Principal = ANONYMOUS) -> list[PromptVersion]:
-    """Every version, oldest first, `is_default` set on the default one.
-
-    Visibility is decided on version 1 before anything else is read: every version carries the owner, and version 1
-    lives exactly as long as the prompt does. So someone else's prompt costs one key lookup, as a missing id does,
-    however many versions it holds, and neither the answer nor its time says that it exists."""
-    validate_prompt_id(prompt_id)
+def _visibility_first(prompt_id: str, principal: Principal) -> None:
+    """404 unless the prompt exists and `principal` may read it, decided from version 1's record (every version,
+    a deleted one's tombstone included, carries the owner) and the default pointer: the same two keys whether or
+    not the prompt exists."""
     store = prompt_store()
     first = _kv_call(store.get, version_key(prompt_id, 1))
-    if first is None:
+    pointer = _kv_call(store.get, default_key(prompt_id))
+    if first is None or pointer is None:
         raise _not_found(prompt_id)
     _visible(_decode(first, prompt_id, False), principal)
+
+
+def prompt_versions_list(*, prompt_id: str, principal: Principal = ANONYMOUS) -> list[PromptVersion]:
+    """Every version that is not deleted, oldest first, `is_default` set on the default one, with its labels.
+
+    Visibility is decided before anything else is read (`_visibility_first`): someone else's prompt costs the two
+    key lookups a missing id does, however many versions it holds, and neither the answer nor its time says that
+    it exists."""
+    validate_prompt_id(prompt_id)
+    _visibility_first(prompt_id, principal)
     start, end = prompt_range(prompt_id)
-    stored = _stored_prompts(_kv_call(store.items_in_range, start, end)).get(prompt_id)
+    stored = _stored_prompts(_kv_call(prompt_store().items_in_range, start, end)).get(prompt_id)
     if stored is None or not stored.records:
         raise _not_found(prompt_id)  # deleted since the first read
-    return [_decode(raw, prompt_id, number == stored.default) for number, raw in sorted(stored.records.items())]
+    labels = prompt_labels(prompt_id)
+    versions = [
+        _decode(raw, prompt_id, number == stored.default, _labels_of(labels, number))
+        for number, raw in sorted(stored.records.items())
+    ]
+    return [v for v in versions if not v.deleted]
+
+
+def prompt_label_list(*, prompt_id: str, principal: Principal = ANONYMOUS) -> list[dict]:
+    """Every label of a prompt: `default`, `latest` (computed) and the ones set on it, each with its version and
+    whether moving it needs `promote`."""
+    versions = prompt_versions_list(prompt_id=prompt_id, principal=principal)
+    protected = set(prompts_config().protected_labels)
+    default = next(v.version for v in versions if v.is_default)
+    labels = {"default": default, "latest": versions[-1].version, **prompt_labels(prompt_id)}
+    return [
+        {
+            "object": "prompt.label",
+            "prompt_id": prompt_id,
+            "label": name,
+            "version": number,
+            "protected": name in protected,
+            "computed": name == "latest",
+        }
+        for name, number in labels.items()
+    ]
+
+
+# ------------------------------------------------------------------------------------------ history
+def _readable_entries(entries: Iterable[HistoryEntry], principal: Principal) -> list[HistoryEntry]:
+    predicate = read_predicate(principal, "prompt")
+    if predicate.op == "true":
+        return list(entries)
+    return [
+        e
+        for e in entries
+        if evaluate(predicate, owner=e.owner_principal, keys=access_keys(e.access_attributes), identifier=e.prompt_id)
+    ]
+
+
+def _history_rows(start: str, end: str) -> list[HistoryEntry]:
+    entries = []
+    for _, raw in _kv_call(prompt_store().items_in_range, start, end):
+        try:
+            entries.append(decode_history(raw))
+        except (ValueError, KeyError, TypeError):
+            logger.warning("skipping an unreadable prompt history entry")
+    entries.reverse()  # newest first
+    return entries
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    action: str | None = None
+    label: str | None = None
+    actor: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def keeps(self, entry: HistoryEntry) -> bool:
+        return (
+            (self.action is None or entry.action == self.action)
+            and (self.label is None or entry.label == self.label)
+            and (self.actor is None or entry.actor == self.actor)
+            and (self.since is None or entry.created_at >= self.since)
+            and (self.until is None or entry.created_at < self.until)
+        )
+
+
+def _history_page(entries: list[HistoryEntry], *, limit: int, after: str | None) -> Page:
+    if not 1 <= limit <= MAX_HISTORY_PAGE:
+        raise BadRequestError(f"Invalid value for 'limit': must be between 1 and {MAX_HISTORY_PAGE}.", param="limit")
+    if after is not None:
+        position = next((i for i, e in enumerate(entries) if e.id == after), None)
+        if position is None:
+            raise BadRequestError(f"Invalid value for 'after': no history entry '{after}' here.", param="after")
+        entries = entries[position + 1 :]
+    return Page(data=entries[:limit], has_more=len(entries) > limit)
+
+
+def prompt_history(
+    *,
+    prompt_id: str,
+    limit: int = 20,
+    after: str | None = None,
+    principal: Principal = ANONYMOUS,
+) -> Page:
+    """One prompt's history, newest first; also after the prompt was deleted (its entries carry its owner)."""
+    validate_prompt_id(prompt_id)
+    entries = _readable_entries(_history_rows(*history_range(prompt_id)), principal)
+    if not entries:
+        prompt_get(prompt_id=prompt_id, principal=principal)  # 404 for a prompt that never was (or is not theirs)
+    return _history_page(entries, limit=limit, after=after)
+
+
+def prompts_history(
+    *,
+    filters: HistoryFilter = HistoryFilter(),
+    limit: int = 20,
+    after: str | None = None,
+    principal: Principal = ANONYMOUS,
+) -> Page:
+    """Every prompt's history that `principal` may read, newest first, filtered."""
+    entries = [e for e in _readable_entries(_history_rows(HISTORY_START, HISTORY_END), principal) if filters.keeps(e)]
+    return _history_page(entries, limit=limit, after=after)
 
 
 # ------------------------------------------------------------------------------------------ rendering
@@ -268,12 +452,13 @@ def prompt_render(
     *,
     prompt_id: str,
     version: int | None = None,
+    label: str | None = None,
     variables: Mapping[str, str | Mapping[str, Any]],
     principal: Principal = ANONYMOUS,
     allow_missing: bool = False,
     param: str = "variables",
 ) -> RenderedPrompt:
-    """A stored version (the default one unless `version`) with `variables` substituted.
+    """A stored version (the default one unless `version` or `label`) with `variables` substituted.
 
     Every name must be a declared variable, and every declared variable needs a value unless `allow_missing`
     (a preview marks the missing ones instead). Values are strings or `input_text`/`input_image`/`input_file`
@@ -283,7 +468,7 @@ def prompt_render(
     A chat template's messages are rendered too, image and file values standing as parts of their own where
     their placeholders are (in user messages only: a 400 otherwise).
     """
-    stored = prompt_get(prompt_id=prompt_id, version=version, principal=principal)
+    stored = prompt_get(prompt_id=prompt_id, version=version, label=label, principal=principal)
     _check_variable_names(stored, list(variables), allow_missing=allow_missing, param=param)
     media: dict[str, dict] = {}
     values = {name: _value_text(name, value, media) for name, value in variables.items()}
@@ -338,20 +523,26 @@ class PromptIndex:
         return self._default_json
 
 
-def _summarize(prompt_id: str, stored: _StoredPrompt) -> PromptSummary | None:
+def _summarize(prompt_id: str, stored: _StoredPrompt, labels: dict[str, int]) -> PromptSummary | None:
     try:
-        records = {n: decode_record(raw, is_default=n == stored.default) for n, raw in stored.records.items()}
+        records = {
+            n: decode_record(raw, is_default=n == stored.default, labels=_labels_of(labels, n))
+            for n, raw in stored.records.items()
+        }
     except (ValueError, KeyError, TypeError):
         logger.warning("skipping prompt %s: unreadable record", prompt_id)
         return None
-    latest = max(records)
-    stamps = [r.created_at for r in records.values() if r.created_at is not None]
-    default = records[stored.default]
+    live = {n: r for n, r in records.items() if not r.deleted}
+    default = live.get(stored.default)
+    if default is None:
+        return None
+    latest = max(live)
+    stamps = [r.created_at for r in live.values() if r.created_at is not None]
     return PromptSummary(
         prompt_id=prompt_id,
         default=default,
         latest_version=latest,
-        version_count=len(records),
+        version_count=len(live),
         created_at=min(stamps) if stamps else 0.0,
         updated_at=max(stamps) if stamps else 0.0,
         updated_by=records[latest].created_by,
@@ -359,16 +550,27 @@ def _summarize(prompt_id: str, stored: _StoredPrompt) -> PromptSummary | None:
     )
 
 
+def _all_labels(store: BaseKVStore) -> dict[str, dict[str, int]]:
+    labels: dict[str, dict[str, int]] = {}
+    for key, value in _kv_call(store.items_in_range, LABELS_START, LABELS_END):
+        parsed = parse_label_key(key)
+        if parsed and value.isdigit():
+            labels.setdefault(parsed[0], {})[parsed[1]] = int(value)
+    return labels
+
+
 def _build_index(store: BaseKVStore, generation: str | None, slot: IndexSlot) -> PromptIndex:
     previous = slot.summaries
     current: dict[str, tuple[tuple, PromptSummary]] = {}
+    labels = _all_labels(store)
     for prompt_id, stored in _stored_prompts(_kv_call(store.items_in_range, ALL_START, ALL_END)).items():
         if stored.default not in stored.records:
             continue  # llama-stack lists only prompts with a default pointer; so do we
-        signature = (stored.default, tuple(sorted(stored.records.items())))
+        own = labels.get(prompt_id, {})
+        signature = (stored.default, tuple(sorted(stored.records.items())), tuple(sorted(own.items())))
         cached = previous.get(prompt_id)
         if cached is None or cached[0] != signature:
-            summary = _summarize(prompt_id, stored)
+            summary = _summarize(prompt_id, stored, own)
             if summary is None:
                 continue
             cached = (signature, summary)

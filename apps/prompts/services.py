@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from apps.core.access import require_create
+from apps.core.access import may_promote, require_create
 from apps.core.errors import (
     BadRequestError,
     ConflictError,
@@ -23,14 +23,28 @@ from apps.core.errors import (
 )
 from apps.core.events import publish
 from apps.core.principal import ANONYMOUS, Principal
-from apps.prompts.keys import GENERATION_KEY, default_key, new_generation, new_prompt_id, prompt_range, version_key
-from apps.prompts.records import PromptVersion, encode_record
+from apps.prompts.config import prompts_config
+from apps.prompts.keys import (
+    GENERATION_KEY,
+    default_key,
+    history_keys,
+    label_key,
+    label_range,
+    new_generation,
+    new_history_stamp,
+    new_prompt_id,
+    prompt_range,
+    version_key,
+)
+from apps.prompts.records import HistoryEntry, PromptVersion, encode_history, encode_record, encode_tombstone
 from apps.prompts.selectors import (
     can_access,
     latest_version,
     prompt_get,
+    prompt_labels,
     prompt_store,
     prompt_version_get,
+    validate_label,
     validate_prompt_id,
 )
 from apps.prompts.templating import messages_text, validate_messages, validate_template
@@ -74,11 +88,32 @@ def _author(principal: Principal, created_by: str | None) -> str | None:
     return created_by or principal.name or None
 
 
+def _history(
+    action: str, record: PromptVersion, principal: Principal, created_by: str | None = None, **fields
+) -> dict[str, str]:
+    """The keys of one history entry about `record`'s prompt, to write in the same batch as the change."""
+    stamp = new_history_stamp()
+    entry = HistoryEntry(
+        id=f"phe_{stamp.replace('-', '')}",
+        prompt_id=record.prompt_id,
+        action=action,
+        created_at=time.time(),
+        actor=_author(principal, created_by),
+        via=principal.via,
+        owner_principal=record.owner_principal,
+        access_attributes=record.access_attributes,
+        **fields,
+    )
+    raw = encode_history(entry)
+    return dict.fromkeys(history_keys(record.prompt_id, stamp), raw)
+
+
 def _write(
     sets: dict[str, str],
     *,
     require_absent: tuple[str, ...] = (),
     require_present: tuple[str, ...] = (),
+    deletes: tuple[str, ...] = (),
     delete_ranges: tuple[tuple[str, str], ...] = (),
 ) -> bool:
     try:
@@ -86,6 +121,7 @@ def _write(
             {**sets, GENERATION_KEY: new_generation()},
             require_absent=require_absent,
             require_present=require_present,
+            deletes=deletes,
             delete_ranges=delete_ranges,
         )
     except KVBackendError as exc:
@@ -121,7 +157,8 @@ def prompt_create(
         access_attributes=principal.attributes,
     )
     key = version_key(record.prompt_id, 1)
-    if not _write({key: encode_record(record), default_key(record.prompt_id): "1"}, require_absent=(key,)):
+    history = _history("created", record, principal, created_by, version=1, message=record.message)
+    if not _write({key: encode_record(record), default_key(record.prompt_id): "1", **history}, require_absent=(key,)):
         raise ConflictError("Prompt id collision; retry the request.")  # 192 random bits: not in this universe
     publish(EVENTS_GROUP, {"kind": "created", "prompt_id": record.prompt_id, "version": 1})
     return record
@@ -167,9 +204,14 @@ def prompt_update(
         owner_principal=current.owner_principal,  # a new version never changes who owns the prompt
         access_attributes=current.access_attributes,
     )
-    sets = {version_key(prompt_id, new): encode_record(record)}
+    sets = {
+        version_key(prompt_id, new): encode_record(record),
+        **_history("version_created", record, principal, created_by, version=new, message=record.message),
+    }
     if set_as_default:
+        _check_promotion(current, "default", principal)
         sets[default_key(prompt_id)] = str(new)
+        sets.update(_history("default_moved", record, principal, created_by, version=new, from_version=current.version))
     if not _write(sets, require_absent=(version_key(prompt_id, new),), require_present=(default_key(prompt_id),)):
         now_latest = latest_version(prompt_id)
         if now_latest is None:  # deleted since we read it
@@ -213,25 +255,147 @@ def _with_default_flag(record: PromptVersion) -> PromptVersion:
     return PromptVersion(**{**record.__dict__, "is_default": is_default})
 
 
-def prompt_version_set_default(*, prompt_id: str, version: int, principal: Principal = ANONYMOUS) -> PromptVersion:
+def _check_promotion(record: PromptVersion, label: str, principal: Principal, *, version: int | None = None) -> None:
+    """403 when `label` is protected and `principal` may not `promote`; the refusal is recorded."""
+    if label not in prompts_config().protected_labels:
+        return
+    if may_promote(
+        principal, "prompt", record.prompt_id, owner=record.owner_principal, owner_attributes=record.access_attributes
+    ):
+        return
+    _write(_history("move_refused", record, principal, label=label, version=version, from_version=None))
+    raise PermissionDeniedError(
+        f"'{label}' is a protected label of prompt '{record.prompt_id}': moving it needs the 'promote' permission.",
+        param="label",
+        code="protected_label",
+    )
+
+
+def prompt_version_set_default(
+    *, prompt_id: str, version: int, principal: Principal = ANONYMOUS, message: str | None = None
+) -> PromptVersion:
     validate_prompt_id(prompt_id)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
     record = prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
-    _require(prompt_id, principal, "update", record)
+    current = _require(prompt_id, principal, "update")
+    _check_promotion(current, "default", principal, version=version)
+    history = _history(
+        "default_moved",
+        record,
+        principal,
+        version=version,
+        from_version=current.version,
+        message=_validate_message(message),
+    )
     # Versions go only with the pointer, all at once: while the pointer exists, so does the version just read.
-    if not _write({default_key(prompt_id): str(version)}, require_present=(default_key(prompt_id),)):
+    # (Only the pointer is required: every write to a prompt locks it first, so they cannot deadlock.)
+    if not _write({default_key(prompt_id): str(version), **history}, require_present=(default_key(prompt_id),)):
         raise _gone(prompt_id)
     publish(EVENTS_GROUP, {"kind": "default_changed", "prompt_id": prompt_id, "version": version})
     return PromptVersion(**{**record.__dict__, "is_default": True})
 
 
-def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS) -> None:
-    """Remove every version and the default pointer, in one batch that requires the pointer: of concurrent
-    deletes one succeeds, and no update can add a version after it."""
+def _movable(label: str) -> str:
+    validate_label(label)
+    if label == "latest":
+        raise BadRequestError(
+            "Invalid value for 'label': 'latest' is computed (the newest version) and cannot be set or removed.",
+            param="label",
+            code="invalid_label",
+        )
+    return label
+
+
+def prompt_label_move(
+    *, prompt_id: str, label: str, version: int, principal: Principal = ANONYMOUS, message: str | None = None
+) -> PromptVersion:
+    """Point `label` at `version` (`default` is the default pointer). Protected labels need `promote`."""
+    validate_prompt_id(prompt_id)
+    if _movable(label) == "default":
+        return prompt_version_set_default(prompt_id=prompt_id, version=version, principal=principal, message=message)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
+    record = prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
+    current = _require(prompt_id, principal, "update")
+    _check_promotion(current, label, principal, version=version)
+    before = prompt_labels(prompt_id).get(label)
+    history = _history(
+        "label_moved",
+        record,
+        principal,
+        version=version,
+        from_version=before,
+        label=label,
+        message=_validate_message(message),
+    )
+    if not _write({label_key(prompt_id, label): str(version), **history}, require_present=(default_key(prompt_id),)):
+        raise _gone(prompt_id)
+    publish(EVENTS_GROUP, {"kind": "label_moved", "prompt_id": prompt_id, "label": label, "version": version})
+    return PromptVersion(**{**record.__dict__, "labels": tuple(sorted({*record.labels, label}))})
+
+
+def prompt_label_remove(
+    *, prompt_id: str, label: str, principal: Principal = ANONYMOUS, message: str | None = None
+) -> None:
+    validate_prompt_id(prompt_id)
+    if _movable(label) == "default":
+        raise ConflictError(
+            "The 'default' label cannot be removed: every prompt has a default version. Move it instead.",
+            param="label",
+            code="default_label",
+        )
+    current = _require(prompt_id, principal, "update")
+    before = prompt_labels(prompt_id).get(label)
+    if before is None:
+        raise NotFoundError(f"Prompt '{prompt_id}' has no label '{label}'.", param="label", code="label_not_found")
+    _check_promotion(current, label, principal)
+    history = _history(
+        "label_removed", current, principal, from_version=before, label=label, message=_validate_message(message)
+    )
+    if not _write(
+        history,
+        require_present=(default_key(prompt_id), label_key(prompt_id, label)),
+        deletes=(label_key(prompt_id, label),),
+    ):
+        raise _gone(prompt_id)
+    publish(EVENTS_GROUP, {"kind": "label_removed", "prompt_id": prompt_id, "label": label})
+
+
+def prompt_version_delete(
+    *, prompt_id: str, version: int, principal: Principal = ANONYMOUS, message: str | None = None
+) -> None:
+    """Delete one version's content; its record stays as a tombstone so the number is never used again. Refused
+    (409) while the default or a label points at it."""
+    record = prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
+    current = _require(prompt_id, principal, "delete")
+    pointing = ["default"] if record.is_default else []
+    pointing += list(record.labels)
+    if pointing:
+        raise ConflictError(
+            f"Version {version} of prompt '{prompt_id}' cannot be deleted while {', '.join(repr(p) for p in pointing)} "
+            f"point{'s' if len(pointing) == 1 else ''} at it. Move {'it' if len(pointing) == 1 else 'them'} first.",
+            param="version",
+            code="version_in_use",
+        )
+    tombstone = encode_tombstone(record, deleted_at=time.time(), deleted_by=_author(principal, None))
+    history = _history("version_deleted", current, principal, version=version, message=_validate_message(message))
+    if not _write({version_key(prompt_id, version): tombstone, **history}, require_present=(default_key(prompt_id),)):
+        raise _gone(prompt_id)
+    publish(EVENTS_GROUP, {"kind": "version_deleted", "prompt_id": prompt_id, "version": version})
+
+
+def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS, message: str | None = None) -> None:
+    """Remove every version, the default pointer and the labels, in one batch that requires the pointer: of
+    concurrent deletes one succeeds, and no update can add a version after it. The history stays."""
     validate_prompt_id(prompt_id)
     record = _require(prompt_id, principal, "delete")
-    if not _write({}, require_present=(default_key(prompt_id),), delete_ranges=(prompt_range(prompt_id),)):
+    history = _history("deleted", record, principal, version=record.version, message=_validate_message(message))
+    if not _write(
+        history,
+        require_present=(default_key(prompt_id),),
+        delete_ranges=(prompt_range(prompt_id), label_range(prompt_id)),
+    ):
         raise _gone(prompt_id)
     # The owner travels with the event (and no further than the consumers): once the prompt is gone, nothing else
     # says who may hear that it was deleted.

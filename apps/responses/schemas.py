@@ -31,6 +31,7 @@ from apps.core.model_settings import ModelSettings, check_tool_choice
 from apps.core.paging import MAX_PAGE_SIZE
 from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery, page_size
 from apps.core.validation import invalid, missing, rejected
+from apps.prompts.keys import LABEL_RE
 from apps.prompts.selectors import validate_prompt_id
 
 # Input items a chat model can be sent; the rest of `_SKIPPED_TYPES` describe work of built-in tools or
@@ -106,7 +107,10 @@ class ResponsePrompt(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(description="The prompt's id ('pmpt_' and 48 hex characters); llama-stack calls it prompt_id.")
-    version: int | None = Field(None, description='A version number ("2" or 2); the default version when absent.')
+    version: int | str | None = Field(
+        None,
+        description='A version number ("2" or 2) or a label ("production"); the default version when absent.',
+    )
     variables: dict[str, str | dict[str, Any]] | None = Field(
         None, description="A value for each declared variable: a string, or an input_text/input_image/input_file."
     )
@@ -140,12 +144,16 @@ class ResponsePrompt(BaseModel):
 
     @field_validator("version", mode="before")
     @classmethod
-    def _version(cls, value: Any) -> int | None:
+    def _version(cls, value: Any) -> int | str | None:
+        """A version number ("2" or 2), or a label ("production", "latest")."""
         if value is None:
             return None
+        if isinstance(value, str) and LABEL_RE.match(value) and not value.isdigit():
+            return value
         if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
             raise rejected(
-                "Invalid value for '{param}': {value!r}; expected a version number such as \"1\".",
+                "Invalid value for '{param}': {value!r}; expected a version number such as \"1\" or a label such "
+                'as "production".',
                 code=None,
                 value=value,
             )

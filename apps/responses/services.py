@@ -132,16 +132,19 @@ async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMO
     try:
         rendered = await prompt_selectors.aprompt_render(
             prompt_id=prompt_id,
-            version=request.version,
+            version=request.version if isinstance(request.version, int) else None,
+            label=request.version if isinstance(request.version, str) else None,
             variables=variables,
             principal=principal,
             param="prompt.variables",
         )
     except NotFoundError as exc:
-        param = "prompt.version" if exc.param == "version" else "prompt.id"
+        param = "prompt.version" if exc.param in ("version", "label") else "prompt.id"
         raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
     stored = rendered.prompt
     echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) or None}
+    if isinstance(request.version, str):  # a label: echoed as given, with the number it resolved to
+        echo = {**echo, "version": request.version, "resolved_version": str(stored.version)}
     if rendered.messages is not None:
         sent = await _inline_files(rendered.messages, principal, _file_params(variables))
         messages = conv.items_to_messages(sent, known_calls=set(), param="prompt")

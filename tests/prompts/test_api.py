@@ -17,7 +17,7 @@ SETTINGS = [
     "reasoning",
     "truncation",
 ]
-# llama-stack's fields in its order, then stackadmin's: the commit, the chat template and the model settings.
+# llama-stack's fields in its order, then stackadmin's: the commit, labels, the chat template, the model settings.
 PROMPT_KEYS = [
     "prompt",
     "version",
@@ -27,6 +27,7 @@ PROMPT_KEYS = [
     "created_at",
     "created_by",
     "message",
+    "labels",
     "messages",
     *SETTINGS,
 ]

@@ -266,7 +266,7 @@ def test_render_of_an_invisible_prompt_is_not_found(settings):
 
 def test_another_users_prompt_reads_what_a_missing_one_does(settings, monkeypatch):
     """Listing versions decides visibility before it reads the versions: bob asking for alice's prompt of many
-    versions reads the same one key he reads for an id that does not exist, so the time taken does not tell him
+    versions reads the same two keys he reads for an id that does not exist, so the time taken does not tell him
     that the prompt exists."""
     monkeypatch.setitem(kv._BACKEND_CLASSES, "kv_sqlite", "tests.support.kv.ReadLoggingSqliteKVStore")
     settings.STACKADMIN_AUTH_ENABLED = True
@@ -285,6 +285,6 @@ def test_another_users_prompt_reads_what_a_missing_one_does(settings, monkeypatc
         assert info.value.message == f"Prompt '{prompt_id}' not found."
         reads[prompt_id] = [(method, key.replace(prompt_id, "<id>"), found) for method, key, found in store.reads]
     assert [read[:2] for read in reads[p.prompt_id]] == [read[:2] for read in reads[missing]]
-    assert [read[:2] for read in reads[missing]] == [("get", "prompts:v1:<id>:1")]
-    assert sum(found for *_, found in reads[p.prompt_id]) == 1  # alice's first version, not her twenty
+    assert [read[:2] for read in reads[missing]] == [("get", "prompts:v1:<id>:1"), ("get", "prompts:v1:<id>:default")]
+    assert sum(found for *_, found in reads[p.prompt_id]) == 2  # her first version and pointer, not her twenty
     assert len(selectors.prompt_versions_list(prompt_id=p.prompt_id, principal=alice)) == 20

@@ -141,10 +141,15 @@ def test_a_prompt_without_an_id_is_a_missing_parameter(http, body):
     assert error["code"] == "missing_required_parameter"
 
 
-@pytest.mark.parametrize(("version", "shown"), [("two", "'two'"), (0, "0"), (True, "True"), (1.5, "1.5"), ("", "''")])
+@pytest.mark.parametrize(
+    ("version", "shown"), [("Two!", "'Two!'"), (0, "0"), (True, "True"), (1.5, "1.5"), ("", "''"), ("-x", "'-x'")]
+)
 def test_bad_version_numbers(http, prompt, version, shown):
     error = refused(http, {"prompt": {"id": prompt, "version": version}})
-    assert error["message"] == f"Invalid value for 'prompt.version': {shown}; expected a version number such as \"1\"."
+    assert error["message"] == (
+        f"Invalid value for 'prompt.version': {shown}; expected a version number such as \"1\" or a label such as "
+        '"production".'
+    )
     assert error["param"] == "prompt.version"
     assert error["code"] is None
 
