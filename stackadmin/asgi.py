@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import sys
 
@@ -29,6 +30,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from stackadmin.handler import APIHandler  # noqa: E402
 from stackadmin.routing import websocket_urlpatterns  # noqa: E402
 
+logger = logging.getLogger("stackadmin.asgi")
 pages_app = ASGIStaticFilesHandler(ASGIHandler())
 api_app = APIHandler()
 
@@ -53,15 +55,30 @@ def warm_up() -> None:
     sys.setswitchinterval(0.001)
 
 
+def sweep_abandoned_uploads() -> None:
+    """Remove the uploads a killed worker of this machine left staged (a worker killed outright has no shutdown of
+    its own; uvicorn starts another in its place, or the server is started again). Parts of live workers stay."""
+    from apps.files.disk import sweep_incoming
+
+    try:
+        removed = sweep_incoming()
+    except OSError:
+        logger.exception("could not sweep abandoned uploads")
+        return
+    if removed:
+        logger.info("removed %d upload(s) abandoned by a process that died", len(removed))
+
+
 async def lifespan_app(scope, receive, send):
-    """Uvicorn's lifespan: at shutdown, once the last request has finished, commit every queued store write and
-    close the connections to the model servers."""
+    """Uvicorn's lifespan: at startup, remove abandoned uploads and warm up; at shutdown, once the last request has
+    finished, commit every queued store write and close the connections to the model servers."""
     from apps.inference.registry import close_registry
     from apps.storage.write_queue import drain_all
 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            sweep_abandoned_uploads()
             warm_up()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
