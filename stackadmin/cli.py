@@ -199,6 +199,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         lifespan="on",  # the lifespan shutdown drains queued store writes (stackadmin.asgi)
+        http="stackadmin.serving:DrainingHTTPProtocol",  # answers, not drops, requests during shutdown
         log_level=os.environ.get("STACKADMIN_SERVER_LOG_LEVEL", "warning"),
         access_log=False,
         timeout_graceful_shutdown=10,
