@@ -191,15 +191,14 @@ def cmd_run(args: argparse.Namespace) -> None:
             "server.channel_layer to a kv_redis backend to share them."
         )
 
-    import uvicorn
+    from stackadmin.serving import serve  # uvicorn, shutting down gracefully
 
-    uvicorn.run(
+    serve(
         "stackadmin.asgi:application",
         host=args.host,
         port=args.port,
         workers=args.workers,
         lifespan="on",  # the lifespan shutdown drains queued store writes (stackadmin.asgi)
-        http="stackadmin.serving:DrainingHTTPProtocol",  # answers, not drops, requests during shutdown
         log_level=os.environ.get("STACKADMIN_SERVER_LOG_LEVEL", "warning"),
         access_log=False,
         timeout_graceful_shutdown=10,

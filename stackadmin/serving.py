@@ -1,5 +1,5 @@
-"""The HTTP protocol `stackadmin run` gives uvicorn: a graceful shutdown that answers, instead of dropping, the
-requests clients send on connections they keep alive.
+"""How `stackadmin run` serves with uvicorn: a graceful shutdown that answers, or promptly refuses, what clients
+send after SIGTERM instead of dropping it.
 
 Uvicorn's shutdown (SIGTERM; each worker process receives its own) stops accepting connections, lets the requests
 in flight finish, their responses saying `Connection: close`, and closes every idle keep-alive connection at once.
@@ -13,15 +13,23 @@ and a request that arrives on one is answered at once with a 503 (`server_shutti
 (by `stackadmin.asgi`, which reads `shutting_down()`). When nothing is left in flight, the remaining idle
 connections are closed as uvicorn would have closed them; a worker with nothing in flight closes them at once, as
 uvicorn does, since it exits at once. The keep-alive timeout still closes a connection left idle meanwhile.
+
+With several workers, `Supervisor` closes its copy of the listening socket as soon as it is told to stop, so that
+the socket is gone once every worker has closed its own at the start of its shutdown: a new connection is then
+refused at once (and a client retries elsewhere) instead of waiting for the supervisor to exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
+from uvicorn.supervisors import Multiprocess
 
 logger = logging.getLogger("stackadmin.serving")
 
@@ -66,3 +74,34 @@ async def _close_idle_once_drained(state: ServerState) -> None:
     for connection in list(state.connections):
         if isinstance(connection, DrainingHTTPProtocol):
             connection.close_if_idle()
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor of several worker processes, which stops listening as soon as it is told to stop."""
+
+    def handle_int(self) -> None:
+        self.stop_listening()
+        super().handle_int()
+
+    def handle_term(self) -> None:
+        self.stop_listening()
+        super().handle_term()
+
+    def stop_listening(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+def serve(app: str, **options) -> None:
+    """`uvicorn.run(app, **options)` (without its reload mode) with this module's protocol and supervisor."""
+    config = uvicorn.Config(app, http="stackadmin.serving:DrainingHTTPProtocol", **options)
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Supervisor(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:  # Ctrl-C, re-raised by uvicorn once its graceful shutdown is over
+        pass
+    if config.workers == 1 and not server.started:
+        sys.exit(STARTUP_FAILURE)

@@ -71,3 +71,28 @@ def test_a_request_on_a_kept_alive_connection_after_sigterm_gets_a_prompt_503(st
     assert stored.status == 200
     assert json.loads(stored.read())["filename"] == "held.txt"
     assert server.process.wait(timeout=30) is not None
+
+
+def refuses_connections(server: LiveServer) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_with_several_workers_new_connections_are_refused_once_the_workers_stop_listening(start_server):
+    """Each worker closes its listening socket when its shutdown begins; the supervisor must not keep the socket
+    open for the connections it will never accept (they would wait for it to exit, then be reset)."""
+    server = start_server(workers=2)
+    upload = start_held_upload(server)  # keeps its worker, and so the server, running
+
+    server.process.send_signal(signal.SIGTERM)
+    wait_until(lambda: refuses_connections(server), timeout=30, what="new connections to be refused")
+    assert server.process.poll() is None
+
+    upload.sendall(UPLOAD)
+    stored = http.client.HTTPResponse(upload)
+    stored.begin()
+    assert stored.status == 200
+    assert server.process.wait(timeout=30) is not None
