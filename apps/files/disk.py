@@ -205,7 +205,8 @@ def stage_stream(stream: BinaryIO, *, max_bytes: int | None = None, chunk_size: 
 def _remove_if_writer_gone(path: Path) -> bool:
     """Remove a part of this kernel's whose writer has let go of it (died, or just finished with it)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # Open for writing (nothing is written): on NFS, flock is a whole-file write lock, which needs that.
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:
@@ -213,8 +214,9 @@ def _remove_if_writer_gone(path: Path) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # a live process is writing it
-        # Under the lock, its writer is gone. A writer that finished renamed the part away first (the rename is
-        # made under the writer's lock), so the name, if still there, is a dead writer's.
+        # Under the lock, the name (if still there) is a dead writer's: a writer that finished renamed or removed
+        # the part before letting go of it. Or it was created an instant ago and its writer has not locked it
+        # yet: that writer then finds it unlinked and makes another (`_create_locked_part`).
         path.unlink()
     except FileNotFoundError:
         return False
