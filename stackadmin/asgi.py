@@ -2,13 +2,15 @@
 
 HTTP is split by path. `/v1` requests go to the lean handler of `stackadmin/handler.py` (its own middleware list,
 no per-request thread; its module docstring lists every departure from Django and what it costs). Every other
-path (dashboard, admin, static files) gets Django's own handler and the full `MIDDLEWARE` stack.
+path (dashboard, admin, static files) gets Django's own handler and the full `MIDDLEWARE` stack. A worker whose
+shutdown has begun answers whatever request still reaches it with a 503 (`stackadmin/serving.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import sys
 
@@ -20,25 +22,45 @@ django.setup(set_prefix=False)
 
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.core.errors import ServerShuttingDownError  # noqa: E402
+from apps.core.http import error_response  # noqa: E402
 from stackadmin.handler import APIHandler  # noqa: E402
 from stackadmin.routing import websocket_urlpatterns  # noqa: E402
+from stackadmin.serving import shutting_down  # noqa: E402
 
+logger = logging.getLogger("stackadmin.asgi")
 pages_app = ASGIStaticFilesHandler(ASGIHandler())
 api_app = APIHandler()
 
 
 async def http_app(scope, receive, send):
     path = scope.get("path", "")
-    if path == "/v1" or path.startswith("/v1/"):
+    api = path == "/v1" or path.startswith("/v1/")
+    if shutting_down():
+        await refuse_while_shutting_down(api, send)
+    elif api:
         await api_app(scope, receive, send)
     else:
         await pages_app(scope, receive, send)
+
+
+async def refuse_while_shutting_down(api: bool, send) -> None:
+    """A request that arrived on a kept-alive connection after this worker began shutting down: a prompt 503 that
+    closes the connection, so the client retries elsewhere (`stackadmin/serving.py`). Its body is not read."""
+    message = "The server is shutting down; send the request again."
+    if api:
+        response = error_response(ServerShuttingDownError(message))
+    else:
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+    response["Connection"] = "close"
+    await api_app.send_response(response, send)
 
 
 def warm_up() -> None:
@@ -53,15 +75,30 @@ def warm_up() -> None:
     sys.setswitchinterval(0.001)
 
 
+def sweep_abandoned_uploads() -> None:
+    """Remove the uploads a killed worker of this machine left staged (a worker killed outright has no shutdown of
+    its own; uvicorn starts another in its place, or the server is started again). Parts of live workers stay."""
+    from apps.files.disk import sweep_incoming
+
+    try:
+        removed = sweep_incoming()
+    except OSError:
+        logger.exception("could not sweep abandoned uploads")
+        return
+    if removed:
+        logger.info("removed %d upload(s) abandoned by a process that died", len(removed))
+
+
 async def lifespan_app(scope, receive, send):
-    """Uvicorn's lifespan: at shutdown, once the last request has finished, commit every queued store write and
-    close the connections to the model servers."""
+    """Uvicorn's lifespan: at startup, remove abandoned uploads and warm up; at shutdown, once the last request has
+    finished, commit every queued store write and close the connections to the model servers."""
     from apps.inference.registry import close_registry
     from apps.storage.write_queue import drain_all
 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            sweep_abandoned_uploads()
             warm_up()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

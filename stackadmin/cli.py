@@ -191,9 +191,9 @@ def cmd_run(args: argparse.Namespace) -> None:
             "server.channel_layer to a kv_redis backend to share them."
         )
 
-    import uvicorn
+    from stackadmin.serving import serve  # uvicorn, shutting down gracefully
 
-    uvicorn.run(
+    serve(
         "stackadmin.asgi:application",
         host=args.host,
         port=args.port,

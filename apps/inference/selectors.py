@@ -72,6 +72,12 @@ def completion_object(row: ChatCompletion) -> dict:
     return {**row.completion, "input_messages": row.input_messages, "metadata": row.metadata}
 
 
+def chat_completion_id_taken(*, completion_id: str, principal: Principal = ANONYMOUS) -> bool:
+    """Whether another owner's stored completion has this id (whether or not `principal` may read it)."""
+    owner = ChatCompletion.owner_fields(principal)["owner_principal"]
+    return ChatCompletion.objects.filter(public_id=completion_id).exclude(owner_principal=owner).exists()
+
+
 def chat_completion_get(*, completion_id: str, principal: Principal = ANONYMOUS) -> ChatCompletion:
     return chat_completions_visible(principal=principal).get_by_id(completion_id, missing=chat_completion_not_found)
 

@@ -5,16 +5,27 @@ default is not to, but a server whose point is to keep the record should keep it
 `store` and `metadata` are stackadmin's business and are not forwarded; every other field is, untouched, except
 `model`, which becomes the provider's name for the model. A stored completion is committed before the create call
 returns (for a stream: before its `[DONE]`), so it can be read back at once from any worker process.
+
+A completion keeps the model server's id, unless another owner's stored completion already has it (some model
+servers reuse ids: Ollama's are `chatcmpl-` and a number below 1000). Then it gets a fresh id of stackadmin's,
+and that is the id its caller receives, in the body or in every chunk of a stream, and finds it by. The other
+owner's completion is left as it was. A repeat from the same owner replaces that owner's row, as in llama-stack.
+A stream's id has to be chosen before its first chunk is sent, so it is checked then; in the rare case that
+another owner's completion with the same id is stored while the stream runs, this one is stored under a fresh id
+its caller was not told (logged as a warning).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime
 
 from django.db import router, transaction
 from django.utils import timezone
+
+from asgiref.sync import sync_to_async
 
 from apps.core.access import require_create
 from apps.core.chat import CompletionAccumulator
@@ -23,6 +34,7 @@ from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
 from apps.inference.selectors import (
     chat_completion_get,
+    chat_completion_id_taken,
     chat_completion_not_found,
     chat_completions_visible,
     model_resolve,
@@ -35,6 +47,10 @@ logger = logging.getLogger("apps.inference")
 _NOT_FORWARDED = ("store", "metadata")
 
 
+def new_completion_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(16)
+
+
 def chat_completion_store(
     *,
     completion: dict,
@@ -45,8 +61,9 @@ def chat_completion_store(
     created_at: datetime,
     principal: Principal = ANONYMOUS,
 ) -> ChatCompletion:
-    """Write one completion (run by the store's writers). A repeated upstream id from the same owner updates the
-    row, as llama-stack; one from anyone else leaves the row alone."""
+    """Write one completion (run by the store's writers) and return its row, whose `public_id` is the id its
+    caller must be told. A repeated upstream id from the same owner updates that owner's row, as llama-stack does;
+    one that another owner's completion has is stored under a fresh id."""
     fields = {
         "created_at": created_at,
         "model": model,
@@ -67,18 +84,26 @@ def chat_completion_store(
         if created:
             return row
         if row.owner_principal != owner["owner_principal"]:
-            # Some model servers reuse ids (Ollama's are `chatcmpl-` and a number below 1000): another user's
-            # completion must not replace this one's messages and metadata, which its owner would then read.
-            logger.warning("chat completion %s not stored: the id belongs to another owner's", row.public_id)
-            return row
+            # Another user's completion must not be replaced (its owner would then read this one's messages and
+            # metadata), and this one must not be lost: it gets an id of its own.
+            fresh = new_completion_id()
+            fields["completion"] = {**completion, "id": fresh}
+            return ChatCompletion.objects.using(db).create(public_id=fresh, **fields, **owner)
         for name, value in fields.items():
             setattr(row, name, value)
         row.save(using=db, update_fields=list(fields))
     return row
 
 
-async def _store(**kwargs) -> None:
-    await write_queue("inference").submit(lambda: chat_completion_store(**kwargs))
+async def _store(**kwargs) -> ChatCompletion:
+    return await write_queue("inference").submit(lambda: chat_completion_store(**kwargs))
+
+
+async def _stream_id(upstream_id: str, principal: Principal) -> str:
+    """The id a stored stream goes by, chosen before its first chunk is sent: the upstream's unless another owner's
+    completion has it."""
+    taken = await sync_to_async(chat_completion_id_taken)(completion_id=upstream_id, principal=principal)
+    return new_completion_id() if taken else upstream_id
 
 
 async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS) -> dict | AsyncIterator[bytes]:
@@ -103,19 +128,31 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
     if not body.get("stream"):
         completion = await model.chat(forwarded)
         if store and completion.get("id"):
-            await _store(completion=completion, **record)
+            completion = (await _store(completion=completion, **record)).completion  # under the id it was stored by
         return completion
 
     chunks = await model.chat_stream(forwarded)
 
     async def events() -> AsyncIterator[bytes]:
         accumulator = CompletionAccumulator()
+        told = None  # the id this stream's chunks carry, once known
         try:
             async for chunk in chunks:
+                if store and told is None and chunk.get("id"):
+                    told = await _stream_id(chunk["id"], principal)
+                if told is not None and chunk.get("id") not in (None, told):
+                    chunk = {**chunk, "id": told}
                 accumulator.add(chunk)
                 yield sse_data(chunk)
             if store and accumulator.id:
-                await _store(completion=accumulator.completion(), **record)
+                row = await _store(completion=accumulator.completion(), **record)
+                if row.public_id != told:
+                    logger.warning(
+                        "chat completion stream %s: another owner's completion took the id while it streamed; "
+                        "stored as %s",
+                        told,
+                        row.public_id,
+                    )
         except Exception as exc:
             # Whatever failed (the model server, or the store write, whose database errors are not ours), the stream
             # ends with an error chunk, for which the SDK raises an APIError, then `[DONE]`; nothing is stored.

@@ -626,8 +626,9 @@ def test_operators_see_and_manage_everything_in_the_admin(operator, sdk, http, a
 # ------------------------------------------------------------------------------------------ reused upstream ids
 @pytest.fixture(scope="module")
 def reusing(tmp_path_factory) -> dict[str, openai.OpenAI]:
-    """alice and bob on a server that talks to the fake model server directly (a replay would hand out fresh
-    ids), where `#id:NAME` makes every completion's id `chatcmpl-NAME`, as some model servers do."""
+    """alice, bob and carol (who shares a team with alice) on a server that talks to the fake model server
+    directly (a replay would hand out fresh ids), where `#id:NAME` makes every completion's id `chatcmpl-NAME`, as
+    some model servers do."""
     fake = FakeUpstream(free_port()).start()
     running = start_inference_server(
         tmp_path_factory.mktemp("reused-ids"),
@@ -635,7 +636,7 @@ def reusing(tmp_path_factory) -> dict[str, openai.OpenAI]:
         AUTH_CONFIG + provider_yaml(fake.url),
         env={MODE_ENV: "live"},
     )
-    keys = make_users(running, {"alice": USERS["alice"], "bob": USERS["bob"]})
+    keys = make_users(running, {name: USERS[name] for name in ("alice", "bob", "carol")})
     yield {
         name: openai.OpenAI(base_url=running.url + "/v1", api_key=made["key"], max_retries=0, timeout=30)
         for name, made in keys.items()
@@ -644,35 +645,62 @@ def reusing(tmp_path_factory) -> dict[str, openai.OpenAI]:
     fake.stop()
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-def test_a_reused_upstream_id_never_touches_another_users_completion(reusing, stream):
-    alice, bob = reusing["alice"], reusing["bob"]
-    cue = f"#id:reused-{'stream' if stream else 'json'}"
-    mine = alice.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": f"alice's private question {cue}"}], metadata={"by": "a"}
+def ask_with_id(client: openai.OpenAI, text: str, *, by: str, stream: bool) -> tuple[str, str]:
+    """(the id the caller was told, the reply it got): from the body, or from every chunk of a stream."""
+    created = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": text}], metadata={"by": by}, stream=stream
     )
-    created = bob.chat.completions.create(
-        model=MODEL,
-        messages=[{"role": "user", "content": f"bob's private question {cue}"}],
-        metadata={"by": "b"},
-        stream=stream,
-    )
-    theirs_id = "".join({chunk.id for chunk in created}) if stream else created.id
-    assert theirs_id == mine.id  # the model server reused the id
+    if not stream:
+        return created.id, created.choices[0].message.content
+    chunks = list(created)
+    (told,) = {chunk.id for chunk in chunks}
+    return told, "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
-    kept = alice.chat.completions.retrieve(mine.id)
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_reused_upstream_id_gets_a_fresh_id_and_never_touches_another_users_completion(reusing, stream):
+    alice, bob, carol = reusing["alice"], reusing["bob"], reusing["carol"]
+    cue = f"#id:reused-{'stream' if stream else 'json'}"
+    upstream_id = f"chatcmpl-reused-{'stream' if stream else 'json'}"
+    mine, _ = ask_with_id(alice, f"alice's private question {cue}", by="a", stream=False)
+    assert mine == upstream_id  # the first to come keeps the model server's id
+
+    theirs, reply = ask_with_id(bob, f"bob's private question {cue}", by="b", stream=stream)
+    assert theirs != upstream_id  # another owner's completion has it: bob's gets an id of its own
+    assert theirs.startswith("chatcmpl-")
+    assert reply == f"Hello! You said: bob's private question {cue}"
+    stored = bob.chat.completions.retrieve(theirs)
+    assert stored.metadata == {"by": "b"}
+    assert stored.choices[0].message.content == reply
+    assert [m.content for m in bob.chat.completions.messages.list(theirs).data] == [f"bob's private question {cue}"]
+    assert theirs in [c.id for c in bob.chat.completions.list(limit=100)]
+
+    # alice's completion is as it was, and each still sees only what the policy lets them.
+    kept = alice.chat.completions.retrieve(mine)
     assert kept.metadata == {"by": "a"}
     assert kept.choices[0].message.content == f"Hello! You said: alice's private question {cue}"
-    messages = [m.content for m in alice.chat.completions.messages.list(mine.id).data]
-    assert messages == [f"alice's private question {cue}"]
-    # bob's completion could not be stored under an id alice's already has; his question reaches no one else.
+    assert [m.content for m in alice.chat.completions.messages.list(mine).data] == [f"alice's private question {cue}"]
     with pytest.raises(openai.NotFoundError):
-        bob.chat.completions.retrieve(mine.id)
+        bob.chat.completions.retrieve(mine)
+    with pytest.raises(openai.NotFoundError):
+        alice.chat.completions.retrieve(theirs)
     assert "bob's private" not in json.dumps([c.to_dict() for c in alice.chat.completions.list(limit=100)])
+
+    # carol may read alice's completion (they share a team) but not replace it: hers gets its own id too.
+    shared, _ = ask_with_id(carol, f"carol's question {cue}", by="c", stream=stream)
+    assert shared not in (upstream_id, theirs)
+    assert carol.chat.completions.retrieve(shared).metadata == {"by": "c"}
+    assert carol.chat.completions.retrieve(mine).metadata == {"by": "a"}
+
+    # bob again: the model server's id is still alice's, so another fresh id; his first completion stays.
+    again, _ = ask_with_id(bob, f"bob asks again {cue}", by="b, again", stream=stream)
+    assert again not in (upstream_id, theirs, shared)
+    assert bob.chat.completions.retrieve(theirs).metadata == {"by": "b"}
+    assert bob.chat.completions.retrieve(again).metadata == {"by": "b, again"}
+
     # alice's own repeat replaces her row, as llama-stack does.
-    alice.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": f"alice asks again {cue}"}], metadata={"by": "a, again"}
-    )
-    again = alice.chat.completions.retrieve(mine.id)
-    assert again.metadata == {"by": "a, again"}
-    assert again.input_messages[0]["content"] == f"alice asks again {cue}"
+    repeat, _ = ask_with_id(alice, f"alice asks again {cue}", by="a, again", stream=stream)
+    assert repeat == mine
+    replaced = alice.chat.completions.retrieve(mine)
+    assert replaced.metadata == {"by": "a, again"}
+    assert replaced.input_messages[0]["content"] == f"alice asks again {cue}"

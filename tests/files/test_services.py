@@ -246,12 +246,20 @@ def test_purge_command_reports_progress_and_sweeps_abandoned_uploads(storage):
     expired = [upload(b"old") for _ in range(3)]
     fresh = upload(b"new", expires_after={"anchor": "created_at", "seconds": 3600})
     File.objects.filter(pk__in=[f.pk for f in expired]).update(expires_at=timezone.now() - timedelta(seconds=1))
-    abandoned = disk.StagedFile(max_bytes=10)
-    abandoned.write(b"partial")
-    abandoned.close()
+    incoming = storage / ".incoming"
     two_days_ago = time.time() - 2 * 86400
-    os.utime(abandoned.path, (two_days_ago, two_days_ago))
-    in_flight = disk.StagedFile(max_bytes=10)  # an upload still being received: left alone
+    # A part of this machine's that no process holds: its writer died (as a killed worker's); gone at once.
+    dead = incoming / f"{disk.host_tag()}-{'a' * 32}.part"
+    dead.write_bytes(b"partial")
+    # Parts another machine sharing the directory writes (or an older version's, or a previous boot's): their
+    # writers cannot be asked, so their age decides.
+    foreign_old, foreign_new = incoming / f"elsewhere-{'b' * 32}.part", incoming / f"{'c' * 32}.part"
+    foreign_old.write_bytes(b"partial")
+    os.utime(foreign_old, (two_days_ago, two_days_ago))
+    foreign_new.write_bytes(b"partial")
+    in_flight = disk.StagedFile(max_bytes=10)  # an upload still being received, however old: left alone
+    in_flight.write(b"part")
+    os.utime(in_flight.path, (two_days_ago, two_days_ago))
     out = io.StringIO()
     call_command("purge_expired_files", "--dry-run", stdout=out)
     assert "3 expired files" in out.getvalue()
@@ -262,9 +270,14 @@ def test_purge_command_reports_progress_and_sweeps_abandoned_uploads(storage):
     text = out.getvalue()
     assert "deleted 2/3" in text
     assert "deleted 3/3" in text
-    assert "Deleted 3 expired files (9 bytes) and 1 abandoned upload." in text
+    assert "Deleted 3 expired files (9 bytes) and 2 abandoned uploads." in text
     assert list(File.objects.values_list("pk", flat=True)) == [fresh.pk]
-    assert not abandoned.path.exists()
+    assert not dead.exists()
+    assert not foreign_old.exists()
+    assert foreign_new.exists()
+    assert in_flight.path.exists()
+    in_flight.close()  # done writing, not yet renamed into place (its row is being inserted): still held
+    assert disk.sweep_incoming(older_than_seconds=0) == [foreign_new]
     assert in_flight.path.exists()
     in_flight.discard()
     assert stored_files(storage) == [fresh.path]

@@ -12,8 +12,10 @@ _DAY = 24 * 3600
 
 class Command(BaseCommand):
     help = (
-        "Delete every expired file's bytes and row, and staged uploads older than --incoming-max-age "
-        "(left by a crash mid-upload). Expired files are already hidden from the API; this frees the space."
+        "Delete every expired file's bytes and row, and uploads abandoned mid-way: at once those whose process on "
+        "this machine has died (killed or crashed), and those staged by another machine sharing the storage "
+        "directory (or before a reboot) once older than --incoming-max-age. Uploads still being received are never "
+        "touched. Expired files are already hidden from the API; this frees the space."
     )
 
     def add_arguments(self, parser):
@@ -24,7 +26,8 @@ class Command(BaseCommand):
             type=float,
             default=_DAY,
             metavar="SECONDS",
-            help="staged uploads older than this are abandoned (default 86400, one day)",
+            help="uploads staged by another machine (or before a reboot), whose process cannot be checked, are "
+            "abandoned once older than this (default 86400, one day)",
         )
 
     def handle(self, *args, **options):
