@@ -345,7 +345,7 @@ def _history_page(entries: list[HistoryEntry], *, limit: int, after: str | None)
         if position is None:
             raise BadRequestError(f"Invalid value for 'after': no history entry '{after}' here.", param="after")
         entries = entries[position + 1 :]
-    return Page(data=entries[:limit], has_more=len(entries) > limit)
+    return Page.of(entries[:limit], has_more=len(entries) > limit)
 
 
 def prompt_history(

@@ -209,7 +209,7 @@ def prompt_update(
         **_history("version_created", record, principal, created_by, version=new, message=record.message),
     }
     if set_as_default:
-        _check_promotion(current, "default", principal)
+        _check_promotion(current, "default", principal, version=new)
         sets[default_key(prompt_id)] = str(new)
         sets.update(_history("default_moved", record, principal, created_by, version=new, from_version=current.version))
     if not _write(sets, require_absent=(version_key(prompt_id, new),), require_present=(default_key(prompt_id),)):

@@ -310,3 +310,30 @@ def test_a_missing_variable_of_a_chat_prompt_is_named(client, support_prompt):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(prompt={"id": support_prompt, "variables": {"company": "Acme"}})
     assert caught.value.body["param"] == "prompt.variables.customer_name"
+
+
+def test_a_label_as_the_version(client, http, support_prompt):
+    variables = {"company": "Acme", "customer_name": "Bo"}
+    http.put(
+        f"/prompts/{support_prompt}",
+        json={
+            "version": 1,
+            "messages": SUPPORT,
+            "variables": ["company", "customer_name"],
+            "model": "alias-model",
+            "set_as_default": False,
+        },
+    ).raise_for_status()
+    http.put(f"/prompts/{support_prompt}/labels/production", json={"version": 2}).raise_for_status()
+    response = client.responses.create(
+        prompt={"id": support_prompt, "version": "production", "variables": variables}, input="hi"
+    )
+    assert response.model == "alias-model"
+    assert response.prompt.version == "production"
+    assert response.prompt.to_dict()["resolved_version"] == "2"
+    latest = client.responses.create(prompt={"id": support_prompt, "version": "latest", "variables": variables})
+    assert latest.prompt.to_dict()["resolved_version"] == "2"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(prompt={"id": support_prompt, "version": "staging", "variables": variables})
+    assert caught.value.body["param"] == "prompt.version"
+    assert "has no label 'staging'" in caught.value.message
