@@ -78,6 +78,22 @@ def test_prompt_operations_match_their_schemas(contract):
     )
     c.call("GET", "/v1/prompts/{prompt_id}/versions", ids=ids)
     c.call("PUT", "/v1/prompts/{prompt_id}/set-default-version", ids=ids, json={"version": 1})
+    chat = {
+        "messages": [{"role": "system", "content": "Be {{ tone }}."}, {"role": "user", "content": "Hi"}],
+        "variables": ["tone"],
+        "model": "fake-model",
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        "reasoning": {"effort": "low"},
+    }
+    c.call("PUT", "/v1/prompts/{prompt_id}", ids=ids, json={**chat, "version": 2, "set_as_default": False})
+    labelled = {**ids, "label": "production"}
+    c.call("PUT", "/v1/prompts/{prompt_id}/labels/{label}", ids=labelled, json={"version": 3, "message": "go"})
+    c.call("GET", "/v1/prompts/{prompt_id}/labels", ids=ids)
+    c.call("GET", "/v1/prompts/{prompt_id}", ids=ids, params={"label": "production"})
+    c.call("DELETE", "/v1/prompts/{prompt_id}/labels/{label}", ids=labelled)
+    c.call("DELETE", "/v1/prompts/{prompt_id}/versions/{version}", ids={**ids, "version": 2})
+    c.call("GET", "/v1/prompts/{prompt_id}/history", ids=ids, params={"limit": 3})
+    c.call("GET", "/v1/prompts/history", params={"action": "label_moved"})
     c.call("DELETE", "/v1/prompts/{prompt_id}", ids=ids)
 
 

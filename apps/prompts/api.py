@@ -172,7 +172,7 @@ async def list_prompt_labels(request: HttpRequest, prompt_id: PromptId):
     summary="Point a label at a version (extension)",
 )
 async def move_prompt_label(request: HttpRequest, prompt_id: PromptId, label: Label, body: MoveLabelRequest):
-    await _write(
+    record = await _write(
         request,
         services.prompt_label_move,
         prompt_id=prompt_id,
@@ -180,8 +180,8 @@ async def move_prompt_label(request: HttpRequest, prompt_id: PromptId, label: La
         version=body.version,
         message=body.message,
     )
-    labels = await _read(request, selectors.prompt_label_list, prompt_id=prompt_id)
-    return json_response(next(entry for entry in labels if entry["label"] == label))
+    # Built from what was written, not read back: the move is acknowledged even if the prompt is gone by now.
+    return json_response(selectors.label_object(prompt_id, label, record.version))
 
 
 @router.delete(

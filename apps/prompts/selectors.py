@@ -283,17 +283,20 @@ def prompt_label_list(*, prompt_id: str, principal: Principal = ANONYMOUS) -> li
     protected = set(prompts_config().protected_labels)
     default = next(v.version for v in versions if v.is_default)
     labels = {"default": default, "latest": versions[-1].version, **prompt_labels(prompt_id)}
-    return [
-        {
-            "object": "prompt.label",
-            "prompt_id": prompt_id,
-            "label": name,
-            "version": number,
-            "protected": name in protected,
-            "computed": name == "latest",
-        }
-        for name, number in labels.items()
-    ]
+    return [label_object(prompt_id, name, number, protected) for name, number in labels.items()]
+
+
+def label_object(prompt_id: str, label: str, version: int, protected: set[str] | None = None) -> dict:
+    """A label as `/v1` shows it."""
+    protected = set(prompts_config().protected_labels) if protected is None else protected
+    return {
+        "object": "prompt.label",
+        "prompt_id": prompt_id,
+        "label": label,
+        "version": version,
+        "protected": label in protected,
+        "computed": label == "latest",
+    }
 
 
 # ------------------------------------------------------------------------------------------ history

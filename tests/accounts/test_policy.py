@@ -133,5 +133,8 @@ def test_compiled_filter_agrees_with_rule_evaluation(policy):
         assert got == expected, (policy, user, owner, ident)
 
 
-def test_default_policy_has_one_rule_per_attribute_plus_owner_and_unowned():
-    assert len(DEFAULT_POLICY) == 6
+def test_default_policy_has_one_rule_per_attribute_plus_owner_and_unowned_plus_promote():
+    assert len(DEFAULT_POLICY) == 8
+    everyday = {"create", "read", "update", "delete"}
+    assert [set(rule.actions) for rule in DEFAULT_POLICY[:6]] == [everyday] * 6
+    assert [rule.actions for rule in DEFAULT_POLICY[6:]] == [("promote",), ("promote",)]

@@ -12,7 +12,7 @@ import pytest
 
 from apps.core.errors import ConflictError
 from apps.prompts import selectors, services
-from apps.prompts.keys import prompt_range
+from apps.prompts.keys import label_range, prompt_range
 from apps.storage.config import KVPostgresBackend, KVRedisBackend, KVSqliteBackend
 from apps.storage.kv import build_kv_store
 from tests.support import kv
@@ -188,3 +188,62 @@ def test_a_deleted_prompt_stays_deleted_across_worker_processes(start_server, cl
     assert left_behind == {}, f"{len(left_behind)}/{DELETE_ROUNDS} rounds left keys behind"
     assert doubled == {}, f"{len(doubled)}/{DELETE_ROUNDS} rounds had two updates of version 2 succeed"
     assert listed == []
+
+
+LABEL_ROUNDS = 10
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "redis"])
+def test_label_moves_race_without_loss_across_worker_processes(start_server, cleanup_shared, tmp_path, kind):
+    """Twelve moves of one label released together (and, every other round, a DELETE of the prompt among them):
+    every acknowledged move is in the history exactly once, the label ends on a version one of them chose, and a
+    label never outlives its prompt."""
+    backend, namespace = kv.backend_config(kind, tmp_path), unique("labels_")
+    if kind != "sqlite":
+        cleanup_shared.append((kind, backend.get("table_name", ""), namespace))
+    server = start_server(_prompts_on(backend, namespace), workers=2)
+    raw = build_kv_store(BACKEND_MODELS[backend["type"]](**backend), namespace)
+    problems: dict[int, str] = {}
+    try:
+        with httpx.Client(base_url=server.url + "/v1", timeout=30, limits=httpx.Limits(max_connections=13)) as client:
+            for round_no in range(LABEL_ROUNDS):
+                pid = client.post("/prompts", json={"prompt": "v1"}).json()["prompt_id"]
+                for number in (2, 3):
+                    client.put(f"/prompts/{pid}", json={"prompt": f"v{number}", "version": number - 1})
+                moves = [("PUT", f"/prompts/{pid}/labels/production", {"version": 1 + i % 3}) for i in range(12)]
+                deleting = round_no % 2 == 1
+                requests = moves + ([("DELETE", f"/prompts/{pid}", None)] if deleting else [])
+                barrier = threading.Barrier(len(requests))
+
+                def send(request, barrier=barrier):
+                    method, path, body = request
+                    barrier.wait()
+                    return request, client.request(method, path, json=body).status_code
+
+                with ThreadPoolExecutor(len(requests)) as pool:
+                    results = list(pool.map(send, requests))
+                if any(status >= 500 for _, status in results):
+                    problems[round_no] = f"server errors: {results}"
+                    continue
+                acknowledged = [
+                    body["version"] for (method, _, body), status in results if method == "PUT" and status == 200
+                ]
+                history = client.get(f"/prompts/{pid}/history", params={"limit": 100}).json()["data"]
+                recorded = sorted(e["version"] for e in history if e["action"] == "label_moved")
+                if recorded != sorted(acknowledged):
+                    problems[round_no] = f"acknowledged {sorted(acknowledged)}, recorded {recorded}"
+                if deleting:
+                    if keys := raw.keys_in_range(*label_range(pid)):
+                        problems[round_no] = f"labels left after the delete: {keys}"
+                    continue
+                final = client.get(f"/prompts/{pid}/labels").json()["data"]
+                production = next(e["version"] for e in final if e["label"] == "production")
+                if len(acknowledged) != 12 or production not in acknowledged:
+                    problems[round_no] = f"label on {production}; acknowledged {acknowledged}"
+                # A move acknowledged after the others is the one in place.
+                client.put(f"/prompts/{pid}/labels/production", json={"version": 2}).raise_for_status()
+                if client.get(f"/prompts/{pid}", params={"label": "production"}).json()["version"] != 2:
+                    problems[round_no] = "the last acknowledged move is not in place"
+    finally:
+        raw.close()
+    assert problems == {}
