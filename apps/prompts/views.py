@@ -8,6 +8,7 @@ plain link or form, so the pages work without JavaScript.
 from __future__ import annotations
 
 from functools import wraps
+from inspect import iscoroutinefunction
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import sync_to_async
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
@@ -40,14 +41,27 @@ MAX_QUERY_CHARS = 200
 # ------------------------------------------------------------------------------------------ helpers
 def dashboard_view(view):
     """`login_required`, except that an htmx request from an expired session moves the whole tab to the login
-    page instead of swapping the login form into a fragment."""
+    page instead of swapping the login form into a fragment. Works on sync and async views."""
     protected = login_required(view)
+
+    def to_login(request: HttpRequest) -> HttpResponse:
+        back = request.htmx.current_url_abs_path or request.get_full_path()
+        return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back})}")
+
+    if iscoroutinefunction(view):
+
+        @wraps(view)
+        async def async_wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.htmx and not (await request.auser()).is_authenticated:
+                return to_login(request)
+            return await protected(request, *args, **kwargs)
+
+        return async_wrapper
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.htmx and not request.user.is_authenticated:
-            back = request.htmx.current_url_abs_path or request.get_full_path()
-            return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back})}")
+            return to_login(request)
         return protected(request, *args, **kwargs)
 
     return wrapper
@@ -304,18 +318,19 @@ def settings_check(request: HttpRequest) -> HttpResponse:
 
 @dashboard_view
 @require_GET
-def model_options(request: HttpRequest) -> HttpResponse:
+async def model_options(request: HttpRequest) -> HttpResponse:
     """The models the server can reach, as the editor's model field suggests them (a <datalist> for htmx), or as a
-    page of their own (the editor links to it for browsers without JavaScript). Any other id can be typed."""
+    page of their own (the editor links to it for browsers without JavaScript). Any other id can be typed.
+
+    Async, as `/v1/models` is: listing a provider's models may wait on its server, which must not hold up the one
+    thread that runs the dashboard's synchronous views; the page is rendered there, where its session is read."""
     try:
-        # Under the ASGI server this runs on the server's event loop, so it shares the registry (and its cached
-        # listing) of `/v1/models`.
-        models = [m.model_id for m in async_to_sync(inference_selectors.model_list)() if m.model_type == "llm"]
+        models = [m.model_id for m in await inference_selectors.model_list() if m.model_type == "llm"]
         problem = None
     except StackAdminError as exc:
         models, problem = [], exc.message
     context = {"models": models, "problem": problem, "nav": "prompts"}
-    return _render(request, "prompts/model_list.html", context, partials=("model-options",))
+    return await sync_to_async(_render)(request, "prompts/model_list.html", context, partials=("model-options",))
 
 
 # ------------------------------------------------------------------------------------------ detail

@@ -991,6 +991,14 @@ def test_model_suggestions_are_the_models_the_server_can_reach(web, settings, tm
     assert 'hx-get="/dashboard/models/" hx-trigger="load"' in editor
 
 
+def test_model_suggestions_need_a_signed_in_user(client):
+    response = client.get("/dashboard/models/")
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/login/?next=/dashboard/models/"
+    response = client.get("/dashboard/models/", headers=hx("model-options"))
+    assert response["HX-Redirect"] == "/dashboard/login/?next=%2Fdashboard%2F"
+
+
 def test_model_suggestions_say_why_there_are_none(web, settings, tmp_path):
     settings.STACKADMIN_RUN_CONFIG = parse_config(
         {
