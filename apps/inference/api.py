@@ -33,7 +33,7 @@ chat_completions_router = Router(tags=["chat completions"])
     "", response=responses(ModelList, 502, 504), summary="List the models of the configured inference providers"
 )
 async def list_models(request: HttpRequest):
-    models = await registry().models()
+    models = await selectors.model_list()
     return json_response(list_body([m.as_api() for m in models]))
 
 

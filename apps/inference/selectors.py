@@ -16,6 +16,7 @@ from apps.core.errors import NotFoundError
 from apps.core.paging import Page, check_page_args, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.core.text import scrubbed
+from apps.inference.config import Model
 from apps.inference.models import ChatCompletion
 from apps.inference.registry import registry
 from apps.inference.schemas import ChatCompletionListQuery, ChatCompletionMessageListQuery
@@ -47,6 +48,12 @@ async def _scrubbed_chunks(chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
     async with aclosing(chunks):  # a caller that stops early still closes the model server's stream
         async for chunk in chunks:
             yield scrubbed(chunk)
+
+
+async def model_list() -> list[Model]:
+    """The models this process can call, as `GET /v1/models` lists them: the registered ones, then those the
+    providers' servers list (fetched on first use, then cached for a minute)."""
+    return await registry().models()
 
 
 async def model_resolve(*, model_id: str) -> ModelHandle:

@@ -13,10 +13,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from apps.core.errors import StackAdminError
-from apps.prompts import selectors, services
+from apps.prompts import presenters, selectors, services
 from apps.prompts.models import Prompt
+from apps.prompts.records import PromptVersion
 
 PAGE_SIZE = 50
+
+
+def _shown(version: PromptVersion) -> dict:
+    """A version as its change page lists it: the record, its messages (a chat template) and its model settings."""
+    return {
+        "v": version,
+        "messages": presenters.message_views(version.messages) if version.is_chat else [],
+        "settings": presenters.setting_rows(version.settings),
+    }
 
 
 @admin.register(Prompt)
@@ -74,7 +84,7 @@ class PromptAdmin(admin.ModelAdmin):
             request,
             title=f"Prompt {prompt_id}",
             prompt_id=prompt_id,
-            versions=list(reversed(versions)),
+            versions=[_shown(v) for v in reversed(versions)],
             default=next((v for v in versions if v.is_default), None),
             can_change=self.has_change_permission(request),
             can_delete=self.has_delete_permission(request),

@@ -1,4 +1,5 @@
-"""Prompt versions shaped for people: the diffs between two versions that the dashboard shows.
+"""Prompt versions shaped for people: the diffs between two versions that the dashboard shows, a chat template's
+messages and a version's model settings as the version page lists them, and the preview of a chat template.
 
 Pure functions over strings and `PromptVersion` records, with no storage access: the dashboard's views fetch
 records through the selectors and hand them here, so the same shaping serves saved versions and unsaved text
@@ -9,10 +10,15 @@ apps.prompts.templating (placeholders, the editor's report of them, rendering); 
 from __future__ import annotations
 
 import difflib
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from apps.core.model_settings import SETTING_NAMES
 from apps.prompts.records import PromptVersion
+from apps.prompts.templating import TEXT_PART_TYPES, Part, message_body, render
 
 # ------------------------------------------------------------------------------------------ diffs
 _TOKEN_RE = re.compile(r"\s+|\w+|[^\w\s]")
@@ -61,15 +67,102 @@ class VariablesDiff:
 
 
 @dataclass(frozen=True)
-class VersionDiff:
-    old: PromptVersion
-    new: PromptVersion
+class MessageDiff:
+    """One message of a chat template compared: the same, changed (its role, its text or both), added or removed.
+    Numbers are 1-based positions in each version."""
+
+    kind: str  # "equal", "changed", "added" or "removed"
+    old_number: int | None
+    new_number: int | None
+    old_role: str | None
+    new_role: str | None
     text: TextDiff
-    variables: VariablesDiff
+
+    @property
+    def role_changed(self) -> bool:
+        return self.kind == "changed" and self.old_role != self.new_role
+
+
+@dataclass(frozen=True)
+class MessagesDiff:
+    messages: list[MessageDiff]
+
+    def _count(self, kind: str) -> int:
+        return sum(1 for m in self.messages if m.kind == kind)
+
+    @property
+    def added(self) -> int:
+        return self._count("added")
+
+    @property
+    def removed(self) -> int:
+        return self._count("removed")
+
+    @property
+    def changed(self) -> int:
+        return self._count("changed")
 
     @property
     def identical(self) -> bool:
-        return self.text.identical and self.variables.identical
+        return all(m.kind == "equal" for m in self.messages)
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """A model setting set, unset or changed between two versions. Object values (tools, the text format) come
+    with a line diff of their JSON."""
+
+    name: str
+    kind: str  # "added", "removed" or "changed"
+    old: str | None
+    new: str | None
+    lines: TextDiff | None = None
+
+    @property
+    def label(self) -> str:
+        return SETTING_LABELS[self.name]
+
+
+@dataclass(frozen=True)
+class SettingsDiff:
+    changes: list[SettingChange]
+    kept: list[str]  # settings set to the same value in both
+
+    @property
+    def identical(self) -> bool:
+        return not self.changes
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    old: PromptVersion
+    new: PromptVersion
+    text: TextDiff  # the versions' text (a chat template's is its messages as text)
+    variables: VariablesDiff
+    settings: SettingsDiff
+    messages: MessagesDiff | None = None  # when both versions are chat templates
+
+    @property
+    def identical(self) -> bool:
+        content = self.messages.identical if self.messages is not None else self.text.identical
+        return content and self.variables.identical and self.settings.identical
+
+    @property
+    def kind_changed(self) -> bool:
+        return self.old.is_chat != self.new.is_chat
+
+    @property
+    def added(self) -> int:
+        """Lines added: across the messages when both are chat templates, else in the text."""
+        if self.messages is None:
+            return self.text.added
+        return sum(m.text.added for m in self.messages.messages)
+
+    @property
+    def removed(self) -> int:
+        if self.messages is None:
+            return self.text.removed
+        return sum(m.text.removed for m in self.messages.messages)
 
 
 def _whole(line: str) -> tuple[Segment, ...]:
@@ -162,10 +255,169 @@ def variables_diff(old: list[str], new: list[str]) -> VariablesDiff:
     )
 
 
+def messages_diff(old: list[dict], new: list[dict]) -> MessagesDiff:
+    """Messages matched up as lines are in a text diff: unchanged runs stay paired, and in a stretch that changed,
+    messages pair up in order (each with a line diff of its text) before the extra ones count as added or removed."""
+    a = [(m["role"], message_body(m)) for m in old]
+    b = [(m["role"], message_body(m)) for m in new]
+
+    absent = (None, "")
+
+    def pair(kind: str, i: int | None, j: int | None) -> MessageDiff:
+        (old_role, old_text), (new_role, new_text) = (
+            a[i] if i is not None else absent,
+            b[j] if j is not None else absent,
+        )
+        return MessageDiff(
+            kind,
+            None if i is None else i + 1,
+            None if j is None else j + 1,
+            old_role,
+            new_role,
+            text_diff(old_text, new_text),
+        )
+
+    out: list[MessageDiff] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out += [pair("equal", i1 + k, j1 + k) for k in range(i2 - i1)]
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        out += [pair("changed", i1 + k, j1 + k) for k in range(paired)]
+        out += [pair("removed", i1 + k, None) for k in range(paired, i2 - i1)]
+        out += [pair("added", None, j1 + k) for k in range(paired, j2 - j1)]
+    return MessagesDiff(out)
+
+
+def settings_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> SettingsDiff:
+    changes: list[SettingChange] = []
+    kept: list[str] = []
+    for name in SETTING_NAMES:
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            if before is not None:
+                kept.append(name)
+            continue
+        kind = "added" if before is None else "removed" if after is None else "changed"
+        old_text, new_text = setting_text(before), setting_text(after)
+        structured = isinstance(before, (dict, list)) or isinstance(after, (dict, list))
+        lines = text_diff(old_text or "", new_text or "") if structured else None
+        changes.append(SettingChange(name, kind, old_text, new_text, lines))
+    return SettingsDiff(changes=changes, kept=kept)
+
+
 def version_diff(old: PromptVersion, new: PromptVersion) -> VersionDiff:
+    both_chat = old.is_chat and new.is_chat
     return VersionDiff(
         old=old,
         new=new,
         text=text_diff(old.prompt or "", new.prompt or ""),
         variables=variables_diff(old.variables, new.variables),
+        settings=settings_diff(old.settings, new.settings),
+        messages=messages_diff(old.messages, new.messages) if both_chat else None,
     )
+
+
+# ------------------------------------------------------------------------------------------ a version's parts
+SETTING_LABELS = {
+    "model": "Model",
+    "temperature": "Temperature",
+    "top_p": "Top p",
+    "max_output_tokens": "Max output tokens",
+    "tools": "Tools",
+    "tool_choice": "Tool choice",
+    "parallel_tool_calls": "Parallel tool calls",
+    "text": "Text format",
+    "reasoning": "Reasoning",
+    "truncation": "Truncation",
+}
+
+
+def setting_text(value: Any) -> str | None:
+    """A setting's value as text: a string as it is, anything else as JSON (objects indented, a line a field)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    name: str
+    label: str
+    text: str
+    structured: bool  # an object shown as indented JSON
+
+
+def setting_rows(settings: Mapping[str, Any]) -> list[SettingRow]:
+    """The settings that are set, in `responses.create`'s order."""
+    return [
+        SettingRow(name, SETTING_LABELS[name], setting_text(settings[name]), isinstance(settings[name], (dict, list)))
+        for name in SETTING_NAMES
+        if settings.get(name) is not None
+    ]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of a message as the version page shows it: a text (rendered into `parts` in a preview), or an
+    image or a file, named by `text`."""
+
+    kind: str  # "text" or "media"
+    text: str
+    parts: tuple[Part, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageView:
+    number: int
+    role: str
+    blocks: list[Block]
+
+
+def _media_label(part: dict) -> str:
+    if part["type"] == "input_image":
+        source = part.get("image_url") or part.get("file_id") or ""
+        return f"Image: {source[:120]}{'…' if len(source) > 120 else ''}"
+    return f"File: {part.get('filename') or part.get('file_id') or part.get('file_url') or 'inline data'}"
+
+
+def message_views(messages: list[dict]) -> list[MessageView]:
+    views = []
+    for index, message in enumerate(messages):
+        content = message["content"]
+        parts = [{"type": "input_text", "text": content}] if isinstance(content, str) else content
+        blocks = [
+            Block("text", part["text"]) if part["type"] in TEXT_PART_TYPES else Block("media", _media_label(part))
+            for part in parts
+        ]
+        views.append(MessageView(index + 1, message["role"], blocks))
+    return views
+
+
+@dataclass(frozen=True)
+class ChatPreview:
+    messages: list[MessageView]  # every text block with its `parts` rendered
+    missing: list[str]  # variables without a value, in order of first use
+    characters: int
+
+
+def chat_preview(messages: list[dict], values: Mapping[str, str]) -> ChatPreview:
+    """Every message of a chat template with `values` substituted (by the renderer the Responses API uses);
+    placeholders without a value stay as written and are marked, as in a text prompt's preview."""
+    missing: dict[str, None] = {}
+    characters = 0
+    views = []
+    for view in message_views(messages):
+        blocks = []
+        for block in view.blocks:
+            if block.kind != "text":
+                blocks.append(block)
+                continue
+            rendering = render(block.text, values)
+            missing.update(dict.fromkeys(rendering.missing))
+            characters += rendering.characters
+            blocks.append(Block("text", rendering.text, tuple(rendering.parts)))
+        views.append(MessageView(view.number, view.role, blocks))
+    return ChatPreview(messages=views, missing=list(missing), characters=characters)

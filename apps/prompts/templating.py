@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from apps.core.errors import BadRequestError
 
@@ -38,6 +38,7 @@ class Malformed:
     line: int
     column: int
     snippet: str
+    where: str = ""  # which text of several it is in (a chat template's "Message 2"); empty for a single text
 
 
 @dataclass(frozen=True)
@@ -114,18 +115,28 @@ def template_report(text: str, declared: list[str]) -> TemplateReport:
 
     The save-time rules below reject malformed placeholders and undeclared names; this says so while typing.
     """
-    analysis = analyze_template(text)
+    return texts_report([("", text)], declared)
+
+
+def texts_report(texts: list[tuple[str, str]], declared: list[str]) -> TemplateReport:
+    """`template_report` over several `(where, text)` (a chat template's messages): one set of chips for all of
+    them, as one `variables` list serves them all, and each malformed placeholder labelled with its `where`."""
+    placeholders: dict[str, None] = {}
+    malformed: list[Malformed] = []
+    for where, text in texts:
+        analysis = analyze_template(text)
+        placeholders.update(dict.fromkeys(analysis.placeholders))
+        malformed += [replace(problem, where=where) for problem in analysis.malformed]
     declared = [name for name in dict.fromkeys(declared) if valid_name(name)]
     known = set(declared)
     chips: list[VariableChip] = []
-    for name in analysis.placeholders:
+    for name in placeholders:
         if not valid_name(name):
             chips.append(VariableChip(name, "invalid"))
         else:
             chips.append(VariableChip(name, "declared" if name in known else "undeclared"))
-    used = set(analysis.placeholders)
-    chips += [VariableChip(name, "unused") for name in declared if name not in used]
-    return TemplateReport(chips=chips, malformed=analysis.malformed, declared=declared)
+    chips += [VariableChip(name, "unused") for name in declared if name not in placeholders]
+    return TemplateReport(chips=chips, malformed=malformed, declared=declared)
 
 
 # ------------------------------------------------------------------------------------------ rules
@@ -222,7 +233,8 @@ def message_texts(messages: list[dict]) -> list[tuple[str, str]]:
     return texts
 
 
-def _part_label(part: dict) -> str:
+def part_label(part: dict) -> str:
+    """A content part as text: a text part's text, or a label standing for an image or a file."""
     if part["type"] in TEXT_PART_TYPES:
         return part["text"]
     if part["type"] == "input_image":
@@ -230,15 +242,16 @@ def _part_label(part: dict) -> str:
     return f"[file: {part.get('filename') or part.get('file_id') or 'inline'}]"
 
 
+def message_body(message: dict) -> str:
+    """A message's content as text (its parts one a line)."""
+    content = message["content"]
+    return content if isinstance(content, str) else "\n".join(part_label(part) for part in content)
+
+
 def messages_text(messages: list[dict]) -> str:
     """A chat template as one text, each message under its role: what a llama-stack client shows as the version's
     `prompt`, and what search and the list's excerpt read."""
-    blocks = []
-    for message in messages:
-        content = message["content"]
-        body = content if isinstance(content, str) else "\n".join(_part_label(part) for part in content)
-        blocks.append(f"[{message['role']}]\n{body}")
-    return "\n\n".join(blocks)
+    return "\n\n".join(f"[{message['role']}]\n{message_body(message)}" for message in messages)
 
 
 def validate_messages(*, messages: list[dict], variables: object) -> list[str]:

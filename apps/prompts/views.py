@@ -8,6 +8,7 @@ plain link or form, so the pages work without JavaScript.
 from __future__ import annotations
 
 from functools import wraps
+from inspect import iscoroutinefunction
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -21,13 +22,17 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from asgiref.sync import sync_to_async
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
+from apps.core.model_settings import REASONING_EFFORTS, REASONING_SUMMARIES
 from apps.core.principal import Principal
+from apps.inference import selectors as inference_selectors
 from apps.prompts import presenters, selectors, services, templating
-from apps.prompts.forms import PromptForm, normalize_newlines
+from apps.prompts.forms import VERBOSITIES, PromptForm, error_links, normalize_newlines, template_texts, with_error
 from apps.prompts.records import PromptVersion
+from apps.prompts.schemas import MESSAGE_ROLES
 
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 200
@@ -36,14 +41,27 @@ MAX_QUERY_CHARS = 200
 # ------------------------------------------------------------------------------------------ helpers
 def dashboard_view(view):
     """`login_required`, except that an htmx request from an expired session moves the whole tab to the login
-    page instead of swapping the login form into a fragment."""
+    page instead of swapping the login form into a fragment. Works on sync and async views."""
     protected = login_required(view)
+
+    def to_login(request: HttpRequest) -> HttpResponse:
+        back = request.htmx.current_url_abs_path or request.get_full_path()
+        return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back})}")
+
+    if iscoroutinefunction(view):
+
+        @wraps(view)
+        async def async_wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.htmx and not (await request.auser()).is_authenticated:
+                return to_login(request)
+            return await protected(request, *args, **kwargs)
+
+        return async_wrapper
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.htmx and not request.user.is_authenticated:
-            back = request.htmx.current_url_abs_path or request.get_full_path()
-            return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back})}")
+            return to_login(request)
         return protected(request, *args, **kwargs)
 
     return wrapper
@@ -117,9 +135,29 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
 
 
 # ------------------------------------------------------------------------------------------ create / edit
+# What the editor's choices offer; the settings' validators (apps.core.model_settings) decide what is valid.
+EDITOR_CHOICES = {
+    "roles": MESSAGE_ROLES,
+    "efforts": REASONING_EFFORTS,
+    "summaries": REASONING_SUMMARIES,
+    "verbosities": VERBOSITIES,
+    "flags": ("true", "false"),
+    "truncations": ("disabled",),  # "auto" is refused (stackadmin does not truncate)
+}
+
+
 def _form_context(form: dict, **extra) -> dict:
-    report = templating.template_report(form["text"], form["variables"])
-    return {"form": form, "report": report, "base": form["base_version"], **extra}
+    texts = template_texts(form["kind"], form["text"], form["messages"])
+    report = templating.texts_report(texts, form["variables"])
+    return {
+        "form": form,
+        "errors": form["errors"],
+        "problem_links": error_links(form["errors"]),
+        "report": report,
+        "base": form["base_version"],
+        **EDITOR_CHOICES,
+        **extra,
+    }
 
 
 def _editor(request: HttpRequest, form: dict, *, status: int = 200, **context) -> HttpResponse:
@@ -137,13 +175,11 @@ def prompt_create(request: HttpRequest) -> HttpResponse:
     bound = PromptForm(request.POST)
     form = bound.values
     if bound.declaring or bound.problem:
-        return _editor(request, form, error=bound.problem, nav="prompts")
+        return _editor(request, form, nav="prompts")
     try:
-        created = services.prompt_create(
-            text=form["text"], variables=form["variables"], message=form["message"] or None, **_actor(request)
-        )
+        created = services.prompt_create(**bound.content, message=form["message"] or None, **_actor(request))
     except BadRequestError as exc:
-        return _editor(request, form, error=exc.message, nav="prompts")
+        return _editor(request, with_error(form, exc), nav="prompts")
     messages.success(request, f"Created {created.prompt_id} (version 1).")
     return _after_save(request, reverse("prompts:detail", args=[created.prompt_id]))
 
@@ -163,11 +199,11 @@ def prompt_edit(request: HttpRequest, prompt_id: str) -> HttpResponse:
     except (NotFoundError, BadRequestError) as exc:
         return _gone(request, prompt_id, exc)
     latest = versions[-1]
-    # The text starts from the version `?from=` names (to build on an older one), else the latest; either way the
-    # save builds on the latest.
+    # The template and settings start from the version `?from=` names (to build on an older one), else the latest;
+    # either way the save builds on the latest.
     wanted = _int(request.GET.get("from"))
     source = next((v for v in versions if v.version == wanted), latest)
-    form = PromptForm.initial_values(text=source.prompt or "", variables=source.variables, base_version=latest.version)
+    form = PromptForm.initial_values(source=source, base_version=latest.version)
     return _editor(request, form, prompt_id=prompt_id, latest=latest, source=source, nav="prompts")
 
 
@@ -180,37 +216,44 @@ def _edit_submit(request: HttpRequest, prompt_id: str) -> HttpResponse:
     bound = PromptForm(request.POST, latest=versions[-1])
     form = bound.values
     if bound.declaring or bound.problem:
-        return _editor(request, form, error=bound.problem, **context)
+        return _editor(request, form, **context)
     try:
         saved = services.prompt_update(
             prompt_id=prompt_id,
-            text=form["text"],
+            **bound.content,
             version=form["base_version"],
-            variables=form["variables"],
             set_as_default=form["make_default"],
             message=form["message"] or None,
             **_actor(request),
         )
     except ConflictError:
-        return _edit_conflict(request, prompt_id, form, context)
+        return _edit_conflict(request, prompt_id, form, bound.content, context)
     except NotFoundError as exc:
         return _edit_of_deleted(request, prompt_id, exc, form)
-    except (BadRequestError, PermissionDeniedError) as exc:
+    except BadRequestError as exc:
+        return _editor(request, with_error(form, exc), **context)
+    except PermissionDeniedError as exc:
         return _editor(request, form, error=exc.message, **context)
     default_note = " and made it the default" if saved.is_default else " (the default is unchanged)"
     messages.success(request, f"Saved version {saved.version}{default_note}.")
     return _after_save(request, f"{reverse('prompts:detail', args=[prompt_id])}?version={saved.version}")
 
 
-def _edit_conflict(request: HttpRequest, prompt_id: str, form: dict, context: dict) -> HttpResponse:
-    """Someone saved a newer version since this editor opened: keep the text, show what they changed, and let
-    the next save build on their version."""
+def _edit_conflict(request: HttpRequest, prompt_id: str, form: dict, content: dict, context: dict) -> HttpResponse:
+    """Someone saved a newer version since this editor opened: keep the editor as it is, show what they changed,
+    and let the next save build on their version."""
     versions = selectors.prompt_versions_list(prompt_id=prompt_id, principal=_principal(request))
     latest = versions[-1]
     started_from = next((v for v in versions if v.version == form["base_version"]), None)
     theirs = presenters.version_diff(started_from, latest) if started_from else None
+    messages_ = content["messages"]
     draft = PromptVersion(
-        prompt_id=prompt_id, prompt=form["text"], version=latest.version + 1, variables=form["variables"]
+        prompt_id=prompt_id,
+        prompt=content["text"] if messages_ is None else templating.messages_text(messages_),
+        messages=messages_,
+        settings=content["settings"],
+        version=latest.version + 1,
+        variables=content["variables"],
     )
     conflict = {
         "started_from": form["base_version"],
@@ -259,17 +302,54 @@ def template_analyze(request: HttpRequest) -> HttpResponse:
     return render(request, "prompts/prompt_form.html#variable-chips", _form_context(PromptForm(request.POST).values))
 
 
+SETTING_CHECKS = ("check-tools", "check-text_format")
+
+
+@dashboard_view
+@require_POST
+def settings_check(request: HttpRequest) -> HttpResponse:
+    """What is wrong with the JSON of the tools or the text format as it is typed: the note under the field the
+    request's `hx-target` names (`check-tools`, `check-text_format`), checked by the validators a save runs.
+
+    Only the editor's htmx calls reach this; without JavaScript a save (or "Check") shows the same notes."""
+    target = request.htmx.target if request.htmx and request.htmx.target in SETTING_CHECKS else SETTING_CHECKS[0]
+    return render(request, f"prompts/prompt_form.html#{target}", _form_context(PromptForm(request.POST).values))
+
+
+@dashboard_view
+@require_GET
+async def model_options(request: HttpRequest) -> HttpResponse:
+    """The models the server can reach, as the editor's model field suggests them (a <datalist> for htmx), or as a
+    page of their own (the editor links to it for browsers without JavaScript). Any other id can be typed.
+
+    Async, as `/v1/models` is: listing a provider's models may wait on its server, which must not hold up the one
+    thread that runs the dashboard's synchronous views; the page is rendered there, where its session is read."""
+    try:
+        models = [m.model_id for m in await inference_selectors.model_list() if m.model_type == "llm"]
+        problem = None
+    except StackAdminError as exc:
+        models, problem = [], exc.message
+    context = {"models": models, "problem": problem, "nav": "prompts"}
+    return await sync_to_async(_render)(request, "prompts/model_list.html", context, partials=("model-options",))
+
+
 # ------------------------------------------------------------------------------------------ detail
+def _preview(request: HttpRequest, prompt_id: str, selected: PromptVersion, values: dict[str, str]):
+    filled = {name: value for name, value in values.items() if value}  # an empty field is "not filled in"
+    if selected.is_chat:
+        return presenters.chat_preview(selected.messages, filled)
+    return selectors.prompt_render(
+        prompt_id=prompt_id,
+        version=selected.version,
+        variables=filled,
+        principal=_principal(request),
+        allow_missing=True,
+    ).rendering
+
+
 def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], selected: PromptVersion):
     default = next((v for v in versions if v.is_default), None)
     values = {name: normalize_newlines(request.POST.get(f"var_{name}", "")) for name in selected.variables}
-    preview = selectors.prompt_render(
-        prompt_id=prompt_id,
-        version=selected.version,
-        variables={name: value for name, value in values.items() if value},  # an empty field is "not filled in"
-        principal=_principal(request),
-        allow_missing=True,
-    )
     return {
         "prompt_id": prompt_id,
         "versions": versions[::-1],
@@ -278,7 +358,8 @@ def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptV
         "selected": selected,
         "previous": next((v for v in reversed(versions) if v.version < selected.version), None),
         "values": values,
-        "preview": preview.rendering,
+        "preview": _preview(request, prompt_id, selected, values),
+        "setting_rows": presenters.setting_rows(selected.settings),
         "nav": "prompts",
     }
 

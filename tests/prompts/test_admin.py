@@ -56,3 +56,33 @@ def test_admin_requires_staff(client, django_user_model):
     user = django_user_model.objects.create_user("viewer", password="pw-123456789")
     client.force_login(user)
     assert client.get("/admin/prompts/prompt/").status_code == 302  # not staff: back to login
+
+
+def test_change_page_shows_messages_and_settings(admin_client):
+    p = services.prompt_create(
+        messages=[
+            {"role": "system", "content": "You are <b>{{ role }}</b>."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "Describe this."},
+                    {"type": "input_image", "image_url": "https://example.com/cat.png"},
+                ],
+            },
+        ],
+        variables=["role"],
+        settings={"model": "gpt-5", "temperature": 0.3, "text": {"format": {"type": "json_object"}}},
+    )
+    services.prompt_update(prompt_id=p.prompt_id, text="plain text now", version=1)
+    html = admin_client.get(f"/admin/prompts/prompt/{p.prompt_id}/change/").content.decode()
+    v1 = html[html.index('id="version-1"') :]
+    assert "<label>Message 1: system</label>" in v1
+    assert "You are &lt;b&gt;{{ role }}&lt;/b&gt;." in v1
+    assert "<label>Message 2: user</label>" in v1
+    assert "Image: https://example.com/cat.png" in v1
+    assert "<label>Model</label> <code>gpt-5</code>" in v1
+    assert "<label>Temperature</label> <code>0.3</code>" in v1
+    assert "&quot;type&quot;: &quot;json_object&quot;" in v1
+    v2 = html[html.index('id="version-2"') : html.index('id="version-1"')]
+    assert "plain text now" in v2
+    assert "<label>Model settings</label> none" in v2

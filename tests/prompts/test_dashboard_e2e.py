@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.inference import provider_yaml
 from tests.support.live_server import LiveServer
 from tests.support.live_updates import redis_events_config
 
@@ -294,6 +295,175 @@ def test_works_without_javascript(open_page, browser, server):
     page.get_by_role("link", name="Delete…").click()
     page.get_by_role("button", name=re.compile("^Delete pmpt_")).click()
     expect(page.locator(".messages")).to_contain_text(f"Deleted {prompt_id}")
+
+
+WEATHER_TOOL = """[
+  {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+  }
+]"""
+
+
+def test_a_chat_prompt_with_settings_edited_and_compared(browser, start_server, upstream):
+    """A chat prompt (system and user messages, variables in both) with a model the server can reach, a
+    temperature and a tool; a second version changing a message and a setting; the two compared."""
+    from playwright.sync_api import expect
+
+    server = start_server(provider_yaml(upstream.url))  # registered models: fake-model and alias-model
+    context = browser.new_context(viewport=LAPTOP)
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/dashboard/new/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", server.admin_password)
+    page.click("button[type=submit]")
+
+    # --- a chat template: a system and a user message, with variables in both
+    page.get_by_role("button", name="Chat messages").click()
+    expect(page.locator(".message-card")).to_have_count(2)
+    expect(page.locator("#message-0-role")).to_have_value("system")
+    expect(page.locator("#message-1-role")).to_have_value("user")
+    expect(page.locator("#message-0-content")).to_be_focused()
+    page.fill("#message-0-content", "You are a {{ role }} for {{ company }}.\nAnswer briefly.")
+    page.fill("#message-1-content", "Hello, I am {{ customer }}. {{ question }}")
+    expect(page.locator(".chip-undeclared")).to_have_count(4)  # the chips read every message
+    page.get_by_role("button", name="Declare all 4").click()
+    expect(page.locator(".chip-declared")).to_have_count(4)
+
+    # Add a message, move it up, choose its role, then take it out again.
+    page.get_by_role("button", name="Add message").click()
+    expect(page.locator(".message-card")).to_have_count(3)
+    expect(page.locator("#message-2-content")).to_be_focused()
+    page.keyboard.type("Use {{ tone }} words.")
+    page.get_by_role("button", name="Move up message 3").click()
+    expect(page.locator("#message-1-content")).to_have_value("Use {{ tone }} words.")
+    expect(page.locator("#message-2-content")).to_have_value("Hello, I am {{ customer }}. {{ question }}")
+    page.select_option("#message-1-role", "developer")
+    expect(page.locator("#chip-tone")).to_be_visible()
+    page.get_by_role("button", name="Remove message 2").click()
+    expect(page.locator(".message-card")).to_have_count(2)
+    expect(page.locator("#chip-tone")).to_have_count(0)
+
+    # --- settings: a model from the ones the server can reach, a temperature, a tool checked as it is typed
+    expect(page.locator("#model-options option")).to_have_count(2)
+    assert page.locator("#model-options option").evaluate_all("os => os.map(o => o.value)") == [
+        "fake-model",
+        "alias-model",
+    ]
+    page.fill("#id_model", "fake-model")
+    page.fill("#id_temperature", "0.3")
+    page.select_option("#id_reasoning_effort", "low")
+    page.locator("#id_tools").fill('[{"type": "function", "name": "get weather"}]')
+    expect(page.locator("#check-tools .field-error")).to_contain_text("function names are 1-64 letters")
+    page.locator("#id_tools").fill(WEATHER_TOOL)
+    expect(page.locator("#check-tools .field-ok")).to_have_text("Valid tools.")
+    page.fill("#id_message", "Chat version")
+    shot(page, "chat-prompt-new")
+    page.get_by_role("button", name="Create prompt").click()
+    expect(page.locator("#version-heading")).to_have_text("Version 1")
+    prompt_id = prompt_id_of(page)
+    stored = httpx.get(f"{server.url}/v1/prompts/{prompt_id}").json()
+    assert [m["role"] for m in stored["messages"]] == ["system", "user"]
+    assert stored["variables"] == ["role", "company", "customer", "question"]
+    assert (stored["model"], stored["temperature"], stored["reasoning"]) == ("fake-model", 0.3, {"effort": "low"})
+    assert stored["tools"][0]["name"] == "get_weather"
+
+    # --- the version page: every message in the preview, the settings, and the snippet without a model
+    preview = page.locator("#preview-output")
+    expect(preview.locator(".message-card")).to_have_count(2)
+    page.locator("#var-role").fill("helpful agent")
+    expect(preview.locator(".message-card").first.locator("mark.filled")).to_have_text("helpful agent")
+    expect(preview.locator("mark.missing")).to_have_count(6)  # company, customer, question: listed and in place
+    settings = page.locator(".settings-list")
+    expect(settings).to_contain_text("fake-model")
+    expect(settings).to_contain_text("0.3")
+    expect(settings).to_contain_text('"name": "get_weather"')
+    page.get_by_text("Use this version from code").click()
+    snippet = page.locator(".usage code").inner_text()
+    assert "client.responses.create(" in snippet
+    assert f'"id": "{prompt_id}"' in snippet
+    assert '"customer": "…",' in snippet
+    assert "model=" not in snippet  # the version names its model
+    shot(page, "chat-prompt-detail")
+
+    # --- version 2: a bad setting first (an error at its field, nothing saved), then a changed message and setting
+    page.get_by_role("link", name="New version").click()
+    expect(page.locator("#message-1-content")).to_have_value("Hello, I am {{ customer }}. {{ question }}")
+    expect(page.locator("#id_model")).to_have_value("fake-model")
+    page.fill("#id_max_output_tokens", "8")  # below the range: the browser itself says so at the field
+    page.get_by_role("button", name="Save version 2").click()
+    assert page.locator("#id_max_output_tokens").evaluate("input => input.validity.rangeUnderflow")
+    page.fill("#id_max_output_tokens", "")
+    page.fill("#id_tool_choice", "get_weather")  # what the server refuses, it says at the field
+    page.get_by_role("button", name="Save version 2").click()
+    expect(page.locator("#error-tool_choice")).to_contain_text("Invalid value for 'tool_choice'")
+    expect(page.locator("#id_tool_choice")).to_have_attribute("aria-invalid", "true")
+    assert len(httpx.get(f"{server.url}/v1/prompts/{prompt_id}/versions").json()["data"]) == 1
+    shot(page, "chat-prompt-edit-error")
+    page.fill("#id_tool_choice", "")
+    page.fill("#message-1-content", "Hi, I am {{ customer }} from {{ company }}. {{ question }}")
+    page.fill("#id_temperature", "0.7")
+    page.fill("#id_message", "Warmer")
+    page.locator("#message-1-content").press("Control+Enter")
+    expect(page.locator("#version-heading")).to_have_text("Version 2")
+
+    # --- compare: the message and the setting that changed
+    page.get_by_role("link", name="Compare with v1").click()
+    diff = page.locator("#diff-view")
+    changed = diff.locator(".message-changed")
+    expect(changed).to_have_count(1)
+    expect(changed).to_contain_text("Message 2")
+    expect(changed.locator(".diff-insert")).to_contain_text("Hi, I am {{ customer }} from {{ company }}.")
+    expect(changed.locator(".diff-insert ins").last).to_contain_text("from {{ company }}")
+    expect(diff.locator(".message-equal")).to_contain_text("system")
+    temperature = diff.locator(".setting-change", has_text="Temperature")
+    expect(temperature.locator("del")).to_contain_text("0.3")
+    expect(temperature.locator("ins")).to_contain_text("0.7")
+    expect(diff.locator(".setting-change")).to_have_count(1)
+    expect(diff).to_contain_text("1 setting changed")
+    shot(page, "chat-prompt-diff")
+    page.set_viewport_size(PHONE)
+    shot(page, "chat-prompt-diff-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the compare page scrolls sideways on a phone ({width}px)"
+    page.goto(f"{server.url}/dashboard/{prompt_id}/edit/")
+    shot(page, "chat-prompt-edit-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the editor scrolls sideways on a phone ({width}px)"
+    context.close()
+    assert errors == [], errors
+
+
+def test_the_chat_editor_works_without_javascript(open_page, server):
+    from playwright.sync_api import expect
+
+    page = open_page(java_script_enabled=False)
+    page.goto(server.url + "/dashboard/new/")
+    page.fill("#id_text", "You answer for {{ shop }}.")
+    page.get_by_role("button", name="Chat messages").click()
+    expect(page.locator("#message-0-content")).to_have_value("You answer for {{ shop }}.")
+    page.get_by_role("button", name="Add message").click()
+    page.fill("#message-1-content", "Where is my order {{ order }}?")
+    page.get_by_role("button", name="Add message").click()
+    page.fill("#message-2-content", "A third one")
+    page.get_by_role("button", name="Move up message 3").click()
+    expect(page.locator("#message-1-content")).to_have_value("A third one")
+    page.get_by_role("button", name="Remove message 2").click()
+    expect(page.locator(".message-card")).to_have_count(2)
+    page.get_by_role("button", name="Check variables").click()
+    page.get_by_role("button", name="Declare all 2").click()
+    page.fill("#id_tools", "[{")
+    page.get_by_role("button", name="Create prompt").click()
+    expect(page.locator("#error-tools")).to_contain_text("not valid JSON")
+    expect(page.locator("#message-1-content")).to_have_value("Where is my order {{ order }}?")
+    page.fill("#id_tools", "")
+    page.get_by_role("button", name="Create prompt").click()
+    expect(page.locator("#version-heading")).to_have_text("Version 1")
+    expect(page.locator("#preview-output .message-card")).to_have_count(2)
 
 
 @pytest.mark.redis

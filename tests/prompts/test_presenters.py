@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from apps.prompts.presenters import text_diff, variables_diff, version_diff
+from apps.prompts.presenters import (
+    chat_preview,
+    messages_diff,
+    setting_rows,
+    settings_diff,
+    text_diff,
+    variables_diff,
+    version_diff,
+)
 from apps.prompts.records import PromptVersion
 
 
@@ -64,3 +72,114 @@ def test_version_diff_combines_text_and_variables():
     assert diff.text.identical
     assert not diff.identical
     assert diff.variables.added == ["b"]
+
+
+def chat(version: int, messages: list[dict], settings: dict | None = None, variables=("role", "name")) -> PromptVersion:
+    return PromptVersion(
+        prompt_id="p",
+        prompt="(derived)",
+        version=version,
+        variables=list(variables),
+        messages=messages,
+        settings=settings or {},
+    )
+
+
+SYSTEM = {"role": "system", "content": "You are a {{ role }}.\nBe brief."}
+USER = {"role": "user", "content": "Greet {{ name }}."}
+
+
+def test_messages_pair_up_and_changed_ones_carry_a_line_diff():
+    changed = {"role": "user", "content": "Greet {{ name }} warmly."}
+    diff = messages_diff([SYSTEM, USER], [SYSTEM, changed])
+    assert [(m.kind, m.old_number, m.new_number) for m in diff.messages] == [("equal", 1, 1), ("changed", 2, 2)]
+    assert (diff.changed, diff.added, diff.removed) == (1, 0, 0)
+    inserted = diff.messages[1].text.lines[1]
+    assert [s.text.strip() for s in inserted.segments if s.changed] == ["warmly"]
+    assert not diff.messages[1].role_changed
+
+
+def test_a_message_inserted_in_front_leaves_the_others_unchanged():
+    developer = {"role": "developer", "content": "Answer in French."}
+    diff = messages_diff([SYSTEM, USER], [developer, SYSTEM, USER])
+    assert [(m.kind, m.old_number, m.new_number) for m in diff.messages] == [
+        ("added", None, 1),
+        ("equal", 1, 2),
+        ("equal", 2, 3),
+    ]
+    assert diff.added == 1
+    removed = messages_diff([SYSTEM, USER], [SYSTEM])
+    assert [(m.kind, m.old_role) for m in removed.messages] == [("equal", "system"), ("removed", "user")]
+    assert removed.messages[1].text.removed == 1
+
+
+def test_a_new_role_is_a_change():
+    diff = messages_diff([USER], [{**USER, "role": "developer"}])
+    (message,) = diff.messages
+    assert (message.kind, message.old_role, message.new_role, message.role_changed) == (
+        "changed",
+        "user",
+        "developer",
+        True,
+    )
+    assert message.text.identical
+
+
+def test_settings_changes_added_and_removed():
+    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    old = {"model": "gpt-5", "temperature": 0.2, "tools": [tool], "truncation": "disabled"}
+    new = {"model": "gpt-5", "temperature": 0.7, "tools": [{**tool, "name": "get_time"}], "top_p": 0.5}
+    diff = settings_diff(old, new)
+    assert [(c.name, c.kind, c.old, c.new) for c in diff.changes if c.lines is None] == [
+        ("temperature", "changed", "0.2", "0.7"),
+        ("top_p", "added", None, "0.5"),
+        ("truncation", "removed", "disabled", None),
+    ]
+    (tools,) = [c for c in diff.changes if c.name == "tools"]
+    assert tools.lines.added == tools.lines.removed == 1  # the name's line, in the tools' JSON
+    assert diff.kept == ["model"]
+    assert settings_diff(old, dict(old)).identical
+
+
+def test_version_diff_of_chat_templates_covers_messages_and_settings():
+    old = chat(1, [SYSTEM, USER], {"temperature": 0.2})
+    new = chat(2, [SYSTEM, {**USER, "content": "Hello {{ name }}."}], {"temperature": 0.2}, variables=["name"])
+    diff = version_diff(old, new)
+    assert diff.messages.changed == 1
+    assert diff.variables.removed == ["role"]
+    assert diff.settings.identical
+    assert (diff.added, diff.removed) == (1, 1)
+    assert not diff.identical
+    assert version_diff(old, old).identical
+    text = PromptVersion(prompt_id="p", prompt="Hi", version=3, variables=[])
+    mixed = version_diff(text, new)
+    assert mixed.messages is None  # a text and a chat template: their texts are compared
+    assert mixed.kind_changed
+
+
+def test_setting_rows_show_the_set_ones_in_order():
+    rows = setting_rows({"tools": [{"type": "function", "name": "f"}], "model": "gpt-5", "parallel_tool_calls": False})
+    assert [(r.name, r.label, r.structured) for r in rows] == [
+        ("model", "Model", False),
+        ("tools", "Tools", True),
+        ("parallel_tool_calls", "Parallel tool calls", False),
+    ]
+    assert rows[2].text == "false"
+    assert '"name": "f"' in rows[1].text
+
+
+def test_chat_preview_renders_every_message_and_marks_what_is_missing():
+    image = {"type": "input_image", "image_url": "https://example.com/cat.png"}
+    messages = [SYSTEM, {"role": "user", "content": [{"type": "input_text", "text": "Greet {{ name }}."}, image]}]
+    preview = chat_preview(messages, {"role": "pirate"})
+    assert [(m.number, m.role) for m in preview.messages] == [(1, "system"), (2, "user")]
+    system_text = preview.messages[0].blocks[0]
+    assert system_text.text == "You are a pirate.\nBe brief."
+    assert [(p.kind, p.text) for p in system_text.parts if p.kind != "text"] == [("value", "pirate")]
+    user = preview.messages[1].blocks
+    assert [(b.kind, b.text) for b in user] == [
+        ("text", "Greet {{ name }}."),
+        ("media", "Image: https://example.com/cat.png"),
+    ]
+    assert preview.missing == ["name"]
+    assert preview.characters == len("You are a pirate.\nBe brief.") + len("Greet {{ name }}.")

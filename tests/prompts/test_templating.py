@@ -8,8 +8,11 @@ from apps.core.errors import BadRequestError
 from apps.prompts.templating import (
     analyze_template,
     declarable,
+    message_body,
+    messages_text,
     render,
     template_report,
+    texts_report,
     valid_name,
     validate_template,
 )
@@ -115,3 +118,28 @@ def test_render_parts():
     ]
     assert rendering.missing == ["place"]
     assert rendering.characters == len("Hi Ada from {{ place }}")
+
+
+def test_a_report_over_several_texts_has_one_set_of_chips_and_says_where_each_problem_is():
+    texts = [("Message 1", "You are {{ role }}."), ("Message 2", "Greet {{ name }} as a {{ role }} {{ oops")]
+    report = texts_report(texts, ["role", "unused"])
+    assert [(c.name, c.state) for c in report.chips] == [
+        ("role", "declared"),
+        ("name", "undeclared"),
+        ("unused", "unused"),
+    ]
+    assert [(m.where, m.line, m.column, m.snippet) for m in report.malformed] == [("Message 2", 1, 34, "{{ oops")]
+    assert template_report("{{ x", []).malformed[0].where == ""
+
+
+def test_a_message_body_is_its_text_or_its_parts_one_a_line():
+    assert message_body({"role": "user", "content": "Hi"}) == "Hi"
+    parts = [
+        {"type": "input_text", "text": "Look:"},
+        {"type": "input_image", "image_url": "https://example.com/a.png"},
+        {"type": "input_file", "file_id": "file-" + "0" * 32, "filename": "a.pdf"},
+    ]
+    assert message_body({"role": "user", "content": parts}) == "Look:\n[image]\n[file: a.pdf]"
+    assert messages_text([{"role": "system", "content": "A"}, {"role": "user", "content": parts[:1]}]) == (
+        "[system]\nA\n\n[user]\nLook:"
+    )

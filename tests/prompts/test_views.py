@@ -4,6 +4,7 @@ escaping, CSRF, login, the conflict path and the access policy."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -12,8 +13,11 @@ from django.test import Client
 import pytest
 
 from apps.accounts import services as accounts
+from apps.core.errors import BadRequestError
+from apps.core.model_settings import settings_given
 from apps.core.principal import Principal
 from apps.prompts import selectors, services
+from stackadmin.config import parse_config
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prompts_backend")]
 
@@ -412,7 +416,7 @@ def test_edit_page_and_partial(web):
     older = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/?from=1"))
     assert ">\nSummarise {{ doc }} for {{ reader }}</textarea>" in older
     assert 'name="base_version" value="2"' in older
-    assert "Starting from the text of version 1" in older
+    assert "Starting from version 1" in older
     assert_partial(web.get(f"/dashboard/{p.prompt_id}/edit/", headers=hx("prompt-form")), "prompt-form")
 
 
@@ -744,3 +748,408 @@ def test_a_custom_policy_lets_the_team_read_but_not_change(settings, client, dja
     assert "You may not update" in text_of(edit)
     kept = selectors.prompt_versions_list(prompt_id=pid)
     assert [(v.version, v.prompt, v.is_default) for v in kept] == [(1, "v1", False), (2, "v2", True)]
+
+
+# ------------------------------------------------------------------------------------------ chat templates and settings
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def chat_form(*messages: tuple[str, str], variables=(), **fields) -> dict:
+    """What the chat editor posts: a role, a content and a format per message, in order."""
+    return {
+        "kind": "chat",
+        "message_role": [role for role, _ in messages],
+        "message_content": [content for _, content in messages],
+        "message_format": ["text"] * len(messages),
+        "variables": list(variables),
+        **fields,
+    }
+
+
+def make_chat(settings: dict | None = None, **kwargs):
+    messages = [
+        {"role": "system", "content": "You are a {{ role }}."},
+        {"role": "user", "content": "Greet {{ name }}."},
+    ]
+    return services.prompt_create(messages=messages, variables=["role", "name"], settings=settings or {}, **kwargs)
+
+
+def field_error(body: str, field: str) -> str:
+    found = re.search(rf'<p class="field-error" id="{re.escape(field)}"[^>]*>(.*?)</p>', body, re.DOTALL)
+    assert found is not None, f"no error shown at {field}"
+    return html.unescape(found.group(1))
+
+
+def test_create_a_chat_prompt_with_settings(web):
+    form = chat_form(
+        ("system", "You are a {{ role }}.\r\nBe brief."),
+        ("user", "Greet {{ name }}."),
+        variables=["role", "name"],
+        model="gpt-5",
+        temperature="0.3",
+        top_p="",
+        max_output_tokens="500",
+        tools=json.dumps([WEATHER_TOOL]),
+        tool_choice='{"type": "function", "name": "get_weather"}',
+        parallel_tool_calls="false",
+        text_format='{"type": "json_object"}',
+        verbosity="low",
+        reasoning_effort="low",
+        truncation="disabled",
+        message="chat",
+    )
+    response = web.post("/dashboard/new/", form)
+    assert response.status_code == 302, re.findall(r'class="field-error"[^>]*>(.*?)<', text_of(response))
+    created = selectors.prompt_list().data[0].default
+    assert created.messages == [
+        {"role": "system", "content": "You are a {{ role }}.\nBe brief."},
+        {"role": "user", "content": "Greet {{ name }}."},
+    ]
+    assert created.variables == ["role", "name"]
+    assert created.settings == {
+        "model": "gpt-5",
+        "temperature": 0.3,
+        "max_output_tokens": 500,
+        "tools": [{**WEATHER_TOOL, "strict": None}],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+        "parallel_tool_calls": False,
+        "text": {"format": {"type": "json_object"}, "verbosity": "low"},
+        "reasoning": {"effort": "low"},
+        "truncation": "disabled",
+    }
+    # The same version as the API makes of the same request.
+    api = services.prompt_create(
+        messages=created.messages, variables=created.variables, settings=settings_given(created.settings)
+    )
+    assert (api.prompt, api.settings) == (created.prompt, created.settings)
+
+
+def test_the_chat_editor_reshapes_without_saving(web):
+    base = chat_form(("system", "Be a {{ role }}."), ("user", "Hi {{ name }}"), variables=["role"])
+    added = assert_page(web.post("/dashboard/new/", {**base, "add_message": "user"}), "prompt-form", "message-2")
+    assert re.search(r'<textarea id="message-2-content"[^>]*autofocus', added)
+    assert "Message 3" in added
+    moved = assert_partial(
+        web.post("/dashboard/new/", {**base, "move_up": "1"}, headers=hx("prompt-form")), "prompt-form"
+    )
+    assert moved.index(">\nHi {{ name }}</textarea>") < moved.index(">\nBe a {{ role }}.</textarea>")
+    assert re.search(r'<button type="submit" id="message-0-down"[^>]*autofocus', moved)  # it reached the top
+    removed = text_of(web.post("/dashboard/new/", {**base, "remove_message": "0"}, headers=hx("prompt-form")))
+    assert "Be a {{ role }}." not in removed
+    assert 'name="remove_message"' not in removed  # the last message stays
+    # The chips cover every message: `name` (message 2) is not declared yet.
+    assert 'class="chip chip-undeclared"' in moved
+    assert 'name="declare" value="name"' in moved
+    assert selectors.prompt_list().data == []
+
+
+def test_switching_between_text_and_chat_keeps_what_was_written(web):
+    chat = text_of(web.post("/dashboard/new/", {"text": "Summarise {{ doc }}", "switch_kind": "chat"}))
+    assert 'name="kind" value="chat"' in chat
+    assert re.search(r'<option value="system" selected>system</option>', chat)
+    assert ">\nSummarise {{ doc }}</textarea>" in chat
+    back = chat_form(("system", "One"), ("user", "Two {{ x }}"), switch_kind="text")
+    text = text_of(web.post("/dashboard/new/", back))
+    assert 'name="kind" value="text"' in text
+    assert ">\nOne\n\nTwo {{ x }}</textarea>" in text
+    assert selectors.prompt_list().data == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown_at"),
+    [
+        ("temperature", "3", "error-temperature"),
+        ("top_p", "lots", "error-top_p"),
+        ("max_output_tokens", "8", "error-max_output_tokens"),
+        ("tools", '[{"type": "web_search"}]', "error-tools"),
+        ("tools", '[{"type": "function", "name": "a b"}]', "error-tools"),
+        ("tool_choice", "sometimes", "error-tool_choice"),
+        ("text_format", '{"type": "json_schema", "name": "x"}', "error-text_format"),
+        ("model", "m" * 257, "error-model"),
+    ],
+)
+def test_a_bad_setting_is_shown_next_to_its_field_and_nothing_is_saved(web, field, value, shown_at):
+    form = chat_form(("user", "Hi {{ name }}"), variables=["name"], **{field: value})
+    body = assert_partial(web.post("/dashboard/new/", form, headers=hx("prompt-form")), "prompt-form")
+    shown = field_error(body, shown_at)
+    assert "Invalid value for" in shown or "Missing required parameter" in shown
+    assert selectors.prompt_list().data == []
+    # Worded as `/v1/prompts` words it: the same validator, on the same value.
+    if field == "tools":
+        api = {"tools": json.loads(value)}
+    elif field == "text_format":
+        api = {"text": {"format": json.loads(value)}}
+    else:
+        api = {field: value}
+    with pytest.raises(BadRequestError) as caught:
+        settings_given(api)
+    assert shown == caught.value.message
+
+
+def test_every_bad_field_is_marked_at_once(web):
+    form = chat_form(
+        ("user", "Hi {{ name }}"), ("bogus", "x"), variables=["name"], temperature="-1", tools="[{", model="m"
+    )
+    body = text_of(web.post("/dashboard/new/", form))
+    assert field_error(body, "message-1-error").startswith("Invalid value for 'messages[1].role': 'bogus'")
+    assert "temperature" in field_error(body, "error-temperature")
+    assert field_error(body, "error-tools").startswith("Invalid value for 'tools': not valid JSON (")
+    assert 'aria-invalid="true" aria-describedby="temperature-hint error-temperature"' in body
+    assert 'id="error-model"' not in body
+    # One alert above the form says where the problems are.
+    assert (
+        '<p>Nothing was saved: fix the 3 problems shown at <a href="#message-1-content">Message 2</a>, '
+        '<a href="#id_temperature">Temperature</a>, <a href="#id_tools">Tools</a>.</p>'
+    ) in body
+    assert body.count('role="alert"') == 1
+    assert selectors.prompt_list().data == []
+    # A reshaping button saves nothing, so nothing is said to be unsaved; the problems stay at their fields.
+    added = text_of(web.post("/dashboard/new/", {**form, "add_message": "user"}))
+    assert "Nothing was saved" not in added
+    assert 'id="error-temperature"' in added
+
+
+def test_template_problems_are_shown_at_their_message(web):
+    form = chat_form(("system", "Fine {{ a }}"), ("user", "Broken {{ b"), variables=["a", "b"])
+    body = text_of(web.post("/dashboard/new/", form))
+    assert "malformed placeholder" in field_error(body, "message-1-error")
+    assert "Message 2, line 1, column 8" in body  # in the chips' list of problems too
+    undeclared = text_of(web.post("/dashboard/new/", chat_form(("system", "A {{ a }}"), ("user", "B {{ b }}"))))
+    assert "undeclared variables: ['a', 'b']" in field_error(undeclared, "error-variables")
+    empty = text_of(web.post("/dashboard/new/", {"kind": "chat"}))
+    assert "messages" in field_error(empty, "error-messages")
+    parts = chat_form(("user", "[{"))
+    parts["message_format"] = ["parts"]
+    assert "not valid JSON" in field_error(text_of(web.post("/dashboard/new/", parts)), "message-0-error")
+    assert selectors.prompt_list().data == []
+
+
+def test_analyze_reads_every_message(web):
+    form = chat_form(("system", "{{ a }}"), ("user", "{{ b }} {{ c"), variables=["a"])
+    body = assert_partial(web.post("/dashboard/analyze/", form, headers=hx("variable-chips")), "variable-chips")
+    assert 'class="chip chip-declared"' in body
+    assert 'name="declare" value="b"' in body
+    assert "Message 2, line 1, column 9" in body
+    declared = text_of(web.post("/dashboard/analyze/", {**form, "declare_all": "1"}, headers=hx("variable-chips")))
+    assert re.findall(r'name="variables" value="(\w+)"', declared) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("target", "field", "value", "shown"),
+    [
+        ("check-tools", "tools", "[{", "not valid JSON"),
+        ("check-tools", "tools", json.dumps([WEATHER_TOOL]), "Valid tools."),
+        ("check-tools", "tools", "[]", "Valid tools."),
+        ("check-text_format", "text_format", '{"type": "xml"}', "expected text, json_object or json_schema"),
+        ("check-text_format", "text_format", '{"type": "json_object"}', "Valid text format."),
+    ],
+)
+def test_json_settings_are_checked_as_they_are_typed(web, target, field, value, shown):
+    # The other fields' problems (here a bad temperature) are not this field's.
+    form = {"text": "Hi", field: value, "temperature": "9"}
+    body = assert_partial(web.post("/dashboard/check-settings/", form, headers=hx(target)), target)
+    assert shown in html.unescape(body)
+    assert "temperature" not in body
+    assert web.get("/dashboard/check-settings/").status_code == 405
+
+
+def test_model_suggestions_are_the_models_the_server_can_reach(web, settings, tmp_path):
+    settings.STACKADMIN_RUN_CONFIG = parse_config(
+        {
+            "providers": {
+                "inference": [
+                    {
+                        "provider_id": "fake",
+                        "provider_type": "remote::openai",
+                        "config": {"base_url": "http://127.0.0.1:9/v1"},
+                    }
+                ]
+            },
+            "registered_resources": {
+                "models": [
+                    {"model_id": "fake-model", "provider_id": "fake"},
+                    {"model_id": "<b>odd</b>", "provider_id": "fake"},
+                    {"model_id": "embedder", "provider_id": "fake", "model_type": "embedding"},
+                ]
+            },
+        },
+        source="tests",
+        home=str(tmp_path),
+    )
+    options = assert_partial(web.get("/dashboard/models/", headers=hx("model-options")), "model-options")
+    assert re.findall(r'<option value="([^"]*)">', options) == ["fake-model", "&lt;b&gt;odd&lt;/b&gt;"]
+    page = assert_page(web.get("/dashboard/models/"))  # what the editor links to, for browsers without JavaScript
+    assert "<code>fake-model</code>" in page
+    assert "embedder" not in page
+    editor = assert_page(web.get("/dashboard/new/"))
+    assert 'list="model-options"' in editor
+    assert 'hx-get="/dashboard/models/" hx-trigger="load"' in editor
+
+
+def test_model_suggestions_need_a_signed_in_user(client):
+    response = client.get("/dashboard/models/")
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/login/?next=/dashboard/models/"
+    response = client.get("/dashboard/models/", headers=hx("model-options"))
+    assert response["HX-Redirect"] == "/dashboard/login/?next=%2Fdashboard%2F"
+
+
+def test_model_suggestions_say_why_there_are_none(web, settings, tmp_path):
+    settings.STACKADMIN_RUN_CONFIG = parse_config(
+        {
+            "providers": {
+                "inference": [
+                    {
+                        "provider_id": "down",
+                        "provider_type": "remote::openai",
+                        "config": {"base_url": "http://127.0.0.1:9/v1", "timeout": 2, "max_retries": 0},
+                    }
+                ]
+            }
+        },
+        source="tests",
+        home=str(tmp_path),
+    )
+    page = assert_page(web.get("/dashboard/models/"))
+    assert 'class="notice notice-error"' in page
+    options = assert_partial(web.get("/dashboard/models/", headers=hx("model-options")), "model-options")
+    assert "<option" not in options
+
+
+def test_edit_a_chat_prompt_into_a_new_version(web):
+    p = make_chat({"model": "gpt-5", "temperature": 0.2, "tools": settings_given({"tools": [WEATHER_TOOL]})["tools"]})
+    page = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/"), "prompt-form", "message-0", "message-1")
+    assert 'name="kind" value="chat"' in page
+    assert ">\nYou are a {{ role }}.</textarea>" in page
+    assert 'name="model" value="gpt-5"' in page
+    assert 'name="temperature" type="number" value="0.2"' in page
+    assert "&quot;name&quot;: &quot;get_weather&quot;" in page  # the tools as JSON, without null fields
+    assert "strict" not in page.split('id="id_tools"')[1].split("</textarea>")[0]
+    unchanged = {
+        **chat_form(("system", "You are a {{ role }}."), ("user", "Greet {{ name }}."), variables=["role", "name"]),
+        "model": "gpt-5",
+        "temperature": "0.2",
+        "tools": json.dumps([WEATHER_TOOL]),
+        "base_version": "1",
+    }
+    refused = text_of(web.post(f"/dashboard/{p.prompt_id}/edit/", unchanged))
+    assert "Nothing to save: the messages, variables and settings are the same as version 1." in refused
+    changed = {**unchanged, "temperature": "0.7", "message_content": ["You are a {{ role }}.", "Welcome {{ name }}."]}
+    response = web.post(f"/dashboard/{p.prompt_id}/edit/", changed)
+    assert response.status_code == 302, text_of(response)[:2000]
+    v2 = selectors.prompt_version_get(prompt_id=p.prompt_id, version=2)
+    assert v2.messages[1] == {"role": "user", "content": "Welcome {{ name }}."}
+    assert (v2.settings["temperature"], v2.settings["model"]) == (0.7, "gpt-5")
+    older = assert_page(web.get(f"/dashboard/{p.prompt_id}/edit/?from=1"))
+    assert ">\nGreet {{ name }}.</textarea>" in older
+    assert 'name="temperature" type="number" value="0.2"' in older
+
+
+def test_a_chat_conflict_keeps_the_messages_and_shows_their_change(web):
+    p = make_chat({"temperature": 0.2})
+    services.prompt_update(
+        prompt_id=p.prompt_id,
+        messages=[
+            {"role": "system", "content": "You are a {{ role }}."},
+            {"role": "user", "content": "Hey {{ name }}"},
+        ],
+        variables=["role", "name"],
+        settings={"temperature": 0.9},
+        version=1,
+        created_by="bob",
+    )
+    mine = chat_form(
+        ("system", "You are a {{ role }}."), ("user", "Hello there {{ name }}"), variables=["role", "name"]
+    )
+    response = web.post(f"/dashboard/{p.prompt_id}/edit/", {**mine, "base_version": "1"}, headers=hx("prompt-form"))
+    body = assert_partial(response, "prompt-form", status=409)
+    assert "Someone saved a newer version while you were editing" in body
+    assert ">\nHello there {{ name }}</textarea>" in body
+    assert "Temperature" in body  # bob changed a setting
+    assert len(selectors.prompt_versions_list(prompt_id=p.prompt_id)) == 2
+
+
+def test_the_version_page_of_a_chat_prompt(web):
+    p = make_chat({"model": "gpt-5", "reasoning": {"effort": "low"}})
+    page = assert_page(web.get(f"/dashboard/{p.prompt_id}/"), "preview-output")
+    assert 'Messages <span class="muted">(2)</span> and preview' in page
+    assert '<span class="role role-system">system</span>' in page
+    assert "<code>gpt-5</code>" in page
+    assert "Reasoning" in page
+    assert "&quot;effort&quot;: &quot;low&quot;" in page
+    # The snippet: no model, since the version has one.
+    snippet = html.unescape(page.split('<pre class="code-block"><code>from openai')[1].split("</code></pre>")[0])
+    assert "model=" not in snippet
+    assert f'"id": "{p.prompt_id}"' in snippet
+    assert '"version": "1"' in snippet
+    assert '"role": "…",' in snippet
+    # The preview renders every message, marking filled and missing values.
+    url = f"/dashboard/{p.prompt_id}/versions/1/preview/"
+    body = assert_partial(web.post(url, {"var_role": "<i>pirate</i>"}, headers=hx("preview-output")), "preview-output")
+    assert '<mark class="filled" title="role">&lt;i&gt;pirate&lt;/i&gt;</mark>' in body
+    assert '<mark class="missing" title="No value for name">{{ name }}</mark>' in body
+    assert body.count('class="message-card"') == 2
+    assert "Missing 1 value" in body
+    text_prompt = make()
+    plain = text_of(web.get(f"/dashboard/{text_prompt.prompt_id}/"))
+    assert 'model="your-model",' in html.unescape(plain)
+    assert "None set: the request decides" in plain
+
+
+def test_compare_chat_versions(web):
+    p = make_chat({"model": "gpt-5", "temperature": 0.2})
+    services.prompt_update(
+        prompt_id=p.prompt_id,
+        messages=[
+            {"role": "developer", "content": "You are a {{ role }}."},
+            {"role": "user", "content": "Greet {{ name }} warmly."},
+        ],
+        variables=["role", "name"],
+        settings={"model": "gpt-5", "temperature": 0.7, "top_p": 0.5},
+        version=1,
+    )
+    page = assert_page(web.get(f"/dashboard/{p.prompt_id}/diff/?from=1&to=2"), "diff-view")
+    assert re.search(r"<ins>\s?warmly\s?</ins>", page)
+    assert '<del class="role role-system"><span class="visually-hidden">role was </span>system</del>' in page
+    assert '<ins class="role role-developer">' in page
+    assert '<del><span class="visually-hidden">was </span>0.2</del>' in page
+    assert '<ins><span class="visually-hidden">now </span>0.7</ins>' in page
+    assert '<span class="badge badge-added">added</span>' in page  # top_p
+    assert "Unchanged: <code>model</code>." in page
+    assert "in 2 messages" in page
+    assert "2 settings changed" in page
+    same = text_of(web.get(f"/dashboard/{p.prompt_id}/diff/?from=1&to=1", headers=hx("diff-view")))
+    assert "Pick two different versions" in same
+
+
+def test_chat_text_and_settings_are_escaped_everywhere(web, admin_client):
+    evil = "<script>alert(1)</script> {{ doc }}"
+    p = services.prompt_create(
+        messages=[{"role": "user", "content": evil}],
+        variables=["doc"],
+        settings=settings_given(
+            {"model": "<img src=x onerror=alert(2)>", "tools": [{**WEATHER_TOOL, "description": "<script>alert(4)"}]}
+        ),
+    )
+    services.prompt_update(
+        prompt_id=p.prompt_id, messages=[{"role": "user", "content": evil + "!"}], variables=["doc"], version=1
+    )
+    pages = [
+        web.get(f"/dashboard/{p.prompt_id}/?version=1"),
+        web.get(f"/dashboard/{p.prompt_id}/edit/?from=1"),
+        web.get(f"/dashboard/{p.prompt_id}/diff/?from=1&to=2"),
+        web.post(f"/dashboard/{p.prompt_id}/versions/1/preview/", {"var_doc": "<script>alert(3)</script>"}),
+        web.post("/dashboard/new/", chat_form(("user", evil), tools="<script>alert(5)</script>")),
+        admin_client.get(f"/admin/prompts/prompt/{p.prompt_id}/change/"),
+    ]
+    for response in pages:
+        body = text_of(response)
+        assert response.status_code == 200, body[:500]
+        for raw in ("<script>alert", "<img src=x"):
+            assert raw not in body, (response.request["PATH_INFO"], raw)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text_of(pages[0])
