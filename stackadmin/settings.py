@@ -16,6 +16,8 @@ import os
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from corsheaders.defaults import default_headers
 
 from apps.core.config import ConfigError
@@ -30,6 +32,15 @@ def _env_bool(name: str, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def _env_list(name: str, default: list[str]) -> list[str]:
@@ -62,6 +73,10 @@ STACKADMIN_AUTH_ENABLED = STACKADMIN_RUN_CONFIG.auth.enabled_for(os.environ.get(
 STACKADMIN_ACCESS_POLICY = STACKADMIN_RUN_CONFIG.auth.access_policy
 # The client that reaches a provider's model server, built per provider (tests name a recording one).
 STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
+# The threads of a worker process that run `/v1` requests' database work, one call each (stackadmin/handler.py).
+STACKADMIN_API_THREADS = _env_positive_int("STACKADMIN_API_THREADS", 8)
+# The threads per worker process that run `/v1` requests' database work, one request each (stackadmin/handler.py).
+STACKADMIN_API_THREADS = int(os.environ.get("STACKADMIN_API_THREADS") or 8)
 
 # ------------------------------------------------------------------------------------------ Django core
 DEBUG = _env_bool("DJANGO_DEBUG")
