@@ -12,17 +12,19 @@ get through the shared load script; figures in the README's "Speed machinery"):
    ORM calls wrapped with `sync_to_async(thread_sensitive=True)`) and another to join it afterwards; the thread's
    connections (SQLite's too) are opened anew and held until the request ends, a stream or an upload included.
    Here every request's context sends that work to one `DatabaseThreads` pool per worker process
-   (`STACKADMIN_API_THREADS`, default 8): each call (a whole sync view, or a whole selector or service called
-   from an async view) runs on a free thread and then hands the connections it used back to their pool where the
-   alias wants that (`CONN_MAX_AGE=0`: PostgreSQL through psycopg's pool), as `request_finished` does after a
-   Django request; SQLite connections stay open on their thread. Consequences: **up to that many calls of a
-   worker's `/v1` requests do database work at once; a slow one (a long query, a wait for a row lock) holds up
-   only its own request**, until every thread is busy with one (then calls wait for a free thread, in order).
-   Between its calls (while a body arrives, a model answers, a stream is sent) a request holds no thread and no
-   connection. Two calls of one request may run on different threads, which is safe because no `/v1` code keeps
-   a transaction or per-thread state from one call to the next. SQLite still takes one writer at a time: writers
-   on several threads wait for its lock (`busy_timeout`) instead of for one thread. Work sent to
-   `thread_sensitive=False` threads (blocking I/O such as uploads and KV reads and writes) is unaffected.
+   (`STACKADMIN_API_THREADS`: 8 when a SQL store is on PostgreSQL, 1 when all are on SQLite): each call (a whole
+   sync view, or a whole selector or service called from an async view) runs on a free thread, then hands the
+   connections it used back to their pool where the alias wants that (`CONN_MAX_AGE=0`: PostgreSQL through
+   psycopg's pool), as `request_finished` does after a Django request; SQLite connections stay open on their
+   thread. Consequences: **up to that many calls of a worker's `/v1` requests do database work at once; a slow one
+   (a long query, a wait for a row lock) holds up only its own request**, until every thread is busy with one
+   (then calls wait for a free thread, in order). With one thread (SQLite), a slow call holds up every other
+   request's database work in that process, as one writer at a time is all SQLite takes anyway; more threads
+   there cost each write CPU under load (every connection keeps its own page cache). Between its calls (while a
+   body arrives, a model answers, a stream is sent) a request holds no thread and no connection. Two calls of one
+   request may run on different threads, which is safe because no `/v1` code keeps a transaction or per-thread
+   state from one call to the next. Work sent to `thread_sensitive=False` threads (blocking I/O such as uploads
+   and KV reads and writes) does not go through the pool.
 3. **Signals and `response.close()` inline** instead of a hop to a thread each: `request_finished` has no
    connection to close on the event loop's thread, since each database call handed its own back (2).
 4. **Early refusals, and a body read only once it is wanted**: a request for a host not in `ALLOWED_HOSTS`

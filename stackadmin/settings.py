@@ -73,10 +73,6 @@ STACKADMIN_AUTH_ENABLED = STACKADMIN_RUN_CONFIG.auth.enabled_for(os.environ.get(
 STACKADMIN_ACCESS_POLICY = STACKADMIN_RUN_CONFIG.auth.access_policy
 # The client that reaches a provider's model server, built per provider (tests name a recording one).
 STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
-# The threads of a worker process that run `/v1` requests' database work, one call each (stackadmin/handler.py).
-STACKADMIN_API_THREADS = _env_positive_int("STACKADMIN_API_THREADS", 8)
-# The threads per worker process that run `/v1` requests' database work, one request each (stackadmin/handler.py).
-STACKADMIN_API_THREADS = int(os.environ.get("STACKADMIN_API_THREADS") or 8)
 
 # ------------------------------------------------------------------------------------------ Django core
 DEBUG = _env_bool("DJANGO_DEBUG")
@@ -167,6 +163,12 @@ TEMPLATES = [
 ]
 
 DATABASES = django_databases(STACKADMIN_RUN_CONFIG.storage)
+# The threads of a worker process that run `/v1` requests' database work, one call each (stackadmin/handler.py).
+# One when every SQL store is on SQLite: it takes one writer at a time, and under load its connections on several
+# threads cost each write more CPU than one connection on one thread.
+STACKADMIN_API_THREADS = _env_positive_int(
+    "STACKADMIN_API_THREADS", 8 if any(db["ENGINE"].endswith(".postgresql") for db in DATABASES.values()) else 1
+)
 DATABASE_ROUTERS = ["apps.storage.routers.StoreRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
