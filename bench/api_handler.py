@@ -2,12 +2,17 @@
 
     python bench/api_handler.py [--variants django,api-middleware,stackadmin] [-- loadtest.py options]
 
-Serves one fresh home (SQLite, `stackadmin migrate`d once) three ways, one after another, with one uvicorn worker,
-and runs the shared load script at each (default: `prompt_get,conv_items_add`, 2,000 requests, 16 clients):
+Serves one fresh home (SQLite, `stackadmin migrate`d once) several ways, one after another, with one uvicorn
+worker, and runs the shared load script at each (default: `prompt_get,conv_items_add`, 2,000 requests, 16 clients):
 
 - `django`: Django's own `ASGIHandler` with the full `MIDDLEWARE` stack: `/v1` without any departure;
 - `api-middleware`: Django's `ASGIHandler` with `/v1`'s own middleware list (departure 1 alone);
-- `stackadmin`: the project's ASGI application as `stackadmin run` serves it (every departure).
+- `new-thread`: stackadmin's handler, but with Django's new thread per request (departure 2 undone);
+- `one-thread`: stackadmin's handler, but every request's thread-sensitive work on asgiref's one thread per process
+  (departure 2 as it was until one slow request stopped holding up the others; on SQLite, as here, nothing else
+  changed);
+- `stackadmin`: the project's ASGI application as `stackadmin run` serves it (every departure; its pool of database
+  threads has one thread on SQLite unless `STACKADMIN_API_THREADS` says otherwise).
 
 Everything after `--` goes to loadtest.py. The script also serves as the server itself (`--serve VARIANT`).
 """
@@ -23,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOADTEST = ROOT.parent / "shared" / "bench" / "loadtest.py"
-VARIANTS = ("django", "api-middleware", "stackadmin")
+VARIANTS = ("django", "api-middleware", "new-thread", "one-thread", "stackadmin")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadtest_server import free_port, split_passthrough, wait_ready  # noqa: E402  (the sibling script)
@@ -38,6 +43,10 @@ def serve(variant: str, port: int) -> None:
 
     if variant == "stackadmin":
         app = project.application
+    elif variant in ("new-thread", "one-thread"):
+        from channels.routing import ProtocolTypeRouter
+
+        app = ProtocolTypeRouter({"lifespan": project.lifespan_app, "http": thread_variant(variant)})
     else:
         from django.core.handlers.asgi import ASGIHandler
 
@@ -51,6 +60,24 @@ def serve(variant: str, port: int) -> None:
         handler = ASGIHandler() if variant == "django" else APIMiddlewareOnly()
         app = ProtocolTypeRouter({"lifespan": project.lifespan_app, "http": handler})
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+
+
+def thread_variant(variant: str):
+    """stackadmin's handler with another answer to "which thread runs a request's thread-sensitive work"."""
+    from asgiref.sync import ThreadSensitiveContext
+
+    from stackadmin.handler import APIHandler
+
+    class NewThread(APIHandler):
+        async def __call__(self, scope, receive, send):
+            async with ThreadSensitiveContext():  # as Django's ASGIHandler.__call__
+                await self.handle(scope, receive, send)
+
+    class OneThread(APIHandler):
+        async def __call__(self, scope, receive, send):
+            await self.handle(scope, receive, send)
+
+    return NewThread() if variant == "new-thread" else OneThread()
 
 
 def measure(variant: str, home: str, loadtest: str, extra: list[str]) -> int:

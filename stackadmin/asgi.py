@@ -1,9 +1,9 @@
 """The ASGI application: HTTP (Django) and websockets (channels).
 
 HTTP is split by path. `/v1` requests go to the lean handler of `stackadmin/handler.py` (its own middleware list,
-no per-request thread; its module docstring lists every departure from Django and what it costs). Every other
-path (dashboard, admin, static files) gets Django's own handler and the full `MIDDLEWARE` stack. A worker whose
-shutdown has begun answers whatever request still reaches it with a 503 (`stackadmin/serving.py`).
+database work on a pool of threads; its module docstring lists every departure from Django and what it costs).
+Every other path (dashboard, admin, static files) gets Django's own handler and the full `MIDDLEWARE` stack. A
+worker whose shutdown has begun answers whatever request still reaches it with a 503 (`stackadmin/serving.py`).
 """
 
 from __future__ import annotations

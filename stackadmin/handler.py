@@ -7,16 +7,26 @@ get through the shared load script; figures in the README's "Speed machinery"):
    send no cookies, so session, CSRF, auth and messages middleware would be sync-only hops that do nothing.
    Django builds a handler's chain from `settings.MIDDLEWARE` only, so `load_middleware` swaps that setting while
    the chain is built, once per process at import, before any request thread exists.
-2. **No `ThreadSensitiveContext` per request.** Django gives every request its own thread for thread-sensitive
-   sync work. Here every request's thread-sensitive work (sync views, ORM calls wrapped with
-   `sync_to_async(thread_sensitive=True)`) runs on asgiref's one long-lived sync thread. Consequence: **in a
-   worker process, all thread-sensitive database work of `/v1` runs on one thread, one call at a time**; a slow
-   query there delays every other `/v1` request's database work in that process (not the event loop, not
-   requests that only read the prompt store inline, and not work sent to `thread_sensitive=False` threads, which
-   is where blocking I/O such as uploads and KV writes goes). Scale with `--workers`.
-3. **Signals and `response.close()` inline** instead of a hop to a thread each, except when a database alias must
-   hand its connection back after each request (`CONN_MAX_AGE=0`: PostgreSQL through its pool); then `close()`
-   (which sends `request_finished`) runs on the sync thread that owns the connection.
+2. **A bounded pool of database threads instead of a thread per request.** Django runs each request in a
+   `ThreadSensitiveContext` of its own, which starts a thread for the request's thread-sensitive work (sync views,
+   ORM calls wrapped with `sync_to_async(thread_sensitive=True)`) and another to join it afterwards; the thread's
+   connections (SQLite's too) are opened anew and held until the request ends, a stream or an upload included.
+   Here every request's context sends that work to one `DatabaseThreads` pool per worker process
+   (`STACKADMIN_API_THREADS`: 8 when a SQL store is on PostgreSQL, 1 when all are on SQLite): each call (a whole
+   sync view, or a whole selector or service called from an async view) runs on a free thread, then hands the
+   connections it used back to their pool where the alias wants that (`CONN_MAX_AGE=0`: PostgreSQL through
+   psycopg's pool), as `request_finished` does after a Django request; SQLite connections stay open on their
+   thread. Consequences: **up to that many calls of a worker's `/v1` requests do database work at once; a slow one
+   (a long query, a wait for a row lock) holds up only its own request**, until every thread is busy with one
+   (then calls wait for a free thread, in order). With one thread (SQLite), a slow call holds up every other
+   request's database work in that process, as one writer at a time is all SQLite takes anyway; more threads
+   there cost each write CPU under load (every connection keeps its own page cache). Between its calls (while a
+   body arrives, a model answers, a stream is sent) a request holds no thread and no connection. Two calls of one
+   request may run on different threads, which is safe because no `/v1` code keeps a transaction or per-thread
+   state from one call to the next. Work sent to `thread_sensitive=False` threads (blocking I/O such as uploads
+   and KV reads and writes) does not go through the pool.
+3. **Signals and `response.close()` inline** instead of a hop to a thread each: `request_finished` has no
+   connection to close on the event loop's thread, since each database call handed its own back (2).
 4. **Early refusals, and a body read only once it is wanted**: a request for a host not in `ALLOWED_HOSTS`
    (which Django's own handler refuses only when something calls `get_host()`), one from a foreign web page, and a
    body that is not JSON where JSON is expected are refused first (`stackadmin/browser_guard.py`); then the API key
@@ -35,18 +45,19 @@ module must be reviewed against the new code before the pinned digests are updat
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted, RequestDataTooBig
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.db import close_old_connections
 from django.http import HttpResponse
 from django.urls import set_script_prefix
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext
 
 from apps.accounts.middleware import SCOPE_PRINCIPAL, api_principal
 from apps.core.errors import AuthenticationError, PayloadTooLargeError
@@ -73,6 +84,28 @@ def announce_length(scope, body_file) -> None:
         scope["headers"] = [*scope.get("headers", ()), (b"content-length", str(size).encode())]
 
 
+def handing_back(fn, /, *args, **kwargs):
+    """`fn`, then the database connections it used handed back to their pools where their alias wants that
+    (`CONN_MAX_AGE=0`), as Django's `request_finished` does after a request."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+class DatabaseThreads(ThreadPoolExecutor):
+    """Departure 2: the threads that run `/v1` requests' thread-sensitive work, one call at a time each.
+
+    asgiref documents an executor given to `ThreadSensitiveContext` as one thread for one context; this one is
+    shared by every request and has several, on purpose: a call is a unit of its own (see the module docstring)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(max_workers=size, thread_name_prefix="v1-db")
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(handing_back, fn, *args, **kwargs)
+
+
 class APIMiddlewareMixin:
     """Departure 1: the handler's chain is built from `API_MIDDLEWARE` (Django reads `MIDDLEWARE` only)."""
 
@@ -89,18 +122,19 @@ class APIHandler(APIMiddlewareMixin, ASGIHandler):
     """Django's ASGI handler for `/v1`, with the departures listed in this module's docstring.
 
     Every thread hop Django makes per request (the per-request thread, the signals, `response.close()`) waits for
-    the GIL behind the busy event loop, which dominated API latency; SQLite aliases keep their connections
-    (CONN_MAX_AGE=None), so nothing needs handing back after a request on them.
+    the GIL behind the busy event loop, which dominated API latency; the database work a request needs goes to a
+    pool of long-lived threads instead.
     """
 
     def __init__(self):
         super().__init__()
-        self.recycle_connections = any(db.get("CONN_MAX_AGE", 0) is not None for db in settings.DATABASES.values())
+        self.database_threads = DatabaseThreads(settings.STACKADMIN_API_THREADS)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"the API handler serves HTTP only, not {scope['type']}")
-        await self.handle(scope, receive, send)
+        async with ThreadSensitiveContext(executor=self.database_threads):
+            await self.handle(scope, receive, send)
 
     def body_limit(self, scope) -> int:
         """The largest body a /v1 request may send: a file upload up to the configured size (plus its multipart
@@ -165,19 +199,10 @@ class APIHandler(APIMiddlewareMixin, ASGIHandler):
         body_file.seek(0)
         return body_file
 
-    async def finish_unserved(self) -> None:
-        """A request that ended before Django saw it: hand back the database connection its API-key lookup may
-        have taken, as a served request's `request_finished` does."""
-        finish = functools.partial(signals.request_finished.send, sender=self.__class__)
-        if self.recycle_connections:
-            await sync_to_async(finish)()
-        else:
-            finish()
-
     async def handle(self, scope, receive, send):
         body_file = await self.receive_body(scope, receive, send)
         if body_file is None:
-            await self.finish_unserved()
+            signals.request_finished.send(sender=self.__class__)  # as for a request Django saw
             return
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
@@ -215,11 +240,7 @@ class APIHandler(APIMiddlewareMixin, ASGIHandler):
         try:
             response = worker.result()
         except asyncio.CancelledError:
-            finish = functools.partial(signals.request_finished.send, sender=self.__class__)
+            signals.request_finished.send(sender=self.__class__)
         else:
-            finish = response.close
-        if self.recycle_connections:
-            await sync_to_async(finish)()
-        else:
-            finish()
+            response.close()  # sends request_finished
         body_file.close()

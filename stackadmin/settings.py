@@ -16,6 +16,8 @@ import os
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from corsheaders.defaults import default_headers
 
 from apps.core.config import ConfigError
@@ -30,6 +32,15 @@ def _env_bool(name: str, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def _env_list(name: str, default: list[str]) -> list[str]:
@@ -152,6 +163,12 @@ TEMPLATES = [
 ]
 
 DATABASES = django_databases(STACKADMIN_RUN_CONFIG.storage)
+# The threads of a worker process that run `/v1` requests' database work, one call each (stackadmin/handler.py).
+# One when every SQL store is on SQLite: it takes one writer at a time, and under load its connections on several
+# threads cost each write more CPU than one connection on one thread.
+STACKADMIN_API_THREADS = _env_positive_int(
+    "STACKADMIN_API_THREADS", 8 if any(db["ENGINE"].endswith(".postgresql") for db in DATABASES.values()) else 1
+)
 DATABASE_ROUTERS = ["apps.storage.routers.StoreRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

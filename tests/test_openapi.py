@@ -113,6 +113,12 @@ async def test_items_added_at_once_are_declared_1_to_20(v1):
     assert (items["minItems"], items["maxItems"]) == (1, 20)
 
 
+async def test_initial_items_are_declared_up_to_20(v1):
+    schemas = (await document(v1))["components"]["schemas"]
+    items = schemas["CreateConversationRequest"]["properties"]["items"]
+    assert [branch.get("maxItems") for branch in items["anyOf"] if branch["type"] == "array"] == [20]
+
+
 async def test_without_authentication_no_key_is_declared(v1, settings):
     settings.STACKADMIN_AUTH_ENABLED = False
     doc = await document(v1)

@@ -14,7 +14,7 @@ from apps.core.metadata import METADATA_DOC, Metadata
 from apps.core.schemas import CursorList, Deleted, documented, id_pattern, page_size
 from apps.core.validation import invalid, rejected
 
-MAX_ITEMS_PER_ADD = 20
+MAX_ITEMS_PER_ADD = 20  # OpenAI's limit on the items one request adds, at create too
 
 ConversationId = documented(str, **id_pattern(CONVERSATION_ID_RE, "'conv_' followed by 48 lowercase hex characters."))
 PageSize = documented(int, **page_size(MAX_PAGE_SIZE))
@@ -48,7 +48,8 @@ def _distinct_ids(items: list[dict]) -> list[dict]:
 
 
 def _at_most_per_add(items: Any) -> Any:
-    # Before the items themselves: a request over the limit is refused whatever it holds.
+    # Before the items themselves: a request over the limit is refused whatever it holds, without checking
+    # thousands of items first.
     if isinstance(items, list) and len(items) > MAX_ITEMS_PER_ADD:
         raise invalid(
             f"at most {MAX_ITEMS_PER_ADD} items can be added at a time; got {len(items)}",
@@ -64,6 +65,10 @@ def _at_least_one(items: list[dict]) -> list[dict]:
 
 
 Items = Annotated[list[Item], AfterValidator(_distinct_ids)]
+# At most MAX_ITEMS_PER_ADD items, counted (and documented) before any item is checked.
+CappedItems = Annotated[
+    Items, BeforeValidator(_at_most_per_add), Field(json_schema_extra={"maxItems": MAX_ITEMS_PER_ADD})
+]
 
 
 class Conversation(Schema):
@@ -88,7 +93,11 @@ class ConversationList(CursorList[Conversation]):
 class CreateConversationRequest(Schema):
     model_config = ConfigDict(extra="forbid")  # OpenAI: an unknown parameter is a 400
 
-    items: Items | None = Field(None, description="Initial items (any number). " + _ITEMS_DOC)
+    items: CappedItems | None = Field(
+        None,
+        description=f"Up to {MAX_ITEMS_PER_ADD} initial items (OpenAI's limit; add more with "
+        "`POST /v1/conversations/{conversation_id}/items`). " + _ITEMS_DOC,
+    )
     metadata: Metadata | None = None
 
 
@@ -101,9 +110,8 @@ class UpdateConversationRequest(Schema):
 class AddConversationItemsRequest(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    items: Annotated[Items, AfterValidator(_at_least_one), BeforeValidator(_at_most_per_add)] = Field(
-        description=f"1 to {MAX_ITEMS_PER_ADD} items. " + _ITEMS_DOC,
-        json_schema_extra={"minItems": 1, "maxItems": MAX_ITEMS_PER_ADD},
+    items: Annotated[CappedItems, AfterValidator(_at_least_one)] = Field(
+        description=f"1 to {MAX_ITEMS_PER_ADD} items. " + _ITEMS_DOC, json_schema_extra={"minItems": 1}
     )
 
 

@@ -55,9 +55,10 @@ def _item_rows(
 def conversation_create(
     *, items: list[dict] | None = None, metadata: dict[str, str] | None = None, principal: Principal = ANONYMOUS
 ) -> Conversation:
-    """A new conversation, with its initial items (any number: llama-stack does not cap create) in given order.
+    """A new conversation, with its initial items in given order.
 
-    `items` and `metadata` are as their schemas (`apps.conversations.schemas`) let them through."""
+    `items` and `metadata` are as their schemas (`apps.conversations.schemas`) let them through: through `/v1`, at
+    most 20 items (OpenAI's limit; llama-stack does not cap create)."""
     clean_items = [with_id(item) for item in items or ()]
     require_create(principal, "conversation")
     now = timezone.now()

@@ -36,7 +36,7 @@ _ORDER = Query("desc", description="'asc' (oldest first) or 'desc' (newest first
 
 
 def _db(fn):
-    """`fn` on the sync thread that owns this process's database connections (where sync views run too)."""
+    """`fn` on a thread for database work, where sync views run too (for `/v1`: stackadmin/handler.py's pool)."""
     return sync_to_async(fn, thread_sensitive=True)
 
 
@@ -51,16 +51,16 @@ async def create_file(request: HttpRequest):
     principal = request_principal(request)
     length = request.META.get("CONTENT_LENGTH") or ""
     if length.isdigit() and int(length) <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
-        # A small body is already in memory: parse and store it in one trip to the database thread.
+        # A small body is already in memory: parse and store it in one trip to a database thread.
         file = await _db(_store_upload)(request, max_bytes=max_bytes, principal=principal)
     else:
-        # A large one is read from Django's spool file and written to ours: blocking I/O that must not hold up
-        # the database thread, so it is parsed on a worker thread first.
+        # A large one is read from Django's spool file and written to ours: blocking I/O that must not hold
+        # a database thread, so it is parsed on a worker thread first.
         upload = await sync_to_async(receive_upload, thread_sensitive=False)(request, max_bytes=max_bytes)
         try:
             file = await _db(_create)(upload, principal=principal)
         finally:
-            upload.discard()  # if the client left before the database thread took it over; else a no-op
+            upload.discard()  # if the client left before a database thread took it over; else a no-op
     return json_response(file_object(file))
 
 

@@ -169,9 +169,10 @@ def test_string_content_and_caller_ids_are_kept(client, http):
 
 # ------------------------------------------------------------------------------------------ pagination
 def test_pagination_across_pages_with_tied_timestamps(client):
-    """45 items: 25 created with the conversation (one timestamp), then 20 in one add (another)."""
-    conversation = client.conversations.create(items=[user(f"i{i:02d}") for i in range(25)])
-    client.conversations.items.create(conversation.id, items=[user(f"i{i:02d}") for i in range(25, 45)])
+    """45 items: 20 created with the conversation (one timestamp), then 20 in one add (another), then 5."""
+    conversation = client.conversations.create(items=[user(f"i{i:02d}") for i in range(20)])
+    client.conversations.items.create(conversation.id, items=[user(f"i{i:02d}") for i in range(20, 40)])
+    client.conversations.items.create(conversation.id, items=[user(f"i{i:02d}") for i in range(40, 45)])
     expected = [f"i{i:02d}" for i in range(45)]
     for order, want in (("asc", expected), ("desc", expected[::-1])):
         for limit in (1, 6, 20, 100):
@@ -231,6 +232,22 @@ def test_unknown_conversation_is_404_with_llama_stack_message(client):
     ):
         with pytest.raises(openai.NotFoundError):
             call()
+
+
+def test_more_than_twenty_initial_items_is_a_400_and_creates_nothing(client, http):
+    newest = http.get("/conversations", params={"limit": 1}).json()["first_id"]
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.conversations.create(items=[user(str(i)) for i in range(21)])
+    error = openai_error(raised)
+    assert error["param"] == "items"
+    assert "at most 20" in error["message"]
+    assert http.get("/conversations", params={"limit": 1}).json()["first_id"] == newest
+
+
+def test_twenty_initial_items_are_stored(client):
+    conversation = client.conversations.create(items=[user(str(i)) for i in range(20)])
+    listed = client.conversations.items.list(conversation.id, order="asc", limit=100)
+    assert [text_of(i) for i in listed] == [str(i) for i in range(20)]
 
 
 def test_more_than_twenty_items_per_add_writes_nothing(client):

@@ -86,7 +86,9 @@ class TestConversationsOnPostgres:
             pg_client.conversations.items.list(conversation.id)
 
     def test_pagination_with_tied_timestamps(self, pg_client):
-        conversation = pg_client.conversations.create(items=[user(f"i{i:02d}") for i in range(30)])
+        # 20 at create (OpenAI's limit; one timestamp), 10 in one add (another).
+        conversation = pg_client.conversations.create(items=[user(f"i{i:02d}") for i in range(20)])
+        pg_client.conversations.items.create(conversation.id, items=[user(f"i{i:02d}") for i in range(20, 30)])
         expected = [f"i{i:02d}" for i in range(30)]
         for limit in (4, 30):
             assert [
@@ -143,7 +145,8 @@ class TestConversationsOnPostgres:
         assert sequences == list(range(1, 161))
 
     def test_a_page_costs_the_same_with_100000_items(self, pg, pg_client):
-        small = pg_client.conversations.create(items=[user(str(i)) for i in range(30)])
+        small = pg_client.conversations.create(items=[user(str(i)) for i in range(20)])
+        pg_client.conversations.items.create(small.id, items=[user(str(i)) for i in range(20, 30)])
         big = pg_client.conversations.create()
         body = json.dumps(user("filler"))
         with pg.connect() as conn:

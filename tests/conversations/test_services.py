@@ -6,12 +6,14 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 import pytest
+from pydantic import TypeAdapter
 
 from apps.conversations import selectors, services
 from apps.conversations.models import Conversation, ConversationItem
 from apps.conversations.schemas import (
     AddConversationItemsRequest,
     CreateConversationRequest,
+    Items,
     UpdateConversationRequest,
 )
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError
@@ -55,15 +57,16 @@ def test_create_with_items_and_metadata():
     assert sorted(rows.values_list("sequence", flat=True)) == [1, 2]
 
 
-def test_create_accepts_more_than_twenty_initial_items():
+def test_the_service_takes_more_than_twenty_initial_items():
+    # The limit of 20 is the `/v1` request's (CreateConversationRequest), not the service's.
     conversation = services.conversation_create(items=[msg(str(i)) for i in range(25)])
     assert ConversationItem.objects.filter(conversation=conversation).count() == 25
 
 
 def test_create_with_thousands_of_items_inserts_in_batches():
     # 5,000 items x 8 columns is more bound parameters than SQLite takes in one statement.
-    easy = validated(CreateConversationRequest, {"items": [{"role": "user", "content": str(i)} for i in range(5000)]})
-    conversation = services.conversation_create(items=easy.items)
+    items = TypeAdapter(Items).validate_python([{"role": "user", "content": str(i)} for i in range(5000)])
+    conversation = services.conversation_create(items=items)
     rows = ConversationItem.objects.filter(conversation=conversation)
     assert rows.count() == 5000
     assert list(rows.order_by("sequence").values_list("sequence", flat=True)) == list(range(1, 5001))
@@ -207,6 +210,9 @@ def test_add_returns_items_as_stored_and_caps_at_twenty():
     assert raised.value.param == "items"
     with pytest.raises(BadRequestError):
         validated(AddConversationItemsRequest, {"items": []})
+    with pytest.raises(BadRequestError) as raised:
+        validated(CreateConversationRequest, {"items": [msg(str(i)) for i in range(21)]})
+    assert raised.value.param == "items"
     assert ConversationItem.objects.filter(conversation=conversation).count() == 2
 
 

@@ -37,16 +37,20 @@ TABLES = {
 }
 
 
-def run_config(database: str, *, stores: tuple[str, ...] = ("conversations", "files"), options: str = "") -> str:
+def run_config(
+    database: str, *, stores: tuple[str, ...] = ("conversations", "files"), options: str = "", backend_options: str = ""
+) -> str:
     """A run config's `storage` section with `stores` in `database` on the shared PostgreSQL server (`options`
-    is added to each store's mapping, e.g. `, num_writers: 2`), the rest on SQLite in the server's home."""
+    is added to each store's mapping, e.g. `, num_writers: 2`, `backend_options` to the backend's, e.g.
+    `, pool_size: 1`), the rest on SQLite in the server's home."""
     lines = "".join(f"    {store}: {{backend: pg, table_name: {TABLES[store]}{options}}}\n" for store in stores)
+    server = f'host: "{PG["host"]}", port: {PG["port"]}, user: {PG["user"]}, db: {database}{backend_options}'
     return f"""
 storage:
   backends:
     kv_default: {{type: kv_sqlite, db_path: "${{env.STACKADMIN_HOME}}/kvstore.db"}}
     sql_default: {{type: sql_sqlite, db_path: "${{env.STACKADMIN_HOME}}/sql_store.db"}}
-    pg: {{type: sql_postgres, host: "{PG["host"]}", port: {PG["port"]}, user: {PG["user"]}, db: {database}}}
+    pg: {{type: sql_postgres, {server}}}
   stores:
 {lines}"""
 
