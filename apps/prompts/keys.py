@@ -7,6 +7,8 @@ stackadmin adds keys outside that range, which llama-stack never reads:
     stackadmin:prompts:generation                         -> changed by every write, so that per-process caches
                                                              of the prompt list know when to rebuild
     stackadmin:prompt-labels:v1:{prompt_id}:{label}        -> decimal version number the label points at
+    stackadmin:prompt-labels:v1:{prompt_id}:               -> changed by every label move (no label is named "")
+    stackadmin:prompt-deleted:v1:{prompt_id}:{version}     -> present once that version is deleted
     stackadmin:prompt-history:v1:all:{stamp}              -> JSON history entry (apps.prompts.records)
     stackadmin:prompt-history:v1:prompt:{prompt_id}:{stamp} -> the same entry, for one prompt's history
 A stamp is the time in nanoseconds (20 digits) and 8 random hex characters, so entries sort by time. History keys
@@ -65,6 +67,22 @@ def parse_key(key: str) -> tuple[str, str] | None:
 
 def label_key(prompt_id: str, label: str) -> str:
     return f"{LABELS_START}{prompt_id}:{label}"
+
+
+def labels_generation_key(prompt_id: str) -> str:
+    """Changed by every move or removal of one of the prompt's labels, so a version delete can require that none
+    happened since it looked (it lies in `label_range`, so it goes with the prompt's labels)."""
+    return f"{LABELS_START}{prompt_id}:"
+
+
+def deleted_key(prompt_id: str, version: int) -> str:
+    """Present once `version` is deleted: moves onto it require it absent (the version's own key stays, as a
+    tombstone, so its presence says nothing)."""
+    return f"stackadmin:prompt-deleted:v1:{prompt_id}:{version}"
+
+
+def deleted_range(prompt_id: str) -> tuple[str, str]:
+    return f"stackadmin:prompt-deleted:v1:{prompt_id}:", f"stackadmin:prompt-deleted:v1:{prompt_id}:\xff"
 
 
 def label_range(prompt_id: str) -> tuple[str, str]:

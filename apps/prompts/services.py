@@ -27,9 +27,12 @@ from apps.prompts.config import prompts_config
 from apps.prompts.keys import (
     GENERATION_KEY,
     default_key,
+    deleted_key,
+    deleted_range,
     history_keys,
     label_key,
     label_range,
+    labels_generation_key,
     new_generation,
     new_history_stamp,
     new_prompt_id,
@@ -113,6 +116,7 @@ def _write(
     *,
     require_absent: tuple[str, ...] = (),
     require_present: tuple[str, ...] = (),
+    require_values: dict[str, str] | None = None,
     deletes: tuple[str, ...] = (),
     delete_ranges: tuple[tuple[str, str], ...] = (),
 ) -> bool:
@@ -121,6 +125,7 @@ def _write(
             {**sets, GENERATION_KEY: new_generation()},
             require_absent=require_absent,
             require_present=require_present,
+            require_values=require_values,
             deletes=deletes,
             delete_ranges=delete_ranges,
         )
@@ -290,8 +295,12 @@ def prompt_version_set_default(
     )
     # Versions go only with the pointer, all at once: while the pointer exists, so does the version just read.
     # (Only the pointer is required: every write to a prompt locks it first, so they cannot deadlock.)
-    if not _write({default_key(prompt_id): str(version), **history}, require_present=(default_key(prompt_id),)):
-        raise _gone(prompt_id)
+    if not _write(
+        {default_key(prompt_id): str(version), **history},
+        require_present=(default_key(prompt_id),),
+        require_absent=(deleted_key(prompt_id, version),),
+    ):
+        raise _moved_onto_deleted(prompt_id, version)
     publish(EVENTS_GROUP, {"kind": "default_changed", "prompt_id": prompt_id, "version": version})
     return PromptVersion(**{**record.__dict__, "is_default": True})
 
@@ -329,8 +338,9 @@ def prompt_label_move(
         label=label,
         message=_validate_message(message),
     )
-    if not _write({label_key(prompt_id, label): str(version), **history}, require_present=(default_key(prompt_id),)):
-        raise _gone(prompt_id)
+    sets = {label_key(prompt_id, label): str(version), labels_generation_key(prompt_id): new_generation(), **history}
+    if not _write(sets, require_present=(default_key(prompt_id),), require_absent=(deleted_key(prompt_id, version),)):
+        raise _moved_onto_deleted(prompt_id, version)
     publish(EVENTS_GROUP, {"kind": "label_moved", "prompt_id": prompt_id, "label": label, "version": version})
     return PromptVersion(**{**record.__dict__, "labels": tuple(sorted({*record.labels, label}))})
 
@@ -354,7 +364,7 @@ def prompt_label_remove(
         "label_removed", current, principal, from_version=before, label=label, message=_validate_message(message)
     )
     if not _write(
-        history,
+        {labels_generation_key(prompt_id): new_generation(), **history},
         require_present=(default_key(prompt_id), label_key(prompt_id, label)),
         deletes=(label_key(prompt_id, label),),
     ):
@@ -366,23 +376,60 @@ def prompt_version_delete(
     *, prompt_id: str, version: int, principal: Principal = ANONYMOUS, message: str | None = None
 ) -> None:
     """Delete one version's content; its record stays as a tombstone so the number is never used again. Refused
-    (409) while the default or a label points at it."""
+    (409) while the default or a label points at it, also when one is moved onto it while this runs: the write
+    requires the default pointer and the labels' generation to be what was read before looking at them."""
+    validate_prompt_id(prompt_id)
+    store = prompt_store()
+    pointer = _kv_get(store, default_key(prompt_id))
+    labels_seen = _kv_get(store, labels_generation_key(prompt_id))
     record = prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
     current = _require(prompt_id, principal, "delete")
     pointing = ["default"] if record.is_default else []
     pointing += list(record.labels)
     if pointing:
+        raise _in_use(prompt_id, version, pointing)
+    tombstone = encode_tombstone(record, deleted_at=time.time(), deleted_by=_author(principal, None))
+    history = _history("version_deleted", current, principal, version=version, message=_validate_message(message))
+    unchanged = {default_key(prompt_id): pointer or ""}
+    if labels_seen is not None:
+        unchanged[labels_generation_key(prompt_id)] = labels_seen
+    if not _write(
+        {version_key(prompt_id, version): tombstone, deleted_key(prompt_id, version): "1", **history},
+        require_values=unchanged,
+        require_absent=() if labels_seen is not None else (labels_generation_key(prompt_id),),
+    ):
+        if latest_version(prompt_id) is None:
+            raise _gone(prompt_id)
         raise ConflictError(
-            f"Version {version} of prompt '{prompt_id}' cannot be deleted while {', '.join(repr(p) for p in pointing)} "
-            f"point{'s' if len(pointing) == 1 else ''} at it. Move {'it' if len(pointing) == 1 else 'them'} first.",
+            f"The default or a label of prompt '{prompt_id}' moved while version {version} was being deleted; "
+            "nothing was deleted. Check where they point and try again.",
             param="version",
             code="version_in_use",
         )
-    tombstone = encode_tombstone(record, deleted_at=time.time(), deleted_by=_author(principal, None))
-    history = _history("version_deleted", current, principal, version=version, message=_validate_message(message))
-    if not _write({version_key(prompt_id, version): tombstone, **history}, require_present=(default_key(prompt_id),)):
-        raise _gone(prompt_id)
     publish(EVENTS_GROUP, {"kind": "version_deleted", "prompt_id": prompt_id, "version": version})
+
+
+def _moved_onto_deleted(prompt_id: str, version: int) -> NotFoundError:
+    """Why a move's write failed: the prompt is gone, or the version was deleted meanwhile."""
+    if latest_version(prompt_id) is None:
+        return _gone(prompt_id)
+    return NotFoundError(f"Prompt '{prompt_id}' version {version} was deleted.", param="version")
+
+
+def _kv_get(store, key: str) -> str | None:
+    try:
+        return store.get(key)
+    except KVBackendError as exc:
+        raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+
+
+def _in_use(prompt_id: str, version: int, pointing: list[str]) -> ConflictError:
+    return ConflictError(
+        f"Version {version} of prompt '{prompt_id}' cannot be deleted while {', '.join(repr(p) for p in pointing)} "
+        f"point{'s' if len(pointing) == 1 else ''} at it. Move {'it' if len(pointing) == 1 else 'them'} first.",
+        param="version",
+        code="version_in_use",
+    )
 
 
 def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS, message: str | None = None) -> None:
@@ -394,7 +441,7 @@ def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS, message: 
     if not _write(
         history,
         require_present=(default_key(prompt_id),),
-        delete_ranges=(prompt_range(prompt_id), label_range(prompt_id)),
+        delete_ranges=(prompt_range(prompt_id), label_range(prompt_id), deleted_range(prompt_id)),
     ):
         raise _gone(prompt_id)
     # The owner travels with the event (and no further than the consumers): once the prompt is gone, nothing else

@@ -247,3 +247,47 @@ def test_label_moves_race_without_loss_across_worker_processes(start_server, cle
     finally:
         raw.close()
     assert problems == {}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "redis"])
+def test_a_version_deleted_while_labels_move_onto_it_leaves_no_label_dangling(
+    start_server, cleanup_shared, tmp_path, kind
+):
+    """A DELETE of version 2 released together with moves of labels onto version 2: either the delete wins (and
+    every move after it fails) or a move does (and the delete is a 409); no label ever points at a deleted version."""
+    backend, namespace = kv.backend_config(kind, tmp_path), unique("dangle_")
+    if kind != "sqlite":
+        cleanup_shared.append((kind, backend.get("table_name", ""), namespace))
+    server = start_server(_prompts_on(backend, namespace), workers=2)
+    problems: dict[int, str] = {}
+    outcomes = {"deleted": 0, "refused": 0}
+    with httpx.Client(base_url=server.url + "/v1", timeout=30, limits=httpx.Limits(max_connections=9)) as client:
+        for round_no in range(LABEL_ROUNDS):
+            pid = client.post("/prompts", json={"prompt": "v1"}).json()["prompt_id"]
+            for number in (2, 3):
+                client.put(
+                    f"/prompts/{pid}", json={"prompt": f"v{number}", "version": number - 1, "set_as_default": False}
+                )
+            requests = [("PUT", f"/prompts/{pid}/labels/l{i}", {"version": 2}) for i in range(6)]
+            requests += [("DELETE", f"/prompts/{pid}/versions/2", None)]
+            barrier = threading.Barrier(len(requests))
+
+            def send(request, barrier=barrier):
+                method, path, body = request
+                barrier.wait()
+                return method, client.request(method, path, json=body).status_code
+
+            with ThreadPoolExecutor(len(requests)) as pool:
+                results = list(pool.map(send, requests))
+            delete_status = next(status for method, status in results if method == "DELETE")
+            if any(status >= 500 for _, status in results) or delete_status not in (200, 409):
+                problems[round_no] = f"statuses {results}"
+                continue
+            outcomes["deleted" if delete_status == 200 else "refused"] += 1
+            labels = {e["label"]: e["version"] for e in client.get(f"/prompts/{pid}/labels").json()["data"]}
+            alive = {v["version"] for v in client.get(f"/prompts/{pid}/versions").json()["data"]}
+            dangling = {name: number for name, number in labels.items() if number not in alive}
+            if dangling:
+                problems[round_no] = f"labels on a deleted version: {dangling}"
+    assert problems == {}
+    assert sum(outcomes.values()) == LABEL_ROUNDS

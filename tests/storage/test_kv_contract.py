@@ -169,6 +169,27 @@ def test_write_batch_can_require_keys_present(kv):
     assert kv.items_in_range("a:", "a:\xff") == [("a:2", "two"), ("a:default", "1")]
 
 
+def test_write_batch_can_require_values(kv):
+    kv.set("a:default", "1")
+    kv.set("a:gen", "x")
+    kv.set("a:gone", "old", expiration=datetime.now(UTC) - timedelta(seconds=1))
+    assert kv.write_batch({"a:2": "two"}, require_values={"a:default": "2"}) is False
+    assert kv.write_batch({"a:2": "two"}, require_values={"a:default": "1", "a:gen": "y"}) is False
+    assert kv.write_batch({"a:2": "two"}, require_values={"a:missing": "1"}) is False
+    assert kv.write_batch({"a:2": "two"}, require_values={"a:gone": "old"}) is False  # expired holds nothing
+    assert kv.keys_in_range("a:", "a:\xff") == ["a:default", "a:gen"]
+    done = kv.write_batch(
+        {"a:2": "two", "a:gen": "z"},
+        require_values={"a:default": "1", "a:gen": "x"},
+        require_present=["a:default"],
+        require_absent=["a:2"],
+        deletes=["a:none"],
+        delete_ranges=[("b:", "b:\xff")],
+    )
+    assert done is True
+    assert kv.items_in_range("a:", "a:\xff") == [("a:2", "two"), ("a:default", "1"), ("a:gen", "z")]
+
+
 def test_write_batch_deletes_ranges_with_its_writes(kv):
     for key in ["p:1", "p:2", "p:default", "q:1"]:
         kv.set(key, "v")

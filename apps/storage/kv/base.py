@@ -32,6 +32,7 @@ class Batch:
     sets: dict[str, str]
     require_absent: tuple[str, ...]
     require_present: tuple[str, ...]
+    require_values: dict[str, str]
     deletes: tuple[str, ...]
     delete_ranges: tuple[tuple[str, str], ...]
 
@@ -122,12 +123,14 @@ class BaseKVStore:
         *,
         require_absent: Iterable[str] = (),
         require_present: Iterable[str] = (),
+        require_values: Mapping[str, str] | None = None,
         deletes: Iterable[str] = (),
         delete_ranges: Iterable[tuple[str, str]] = (),
     ) -> bool:
-        """All-or-nothing: if every key in `require_absent` is absent and every key in `require_present` holds a
-        live value, delete every key in the `delete_ranges` (half-open, as `delete_range`), then `deletes`, then
-        apply `sets`, and return True; otherwise change nothing and return False.
+        """All-or-nothing: if every key in `require_absent` is absent, every key in `require_present` holds a
+        live value and every key in `require_values` holds exactly the value given, delete every key in the
+        `delete_ranges` (half-open, as `delete_range`), then `deletes`, then apply `sets`, and return True;
+        otherwise change nothing and return False.
 
         Against concurrent writers a batch is one indivisible step: a batch requiring a key that a concurrent
         batch or `delete_range` removes either happened wholly before the removal (and then a range removal also
@@ -139,6 +142,7 @@ class BaseKVStore:
             sets=dict(sets),
             require_absent=tuple(dict.fromkeys(require_absent)),
             require_present=tuple(dict.fromkeys(require_present)),
+            require_values=dict(require_values or {}),
             deletes=tuple(deletes),
             delete_ranges=tuple(delete_ranges),
         )

@@ -71,6 +71,8 @@ class MemoryKVStore(BaseKVStore):
                 return False
             if any(self._live(self._physical(k)) is None for k in batch.require_present):
                 return False
+            if any(self._live(self._physical(k)) != v for k, v in batch.require_values.items()):
+                return False
             for start, end in batch.delete_ranges:
                 self.delete_range(start, end)
             for k in batch.deletes:

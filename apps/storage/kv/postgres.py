@@ -124,15 +124,17 @@ class PostgresKVStore(TableKVStore):
         with self.pool.connection() as conn:
             return self._insert_if_absent(conn, key, value, expiration)
 
-    def _conditions_hold(self, conn, sets: Mapping[str, str], absent: list[str], present: list[str]) -> bool:
+    def _conditions_hold(
+        self, conn, sets: Mapping[str, str], absent: list[str], present: list[str], values: Mapping[str, str]
+    ) -> bool:
         """Check a batch's conditions inside its transaction, taking the locks that keep them true until commit."""
         # A required key is locked first, in one order: a concurrent delete of it waits for our commit (and then
-        # sees what we wrote beside it), or we wait for its commit and find the key gone.
-        for key in sorted(present):
+        # sees what we wrote beside it), or we wait for its commit and find the key gone (or changed).
+        for key in sorted({*present, *values}):
             row = conn.execute(
-                self._q("SELECT 1 FROM {t} WHERE key = %s AND " + _LIVE + " FOR UPDATE"), (self._physical(key),)
+                self._q("SELECT value FROM {t} WHERE key = %s AND " + _LIVE + " FOR UPDATE"), (self._physical(key),)
             ).fetchone()
-            if row is None:
+            if row is None or (key in values and row[0] != values[key]):
                 return False
         # Keys we also write are claimed by an atomic insert; the row lock it takes makes any concurrent claimant
         # wait for our commit and then see the key as present.
@@ -173,7 +175,7 @@ class PostgresKVStore(TableKVStore):
         with self.pool.connection() as conn:
             try:
                 with conn.transaction():
-                    if not self._conditions_hold(conn, sets, absent, present):
+                    if not self._conditions_hold(conn, sets, absent, present, batch.require_values):
                         raise _Abort
                     for start, end in batch.delete_ranges:
                         self._delete_range(conn, start, end)

@@ -26,15 +26,20 @@ return 0
 """
 
 _WRITE_BATCH = """
-local na, np, ns, nd, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local na, np, ns, nd, nr, nv = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6])
+local b = 6
 for i = 1, na do
   if redis.call('EXISTS', KEYS[1 + i]) == 1 then return 0 end
 end
 for i = 1, np do
   if redis.call('EXISTS', KEYS[1 + na + i]) == 0 then return 0 end
 end
+for i = 1, nv do
+  if redis.call('GET', KEYS[1 + na + np + ns + nd + i]) ~= ARGV[b + ns + 2 * nr + i] then return 0 end
+end
 for i = 1, nr do
-  local lo, hi = ARGV[5 + ns + 2 * i - 1], ARGV[5 + ns + 2 * i]
+  local lo, hi = ARGV[b + ns + 2 * i - 1], ARGV[b + ns + 2 * i]
   for _, k in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], lo, hi)) do redis.call('DEL', k) end
   redis.call('ZREMRANGEBYLEX', KEYS[1], lo, hi)
 end
@@ -45,7 +50,7 @@ for i = 1, nd do
 end
 for i = 1, ns do
   local k = KEYS[1 + na + np + i]
-  redis.call('SET', k, ARGV[5 + i])
+  redis.call('SET', k, ARGV[b + i])
   redis.call('ZADD', KEYS[1], 0, k)
 end
 return 1
@@ -182,9 +187,10 @@ class RedisKVStore(BaseKVStore):
         set_keys = [self._physical(k) for k in batch.sets]
         del_keys = [self._physical(k) for k in batch.deletes]
         bounds = [bound for start, end in batch.delete_ranges for bound in self._lex_range(start, end)]
-        counts = [len(absent), len(present), len(set_keys), len(del_keys), len(bounds) // 2]
-        args = [*counts, *batch.sets.values(), *bounds]
-        keys = [self._index, *absent, *present, *set_keys, *del_keys]
+        valued = [self._physical(k) for k in batch.require_values]
+        counts = [len(absent), len(present), len(set_keys), len(del_keys), len(bounds) // 2, len(valued)]
+        args = [*counts, *batch.sets.values(), *bounds, *batch.require_values.values()]
+        keys = [self._index, *absent, *present, *set_keys, *del_keys, *valued]
         return bool(self._scripts["write_batch"](keys=keys, args=args, client=client))
 
     @wrap_driver_errors

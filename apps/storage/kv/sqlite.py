@@ -147,11 +147,22 @@ class SqliteKVStore(TableKVStore):
             )
             return cur.rowcount == 1
 
-    def _holds(self, conn: sqlite3.Connection, key: str, now: str) -> bool:
+    def _live_value(self, conn: sqlite3.Connection, key: str, now: str) -> str | None:
         row = conn.execute(
-            "SELECT 1 FROM kvstore WHERE key = ? AND (expiration IS NULL OR expiration > ?)", (self._physical(key), now)
+            "SELECT value FROM kvstore WHERE key = ? AND (expiration IS NULL OR expiration > ?)",
+            (self._physical(key), now),
         ).fetchone()
-        return row is not None
+        return None if row is None else row[0]
+
+    def _holds(self, conn: sqlite3.Connection, key: str, now: str) -> bool:
+        return self._live_value(conn, key, now) is not None
+
+    def _conditions_hold(self, conn: sqlite3.Connection, batch: Batch, now: str) -> bool:
+        return (
+            not any(self._holds(conn, k, now) for k in batch.require_absent)
+            and all(self._holds(conn, k, now) for k in batch.require_present)
+            and all(self._live_value(conn, k, now) == v for k, v in batch.require_values.items())
+        )
 
     def _delete_range(self, conn: sqlite3.Connection, start: str, end: str) -> int:
         cur = conn.execute(
@@ -169,9 +180,7 @@ class SqliteKVStore(TableKVStore):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if any(self._holds(conn, k, now) for k in batch.require_absent) or not all(
-                    self._holds(conn, k, now) for k in batch.require_present
-                ):
+                if not self._conditions_hold(conn, batch, now):
                     conn.execute("ROLLBACK")
                     return False
                 for start, end in batch.delete_ranges:
