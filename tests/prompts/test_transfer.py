@@ -13,56 +13,18 @@ shape; `variables` as a list of names is accepted as well.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
 
 from apps.core.errors import ConflictError
-from apps.prompts import selectors, services, transfer
+from apps.prompts import selectors, transfer
 from apps.storage.kv import kv_stores
+from tests.support.prompt_archives import export_text, import_paths, populate, wipe_store
 
 OPENAI_SAMPLE = Path(__file__).parent / "data" / "openai_prompts.json"
 OPENAI_ID = "pmpt_68b0c29740048196bd3a6e6ac3c4d0e20ed9a13f0d15bf5e"
-
-
-def export_text(fmt: str = "json") -> str:
-    out = io.StringIO()
-    transfer.write_document(out, transfer.iter_documents(selectors.prompts_dump()), fmt)
-    return out.getvalue()
-
-
-def import_paths(*paths, **options) -> list[services.ImportOutcome]:
-    prompts, _ = transfer.read_archives(paths, source=options.pop("source", None))
-    return [services.prompt_import(prompt=p, source=path.name, **options) for path, p in prompts]
-
-
-def wipe_store() -> None:
-    kv_stores["prompts"].delete_range("", "\U0010ffff")
-
-
-def populate() -> tuple[str, str]:
-    """A text prompt with three versions, the default moved back to 2, a label on 3; a chat prompt with a deleted
-    version and model settings."""
-    text = services.prompt_create(text="Hello {{ name }}", variables=["name"], message="first", created_by="ada")
-    services.prompt_update(prompt_id=text.prompt_id, text="Hi {{ name }}", variables=["name"], version=1)
-    services.prompt_update(prompt_id=text.prompt_id, text="Hey {{ name }}!", variables=["name"], version=2)
-    services.prompt_version_set_default(prompt_id=text.prompt_id, version=2)
-    services.prompt_label_move(prompt_id=text.prompt_id, label="staging", version=3)
-    chat = services.prompt_create(
-        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{ q }}"}],
-        variables=["q"],
-        settings={"model": "gpt-4o", "temperature": 0.5},
-    )
-    services.prompt_update(
-        prompt_id=chat.prompt_id, messages=[{"role": "user", "content": "{{ q }}?"}], variables=["q"], version=1
-    )
-    services.prompt_update(
-        prompt_id=chat.prompt_id, messages=[{"role": "user", "content": "Q: {{ q }}"}], variables=["q"], version=2
-    )
-    services.prompt_version_delete(prompt_id=chat.prompt_id, version=2)
-    return text.prompt_id, chat.prompt_id
 
 
 @pytest.mark.parametrize("prompts_backend", ["sqlite", "postgres", "redis"], indirect=True)
