@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from apps.core.errors import ConflictError
-from apps.prompts import selectors, transfer
+from apps.prompts import selectors, services, transfer
+from apps.prompts.keys import version_key
 from apps.storage.kv import kv_stores
 from tests.support.prompt_archives import export_text, import_paths, populate, wipe_store
 
@@ -215,3 +216,15 @@ def test_skip_invalid_reports_the_prompt_and_keeps_the_rest(prompts_backend, tmp
     prompts, skipped = transfer.read_archives([OPENAI_SAMPLE, bad], skip_invalid=True)
     assert [p.prompt_id for _, p in prompts] == [OPENAI_ID]
     assert skipped == [f"{bad}: prompt pmpt_abc: not a prompt id ('pmpt_' followed by 48 lowercase hex characters)"]
+
+
+@pytest.mark.parametrize("prompts_backend", ["sqlite", "postgres", "redis"], indirect=True)
+def test_an_import_that_loses_a_race_writes_nothing(prompts_backend):
+    """A key of the prompt written by someone else between the import's read and its write: the batch (which
+    requires every key absent) is refused whole."""
+    (_, prompt), *_ = transfer.read_archives([OPENAI_SAMPLE])[0]
+    store = kv_stores["prompts"]
+    store.set(version_key(OPENAI_ID, 3), "written meanwhile")
+    with pytest.raises(ConflictError, match="was written while it was being imported"):
+        services.prompt_import(prompt=prompt)
+    assert store.keys_in_range("", "\U0010ffff") == [version_key(OPENAI_ID, 3)]
