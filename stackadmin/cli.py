@@ -1,4 +1,5 @@
-"""`stackadmin run|migrate`: validate the run config, reach every backend, migrate every alias, serve.
+"""`stackadmin run|migrate|prompts`: validate the run config, reach every backend, migrate every alias, serve;
+export and import prompts.
 
 Every failure before serving is one line on stderr naming the problem, and a non-zero exit. Nothing is
 written to disk until the config is valid and every backend answered.
@@ -205,6 +206,113 @@ def cmd_run(args: argparse.Namespace) -> None:
     )
 
 
+def _kv_ready(args: argparse.Namespace) -> None:
+    """Config, backends and Django for a command that reads or writes only the KV stores (no SQL migration)."""
+    config = load(args)
+    check_backends(config)
+    for backend in _used_backends(config).values():
+        if backend.type == "kv_sqlite" and backend.db_path != ":memory:":
+            Path(backend.db_path).parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
+    import django
+
+    django.setup()
+
+
+def _export_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    suffix = Path(args.output).suffix if args.output else ""
+    return "yaml" if suffix in (".yaml", ".yml") else "json"
+
+
+def cmd_prompts_export(args: argparse.Namespace) -> None:
+    _kv_ready(args)
+    from apps.core.errors import StackAdminError
+    from apps.prompts import selectors, transfer
+
+    fmt = _export_format(args)
+    dumps = selectors.prompts_dump(ids=args.prompt or None)
+    try:
+        if not args.output:
+            transfer.write_document(sys.stdout, transfer.iter_documents(dumps), fmt)
+            return
+        output = Path(args.output)
+        if output.suffix in (".json", ".yaml", ".yml"):
+            with output.open("w", encoding="utf-8") as out:
+                count = transfer.write_document(out, transfer.iter_documents(dumps), fmt)
+        else:
+            count = transfer.write_directory(output, transfer.iter_documents(dumps), fmt)
+    except (StackAdminError, OSError) as exc:
+        _fail(f"export failed: {exc}", 1)
+    print(f"stackadmin: exported {count} prompt{'s' if count != 1 else ''} to {output}", file=sys.stderr)
+
+
+def _progress(done: int, total: int) -> None:
+    """A progress line on a terminal (a long import says how far it is); nothing when stderr is a file."""
+    if sys.stderr.isatty() and total >= 20:
+        end = "\n" if done == total else ""
+        print(f"\rimporting {done}/{total} ({done * 100 // total}%)", end=end, file=sys.stderr, flush=True)
+
+
+def cmd_prompts_import(args: argparse.Namespace) -> None:
+    _kv_ready(args)
+    from apps.core.errors import StackAdminError
+    from apps.prompts import services, transfer
+
+    try:
+        prompts, invalid = transfer.read_archives(args.paths, source=args.source, skip_invalid=args.skip_invalid)
+    except transfer.TransferError as exc:
+        _fail(f"{exc}; nothing was imported", 1)
+    for problem in invalid:
+        print(f"stackadmin: skipped invalid prompt: {problem}", file=sys.stderr)
+    counts = dict.fromkeys(("created", "added", "skipped"), 0)
+    verb = {"created": "would create", "added": "would add", "skipped": "would skip"} if args.dry_run else {}
+    for done, (path, prompt) in enumerate(prompts, start=1):
+        try:
+            outcome = services.prompt_import(
+                prompt=prompt, on_conflict=args.on_conflict, owner=args.owner, source=path.name, dry_run=args.dry_run
+            )
+        except StackAdminError as exc:
+            _fail(f"{path}: prompt {prompt.prompt_id}: {exc}", 1)
+        counts[outcome.action] += 1
+        if args.dry_run or args.verbose:
+            versions = f" versions {', '.join(map(str, outcome.versions))}" if outcome.versions else ""
+            reason = f" ({outcome.reason})" if outcome.reason else ""
+            _say(f"{verb.get(outcome.action, outcome.action)} {outcome.prompt_id}{versions}{reason}")
+        _progress(done, len(prompts))
+    summary = ", ".join(f"{n} {action}" for action, n in counts.items())
+    note = " (dry run: nothing was written)" if args.dry_run else ""
+    print(f"stackadmin: {summary}; {len(invalid)} invalid{note}", file=sys.stderr)
+
+
+def _prompts_parser(sub) -> None:
+    prompts = sub.add_parser("prompts", help="export and import prompts").add_subparsers(dest="action", required=True)
+    export = prompts.add_parser("export", help="write every prompt, every version, its labels and owner")
+    export.add_argument("--config", help="run config YAML")
+    export.add_argument("--output", help="a .json/.yaml file, or a directory (one file per prompt); default stdout")
+    export.add_argument("--format", choices=("json", "yaml"), help="default: from --output's suffix, else json")
+    export.add_argument("--prompt", action="append", metavar="ID", help="only this prompt (repeatable)")
+    export.set_defaults(func=cmd_prompts_export)
+
+    imp = prompts.add_parser("import", help="import stackadmin exports or OpenAI prompt objects")
+    imp.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories of .json/.yaml files")
+    imp.add_argument("--config", help="run config YAML")
+    imp.add_argument("--dry-run", action="store_true", help="say what would be created, added or skipped")
+    imp.add_argument(
+        "--on-conflict",
+        choices=("skip", "new-version", "fail"),
+        default="new-version",
+        help="a prompt whose existing version differs: skip it, add the imported versions after its latest "
+        "(default), or stop",
+    )
+    imp.add_argument("--owner", help="the user who owns the prompts created (default: the export's owner)")
+    imp.add_argument("--from", dest="source", choices=("stackadmin", "openai"), help="default: detected")
+    imp.add_argument("--skip-invalid", action="store_true", help="import the valid prompts, report the others")
+    imp.add_argument("-v", "--verbose", action="store_true", help="one line per prompt")
+    imp.set_defaults(func=cmd_prompts_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackadmin", description="Self-hosted prompts and OpenAI-style state.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="validate the config and migrate every database alias")
     migrate.add_argument("--config", help="run config YAML")
     migrate.set_defaults(func=cmd_migrate)
+    _prompts_parser(sub)
     return parser
 
 

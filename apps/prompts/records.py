@@ -139,6 +139,7 @@ HISTORY_ACTIONS = (
     "version_deleted",
     "deleted",
     "move_refused",
+    "imported",
 )
 
 

@@ -241,6 +241,7 @@ HISTORY_ACTION = Literal[
     "version_deleted",
     "deleted",
     "move_refused",
+    "imported",
 ]
 
 

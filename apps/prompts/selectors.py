@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -671,3 +671,49 @@ def prompt_list_json(*, principal: Principal = ANONYMOUS) -> bytes:
     if read_predicate(principal, "prompt").op == "true":
         return prompt_index().default_list_json()
     return dumps(versions_body(s.default for s in prompt_list(principal=principal).data))
+
+
+# ------------------------------------------------------------------------------------------ export
+@dataclass(frozen=True)
+class PromptDump:
+    """Everything the store holds of one prompt: every version (deleted ones as such), the default and labels."""
+
+    prompt_id: str
+    default: int
+    labels: dict[str, int]
+    versions: list[PromptVersion]
+
+
+def prompt_dump(*, prompt_id: str) -> PromptDump | None:
+    """One prompt as the store holds it, or None if it does not exist. For operators (export, import): no access
+    check, as whoever runs the `stackadmin` command already holds the store's credentials."""
+    validate_prompt_id(prompt_id)
+    store = prompt_store()
+    start, end = prompt_range(prompt_id)
+    stored = _stored_prompts(_kv_call(store.items_in_range, start, end)).get(prompt_id)
+    if stored is None or stored.default is None or not stored.records:
+        return None
+    labels = prompt_labels(prompt_id)
+    versions = [
+        _decode(raw, prompt_id, number == stored.default, _labels_of(labels, number))
+        for number, raw in sorted(stored.records.items())
+    ]
+    return PromptDump(prompt_id=prompt_id, default=stored.default, labels=labels, versions=versions)
+
+
+def prompt_ids() -> list[str]:
+    """Every prompt's id, in key order (read from keys only, so memory grows with the number of prompts, not with
+    their content)."""
+    keys = _kv_call(prompt_store().keys_in_range, ALL_START, ALL_END)
+    return [parsed[0] for key in keys if (parsed := parse_key(key)) and parsed[1] == "default"]
+
+
+def prompts_dump(*, ids: list[str] | None = None) -> Iterator[PromptDump]:
+    """Prompt after prompt (each read when the previous one is consumed), for a streaming export: `ids`, or all."""
+    for prompt_id in ids if ids is not None else prompt_ids():
+        dump = prompt_dump(prompt_id=prompt_id)
+        if dump is None:
+            if ids is not None:
+                raise _not_found(prompt_id)
+            continue  # deleted since the listing
+        yield dump

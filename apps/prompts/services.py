@@ -10,8 +10,10 @@ or version is left without the other).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from apps.core.access import may_promote, require_create
 from apps.core.errors import (
@@ -41,8 +43,10 @@ from apps.prompts.keys import (
 )
 from apps.prompts.records import HistoryEntry, PromptVersion, encode_history, encode_record, encode_tombstone
 from apps.prompts.selectors import (
+    PromptDump,
     can_access,
     latest_version,
+    prompt_dump,
     prompt_get,
     prompt_labels,
     prompt_store,
@@ -51,6 +55,7 @@ from apps.prompts.selectors import (
     validate_prompt_id,
 )
 from apps.prompts.templating import messages_text, validate_messages, validate_template
+from apps.prompts.transfer import ArchivePrompt, ArchiveVersion
 from apps.storage.kv import KVBackendError
 
 EVENTS_GROUP = "prompts"
@@ -448,3 +453,163 @@ def prompt_delete(*, prompt_id: str, principal: Principal = ANONYMOUS, message: 
     # says who may hear that it was deleted.
     owner = {"principal": record.owner_principal, "attributes": record.access_attributes}
     publish(EVENTS_GROUP, {"kind": "deleted", "prompt_id": prompt_id, "owner": owner})
+
+
+# ------------------------------------------------------------------------------------------ import
+ON_CONFLICT = ("skip", "new-version", "fail")
+IMPORT_VIA = "import"
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What importing one prompt did (or, in a dry run, would do): `created` the prompt, `added` versions to it,
+    `skipped` it (already there with the same content, or a conflict under `--on-conflict skip`)."""
+
+    prompt_id: str
+    action: str
+    versions: tuple[int, ...] = ()
+    reason: str = ""
+
+
+def _content_of(v: ArchiveVersion | PromptVersion) -> tuple:
+    if v.deleted:
+        return (True,)
+    return (False, v.prompt, v.messages, list(v.variables), dict(v.settings))
+
+
+def _signature(v: ArchiveVersion | PromptVersion) -> str:
+    """Content, author and time: what a version appended by `new-version` keeps of its source, so that importing
+    the same source again finds it already there."""
+    return json.dumps([*_content_of(v), v.created_at, v.created_by], sort_keys=True)
+
+
+def _imported_record(v: ArchiveVersion, prompt_id: str, number: int, owner: str, attributes: dict | None) -> str:
+    record = PromptVersion(
+        prompt_id=prompt_id,
+        prompt=v.prompt,
+        messages=v.messages,
+        settings=dict(v.settings),
+        version=number,
+        variables=list(v.variables),
+        created_at=v.created_at,
+        created_by=v.created_by,
+        message=v.message,
+        owner_principal=owner,
+        access_attributes=attributes,
+    )
+    if v.deleted:
+        return encode_tombstone(record, deleted_at=time.time(), deleted_by=None)
+    return encode_record(record)
+
+
+def _import_history(prompt_id: str, number: int, v: ArchiveVersion, owner: str, attributes: dict | None, source: str):
+    """An `imported` entry for one version: its actor is the version's original author."""
+    stamp = new_history_stamp()
+    entry = HistoryEntry(
+        id=f"phe_{stamp.replace('-', '')}",
+        prompt_id=prompt_id,
+        action="imported",
+        created_at=time.time(),
+        actor=v.created_by,
+        via=IMPORT_VIA,
+        version=number,
+        from_version=v.version if number != v.version else None,
+        message=f"imported from {source}"[:MAX_MESSAGE_CHARS] if source else None,
+        owner_principal=owner,
+        access_attributes=attributes,
+    )
+    return dict.fromkeys(history_keys(prompt_id, stamp), encode_history(entry))
+
+
+def _version_sets(prompt_id: str, placed: list[tuple[int, ArchiveVersion]], owner: str, attributes, source: str):
+    sets: dict[str, str] = {}
+    for number, v in placed:
+        sets[version_key(prompt_id, number)] = _imported_record(v, prompt_id, number, owner, attributes)
+        sets.update(_import_history(prompt_id, number, v, owner, attributes, source))
+    return sets
+
+
+def _import_new(prompt: ArchivePrompt, owner: str | None, source: str, dry_run: bool) -> ImportOutcome:
+    pid = prompt.prompt_id
+    principal, attributes = (owner, None) if owner is not None else (prompt.owner_principal, prompt.access_attributes)
+    placed = [(v.version, v) for v in prompt.versions]
+    outcome = ImportOutcome(pid, "created", tuple(n for n, _ in placed))
+    if dry_run:
+        return outcome
+    sets = _version_sets(pid, placed, principal, attributes, source)
+    sets[default_key(pid)] = str(prompt.default)
+    sets.update({label_key(pid, label): str(number) for label, number in prompt.labels.items()})
+    keys = (default_key(pid), *(version_key(pid, n) for n, _ in placed))
+    if not _write(sets, require_absent=keys):
+        raise ConflictError(f"Prompt '{pid}' was written while it was being imported; import again.")
+    publish(EVENTS_GROUP, {"kind": "created", "prompt_id": pid, "version": prompt.default})
+    return outcome
+
+
+def _appended(prompt: ArchivePrompt, dump: PromptDump, first_conflict: int) -> list[tuple[int, ArchiveVersion]]:
+    """Under `new-version`: the imported versions from the first conflicting one on, numbered after the latest,
+    except those a previous import already appended (same content, author and time) and deleted ones."""
+    there = {_signature(v) for v in dump.versions if not v.deleted}
+    todo = [v for v in prompt.versions if v.version >= first_conflict and not v.deleted]
+    todo = [v for v in todo if _signature(v) not in there]
+    latest = dump.versions[-1].version
+    return [(latest + i, v) for i, v in enumerate(todo, start=1)]
+
+
+def _placed(prompt: ArchivePrompt, dump: PromptDump, on_conflict: str) -> list[tuple[int, ArchiveVersion]] | str:
+    """The (number, version) pairs to add to an existing prompt, or why nothing is added."""
+    have = {v.version: v for v in dump.versions}
+    conflicts = [
+        v.version for v in prompt.versions if v.version in have and _content_of(v) != _content_of(have[v.version])
+    ]
+    if not conflicts:
+        return [(v.version, v) for v in prompt.versions if v.version not in have] or "already imported"
+    if on_conflict == "fail":
+        raise ConflictError(
+            f"Prompt '{prompt.prompt_id}' exists and its version {conflicts[0]} differs from the imported one.",
+            code="import_conflict",
+        )
+    if on_conflict == "skip":
+        return f"version {conflicts[0]} differs (--on-conflict skip)"
+    return _appended(prompt, dump, conflicts[0]) or "already imported"
+
+
+def _import_into(
+    prompt: ArchivePrompt, dump: PromptDump, on_conflict: str, source: str, dry_run: bool
+) -> ImportOutcome:
+    pid = prompt.prompt_id
+    placed = _placed(prompt, dump, on_conflict)
+    if isinstance(placed, str):
+        return ImportOutcome(pid, "skipped", reason=placed)
+    outcome = ImportOutcome(pid, "added", tuple(n for n, _ in placed))
+    if dry_run:
+        return outcome
+    owner = dump.versions[0]  # new versions never change who owns the prompt
+    sets = _version_sets(pid, placed, owner.owner_principal, owner.access_attributes, source)
+    new_keys = tuple(version_key(pid, n) for n, _ in placed)
+    if not _write(sets, require_absent=new_keys, require_present=(default_key(pid),)):
+        raise ConflictError(f"Prompt '{pid}' changed while it was being imported; import again.")
+    for number, _ in placed:
+        publish(EVENTS_GROUP, {"kind": "version_created", "prompt_id": pid, "version": number, "is_default": False})
+    return outcome
+
+
+def prompt_import(
+    *,
+    prompt: ArchivePrompt,
+    on_conflict: str = "new-version",
+    owner: str | None = None,
+    source: str = "",
+    dry_run: bool = False,
+) -> ImportOutcome:
+    """Import one checked archive prompt (apps.prompts.transfer.check_prompt), keeping its id, version numbers,
+    authors and times. A new prompt is written whole (versions, default, labels, an `imported` history entry per
+    version) in one atomic batch that requires every key absent; into an existing prompt only versions it lacks
+    are added, in one batch, leaving its default, labels and owner alone. Importing the same prompt again adds
+    nothing. `owner` (a user name) replaces the archive's owner of a new prompt."""
+    if on_conflict not in ON_CONFLICT:
+        raise BadRequestError(f"Invalid value for 'on_conflict': expected one of {', '.join(ON_CONFLICT)}.")
+    dump = prompt_dump(prompt_id=prompt.prompt_id)
+    if dump is None:
+        return _import_new(prompt, owner, source, dry_run)
+    return _import_into(prompt, dump, on_conflict, source, dry_run)

@@ -1,0 +1,348 @@
+"""Prompt archives: stackadmin's export format, OpenAI prompt objects, and the checks every imported version meets.
+
+stackadmin's format (README, "Export and import"):
+    {"format": "stackadmin.prompts", "prompts": [<prompt>, ...], "version": 1}
+    <prompt> = {"access_attributes", "default", "labels": {label: version}, "owner_principal", "prompt_id",
+                "versions": [{"created_at", "created_by", "deleted", "message", "messages", "prompt", "settings",
+                              "variables", "version"}, ...]}
+Keys are written sorted with a fixed indentation, so two exports of the same store are byte-identical and a diff
+of two exports shows only what changed.
+
+An archive is checked whole before anything is written: the same template, message and model-setting rules as
+`/v1` (apps.prompts.templating, apps.prompts.schemas.PromptMessages, apps.core.model_settings), versions numbered
+1..N without gaps, the default and labels pointing at versions that are not deleted. A problem names the file, the
+prompt and the version.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from apps.core.errors import StackAdminError
+from apps.core.model_settings import SETTING_NAMES, settings_given
+from apps.prompts.keys import LABEL_RE, PROMPT_ID_RE
+from apps.prompts.records import PromptVersion
+from apps.prompts.schemas import PromptMessages
+from apps.prompts.templating import messages_text, validate_messages, validate_template
+
+FORMAT = "stackadmin.prompts"
+FORMAT_VERSION = 1
+SOURCES = ("stackadmin", "openai")
+MAX_MESSAGE_CHARS = 1_000
+_MESSAGES = TypeAdapter(PromptMessages)
+
+
+class TransferError(Exception):
+    """An archive that cannot be imported (or an export that cannot be written): the message names where."""
+
+
+class ArchiveVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    prompt: str | None = None
+    messages: list[Any] | None = None
+    variables: list[str] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    created_at: float | None = None
+    created_by: str | None = None
+    message: str | None = None
+    deleted: bool = False
+
+
+class ArchivePrompt(BaseModel):
+    """One prompt as an archive holds it, after `check_prompt`: content in the stored form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_id: str
+    default: int = Field(ge=1)
+    labels: dict[str, int] = Field(default_factory=dict)
+    owner_principal: str = ""
+    access_attributes: dict[str, list[str]] | None = None
+    versions: list[ArchiveVersion] = Field(min_length=1)
+
+
+# ------------------------------------------------------------------------------------------ export
+def prompt_document(*, prompt_id: str, default: int, labels: Mapping[str, int], versions: Iterable[PromptVersion]):
+    """One stored prompt (every version, deleted ones as such) as its archive entry."""
+    versions = list(versions)
+    first = versions[0]
+    return {
+        "prompt_id": prompt_id,
+        "default": default,
+        "labels": dict(sorted(labels.items())),
+        "owner_principal": first.owner_principal,
+        "access_attributes": first.access_attributes,
+        "versions": [_version_document(v) for v in versions],
+    }
+
+
+def _version_document(v: PromptVersion) -> dict:
+    if v.deleted:
+        return {"version": v.version, "created_at": v.created_at, "created_by": v.created_by, "deleted": True}
+    return {
+        "version": v.version,
+        "prompt": None if v.is_chat else v.prompt,  # a chat template's text is derived from its messages
+        "messages": v.messages,
+        "variables": list(v.variables),
+        "settings": dict(v.settings),
+        "created_at": v.created_at,
+        "created_by": v.created_by,
+        "message": v.message,
+        "deleted": False,
+    }
+
+
+def write_document(out: IO[str], documents: Iterable[dict], fmt: str) -> int:
+    """Write one archive of `documents` to `out`, one prompt at a time (nothing but the current prompt is held).
+    Returns how many prompts were written."""
+    count = 0
+    if fmt == "yaml":
+        out.write(f"format: {FORMAT}\nversion: {FORMAT_VERSION}\n")
+        for document in documents:
+            out.write("prompts:\n" if count == 0 else "")
+            out.write(yaml.safe_dump([document], sort_keys=True, allow_unicode=True, default_flow_style=False))
+            count += 1
+        out.write("prompts: []\n" if count == 0 else "")
+        return count
+    out.write(f'{{\n  "format": "{FORMAT}",\n  "prompts": [')
+    for document in documents:
+        body = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+        out.write(("\n" if count == 0 else ",\n") + textwrap.indent(body, "    "))
+        count += 1
+    closing = "\n  ]" if count else "]"
+    out.write(f'{closing},\n  "version": {FORMAT_VERSION}\n}}\n')
+    return count
+
+
+# ------------------------------------------------------------------------------------------ reading
+def archive_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to import: each path, or a directory's .json/.yaml/.yml files in name order."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise TransferError(f"{path}: no such file or directory")
+    return files
+
+
+def load_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TransferError(f"{path}: cannot read: {exc}") from None
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise TransferError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TransferError(f"{path}: not valid JSON: {exc}") from None
+
+
+def detect(content: Any) -> str | None:
+    """`stackadmin` or `openai` from the content's shape, else None."""
+    if isinstance(content, dict) and "format" in content:
+        return "stackadmin" if content.get("format") == FORMAT else None
+    if isinstance(content, dict) and isinstance(content.get("data"), list):  # OpenAI's list envelope
+        content = content["data"]
+    items = content if isinstance(content, list) else [content]
+    if items and all(isinstance(i, dict) and str(i.get("id", "")).startswith("pmpt_") for i in items):
+        return "openai"
+    return None
+
+
+def raw_prompts(path: Path, content: Any, source: str | None = None) -> list[dict]:
+    """The archive entries of one file's content (OpenAI objects converted), not yet checked."""
+    kind = source or detect(content)
+    if kind is None:
+        raise TransferError(
+            f'{path}: unknown format: expected a stackadmin export ({{"format": "{FORMAT}", ...}}) or OpenAI '
+            'prompt objects ({"id": "pmpt_...", "version": ...}, or a list of them)'
+        )
+    if kind == "openai":
+        return openai_prompts(path, content)
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise TransferError(f'{path}: not a stackadmin export (no "format": "{FORMAT}")')
+    if content.get("version") != FORMAT_VERSION:
+        raise TransferError(f"{path}: unsupported {FORMAT} version {content.get('version')!r} (this reads 1)")
+    prompts = content.get("prompts")
+    if not isinstance(prompts, list):
+        raise TransferError(f"{path}: 'prompts' must be a list")
+    return prompts
+
+
+# ------------------------------------------------------------------------------------------ OpenAI prompt objects
+def openai_prompts(path: Path, content: Any) -> list[dict]:
+    """OpenAI prompt versions, grouped by id, as archive entries (versions keep their numbers)."""
+    if isinstance(content, dict) and isinstance(content.get("data"), list):
+        content = content["data"]
+    items = content if isinstance(content, list) else [content]
+    grouped: dict[str, list[dict]] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise TransferError(f"{path}: item {index}: expected an OpenAI prompt object with an 'id'")
+        grouped.setdefault(item["id"], []).append(item)
+    return [_openai_prompt(path, prompt_id, objects) for prompt_id, objects in grouped.items()]
+
+
+def _openai_version(path: Path, prompt_id: str, item: dict) -> int:
+    raw = item.get("version", 1)
+    number = str(raw).strip()
+    if isinstance(raw, bool) or not number.isdigit() or int(number) < 1:
+        raise TransferError(f"{path}: prompt {prompt_id}: version {raw!r} is not a whole number >= 1")
+    return int(number)
+
+
+def _openai_prompt(path: Path, prompt_id: str, objects: list[dict]) -> dict:
+    numbered = sorted(((_openai_version(path, prompt_id, o), o) for o in objects), key=lambda pair: pair[0])
+    defaults = [number for number, o in numbered if o.get("is_default") is True]
+    return {
+        "prompt_id": prompt_id,
+        "default": defaults[-1] if defaults else numbered[-1][0],
+        "versions": [_openai_content(number, o) for number, o in numbered],
+    }
+
+
+def _openai_variables(variables: Any) -> Any:
+    """OpenAI shows variables as a mapping of name to an example value, or as a list of names; only names stay."""
+    if isinstance(variables, Mapping):
+        return list(variables)
+    if isinstance(variables, list):
+        return [v.get("name") if isinstance(v, Mapping) else v for v in variables]
+    return [] if variables is None else variables
+
+
+def _openai_content(number: int, item: dict) -> dict:
+    messages = item.get("messages", item.get("input"))
+    instructions = item.get("instructions", item.get("prompt"))
+    if isinstance(messages, list) and isinstance(instructions, str):
+        messages = [{"role": "developer", "content": instructions}, *messages]
+    created = item.get("created_at")
+    return {
+        "version": number,
+        "prompt": None if messages is not None else instructions,
+        "messages": messages,
+        "variables": _openai_variables(item.get("variables")),
+        "settings": {name: item[name] for name in SETTING_NAMES if item.get(name) is not None},
+        "created_at": created if isinstance(created, int | float) and not isinstance(created, bool) else None,
+        "created_by": item.get("created_by"),
+        "message": item.get("description") or item.get("message"),
+    }
+
+
+# ------------------------------------------------------------------------------------------ checks
+def _where(path: Path, entry: Any) -> str:
+    prompt_id = entry.get("prompt_id") if isinstance(entry, dict) else None
+    return f"{path}: prompt {prompt_id}" if prompt_id else f"{path}: a prompt without 'prompt_id'"
+
+
+def _pydantic_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    at = ".".join(str(p) for p in error["loc"])
+    return f"{at}: {error['msg']}" if at else error["msg"]
+
+
+def check_prompt(path: Path, entry: Any) -> ArchivePrompt:
+    """`entry` as an ArchivePrompt whose every version meets the rules of `/v1`, or a TransferError naming where."""
+    where = _where(path, entry)
+    try:
+        prompt = ArchivePrompt.model_validate(entry)
+    except ValidationError as exc:
+        raise TransferError(f"{where}: {_pydantic_problem(exc)}") from None
+    if not PROMPT_ID_RE.match(prompt.prompt_id):
+        raise TransferError(f"{where}: not a prompt id ('pmpt_' followed by 48 lowercase hex characters)")
+    numbers = [v.version for v in prompt.versions]
+    if numbers != list(range(1, len(numbers) + 1)):
+        missing = sorted(set(range(1, max(numbers) + 1)) - set(numbers))
+        problem = f"version {missing[0]} is missing" if missing else "a version number appears twice"
+        raise TransferError(f"{where}: versions must be numbered 1..N without gaps: {problem}")
+    versions = [_checked_version(where, v) for v in prompt.versions]
+    live = {v.version for v in versions if not v.deleted}
+    for label, number in {"default": prompt.default, **prompt.labels}.items():
+        if not LABEL_RE.match(label) or label == "latest":
+            raise TransferError(f"{where}: {label!r} is not a label that can be set")
+        if number not in live:
+            raise TransferError(f"{where}: label {label!r} points at version {number}, which is missing or deleted")
+    return prompt.model_copy(update={"versions": versions})
+
+
+def _checked_version(where: str, v: ArchiveVersion) -> ArchiveVersion:
+    if v.deleted:
+        return ArchiveVersion(version=v.version, created_at=v.created_at, created_by=v.created_by, deleted=True)
+    try:
+        if v.messages is not None:
+            messages = _MESSAGES.validate_python(v.messages)
+            variables = validate_messages(messages=messages, variables=v.variables)
+            text = messages_text(messages)
+        else:
+            messages, text = None, v.prompt
+            variables = validate_template(text=text, variables=v.variables)
+        unknown = sorted(set(v.settings) - set(SETTING_NAMES))
+        if unknown:
+            raise TransferError(f"{unknown[0]!r} is not a model setting")
+        settings = settings_given(v.settings)
+    except ValidationError as exc:
+        raise TransferError(f"{where} version {v.version}: messages.{_pydantic_problem(exc)}") from None
+    except (StackAdminError, TransferError) as exc:
+        raise TransferError(f"{where} version {v.version}: {exc}") from None
+    if v.message is not None and len(v.message) > MAX_MESSAGE_CHARS:
+        raise TransferError(f"{where} version {v.version}: 'message' is longer than {MAX_MESSAGE_CHARS} characters")
+    return v.model_copy(update={"prompt": text, "messages": messages, "variables": variables, "settings": settings})
+
+
+def read_archives(
+    paths: Iterable[str | Path], *, source: str | None = None, skip_invalid: bool = False
+) -> tuple[list[tuple[Path, ArchivePrompt]], list[str]]:
+    """Every prompt of every file, checked: (file, prompt) pairs, and the problems of the prompts skipped (only
+    with `skip_invalid`; otherwise the first problem is raised and nothing is returned to import)."""
+    found: list[tuple[Path, ArchivePrompt]] = []
+    skipped: list[str] = []
+    seen: dict[str, Path] = {}
+    for path in archive_files(paths):
+        for entry in raw_prompts(path, load_file(path), source):
+            try:
+                prompt = check_prompt(path, entry)
+                if prompt.prompt_id in seen:
+                    also = seen[prompt.prompt_id]
+                    raise TransferError(f"{path}: prompt {prompt.prompt_id}: duplicate id (also in {also})")
+            except TransferError as exc:
+                if not skip_invalid:
+                    raise
+                skipped.append(str(exc))
+                continue
+            seen[prompt.prompt_id] = path
+            found.append((path, prompt))
+    return found, skipped
+
+
+def iter_documents(dumps: Iterable[Any]) -> Iterator[dict]:
+    """Archive entries of selector dumps (apps.prompts.selectors.PromptDump), lazily."""
+    for dump in dumps:
+        yield prompt_document(
+            prompt_id=dump.prompt_id, default=dump.default, labels=dump.labels, versions=dump.versions
+        )
+
+
+def write_directory(directory: Path, documents: Iterable[dict], fmt: str) -> int:
+    """One archive per prompt, `<prompt_id>.json` (or `.yaml`), each importable on its own."""
+    directory.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for document in documents:
+        with (directory / f"{document['prompt_id']}.{fmt}").open("w", encoding="utf-8") as out:
+            write_document(out, [document], fmt)
+        count += 1
+    return count
