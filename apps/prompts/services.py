@@ -526,6 +526,8 @@ def _version_sets(prompt_id: str, placed: list[tuple[int, ArchiveVersion]], owne
     for number, v in placed:
         sets[version_key(prompt_id, number)] = _imported_record(v, prompt_id, number, owner, attributes)
         sets.update(_import_history(prompt_id, number, v, owner, attributes, source))
+        if v.deleted:  # marked as a version delete marks it, so no move can land on it
+            sets[deleted_key(prompt_id, number)] = "1"
     return sets
 
 

@@ -228,7 +228,9 @@ def test_label_moves_race_without_loss_across_worker_processes(start_server, cle
                 acknowledged = [
                     body["version"] for (method, _, body), status in results if method == "PUT" and status == 200
                 ]
-                history = client.get(f"/prompts/{pid}/history", params={"limit": 100}).json()["data"]
+                answer = client.get(f"/prompts/{pid}/history", params={"limit": 100})
+                assert answer.status_code == 200, answer.text
+                history = answer.json()["data"]
                 recorded = sorted(e["version"] for e in history if e["action"] == "label_moved")
                 if recorded != sorted(acknowledged):
                     problems[round_no] = f"acknowledged {sorted(acknowledged)}, recorded {recorded}"
