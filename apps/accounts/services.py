@@ -53,12 +53,14 @@ def api_key_revoke(*, key_id: int, user=None) -> APIKey:
     return key
 
 
-def principal_for_user(user, *, via: str | None = None) -> Principal:
+def principal_for_user(user, *, via: str | None = None, operator: bool = False) -> Principal:
+    """The user as services see them. `operator` is for the admin: its staff see and manage everything, but
+    `promote` is still theirs only as the user they are (`apps.core.access.may_promote`)."""
     try:
         attributes = user.access_attributes.as_dict()
     except AccessAttributes.DoesNotExist:
         attributes = {}
-    return Principal(user.get_username(), attributes, via=via)
+    return Principal(user.get_username(), attributes, via=via, operator=operator)
 
 
 def api_key_authenticate(raw: str) -> Principal | None:

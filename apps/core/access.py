@@ -17,6 +17,15 @@ __all__ = ["allowed", "may_promote", "policy_user", "read_predicate", "require_c
 
 
 def policy_user(principal: Principal | None) -> User | None:
+    """Whom the policy judges: nobody (everything allowed) with authentication off, for anonymous callers and for
+    operators, who see and manage everything in the admin."""
+    if principal is not None and principal.operator:
+        return None
+    return _person(principal)
+
+
+def _person(principal: Principal | None) -> User | None:
+    """The user `principal` is, operator or not (None with authentication off or when anonymous)."""
     if not settings.STACKADMIN_AUTH_ENABLED or principal is None or principal.is_anonymous:
         return None
     return User(principal.name, dict(principal.attributes or {}))
@@ -63,11 +72,12 @@ def may_promote(
     principal: Principal | None, resource_type: str, identifier: str, *, owner: str, owner_attributes: dict | None
 ) -> bool:
     """Whether `principal` may move a protected label of this resource: the policy's `promote` rules, or, in a
-    policy that has none (the default one included), the owner's and `admin` role holders' only. With
+    policy that has none (the default one included), the owner's and `admin` role holders' only. An operator is
+    judged as the user they are: managing everything in the admin does not make them a promoter. With
     authentication off there is no one to tell apart, so everyone may."""
     policy = settings.STACKADMIN_ACCESS_POLICY
     if not any("promote" in rule.actions for rule in policy):
         policy = DEFAULT_PROMOTE_POLICY
     return is_allowed(
-        policy, policy_user(principal), "promote", Resource(resource_type, identifier, owner, owner_attributes)
+        policy, _person(principal), "promote", Resource(resource_type, identifier, owner, owner_attributes)
     )

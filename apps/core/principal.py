@@ -15,6 +15,9 @@ class Principal:
     name: str
     attributes: dict[str, list[str]] | None = field(default=None, hash=False, compare=False)
     via: str | None = field(default=None, hash=False, compare=False)  # how they came: "api key sk-sa-…", "dashboard"
+    # An operator (a staff user in the admin) sees and manages everything: the policy does not filter them, except
+    # for `promote`, which they hold only as the user they are (apps.core.access.may_promote).
+    operator: bool = field(default=False, hash=False, compare=False)
 
     @property
     def is_anonymous(self) -> bool:
