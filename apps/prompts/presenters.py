@@ -1,5 +1,6 @@
 """Prompt versions shaped for people: the diffs between two versions that the dashboard shows, a chat template's
-messages and a version's model settings as the version page lists them, and the preview of a chat template.
+messages and a version's model settings as the version page lists them, the preview of a chat template, and a
+prompt's timeline (its versions with its history between them).
 
 Pure functions over strings and `PromptVersion` records, with no storage access: the dashboard's views fetch
 records through the selectors and hand them here, so the same shaping serves saved versions and unsaved text
@@ -12,12 +13,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from apps.core.model_settings import SETTING_NAMES
-from apps.prompts.records import PromptVersion
+from apps.prompts.records import HistoryEntry, PromptVersion
 from apps.prompts.templating import TEXT_PART_TYPES, Part, message_body, render
 
 # ------------------------------------------------------------------------------------------ diffs
@@ -421,3 +422,32 @@ def chat_preview(messages: list[dict], values: Mapping[str, str]) -> ChatPreview
             blocks.append(Block("text", rendering.text, tuple(rendering.parts)))
         views.append(MessageView(view.number, view.role, blocks))
     return ChatPreview(messages=views, missing=list(missing), characters=characters)
+
+
+# ------------------------------------------------------------------------------------------ timeline
+@dataclass(frozen=True)
+class TimelineItem:
+    """One row of a prompt's timeline: a version, or an entry of its history."""
+
+    version: PromptVersion | None = None
+    entry: HistoryEntry | None = None
+
+    @property
+    def at(self) -> float:
+        return self.entry.created_at if self.entry is not None else (self.version.created_at or 0.0)
+
+
+def timeline(versions: Iterable[PromptVersion], entries: Iterable[HistoryEntry]) -> list[TimelineItem]:
+    """The versions and the history entries, newest first. A version still there stands for the entry that
+    created it; a deleted version's entry stays, as the one trace of it. An entry written together with a version
+    (the move of the default to it) comes above it."""
+    versions = list(versions)
+    shown = {v.version for v in versions}
+    items = [TimelineItem(version=v) for v in versions]
+    items += [
+        TimelineItem(entry=e)
+        for e in entries
+        if not (e.action in ("created", "version_created") and e.version in shown)
+    ]
+    # Stable: entries (newest first) keep their order when their times are equal.
+    return sorted(items, key=lambda item: (item.at, item.entry is not None), reverse=True)

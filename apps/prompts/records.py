@@ -162,6 +162,10 @@ class HistoryEntry:
     owner_principal: str = ""
     access_attributes: dict | None = field(default=None, compare=False)
 
+    @property
+    def created(self) -> datetime:
+        return datetime.fromtimestamp(self.created_at, UTC)
+
     def as_api(self) -> dict:
         return {
             "id": self.id,

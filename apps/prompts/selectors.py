@@ -329,10 +329,12 @@ class HistoryFilter:
     actor: str | None = None
     since: float | None = None
     until: float | None = None
+    prompt_id: str | None = None  # one prompt's entries (read from its own range), also once it is deleted
 
     def keeps(self, entry: HistoryEntry) -> bool:
         return (
-            (self.action is None or entry.action == self.action)
+            (self.prompt_id is None or entry.prompt_id == self.prompt_id)
+            and (self.action is None or entry.action == self.action)
             and (self.label is None or entry.label == self.label)
             and (self.actor is None or entry.actor == self.actor)
             and (self.since is None or entry.created_at >= self.since)
@@ -373,8 +375,14 @@ def prompts_history(
     after: str | None = None,
     principal: Principal = ANONYMOUS,
 ) -> Page:
-    """Every prompt's history that `principal` may read, newest first, filtered."""
-    entries = [e for e in _readable_entries(_history_rows(HISTORY_START, HISTORY_END), principal) if filters.keeps(e)]
+    """Every prompt's history that `principal` may read, newest first, filtered. Unlike `prompt_history`, a
+    `prompt_id` filter naming a prompt that never was (or is not theirs) is an empty page, not a 404."""
+    if filters.prompt_id is not None:
+        validate_prompt_id(filters.prompt_id, param="prompt")
+        rows = _history_rows(*history_range(filters.prompt_id))
+    else:
+        rows = _history_rows(HISTORY_START, HISTORY_END)
+    entries = [e for e in _readable_entries(rows, principal) if filters.keeps(e)]
     return _history_page(entries, limit=limit, after=after)
 
 

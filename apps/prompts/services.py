@@ -274,6 +274,8 @@ def _check_promotion(record: PromptVersion, label: str, principal: Principal, *,
     ):
         return
     _write(_history("move_refused", record, principal, label=label, version=version, from_version=None))
+    # Nothing changed, but the history did: open timelines and activity pages show the refusal too.
+    publish(EVENTS_GROUP, {"kind": "move_refused", "prompt_id": record.prompt_id, "label": label})
     raise PermissionDeniedError(
         f"'{label}' is a protected label of prompt '{record.prompt_id}': moving it needs the 'promote' permission.",
         param="label",

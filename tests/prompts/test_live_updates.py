@@ -74,6 +74,43 @@ async def test_signed_in_pages_receive_every_change(signed_in_cookie):
 
 
 @pytestmark_db
+@pytest.mark.usefixtures("prompts_backend")
+async def test_label_moves_version_deletes_and_refusals_reach_open_pages(settings, signed_in_cookie):
+    from dataclasses import replace
+
+    from apps.core.errors import PermissionDeniedError
+    from apps.prompts.config import parse_prompts
+
+    settings.STACKADMIN_RUN_CONFIG = replace(
+        settings.STACKADMIN_RUN_CONFIG, prompts=parse_prompts({"protected_labels": ["production"]})
+    )
+    settings.STACKADMIN_AUTH_ENABLED = True  # so that a refusal can happen: carol is not the owner
+    p = await sync_to_async(services.prompt_create)(text="one")
+    await sync_to_async(services.prompt_update)(prompt_id=p.prompt_id, text="two", version=1, set_as_default=False)
+    communicator, connected = await _socket([ORIGIN, (b"cookie", signed_in_cookie)])
+    assert connected
+    try:
+        pid = p.prompt_id
+        await sync_to_async(services.prompt_label_move)(prompt_id=pid, label="staging", version=2)
+        await sync_to_async(services.prompt_label_remove)(prompt_id=pid, label="staging")
+        await sync_to_async(services.prompt_version_delete)(prompt_id=pid, version=2)
+        with pytest.raises(PermissionDeniedError):
+            carol = Principal("carol", {"teams": ["red"]})
+            await sync_to_async(services.prompt_label_move)(
+                prompt_id=pid, label="production", version=1, principal=carol
+            )
+        events = await _events(communicator, 4)
+        assert [(e["kind"], e["prompt_id"], e.get("label"), e.get("version")) for e in events] == [
+            ("label_moved", pid, "staging", 2),
+            ("label_removed", pid, "staging", None),
+            ("version_deleted", pid, None, 2),
+            ("move_refused", pid, "production", None),
+        ]
+    finally:
+        await communicator.disconnect()
+
+
+@pytestmark_db
 async def test_signed_out_sockets_are_refused():
     _, connected = await _socket([ORIGIN])
     assert not connected

@@ -1,4 +1,4 @@
-"""The diffs the dashboard shows between versions (pure functions, no storage)."""
+"""The diffs the dashboard shows between versions, and a prompt's timeline (pure functions, no storage)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from apps.prompts.presenters import (
     setting_rows,
     settings_diff,
     text_diff,
+    timeline,
     variables_diff,
     version_diff,
 )
-from apps.prompts.records import PromptVersion
+from apps.prompts.records import HistoryEntry, PromptVersion
 
 
 def test_identical_texts_have_no_changes():
@@ -183,3 +184,23 @@ def test_chat_preview_renders_every_message_and_marks_what_is_missing():
     ]
     assert preview.missing == ["name"]
     assert preview.characters == len("You are a pirate.\nBe brief.") + len("Greet {{ name }}.")
+
+
+def _entry(number: int, action: str, at: float, **fields) -> HistoryEntry:
+    return HistoryEntry(id=f"phe_{number}", prompt_id="pmpt_x", action=action, created_at=at, **fields)
+
+
+def test_the_timeline_puts_the_history_between_the_versions_newest_first():
+    versions = [PromptVersion("pmpt_x", f"v{n}", n, [], created_at=10.0 * n) for n in (3, 1)]  # 2 is deleted
+    entries = [  # newest first, as the selector gives them
+        _entry(7, "version_deleted", 35.0, version=2),
+        _entry(6, "label_moved", 30.0, version=3, label="beta"),
+        _entry(5, "default_moved", 30.0, version=3, from_version=1),  # written with version 3
+        _entry(4, "version_created", 30.0, version=3),
+        _entry(3, "label_moved", 25.0, version=2, label="beta"),
+        _entry(2, "version_created", 20.0, version=2),
+        _entry(1, "created", 10.0, version=1),
+    ]
+    rows = [item.entry.id if item.entry else f"v{item.version.version}" for item in timeline(versions, entries)]
+    # A version still there stands for the entry that made it; a deleted one's entry stays.
+    assert rows == ["phe_7", "phe_6", "phe_5", "v3", "phe_3", "phe_2", "v1"]
