@@ -1,0 +1,40 @@
+"""Requesting dashboard views with Django's test client: the headers htmx sends, and what a whole page and an htmx
+partial must look like."""
+
+from __future__ import annotations
+
+import re
+
+
+def hx(target: str | None = None) -> dict:
+    """The headers htmx sends for a request whose hx-target is `#target`."""
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/dashboard/"}
+    if target:
+        headers["HX-Target"] = target
+    return headers
+
+
+def text_of(response) -> str:
+    return response.content.decode()
+
+
+def assert_page(response, *ids: str, status: int = 200) -> str:
+    assert response.status_code == status, text_of(response)[:2000]
+    body = text_of(response)
+    assert body.lstrip().lower().startswith("<!doctype html>")
+    assert "<html" in body
+    for element_id in ids:
+        assert f'id="{element_id}"' in body, element_id
+    return body
+
+
+def assert_partial(response, element_id: str, status: int = 200) -> str:
+    """A fragment (no page around it) whose first element carries the id the swap targets."""
+    assert response.status_code == status, text_of(response)[:2000]
+    body = text_of(response)
+    assert "<html" not in body
+    assert "<body" not in body
+    first = re.search(r"<(\w+)([^>]*)>", body)
+    assert first is not None, body[:300]
+    assert f'id="{element_id}"' in first.group(2), body[:300]
+    return body
