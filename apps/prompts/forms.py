@@ -1,4 +1,4 @@
-"""The dashboard's prompt editor form.
+"""The dashboard's prompt editor form, and the filters of the prompt history.
 
 `clean()` runs the validators `/v1/prompts` runs, so a problem reads the same wherever a prompt is saved: a chat
 template's messages go through `PromptMessages` (the schema's own type), the model settings through
@@ -27,8 +27,9 @@ from pydantic import ValidationError as PydanticValidationError
 from apps.core.errors import BadRequestError
 from apps.core.model_settings import SETTING_NAMES, settings_given
 from apps.core.validation import request_error
-from apps.prompts.records import PromptVersion
+from apps.prompts.records import HISTORY_ACTIONS, PromptVersion
 from apps.prompts.schemas import MESSAGE_ROLES, PromptMessages
+from apps.prompts.selectors import HistoryFilter, validate_label, validate_prompt_id
 from apps.prompts.templating import TEXT_PART_TYPES, declarable, validate_messages, validate_template
 
 KINDS = ("text", "chat")
@@ -523,3 +524,51 @@ class PromptForm(forms.Form):
         """The first problem, worded as the API words it."""
         self.is_valid()
         return next(iter(self.problems.values()), None)
+
+
+# ------------------------------------------------------------------------------------------ history filters
+class HistoryFilterForm(forms.Form):
+    """The filters of the Activity page and of the admin's prompt history: GET parameters, checked by the rules
+    `/v1/prompts/history` applies (actions, label names, prompt ids). Times are UTC, as the pages show them."""
+
+    action = forms.ChoiceField(required=False, choices=[("", "Any action"), *((a, a) for a in HISTORY_ACTIONS)])
+    label = forms.CharField(required=False, max_length=36, strip=True)
+    actor = forms.CharField(required=False, max_length=150, strip=True)
+    since = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d"])
+    until = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d"])
+    prompt = forms.CharField(required=False, max_length=53, strip=True)
+
+    def clean_label(self) -> str:
+        return _checked(self.cleaned_data["label"], validate_label)
+
+    def clean_prompt(self) -> str:
+        return _checked(self.cleaned_data["prompt"], validate_prompt_id)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until <= since:
+            self.add_error("until", "'Until' must be after 'From'.")
+        return data
+
+    def filters(self) -> HistoryFilter:
+        """The filters of a valid form."""
+        data = self.cleaned_data
+        return HistoryFilter(
+            action=data["action"] or None,
+            label=data["label"] or None,
+            actor=data["actor"] or None,
+            since=data["since"].timestamp() if data["since"] else None,
+            until=data["until"].timestamp() if data["until"] else None,
+            prompt_id=data["prompt"] or None,
+        )
+
+
+def _checked(value: str, validator) -> str:
+    """`value` if `validator` (a `/v1` rule, raising a 400) accepts it; its message as the field's error if not."""
+    if value:
+        try:
+            validator(value)
+        except BadRequestError as exc:
+            raise ValidationError(exc.message) from exc
+    return value

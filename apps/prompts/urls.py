@@ -21,6 +21,7 @@ urlpatterns = [
     path("analyze/", views.template_analyze, name="analyze"),
     path("check-settings/", views.settings_check, name="check_settings"),
     path("models/", views.model_options, name="models"),
+    path("activity/", views.prompt_activity, name="activity"),
     path("<str:prompt_id>/", views.prompt_detail, name="detail"),
     path("<str:prompt_id>/edit/", views.prompt_edit, name="edit"),
     path("<str:prompt_id>/edit/notice/", views.prompt_edit_notice, name="edit_notice"),
@@ -28,4 +29,7 @@ urlpatterns = [
     path("<str:prompt_id>/delete/", views.prompt_delete, name="delete"),
     path("<str:prompt_id>/versions/<int:version>/default/", views.prompt_version_set_default, name="set_default"),
     path("<str:prompt_id>/versions/<int:version>/preview/", views.prompt_version_preview, name="preview"),
+    path("<str:prompt_id>/versions/<int:version>/delete/", views.prompt_version_delete, name="version_delete"),
+    path("<str:prompt_id>/versions/<int:version>/labels/", views.prompt_label_move, name="label_move"),
+    path("<str:prompt_id>/labels/<str:label>/remove/", views.prompt_label_remove, name="label_remove"),
 ]

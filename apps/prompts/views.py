@@ -30,12 +30,23 @@ from apps.core.model_settings import REASONING_EFFORTS, REASONING_SUMMARIES
 from apps.core.principal import Principal
 from apps.inference import selectors as inference_selectors
 from apps.prompts import presenters, selectors, services, templating
-from apps.prompts.forms import VERBOSITIES, PromptForm, error_links, normalize_newlines, template_texts, with_error
+from apps.prompts.config import prompts_config
+from apps.prompts.forms import (
+    VERBOSITIES,
+    HistoryFilterForm,
+    PromptForm,
+    error_links,
+    normalize_newlines,
+    template_texts,
+    with_error,
+)
 from apps.prompts.records import PromptVersion
 from apps.prompts.schemas import MESSAGE_ROLES
 
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 200
+# How much of a prompt's history its timeline shows between the versions; the Activity page has all of it.
+TIMELINE_ENTRIES = 100
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -350,9 +361,12 @@ def _preview(request: HttpRequest, prompt_id: str, selected: PromptVersion, valu
 def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], selected: PromptVersion):
     default = next((v for v in versions if v.is_default), None)
     values = {name: normalize_newlines(request.POST.get(f"var_{name}", "")) for name in selected.variables}
+    history = selectors.prompt_history(prompt_id=prompt_id, limit=TIMELINE_ENTRIES, principal=_principal(request))
     return {
         "prompt_id": prompt_id,
         "versions": versions[::-1],
+        "timeline": presenters.timeline(versions[::-1], history.data),
+        "history_more": history.has_more,
         "latest": versions[-1],
         "default": default,
         "selected": selected,
@@ -360,7 +374,20 @@ def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptV
         "values": values,
         "preview": _preview(request, prompt_id, selected, values),
         "setting_rows": presenters.setting_rows(selected.settings),
+        **_label_choices(versions, selected),
         "nav": "prompts",
+    }
+
+
+def _label_choices(versions: list[PromptVersion], selected: PromptVersion) -> dict:
+    """What the label controls offer: the protected labels (marked with a lock; the ones not on the selected
+    version get a "Promote" button) and, as suggestions, every label the prompt has."""
+    protected = prompts_config().protected_labels
+    existing = {label for v in versions for label in v.labels}
+    return {
+        "protected_labels": protected,
+        "promotable": [label for label in protected if label != "default" and label not in selected.labels],
+        "label_suggestions": sorted((existing | set(protected)) - {"default"}),
     }
 
 
@@ -373,6 +400,16 @@ def _load_detail(request: HttpRequest, prompt_id: str, version: int | None):
         if selected is None:
             raise NotFoundError(f"Prompt '{prompt_id}' has no version {version}.", param="version")
     return _detail_context(request, prompt_id, versions, selected)
+
+
+def _load_shown(request: HttpRequest, prompt_id: str, shown: int | None):
+    """The page of version `shown`, or of the default version once `shown` is deleted."""
+    try:
+        return _load_detail(request, prompt_id, shown)
+    except NotFoundError:
+        if shown is None:
+            raise
+        return _load_detail(request, prompt_id, None)
 
 
 DETAIL_PARTIALS = ("prompt-workspace", "version-list", "version-status", "preview-output")
@@ -415,17 +452,106 @@ def prompt_version_set_default(request: HttpRequest, prompt_id: str, version: in
         context = _load_detail(request, prompt_id, _int(request.POST.get("shown")) or version)
     except NotFoundError as exc:
         return _gone(request, prompt_id, exc)
-    # The timeline and the shown version's status both show the default: swap the one that asked, and the
-    # other out of band.
     target = "version-status" if request.htmx.target == "version-status" else "version-list"
+    return _both_regions(request, context, target)
+
+
+def _both_regions(request: HttpRequest, context: dict, target: str, *, status: int = 200) -> HttpResponse:
+    """The timeline and the shown version's status both show the default and the labels: the region that asked
+    (`target`), and the other one out of band."""
     other = "version-list" if target == "version-status" else "version-status"
     template = "prompts/prompt_detail.html"
     html = render_to_string(f"{template}#{target}", context, request) + render_to_string(
         f"{template}#{other}", {**context, "oob_region": other}, request
     )
-    response = HttpResponse(html)
+    response = HttpResponse(html, status=status)
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+# ------------------------------------------------------------------------------------------ labels
+def _label_outcome(
+    request: HttpRequest, prompt_id: str, shown: int | None, *, notice: str | None = None, problem=None, form=None
+) -> HttpResponse:
+    """After a label move or removal: the version page as it now is (for htmx its status and timeline), with the
+    service's refusal at the label form (400, or 403 for a protected label: the timeline shows the refusal)."""
+    if notice and not _partial_request(request):
+        messages.success(request, notice)
+        query = f"?version={shown}" if shown else ""
+        return HttpResponseRedirect(f"{reverse('prompts:detail', args=[prompt_id])}{query}")
+    try:
+        context = _load_shown(request, prompt_id, shown)
+    except NotFoundError as exc:
+        return _gone(request, prompt_id, exc)
+    context.update(label_notice=notice, label_error=problem.message if problem else None, label_form=form or {})
+    status = problem.status_code if problem else 200
+    if _partial_request(request):
+        return _both_regions(request, context, "version-status", status=status)
+    return render(request, "prompts/prompt_detail.html", context, status=status)
+
+
+@dashboard_view
+@require_POST
+def prompt_label_move(request: HttpRequest, prompt_id: str, version: int) -> HttpResponse:
+    """Point a label at `version`: the one typed, or the protected one a "Promote to …" button names."""
+    label = (request.POST.get("promote") or request.POST.get("label") or "").strip()
+    message = request.POST.get("message", "").strip()
+    try:
+        services.prompt_label_move(
+            prompt_id=prompt_id, label=label, version=version, principal=_principal(request), message=message or None
+        )
+    except NotFoundError as exc:
+        return _gone(request, prompt_id, exc)
+    except (BadRequestError, PermissionDeniedError) as exc:
+        if exc.param == "prompt_id":
+            return _gone(request, prompt_id, exc)
+        form = {"label": label, "message": message}
+        return _label_outcome(request, prompt_id, version, problem=exc, form=form)
+    return _label_outcome(request, prompt_id, version, notice=f"'{label}' now points at version {version}.")
+
+
+@dashboard_view
+@require_POST
+def prompt_label_remove(request: HttpRequest, prompt_id: str, label: str) -> HttpResponse:
+    shown = _int(request.POST.get("shown"))
+    try:
+        services.prompt_label_remove(prompt_id=prompt_id, label=label, principal=_principal(request))
+    except (BadRequestError, PermissionDeniedError, ConflictError, NotFoundError) as exc:
+        if exc.param == "prompt_id":
+            return _gone(request, prompt_id, exc)
+        return _label_outcome(request, prompt_id, shown, problem=exc)
+    return _label_outcome(request, prompt_id, shown, notice=f"Removed the label '{label}'.")
+
+
+# ------------------------------------------------------------------------------------------ delete a version
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def prompt_version_delete(request: HttpRequest, prompt_id: str, version: int) -> HttpResponse:
+    """A confirmation naming the version, then the delete; refused (409, said in the confirmation) while the
+    default or a label points at the version."""
+    try:
+        record = selectors.prompt_version_get(prompt_id=prompt_id, version=version, principal=_principal(request))
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    context = {"prompt_id": prompt_id, "version": record, "nav": "prompts"}
+    if request.method == "POST":
+        try:
+            services.prompt_version_delete(prompt_id=prompt_id, version=version, principal=_principal(request))
+        except NotFoundError as exc:
+            return _gone(request, prompt_id, exc)
+        except PermissionDeniedError as exc:
+            return _refused(request, exc, f"{reverse('prompts:detail', args=[prompt_id])}?version={version}")
+        except ConflictError as exc:
+            return _render(
+                request,
+                "prompts/version_confirm_delete.html",
+                {**context, "error": exc.message},
+                partials=("version-delete-confirm",),
+                status=409,
+            )
+        messages.success(request, f"Deleted version {version} of {prompt_id}.")
+        return _after_save(request, reverse("prompts:detail", args=[prompt_id]))
+    return _render(request, "prompts/version_confirm_delete.html", context, partials=("version-delete-confirm",))
 
 
 # ------------------------------------------------------------------------------------------ diff
@@ -471,3 +597,35 @@ def prompt_delete(request: HttpRequest, prompt_id: str) -> HttpResponse:
     default = next((v for v in versions if v.is_default), versions[-1])
     context = {"prompt_id": prompt_id, "versions": versions, "default": default, "nav": "prompts"}
     return _render(request, "prompts/prompt_confirm_delete.html", context, partials=("delete-confirm",))
+
+
+# ------------------------------------------------------------------------------------------ activity
+ACTIVITY_PAGE_SIZE = 50
+
+
+@dashboard_view
+@require_GET
+def prompt_activity(request: HttpRequest) -> HttpResponse:
+    """Every prompt's history the user may read, newest first, filtered, 50 entries a page (`after`: the last
+    entry of the page before). Entries link to their prompt while it exists."""
+    form = HistoryFilterForm(request.GET)
+    after = request.GET.get("after") or None
+    context = {"form": form, "after": after, "rows": [], "has_more": False, "last_id": None, "nav": "activity"}
+    if not form.is_valid():
+        return _render(request, "prompts/history_list.html", context, partials=("history-list",), status=400)
+    try:
+        page = selectors.prompts_history(
+            filters=form.filters(), limit=ACTIVITY_PAGE_SIZE, after=after, principal=_principal(request)
+        )
+    except BadRequestError as exc:  # an `after` entry that is not in this (filtered) history
+        context["problem"] = exc.message
+        return _render(request, "prompts/history_list.html", context, partials=("history-list",), status=400)
+    existing = selectors.prompt_index().by_id
+    context.update(
+        rows=[{"entry": e, "prompt": existing.get(e.prompt_id)} for e in page.data],
+        has_more=page.has_more,
+        last_id=page.last_id,
+        protected_labels=prompts_config().protected_labels,
+        filtered=any(form.cleaned_data.values()),
+    )
+    return _render(request, "prompts/history_list.html", context, partials=("history-list",))

@@ -1,9 +1,11 @@
 // stackadmin dashboard: live updates over a websocket, and a few keyboard conveniences.
 // Pages work without this file; it only makes open pages follow changes made elsewhere.
 //
-// Live updates: the server pushes {"kind", "prompt_id", "version"?} for every prompt change. Each region that
-// shows prompt data carries data-live="<prompt id>" (or "*" for any prompt) and hx-trigger="refresh"; we send
-// it "refresh" and htmx fetches the region again from the server, which renders it as it is now.
+// Live updates: the server pushes {"kind", "prompt_id", "version"?, "label"?} for every prompt change (created,
+// version_created, default_changed, label_moved, label_removed, version_deleted, move_refused, deleted). Each
+// region that shows prompt data carries data-live="<prompt id>" (or "*" for any prompt) and hx-trigger="refresh";
+// whatever the kind, we send it "refresh" and htmx fetches the region again from the server, which renders it as
+// it is now (a timeline with its labels and history, the Activity page).
 (function () {
   "use strict";
 
@@ -52,6 +54,10 @@
       case "created": return "New prompt " + id;
       case "version_created": return "Version " + event.version + " of " + id + " saved";
       case "default_changed": return "Version " + event.version + " is now the default of " + id;
+      case "label_moved": return "Label " + event.label + " of " + id + " now points at version " + event.version;
+      case "label_removed": return "Label " + event.label + " removed from " + id;
+      case "version_deleted": return "Version " + event.version + " of " + id + " deleted";
+      case "move_refused": return "A move of the protected label " + event.label + " of " + id + " was refused";
       case "deleted": return id + " deleted";
       default: return id + " changed";
     }
