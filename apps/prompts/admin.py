@@ -1,8 +1,11 @@
 """Operators' view of prompts. Prompts live in the KV store, so the changelist and change pages are custom views
-over the prompts selectors, and every action (set default, delete) goes through the prompts services.
+over the prompts selectors, and every action (set the default, move or remove a label, delete) goes through the
+prompts services; the prompts' history is a read-only list over the history selector.
 
-Operators (staff with the model permissions) see and manage every prompt: the admin calls the services without a
-principal, so the access policy, which governs API keys and the dashboard, does not hide anything here."""
+Operators (staff with the model permissions) see and manage every prompt: the admin calls the services as an
+operator principal (`via="admin"`), which the access policy does not filter. Moving a protected label still needs
+`promote`, which an operator holds only as the user they are, and every action is recorded in the history under
+their user name."""
 
 from __future__ import annotations
 
@@ -12,12 +15,21 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from apps.accounts.services import principal_for_user
 from apps.core.errors import StackAdminError
+from apps.core.principal import Principal
 from apps.prompts import presenters, selectors, services
-from apps.prompts.models import Prompt
+from apps.prompts.config import prompts_config
+from apps.prompts.forms import HistoryFilterForm
+from apps.prompts.models import Prompt, PromptHistory
 from apps.prompts.records import PromptVersion
 
 PAGE_SIZE = 50
+
+
+def _operator(request) -> Principal:
+    """The staff user as the services see them in the admin: recorded as themselves, via the admin."""
+    return principal_for_user(request.user, via="admin", operator=True)
 
 
 def _shown(version: PromptVersion) -> dict:
@@ -67,9 +79,7 @@ class PromptAdmin(admin.ModelAdmin):
             if not self.has_change_permission(request):
                 raise PermissionDenied
             try:
-                version = int(request.POST.get("version", ""))
-                services.prompt_version_set_default(prompt_id=prompt_id, version=version)
-                messages.success(request, f"Version {version} is now the default of {prompt_id}.")
+                messages.success(request, self._change(request, prompt_id))
             except ValueError:
                 messages.error(request, "Choose a version number.")
             except StackAdminError as exc:
@@ -80,16 +90,40 @@ class PromptAdmin(admin.ModelAdmin):
         except StackAdminError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(reverse("admin:prompts_prompt_changelist"))
+        protected = prompts_config().protected_labels
+        labels = sorted((label, v.version) for v in versions for label in v.labels)
         context = self._context(
             request,
             title=f"Prompt {prompt_id}",
             prompt_id=prompt_id,
             versions=[_shown(v) for v in reversed(versions)],
             default=next((v for v in versions if v.is_default), None),
+            labels=[{"name": name, "version": number, "protected": name in protected} for name, number in labels],
+            label_suggestions=sorted(({name for name, _ in labels} | set(protected)) - {"default"}),
+            protected_labels=protected,
             can_change=self.has_change_permission(request),
             can_delete=self.has_delete_permission(request),
         )
         return TemplateResponse(request, "admin/prompts/prompt/change_form.html", context)
+
+    def _change(self, request, prompt_id: str) -> str:
+        """Carry out the change form's action (set the default, move or remove a label) through the services, as
+        the operator; what was done, said for the page."""
+        action = request.POST.get("action", "set_default")
+        operator = _operator(request)
+        label = request.POST.get("label", "").strip()
+        message = request.POST.get("message", "").strip() or None
+        if action == "remove_label":
+            services.prompt_label_remove(prompt_id=prompt_id, label=label, principal=operator, message=message)
+            return f"Removed the label '{label}' of {prompt_id}."
+        version = int(request.POST.get("version", ""))
+        if action == "move_label":
+            services.prompt_label_move(
+                prompt_id=prompt_id, label=label, version=version, principal=operator, message=message
+            )
+            return f"The label '{label}' of {prompt_id} now points at version {version}."
+        services.prompt_version_set_default(prompt_id=prompt_id, version=version, principal=operator, message=message)
+        return f"Version {version} is now the default of {prompt_id}."
 
     def delete_view(self, request, object_id=None, extra_context=None, prompt_id=None):
         prompt_id = prompt_id or object_id
@@ -97,7 +131,7 @@ class PromptAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             try:
-                services.prompt_delete(prompt_id=prompt_id)
+                services.prompt_delete(prompt_id=prompt_id, principal=_operator(request))
                 messages.success(request, f"Deleted prompt {prompt_id} and all its versions.")
             except StackAdminError as exc:
                 messages.error(request, exc.message)
@@ -109,3 +143,43 @@ class PromptAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:prompts_prompt_changelist"))
         context = self._context(request, title="Delete prompt?", prompt_id=prompt_id, version_count=len(versions))
         return TemplateResponse(request, "admin/prompts/prompt/delete_confirmation.html", context)
+
+
+@admin.register(PromptHistory)
+class PromptHistoryAdmin(admin.ModelAdmin):
+    """Every prompt's history, newest first, filtered like the dashboard's Activity page. Entries are records of
+    what happened: no one adds, changes or deletes them, here or anywhere."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=f"{prefix}_changelist")]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = HistoryFilterForm(request.GET)
+        after = request.GET.get("after") or None
+        page = None
+        if form.is_valid():
+            try:
+                page = selectors.prompts_history(
+                    filters=form.filters(), limit=PAGE_SIZE, after=after, principal=_operator(request)
+                )
+            except StackAdminError as exc:
+                messages.error(request, exc.message)
+        existing = selectors.prompt_index().by_id
+        rows = [{"entry": e, "exists": e.prompt_id in existing} for e in (page.data if page else [])]
+        context = self._context(request, title="Prompt history", form=form, page=page, rows=rows, after=after)
+        return TemplateResponse(request, "admin/prompts/prompthistory/change_list.html", context)
+
+    def _context(self, request, **extra):
+        return {**self.admin_site.each_context(request), "opts": self.opts, **extra}
