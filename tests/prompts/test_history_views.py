@@ -14,7 +14,7 @@ from apps.accounts import services as accounts
 from apps.core.principal import Principal
 from apps.prompts import selectors, services
 from apps.prompts.config import parse_prompts
-from tests.support.dashboard import assert_page, assert_partial, hx, text_of
+from tests.support.dashboard import activity_rows, assert_page, assert_partial, flat, hx, text_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prompts_backend")]
 
@@ -51,11 +51,6 @@ def labels(pid: str) -> dict[str, int]:
     return {entry["label"]: entry["version"] for entry in selectors.prompt_label_list(prompt_id=pid)}
 
 
-def flat(html: str) -> str:
-    """The text of an HTML fragment, times left out ("just now" in every row), spaces collapsed."""
-    return " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"<time[^>]*>.*?</time>", "", html, flags=re.S)).split())
-
-
 def timeline_text(body: str) -> list[str]:
     """The timeline's rows as plain text, newest first: versions ("Version 3 …") and history entries."""
     region = body[body.index('id="version-list"') : body.index('id="version-view"')]
@@ -74,10 +69,10 @@ def test_the_timeline_interleaves_the_history_with_the_versions(web, protected):
     rows = timeline_text(page)
     assert [row.split(" ·")[0] for row in rows] == [
         "anonymous removed staging from v3",
-        "anonymous moved default v1 → v3",
+        "anonymous moved default v1 → v3 ship",
         "anonymous moved staging v2 → v3",
         "anonymous moved production (protected) (new) → v2",
-        "anonymous moved staging (new) → v2",
+        "anonymous moved staging (new) → v2 try &lt;b&gt;it&lt;/b&gt;",
         "Version 3 default latest",
         "Version 2 production (protected)",
         "Version 1",
@@ -98,7 +93,7 @@ def test_a_deleted_version_stays_in_the_timeline_as_history(web):
     services.prompt_version_delete(prompt_id=pid, version=2, message="bad idea")
     rows = timeline_text(text_of(web.get(f"/dashboard/{pid}/")))
     assert [row.split(" ·")[0] for row in rows] == [
-        "anonymous deleted version 2",
+        "anonymous deleted version 2 bad idea",
         "Version 3 latest",
         "anonymous saved version 2",
         "Version 1 default",
@@ -312,10 +307,6 @@ def test_another_teams_prompt_is_missing_to_the_label_views(client, team, django
 
 
 # ------------------------------------------------------------------------------------------ activity
-def activity_rows(body: str) -> list[str]:
-    return [flat(row) for row in re.findall(r'<li class="history-item[^"]*"[^>]*>(.*?)</li>', body, re.S)]
-
-
 def test_activity_page_and_partial(web):
     first = services.prompt_create(text="First <prompt>", principal=Principal("alice"))
     second = three_versions(created_by="bob")

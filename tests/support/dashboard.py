@@ -38,3 +38,15 @@ def assert_partial(response, element_id: str, status: int = 200) -> str:
     assert first is not None, body[:300]
     assert f'id="{element_id}"' in first.group(2), body[:300]
     return body
+
+
+def flat(html: str) -> str:
+    """The text of an HTML fragment, spaces collapsed, times left out (with the "·" before them): they say "just now"
+    in every row."""
+    timeless = re.sub(r"(·\s*)?<time[^>]*>.*?</time>", "", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", timeless).split())
+
+
+def activity_rows(body: str) -> list[str]:
+    """The entries of an Activity page, newest first, as text."""
+    return [flat(row) for row in re.findall(r'<li class="history-item[^"]*"[^>]*>(.*?)</li>', body, re.S)]
