@@ -412,7 +412,7 @@ def _load_shown(request: HttpRequest, prompt_id: str, shown: int | None):
         return _load_detail(request, prompt_id, None)
 
 
-DETAIL_PARTIALS = ("prompt-workspace", "version-list", "version-status", "preview-output")
+DETAIL_PARTIALS = ("prompt-workspace", "version-list", "version-status", "label-form", "preview-output")
 
 
 @dashboard_view
@@ -452,29 +452,42 @@ def prompt_version_set_default(request: HttpRequest, prompt_id: str, version: in
         context = _load_detail(request, prompt_id, _int(request.POST.get("shown")) or version)
     except NotFoundError as exc:
         return _gone(request, prompt_id, exc)
+    # The timeline and the shown version's status both show the default: swap the one that asked, and the other
+    # out of band.
     target = "version-status" if request.htmx.target == "version-status" else "version-list"
-    return _both_regions(request, context, target)
-
-
-def _both_regions(request: HttpRequest, context: dict, target: str, *, status: int = 200) -> HttpResponse:
-    """The timeline and the shown version's status both show the default and the labels: the region that asked
-    (`target`), and the other one out of band."""
     other = "version-list" if target == "version-status" else "version-status"
+    return _regions(request, context, target, (other,))
+
+
+def _regions(request: HttpRequest, context: dict, target: str, others: tuple[str, ...], *, status: int = 200):
+    """The detail page's region `target`, and `others` out of band."""
     template = "prompts/prompt_detail.html"
-    html = render_to_string(f"{template}#{target}", context, request) + render_to_string(
-        f"{template}#{other}", {**context, "oob_region": other}, request
-    )
+    html = render_to_string(f"{template}#{target}", context, request)
+    for other in others:
+        html += render_to_string(f"{template}#{other}", {**context, "oob_region": other}, request)
     response = HttpResponse(html, status=status)
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
 
 
 # ------------------------------------------------------------------------------------------ labels
+# Where each label control answers (its own region), and what else shows labels (swapped out of band).
+LABEL_REGIONS = {"label-form": ("version-status", "version-list"), "version-status": ("version-list",)}
+
+
 def _label_outcome(
-    request: HttpRequest, prompt_id: str, shown: int | None, *, notice: str | None = None, problem=None, form=None
+    request: HttpRequest,
+    prompt_id: str,
+    shown: int | None,
+    *,
+    target: str,
+    notice: str | None = None,
+    problem: StackAdminError | None = None,
+    form: dict | None = None,
 ) -> HttpResponse:
-    """After a label move or removal: the version page as it now is (for htmx its status and timeline), with the
-    service's refusal at the label form (400, or 403 for a protected label: the timeline shows the refusal)."""
+    """After a label move (`target` "label-form") or removal ("version-status"): the version page as it now is,
+    for htmx the region that asked with the others out of band. A refusal is said where it was asked (400; 403 for
+    a protected label, which the timeline then shows as refused), keeping what was typed."""
     if notice and not _partial_request(request):
         messages.success(request, notice)
         query = f"?version={shown}" if shown else ""
@@ -483,10 +496,12 @@ def _label_outcome(
         context = _load_shown(request, prompt_id, shown)
     except NotFoundError as exc:
         return _gone(request, prompt_id, exc)
-    context.update(label_notice=notice, label_error=problem.message if problem else None, label_form=form or {})
+    said = "label" if target == "label-form" else "status"
+    context.update({f"{said}_notice": notice, f"{said}_error": problem.message if problem else None})
+    context["label_form"] = form or {}
     status = problem.status_code if problem else 200
     if _partial_request(request):
-        return _both_regions(request, context, "version-status", status=status)
+        return _regions(request, context, target, LABEL_REGIONS[target], status=status)
     return render(request, "prompts/prompt_detail.html", context, status=status)
 
 
@@ -506,8 +521,9 @@ def prompt_label_move(request: HttpRequest, prompt_id: str, version: int) -> Htt
         if exc.param == "prompt_id":
             return _gone(request, prompt_id, exc)
         form = {"label": label, "message": message}
-        return _label_outcome(request, prompt_id, version, problem=exc, form=form)
-    return _label_outcome(request, prompt_id, version, notice=f"'{label}' now points at version {version}.")
+        return _label_outcome(request, prompt_id, version, target="label-form", problem=exc, form=form)
+    notice = f"'{label}' now points at version {version}."
+    return _label_outcome(request, prompt_id, version, target="label-form", notice=notice)
 
 
 @dashboard_view
@@ -519,8 +535,8 @@ def prompt_label_remove(request: HttpRequest, prompt_id: str, label: str) -> Htt
     except (BadRequestError, PermissionDeniedError, ConflictError, NotFoundError) as exc:
         if exc.param == "prompt_id":
             return _gone(request, prompt_id, exc)
-        return _label_outcome(request, prompt_id, shown, problem=exc)
-    return _label_outcome(request, prompt_id, shown, notice=f"Removed the label '{label}'.")
+        return _label_outcome(request, prompt_id, shown, target="version-status", problem=exc)
+    return _label_outcome(request, prompt_id, shown, target="version-status", notice=f"Removed the label '{label}'.")
 
 
 # ------------------------------------------------------------------------------------------ delete a version

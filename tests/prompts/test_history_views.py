@@ -100,21 +100,24 @@ def test_a_deleted_version_stays_in_the_timeline_as_history(web):
     ]
 
 
-def test_the_version_status_shows_its_labels_and_what_they_can_do(web, protected):
+def test_the_version_shows_its_labels_and_a_form_to_move_one_here(web, protected):
     pid = three_versions()
     services.prompt_label_move(prompt_id=pid, label="beta", version=2)
-    body = assert_partial(web.get(f"/dashboard/{pid}/?version=2", headers=hx("version-status")), "version-status")
-    assert f'action="/dashboard/{pid}/labels/beta/remove/"' in body
-    assert f'action="/dashboard/{pid}/versions/2/labels/"' in body
-    assert 'list="label-suggestions"' in body
-    assert re.findall(r'<option value="([^"]+)">', body) == ["beta", "production"]  # default has its own button
-    assert '<button type="submit" name="promote" value="production"' in body
-    assert f'href="/dashboard/{pid}/versions/2/delete/"' in body
+    status = assert_partial(web.get(f"/dashboard/{pid}/?version=2", headers=hx("version-status")), "version-status")
+    assert f'action="/dashboard/{pid}/labels/beta/remove/"' in status
+    assert f'href="/dashboard/{pid}/versions/2/delete/"' in status
+    assert 'data-live="' in status
+    form = assert_partial(web.get(f"/dashboard/{pid}/?version=2", headers=hx("label-form")), "label-form")
+    assert "data-live" not in form  # what the user types there is not swapped away by live updates
+    assert f'action="/dashboard/{pid}/versions/2/labels/"' in form
+    assert 'list="label-suggestions"' in form
+    assert re.findall(r'<option value="([^"]+)">', form) == ["beta", "production"]  # default has its own button
+    assert '<button type="submit" name="promote" value="production"' in form
     # Where production already points, there is nothing to promote.
     services.prompt_label_move(prompt_id=pid, label="production", version=2)
-    body = text_of(web.get(f"/dashboard/{pid}/?version=2", headers=hx("version-status")))
-    assert 'name="promote"' not in body
-    assert f'action="/dashboard/{pid}/labels/production/remove/"' in body
+    assert 'name="promote"' not in text_of(web.get(f"/dashboard/{pid}/?version=2", headers=hx("label-form")))
+    status = text_of(web.get(f"/dashboard/{pid}/?version=2", headers=hx("version-status")))
+    assert f'action="/dashboard/{pid}/labels/production/remove/"' in status
 
 
 # ------------------------------------------------------------------------------------------ moving labels
@@ -128,11 +131,15 @@ def test_move_a_label_as_a_plain_form(web):
     assert history(pid)[-1] == ("label_moved", "alice", "dashboard", "staging", 2, None, "try it")
 
 
-def test_move_a_label_with_htmx_swaps_the_status_and_the_timeline(web):
+def test_move_a_label_with_htmx_swaps_the_form_the_status_and_the_timeline(web):
     pid = three_versions()
     web.post(f"/dashboard/{pid}/versions/2/labels/", {"label": "staging"})
-    response = web.post(f"/dashboard/{pid}/versions/3/labels/", {"label": "staging"}, headers=hx("version-status"))
-    body = assert_partial(response, "version-status")
+    response = web.post(
+        f"/dashboard/{pid}/versions/3/labels/", {"label": "staging", "message": "m"}, headers=hx("label-form")
+    )
+    body = assert_partial(response, "label-form")
+    assert 'value="m"' not in body  # done: the form is empty again
+    assert re.search(r'<div id="version-status"[^>]*hx-swap-oob="true"', body)
     assert re.search(r'<section id="version-list"[^>]*hx-swap-oob="true"', body)
     assert "&#x27;staging&#x27; now points at version 3." in body
     assert labels(pid)["staging"] == 3
@@ -161,16 +168,16 @@ def test_a_refused_label_is_said_at_the_form_and_changes_nothing(web, label, sta
     page = assert_page(web.post(f"/dashboard/{pid}/versions/2/labels/", {"label": label}), status=status)
     assert says in page
     assert 'id="label-error"' in page
-    partial = web.post(f"/dashboard/{pid}/versions/2/labels/", {"label": label}, headers=hx("version-status"))
-    assert says in assert_partial(partial, "version-status", status=status)
+    partial = web.post(f"/dashboard/{pid}/versions/2/labels/", {"label": label}, headers=hx("label-form"))
+    assert says in assert_partial(partial, "label-form", status=status)
     assert labels(pid) == {"default": 1, "latest": 3}
     assert history(pid) == before
 
 
 def test_moving_a_label_to_a_missing_version_or_prompt(web):
     pid = three_versions()
-    missing = web.post(f"/dashboard/{pid}/versions/9/labels/", {"label": "x"}, headers=hx("version-status"))
-    assert "has no version 9" in assert_partial(missing, "version-status", status=404)
+    missing = web.post(f"/dashboard/{pid}/versions/9/labels/", {"label": "x"}, headers=hx("label-form"))
+    assert "has no version 9" in assert_partial(missing, "label-form", status=404)
     ghost = "pmpt_" + "0" * 48
     assert web.post(f"/dashboard/{ghost}/versions/1/labels/", {"label": "x"}).status_code == 404
     assert web.post("/dashboard/not-an-id/versions/1/labels/", {"label": "x"}).status_code == 404
@@ -256,14 +263,12 @@ def test_a_protected_label_is_refused_to_a_non_promoter_and_recorded(client, tea
     assert client.post(f"/dashboard/{pid}/versions/2/labels/", {"label": "staging"}).status_code == 302
     # ...but not the protected one: a 403 saying why, at the form, with her text kept.
     plain = client.post(f"/dashboard/{pid}/versions/2/labels/", {"label": "production", "message": "please"})
-    page = assert_page(plain, "version-status", status=403)
+    page = assert_page(plain, "label-form", status=403)
     assert "&#x27;production&#x27; is a protected label" in page
     assert "needs the &#x27;promote&#x27; permission" in page
     assert 'value="please"' in page
-    swapped = client.post(
-        f"/dashboard/{pid}/versions/3/labels/", {"promote": "production"}, headers=hx("version-status")
-    )
-    body = assert_partial(swapped, "version-status", status=403)
+    swapped = client.post(f"/dashboard/{pid}/versions/3/labels/", {"promote": "production"}, headers=hx("label-form"))
+    body = assert_partial(swapped, "label-form", status=403)
     assert "is a protected label" in body
     # The timeline, swapped with it, shows the refusal.
     assert re.search(r'<section id="version-list"[^>]*hx-swap-oob="true"', body)

@@ -593,6 +593,13 @@ def test_templates_never_mark_user_text_safe():
     assert "mark_safe" not in (ROOT / "apps/prompts/views.py").read_text()
 
 
+def test_template_comments_close_on_their_line():
+    """Django's `{# #}` comments are one line; one left open shows on the page."""
+    for path in [*(ROOT / "templates").rglob("*.html"), *(ROOT / "apps").rglob("templates/**/*.html")]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert "{#" not in line or "#}" in line.split("{#", 1)[1], f"{path}:{number}"
+
+
 def test_forms_need_the_csrf_token(alice):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
