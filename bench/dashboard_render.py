@@ -97,6 +97,7 @@ def main() -> int:
         ("full", "prompt detail page", get(f"/dashboard/{pid}/")),
         ("full", "edit page", get(f"/dashboard/{pid}/edit/")),
         ("full", "diff page", get(f"/dashboard/{pid}/diff/")),
+        ("full", "activity page", get("/dashboard/activity/")),
         ("partial", "#prompt-list (refresh)", get("/dashboard/", "prompt-list")),
         ("info", "#prompt-list, after a change", get("/dashboard/", "prompt-list"), change),
         ("partial", "#prompt-list search", get("/dashboard/?q=prompt+99", "prompt-list")),
@@ -107,6 +108,10 @@ def main() -> int:
         ("partial", "#diff-view", get(f"/dashboard/{pid}/diff/?from=1&to=3", "diff-view")),
         ("partial", "#edit-notice", get(f"/dashboard/{pid}/edit/notice/?base=3", "edit-notice")),
         ("partial", "#delete-confirm", get(f"/dashboard/{pid}/delete/", "delete-confirm")),
+        ("partial", "#label-form", get(f"/dashboard/{pid}/?version=2", "label-form")),
+        ("partial", "#history-list (refresh)", get("/dashboard/activity/", "history-list")),
+        ("partial", "#history-list, one prompt", get(f"/dashboard/activity/?prompt={pid}", "history-list")),
+        ("partial", "#history-list, label filter", get("/dashboard/activity/?label=production", "history-list")),
         (
             "partial",
             "#variable-chips",

@@ -311,15 +311,40 @@ def _readable_entries(entries: Iterable[HistoryEntry], principal: Principal) -> 
     ]
 
 
+def _decoded_entry(raw: str) -> HistoryEntry | None:
+    try:
+        return decode_history(raw)
+    except (ValueError, KeyError, TypeError):
+        logger.warning("skipping an unreadable prompt history entry")
+        return None
+
+
 def _history_rows(start: str, end: str) -> list[HistoryEntry]:
-    entries = []
-    for _, raw in _kv_call(prompt_store().items_in_range, start, end):
-        try:
-            entries.append(decode_history(raw))
-        except (ValueError, KeyError, TypeError):
-            logger.warning("skipping an unreadable prompt history entry")
+    entries = [e for _, raw in _kv_call(prompt_store().items_in_range, start, end) if (e := _decoded_entry(raw))]
     entries.reverse()  # newest first
     return entries
+
+
+def _all_history() -> list[HistoryEntry]:
+    """Every prompt's history, newest first, read once per process and store generation (every write, a refused
+    move's record included, changes the generation in the same batch). An entry never changes, so a read after a
+    write decodes only the new entries: open Activity pages refreshing after a change do not each decode it all."""
+    store = prompt_store()
+    generation = _kv_call(store.get, GENERATION_KEY)
+    slot = index_slots["prompts"]
+    with slot.history_lock:
+        cached = slot.history
+        if cached is not None and generation is not None and cached[0] == generation:
+            return cached[1]
+        previous, decoded, entries = slot.history_entries, {}, []
+        for key, raw in _kv_call(store.items_in_range, HISTORY_START, HISTORY_END):
+            entry = previous.get(key) or _decoded_entry(raw)
+            if entry is not None:
+                decoded[key] = entry
+                entries.append(entry)
+        entries.reverse()  # newest first
+        slot.history_entries, slot.history = decoded, (generation, entries)
+        return entries
 
 
 @dataclass(frozen=True)
@@ -381,7 +406,7 @@ def prompts_history(
         validate_prompt_id(filters.prompt_id, param="prompt")
         rows = _history_rows(*history_range(filters.prompt_id))
     else:
-        rows = _history_rows(HISTORY_START, HISTORY_END)
+        rows = _all_history()
     entries = [e for e in _readable_entries(rows, principal) if filters.keeps(e)]
     return _history_page(entries, limit=limit, after=after)
 

@@ -288,3 +288,23 @@ def test_another_users_prompt_reads_what_a_missing_one_does(settings, monkeypatc
     assert [read[:2] for read in reads[missing]] == [("get", "prompts:v1:<id>:1"), ("get", "prompts:v1:<id>:default")]
     assert sum(found for *_, found in reads[p.prompt_id]) == 2  # her first version and pointer, not her twenty
     assert len(selectors.prompt_versions_list(prompt_id=p.prompt_id, principal=alice)) == 20
+
+
+def test_the_global_history_is_read_again_after_every_write():
+    """Each process keeps the decoded history while the store's generation stays; any write changes it."""
+    from dataclasses import replace
+
+    from apps.prompts.keys import history_keys, new_history_stamp
+    from apps.prompts.records import encode_history
+
+    p = services.prompt_create(text="one")
+    first = selectors.prompts_history(limit=100).data
+    assert selectors.prompts_history(limit=100).data == first
+    services.prompt_label_move(prompt_id=p.prompt_id, label="beta", version=1)
+    assert [e.action for e in selectors.prompts_history(limit=100).data] == ["label_moved", "created"]
+    # A write by another process, as it reaches the store: an entry and a new generation in one batch.
+    stamp = new_history_stamp()
+    entry = replace(first[0], id=f"phe_{stamp.replace('-', '')}", action="label_removed", label="beta")
+    keys = dict.fromkeys(history_keys(p.prompt_id, stamp), encode_history(entry))
+    kv_store("prompts").write_batch({**keys, GENERATION_KEY: "from-elsewhere"})
+    assert [e.action for e in selectors.prompts_history(limit=100).data] == ["label_removed", "label_moved", "created"]
