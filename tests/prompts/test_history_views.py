@@ -446,3 +446,20 @@ def test_messages_and_names_are_escaped_in_the_history(web):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
         assert "<script>alert" not in body
         assert "<i>eve</i>" not in body
+
+
+def test_imported_versions_are_in_the_history(web, tmp_path):
+    from tests.support.prompt_archives import export_text, import_paths, populate, wipe_store
+
+    text_id, _ = populate()
+    archive = tmp_path / "prompts.json"
+    archive.write_text(export_text())
+    wipe_store()
+    import_paths(archive)
+    rows = activity_rows(text_of(web.get("/dashboard/activity/", {"action": "imported", "prompt": text_id})))
+    # An imported entry's actor is the version's own author (only version 1 names one).
+    assert [row.split(f"{text_id} ", 1)[1] for row in rows] == [
+        f"{author} imported version {n} · via import imported from prompts.json"
+        for author, n in (("anonymous", 3), ("anonymous", 2), ("ada", 1))
+    ]
+    assert "imported version 3" in flat(text_of(web.get(f"/dashboard/{text_id}/")))
