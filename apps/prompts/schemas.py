@@ -14,6 +14,7 @@ from apps.core.schemas import documented, id_pattern, page_size
 from apps.core.validation import invalid, missing
 from apps.files.selectors import validate_file_id
 from apps.prompts.keys import PROMPT_ID_RE
+from apps.prompts.records import HISTORY_ACTIONS
 
 MAX_PAGE_SIZE = 1000  # a listing with paging parameters (the selector checks it)
 
@@ -232,17 +233,7 @@ class VersionDeleted(Schema):
     deleted: bool = True
 
 
-HISTORY_ACTION = Literal[
-    "created",
-    "version_created",
-    "default_moved",
-    "label_moved",
-    "label_removed",
-    "version_deleted",
-    "deleted",
-    "move_refused",
-    "imported",
-]
+HISTORY_ACTION = Literal[HISTORY_ACTIONS]  # the actions apps.prompts.records defines
 
 
 class PromptHistoryEntry(Schema):

@@ -66,9 +66,10 @@ def validate_prompt_id(prompt_id: str, *, param: str = "prompt_id") -> None:
         )
 
 
-def _kv_call(fn, *args):
+def store_call(fn, *args, **kwargs):
+    """`fn(*args, **kwargs)` on the prompt store, a store that cannot be reached being a 503."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except KVBackendError as exc:
         raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
 
@@ -88,14 +89,14 @@ def latest_version(prompt_id: str) -> int | None:
     store = prompt_store()
 
     def exists(number: int) -> bool:
-        return _kv_call(store.get, version_key(prompt_id, number)) is not None
+        return store_call(store.get, version_key(prompt_id, number)) is not None
 
     start = _default_version(prompt_id)
     if start is None or not exists(start):
         start, end = prompt_range(prompt_id)
         versions = [
             int(s)
-            for k in _kv_call(store.keys_in_range, start, end)
+            for k in store_call(store.keys_in_range, start, end)
             if (parsed := parse_key(k)) and (s := parsed[1]).isdigit()
         ]
         return max(versions) if versions else None
@@ -110,7 +111,7 @@ def latest_version(prompt_id: str) -> int | None:
 
 
 def _default_version(prompt_id: str) -> int | None:
-    pointer = _kv_call(prompt_store().get, default_key(prompt_id))
+    pointer = store_call(prompt_store().get, default_key(prompt_id))
     return int(pointer) if pointer is not None and pointer.isdigit() else None
 
 
@@ -152,7 +153,7 @@ def prompt_labels(prompt_id: str) -> dict[str, int]:
     """The prompt's labels (`default` and `latest` aside) and the versions they point at."""
     start, end = label_range(prompt_id)
     labels = {}
-    for key, value in _kv_call(prompt_store().items_in_range, start, end):
+    for key, value in store_call(prompt_store().items_in_range, start, end):
         parsed = parse_label_key(key)
         if parsed and value.isdigit():
             labels[parsed[1]] = int(value)
@@ -171,7 +172,7 @@ def prompt_version_get(*, prompt_id: str, version: int, principal: Principal = A
     validate_prompt_id(prompt_id)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BadRequestError("Invalid value for 'version': must be an integer >= 1.", param="version")
-    raw = _kv_call(prompt_store().get, version_key(prompt_id, version))
+    raw = store_call(prompt_store().get, version_key(prompt_id, version))
     if raw is None:
         prompt_get(prompt_id=prompt_id, principal=principal)  # 404 unless the prompt exists and is visible
         raise NotFoundError(f"Prompt '{prompt_id}' has no version {version}.", param="version")
@@ -188,7 +189,7 @@ def _label_target(prompt_id: str, label: str, principal: Principal) -> int:
         newest = latest_version(prompt_id)
         store = prompt_store()
         while newest:
-            raw = _kv_call(store.get, version_key(prompt_id, newest))
+            raw = store_call(store.get, version_key(prompt_id, newest))
             if raw is not None and not _decode(raw, prompt_id, False).deleted:
                 return newest
             newest -= 1
@@ -211,7 +212,7 @@ def prompt_get(
         return prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
     validate_prompt_id(prompt_id)
     default = _default_version(prompt_id)
-    raw = _kv_call(prompt_store().get, version_key(prompt_id, default)) if default is not None else None
+    raw = store_call(prompt_store().get, version_key(prompt_id, default)) if default is not None else None
     if raw is None:
         raise _not_found(prompt_id)
     record = _visible(_decode(raw, prompt_id, True, _labels_of(prompt_labels(prompt_id), default)), principal)
@@ -249,8 +250,8 @@ def _visibility_first(prompt_id: str, principal: Principal) -> None:
     a deleted one's tombstone included, carries the owner) and the default pointer: the same two keys whether or
     not the prompt exists."""
     store = prompt_store()
-    first = _kv_call(store.get, version_key(prompt_id, 1))
-    pointer = _kv_call(store.get, default_key(prompt_id))
+    first = store_call(store.get, version_key(prompt_id, 1))
+    pointer = store_call(store.get, default_key(prompt_id))
     if first is None or pointer is None:
         raise _not_found(prompt_id)
     _visible(_decode(first, prompt_id, False), principal)
@@ -265,7 +266,7 @@ def prompt_versions_list(*, prompt_id: str, principal: Principal = ANONYMOUS) ->
     validate_prompt_id(prompt_id)
     _visibility_first(prompt_id, principal)
     start, end = prompt_range(prompt_id)
-    stored = _stored_prompts(_kv_call(prompt_store().items_in_range, start, end)).get(prompt_id)
+    stored = _stored_prompts(store_call(prompt_store().items_in_range, start, end)).get(prompt_id)
     if stored is None or not stored.records:
         raise _not_found(prompt_id)  # deleted since the first read
     labels = prompt_labels(prompt_id)
@@ -320,7 +321,7 @@ def _decoded_entry(raw: str) -> HistoryEntry | None:
 
 
 def _history_rows(start: str, end: str) -> list[HistoryEntry]:
-    entries = [e for _, raw in _kv_call(prompt_store().items_in_range, start, end) if (e := _decoded_entry(raw))]
+    entries = [e for _, raw in store_call(prompt_store().items_in_range, start, end) if (e := _decoded_entry(raw))]
     entries.reverse()  # newest first
     return entries
 
@@ -330,14 +331,14 @@ def _all_history() -> list[HistoryEntry]:
     move's record included, changes the generation in the same batch). An entry never changes, so a read after a
     write decodes only the new entries: open Activity pages refreshing after a change do not each decode it all."""
     store = prompt_store()
-    generation = _kv_call(store.get, GENERATION_KEY)
+    generation = store_call(store.get, GENERATION_KEY)
     slot = index_slots["prompts"]
     with slot.history_lock:
         cached = slot.history
         if cached is not None and generation is not None and cached[0] == generation:
             return cached[1]
         previous, decoded, entries = slot.history_entries, {}, []
-        for key, raw in _kv_call(store.items_in_range, HISTORY_START, HISTORY_END):
+        for key, raw in store_call(store.items_in_range, HISTORY_START, HISTORY_END):
             entry = previous.get(key) or _decoded_entry(raw)
             if entry is not None:
                 decoded[key] = entry
@@ -588,7 +589,7 @@ def _summarize(prompt_id: str, stored: _StoredPrompt, labels: dict[str, int]) ->
 
 def _all_labels(store: BaseKVStore) -> dict[str, dict[str, int]]:
     labels: dict[str, dict[str, int]] = {}
-    for key, value in _kv_call(store.items_in_range, LABELS_START, LABELS_END):
+    for key, value in store_call(store.items_in_range, LABELS_START, LABELS_END):
         parsed = parse_label_key(key)
         if parsed and value.isdigit():
             labels.setdefault(parsed[0], {})[parsed[1]] = int(value)
@@ -599,7 +600,7 @@ def _build_index(store: BaseKVStore, generation: str | None, slot: IndexSlot) ->
     previous = slot.summaries
     current: dict[str, tuple[tuple, PromptSummary]] = {}
     labels = _all_labels(store)
-    for prompt_id, stored in _stored_prompts(_kv_call(store.items_in_range, ALL_START, ALL_END)).items():
+    for prompt_id, stored in _stored_prompts(store_call(store.items_in_range, ALL_START, ALL_END)).items():
         if stored.default not in stored.records:
             continue  # llama-stack lists only prompts with a default pointer; so do we
         own = labels.get(prompt_id, {})
@@ -619,7 +620,7 @@ def _build_index(store: BaseKVStore, generation: str | None, slot: IndexSlot) ->
 
 def prompt_index() -> PromptIndex:
     store = prompt_store()
-    generation = _kv_call(store.get, GENERATION_KEY)
+    generation = store_call(store.get, GENERATION_KEY)
     slot = index_slots["prompts"]
     cached = slot.index
     if cached is not None and generation is not None and cached.generation == generation:
@@ -723,7 +724,7 @@ def prompt_dump(*, prompt_id: str) -> PromptDump | None:
     validate_prompt_id(prompt_id)
     store = prompt_store()
     start, end = prompt_range(prompt_id)
-    stored = _stored_prompts(_kv_call(store.items_in_range, start, end)).get(prompt_id)
+    stored = _stored_prompts(store_call(store.items_in_range, start, end)).get(prompt_id)
     if stored is None or stored.default is None or not stored.records:
         return None
     labels = prompt_labels(prompt_id)
@@ -737,7 +738,7 @@ def prompt_dump(*, prompt_id: str) -> PromptDump | None:
 def prompt_ids() -> list[str]:
     """Every prompt's id, in key order (read from keys only, so memory grows with the number of prompts, not with
     their content)."""
-    keys = _kv_call(prompt_store().keys_in_range, ALL_START, ALL_END)
+    keys = store_call(prompt_store().keys_in_range, ALL_START, ALL_END)
     return [parsed[0] for key in keys if (parsed := parse_key(key)) and parsed[1] == "default"]
 
 

@@ -21,7 +21,6 @@ from apps.core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    StoreUnavailableError,
 )
 from apps.core.events import publish
 from apps.core.principal import ANONYMOUS, Principal
@@ -51,12 +50,12 @@ from apps.prompts.selectors import (
     prompt_labels,
     prompt_store,
     prompt_version_get,
+    store_call,
     validate_label,
     validate_prompt_id,
 )
 from apps.prompts.templating import messages_text, validate_messages, validate_template
 from apps.prompts.transfer import ArchivePrompt, ArchiveVersion
-from apps.storage.kv import KVBackendError
 
 EVENTS_GROUP = "prompts"
 MAX_MESSAGE_CHARS = 1_000
@@ -125,17 +124,15 @@ def _write(
     deletes: tuple[str, ...] = (),
     delete_ranges: tuple[tuple[str, str], ...] = (),
 ) -> bool:
-    try:
-        return prompt_store().write_batch(
-            {**sets, GENERATION_KEY: new_generation()},
-            require_absent=require_absent,
-            require_present=require_present,
-            require_values=require_values,
-            deletes=deletes,
-            delete_ranges=delete_ranges,
-        )
-    except KVBackendError as exc:
-        raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
+    return store_call(
+        prompt_store().write_batch,
+        {**sets, GENERATION_KEY: new_generation()},
+        require_absent=require_absent,
+        require_present=require_present,
+        require_values=require_values,
+        deletes=deletes,
+        delete_ranges=delete_ranges,
+    )
 
 
 def prompt_create(
@@ -387,8 +384,8 @@ def prompt_version_delete(
     requires the default pointer and the labels' generation to be what was read before looking at them."""
     validate_prompt_id(prompt_id)
     store = prompt_store()
-    pointer = _kv_get(store, default_key(prompt_id))
-    labels_seen = _kv_get(store, labels_generation_key(prompt_id))
+    pointer = store_call(store.get, default_key(prompt_id))
+    labels_seen = store_call(store.get, labels_generation_key(prompt_id))
     record = prompt_version_get(prompt_id=prompt_id, version=version, principal=principal)
     current = _require(prompt_id, principal, "delete")
     pointing = ["default"] if record.is_default else []
@@ -421,13 +418,6 @@ def _moved_onto_deleted(prompt_id: str, version: int) -> NotFoundError:
     if latest_version(prompt_id) is None:
         return _gone(prompt_id)
     return NotFoundError(f"Prompt '{prompt_id}' version {version} was deleted.", param="version")
-
-
-def _kv_get(store, key: str) -> str | None:
-    try:
-        return store.get(key)
-    except KVBackendError as exc:
-        raise StoreUnavailableError(f"The prompt store is unavailable: {exc}") from exc
 
 
 def _in_use(prompt_id: str, version: int, pointing: list[str]) -> ConflictError:
