@@ -15,6 +15,7 @@ from pathlib import Path
 
 from apps.accounts.config import is_loopback_host
 from apps.core.config import ConfigError
+from apps.prompts.sources import SOURCES
 from stackadmin.config import RunConfig, load_config
 
 EXIT_CONFIG = 2
@@ -250,9 +251,11 @@ def cmd_prompts_export(args: argparse.Namespace) -> None:
 
 def _progress(done: int, total: int) -> None:
     """A progress line on a terminal (a long import says how far it is); nothing when stderr is a file."""
-    if sys.stderr.isatty() and total >= 20:
+    if sys.stderr.isatty() and total >= 20 and (done == total or done % max(1, total // 200) == 0):
         end = "\n" if done == total else ""
-        print(f"\rimporting {done}/{total} ({done * 100 // total}%)", end=end, file=sys.stderr, flush=True)
+        filled = done * 30 // total
+        bar = "#" * filled + "." * (30 - filled)
+        print(f"\rimporting [{bar}] {done}/{total} ({done * 100 // total}%)", end=end, file=sys.stderr, flush=True)
 
 
 def cmd_prompts_import(args: argparse.Namespace) -> None:
@@ -266,20 +269,28 @@ def cmd_prompts_import(args: argparse.Namespace) -> None:
         _fail(f"{exc}; nothing was imported", 1)
     for problem in invalid:
         print(f"stackadmin: skipped invalid prompt: {problem}", file=sys.stderr)
+    for path, prompt in prompts:
+        for note in prompt.notes:
+            _say(f"note: {transfer.source_label(path)}: prompt {prompt.prompt_id}: {note}")
     counts = dict.fromkeys(("created", "added", "skipped"), 0)
     verb = {"created": "would create", "added": "would add", "skipped": "would skip"} if args.dry_run else {}
     for done, (path, prompt) in enumerate(prompts, start=1):
         try:
             outcome = services.prompt_import(
-                prompt=prompt, on_conflict=args.on_conflict, owner=args.owner, source=path.name, dry_run=args.dry_run
+                prompt=prompt,
+                on_conflict=args.on_conflict,
+                owner=args.owner,
+                source=transfer.import_source(path, prompt),
+                dry_run=args.dry_run,
             )
         except StackAdminError as exc:
-            _fail(f"{path}: prompt {prompt.prompt_id}: {exc}", 1)
+            _fail(f"{transfer.shown(path)}: prompt {prompt.prompt_id}: {exc}", 1)
         counts[outcome.action] += 1
         if args.dry_run or args.verbose:
             versions = f" versions {', '.join(map(str, outcome.versions))}" if outcome.versions else ""
             reason = f" ({outcome.reason})" if outcome.reason else ""
-            _say(f"{verb.get(outcome.action, outcome.action)} {outcome.prompt_id}{versions}{reason}")
+            origin = f" [{prompt.origin}]" if prompt.origin else ""
+            _say(f"{verb.get(outcome.action, outcome.action)} {outcome.prompt_id}{origin}{versions}{reason}")
         _progress(done, len(prompts))
     summary = ", ".join(f"{n} {action}" for action, n in counts.items())
     note = " (dry run: nothing was written)" if args.dry_run else ""
@@ -295,8 +306,16 @@ def _prompts_parser(sub) -> None:
     export.add_argument("--prompt", action="append", metavar="ID", help="only this prompt (repeatable)")
     export.set_defaults(func=cmd_prompts_export)
 
-    imp = prompts.add_parser("import", help="import stackadmin exports or OpenAI prompt objects")
-    imp.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories of .json/.yaml files")
+    imp = prompts.add_parser(
+        "import", help="import stackadmin exports, OpenAI prompt objects, Langfuse exports, llama-stack/OGX stores"
+    )
+    imp.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="files (JSON/YAML, or a llama-stack/OGX SQLite file), directories of them, or an OGX/llama-stack "
+        "PostgreSQL URL (postgresql://...)",
+    )
     imp.add_argument("--config", help="run config YAML")
     imp.add_argument("--dry-run", action="store_true", help="say what would be created, added or skipped")
     imp.add_argument(
@@ -307,7 +326,7 @@ def _prompts_parser(sub) -> None:
         "(default), or stop",
     )
     imp.add_argument("--owner", help="the user who owns the prompts created (default: the export's owner)")
-    imp.add_argument("--from", dest="source", choices=("stackadmin", "openai"), help="default: detected")
+    imp.add_argument("--from", dest="source", choices=SOURCES, help="default: detected")
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid prompts, report the others")
     imp.add_argument("-v", "--verbose", action="store_true", help="one line per prompt")
     imp.set_defaults(func=cmd_prompts_import)

@@ -186,3 +186,36 @@ def test_export_of_one_prompt(store_on, archive):
     store.run("import", str(archive), str(OPENAI_SAMPLE))
     exported = json.loads(store.run("export", "--prompt", OPENAI_ID).stdout)
     assert [p["prompt_id"] for p in exported["prompts"]] == [OPENAI_ID]
+
+
+DATA = ROOT / "tests" / "prompts" / "data"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_llama_stack_and_ogx_stores_move_in_and_stay_put_on_a_second_run(store_on, kind):
+    """The real llama-stack 0.7.3 KV file and OGX 1.5.0 SQL store (tests/prompts/test_foreign_sources.py says how
+    they were written), as a user upgrading from either would run it."""
+    store = store_on(kind)
+    sources = [str(DATA / "llama-stack-0.7.3-kvstore.db"), str(DATA / "ogx-1.5.0-sql_store.db")]
+    dry = store.run("import", *sources, "--dry-run")
+    assert "would create pmpt_583e8031d88beb6931ac6411ba900e889c8faecc37131280 [llama-stack 0.7 KV store]" in dry.stdout
+    assert "would create pmpt_4c2f98c784929d634ef0f1c76ce0fb7ab8594058994d296a [OGX 1.5 prompts table]" in dry.stdout
+    assert store.export() == empty_export()
+    first = store.run("import", *sources)
+    assert first.returncode == 0, first.stderr
+    assert "4 created, 0 added, 0 skipped; 0 invalid" in first.stderr
+    again = store.run("import", *sources)
+    assert "0 created, 0 added, 4 skipped" in again.stderr
+    exported = {p["prompt_id"]: p for p in json.loads(store.export())["prompts"]}
+    moved = exported["pmpt_583e8031d88beb6931ac6411ba900e889c8faecc37131280"]
+    assert (moved["default"], len(moved["versions"])) == (1, 3)
+
+
+def test_langfuse_export_says_what_it_left_behind(store_on):
+    store = store_on()
+    result = store.run("import", str(DATA / "langfuse_prompts.json"), "--verbose")
+    assert result.returncode == 0, result.stderr
+    assert "[Langfuse prompt 'movie-critic'] versions 1, 2, 3, 4" in result.stdout
+    assert "config keys not carried over (not model settings): supported_languages" in result.stdout
+    prompts = json.loads(store.export())["prompts"]
+    assert sorted(p["labels"].get("production") for p in prompts) == [1, 2]

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from apps.core.errors import StackAdminError
 from apps.core.model_settings import SETTING_NAMES, settings_given
+from apps.prompts import sources
 from apps.prompts.keys import LABEL_RE, PROMPT_ID_RE
 from apps.prompts.records import PromptVersion
 from apps.prompts.schemas import PromptMessages
@@ -34,8 +35,9 @@ from apps.prompts.templating import messages_text, validate_messages, validate_t
 
 FORMAT = "stackadmin.prompts"
 FORMAT_VERSION = 1
-SOURCES = ("stackadmin", "openai")
+SOURCES = sources.SOURCES
 MAX_MESSAGE_CHARS = 1_000
+ARCHIVE_SUFFIXES = (".json", ".yaml", ".yml", ".db", ".sqlite", ".sqlite3")
 _MESSAGES = TypeAdapter(PromptMessages)
 
 
@@ -68,6 +70,10 @@ class ArchivePrompt(BaseModel):
     owner_principal: str = ""
     access_attributes: dict[str, list[str]] | None = None
     versions: list[ArchiveVersion] = Field(min_length=1)
+    # Where a foreign source's prompt came from ("Langfuse prompt 'support/agent'") and what of it was left behind;
+    # neither is stored nor exported.
+    origin: str = Field("", exclude=True)
+    notes: list[str] = Field(default_factory=list, exclude=True)
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -124,17 +130,34 @@ def write_document(out: IO[str], documents: Iterable[dict], fmt: str) -> int:
 
 
 # ------------------------------------------------------------------------------------------ reading
-def archive_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The files to import: each path, or a directory's .json/.yaml/.yml files in name order."""
-    files: list[Path] = []
-    for path in map(Path, paths):
+def archive_files(paths: Iterable[str | Path]) -> list[Path | str]:
+    """The sources to import: each file; a directory's .json/.yaml/.yml/.db/.sqlite files in name order; a
+    PostgreSQL URL as given."""
+    files: list[Path | str] = []
+    for given in paths:
+        if isinstance(given, str) and sources.is_postgres_url(given):
+            files.append(given)
+            continue
+        path = Path(given)
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
+            files += sorted(p for p in path.iterdir() if p.suffix in ARCHIVE_SUFFIXES and p.is_file())
         elif path.is_file():
             files.append(path)
         else:
             raise TransferError(f"{path}: no such file or directory")
     return files
+
+
+def source_label(path: Path | str) -> str:
+    """How an imported version's history names its source: the file's name, or the URL without its password."""
+    return path.name if isinstance(path, Path) else shown(path)
+
+
+def import_source(path: Path | str, prompt: ArchivePrompt) -> str:
+    """What an imported version's history says it came from: the source, and the foreign prompt when there is one
+    ("langfuse.json (Langfuse prompt 'support/agent')")."""
+    label = source_label(path)
+    return f"{label} ({prompt.origin})" if prompt.origin else label
 
 
 def load_file(path: Path) -> Any:
@@ -154,27 +177,30 @@ def load_file(path: Path) -> Any:
 
 
 def detect(content: Any) -> str | None:
-    """`stackadmin` or `openai` from the content's shape, else None."""
+    """The format of parsed JSON/YAML content: `stackadmin`, or a foreign one (apps.prompts.sources), else None."""
     if isinstance(content, dict) and "format" in content:
         return "stackadmin" if content.get("format") == FORMAT else None
-    if isinstance(content, dict) and isinstance(content.get("data"), list):  # OpenAI's list envelope
-        content = content["data"]
-    items = content if isinstance(content, list) else [content]
-    if items and all(isinstance(i, dict) and str(i.get("id", "")).startswith("pmpt_") for i in items):
-        return "openai"
-    return None
+    return sources.detect(content)
 
 
 def raw_prompts(path: Path, content: Any, source: str | None = None) -> list[dict]:
-    """The archive entries of one file's content (OpenAI objects converted), not yet checked."""
+    """The archive entries of one file's parsed content (foreign formats converted), not yet checked."""
     kind = source or detect(content)
     if kind is None:
         raise TransferError(
-            f'{path}: unknown format: expected a stackadmin export ({{"format": "{FORMAT}", ...}}) or OpenAI '
-            'prompt objects ({"id": "pmpt_...", "version": ...}, or a list of them)'
+            f'{path}: unknown format: expected a stackadmin export ({{"format": "{FORMAT}", ...}}), OpenAI prompt '
+            'objects ({"id": "pmpt_...", "version": ...}, or a list of them), a Langfuse prompt export (a list of '
+            '{"name", "prompt", "version", ...}), or a llama-stack/OGX SQLite file'
         )
-    if kind == "openai":
-        return openai_prompts(path, content)
+    try:
+        if kind == "openai":
+            return sources.openai_prompts(content)
+        if kind == "langfuse":
+            return sources.langfuse_prompts(content)
+    except sources.SourceError as exc:
+        raise TransferError(f"{path}: {exc}") from None
+    if kind in sources.STORE_SOURCES:
+        raise TransferError(f"{path}: a {kind} source is a database (SQLite file or PostgreSQL URL), not JSON/YAML")
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise TransferError(f'{path}: not a stackadmin export (no "format": "{FORMAT}")')
     if content.get("version") != FORMAT_VERSION:
@@ -185,69 +211,43 @@ def raw_prompts(path: Path, content: Any, source: str | None = None) -> list[dic
     return prompts
 
 
-# ------------------------------------------------------------------------------------------ OpenAI prompt objects
-def openai_prompts(path: Path, content: Any) -> list[dict]:
-    """OpenAI prompt versions, grouped by id, as archive entries (versions keep their numbers)."""
-    if isinstance(content, dict) and isinstance(content.get("data"), list):
-        content = content["data"]
-    items = content if isinstance(content, list) else [content]
-    grouped: dict[str, list[dict]] = {}
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise TransferError(f"{path}: item {index}: expected an OpenAI prompt object with an 'id'")
-        grouped.setdefault(item["id"], []).append(item)
-    return [_openai_prompt(path, prompt_id, objects) for prompt_id, objects in grouped.items()]
+def source_entries(path: Path | str, source: str | None = None) -> list[dict]:
+    """The archive entries of one source: a file (JSON/YAML, or a llama-stack/OGX SQLite database) or a
+    PostgreSQL URL (llama-stack's KV table and/or OGX's prompts table)."""
+    try:
+        if isinstance(path, str) and sources.is_postgres_url(path):
+            return sources.postgres_prompts(path, _store_kind(path, source))
+        if sources.is_sqlite(Path(path)):
+            return sources.sqlite_prompts(Path(path), _store_kind(path, source))
+    except sources.SourceError as exc:
+        raise TransferError(f"{shown(path)}: {exc}") from None
+    return raw_prompts(Path(path), load_file(Path(path)), source)
 
 
-def _openai_version(path: Path, prompt_id: str, item: dict) -> int:
-    raw = item.get("version", 1)
-    number = str(raw).strip()
-    if isinstance(raw, bool) or not number.isdigit() or int(number) < 1:
-        raise TransferError(f"{path}: prompt {prompt_id}: version {raw!r} is not a whole number >= 1")
-    return int(number)
+def _store_kind(path: Path | str, source: str | None) -> str | None:
+    if source not in (None, *sources.STORE_SOURCES):
+        raise TransferError(f"{shown(path)}: a database; --from {source} reads JSON/YAML (use llama-stack or ogx)")
+    return source
 
 
-def _openai_prompt(path: Path, prompt_id: str, objects: list[dict]) -> dict:
-    numbered = sorted(((_openai_version(path, prompt_id, o), o) for o in objects), key=lambda pair: pair[0])
-    defaults = [number for number, o in numbered if o.get("is_default") is True]
-    return {
-        "prompt_id": prompt_id,
-        "default": defaults[-1] if defaults else numbered[-1][0],
-        "versions": [_openai_content(number, o) for number, o in numbered],
-    }
+def shown(path: Path | str) -> str:
+    """A source as errors name it: a PostgreSQL URL without its password."""
+    text = str(path)
+    if isinstance(path, str) and sources.is_postgres_url(text):
+        from urllib.parse import urlsplit
 
-
-def _openai_variables(variables: Any) -> Any:
-    """OpenAI shows variables as a mapping of name to an example value, or as a list of names; only names stay."""
-    if isinstance(variables, Mapping):
-        return list(variables)
-    if isinstance(variables, list):
-        return [v.get("name") if isinstance(v, Mapping) else v for v in variables]
-    return [] if variables is None else variables
-
-
-def _openai_content(number: int, item: dict) -> dict:
-    messages = item.get("messages", item.get("input"))
-    instructions = item.get("instructions", item.get("prompt"))
-    if isinstance(messages, list) and isinstance(instructions, str):
-        messages = [{"role": "developer", "content": instructions}, *messages]
-    created = item.get("created_at")
-    return {
-        "version": number,
-        "prompt": None if messages is not None else instructions,
-        "messages": messages,
-        "variables": _openai_variables(item.get("variables")),
-        "settings": {name: item[name] for name in SETTING_NAMES if item.get(name) is not None},
-        "created_at": created if isinstance(created, int | float) and not isinstance(created, bool) else None,
-        "created_by": item.get("created_by"),
-        "message": item.get("description") or item.get("message"),
-    }
+        parts = urlsplit(text)
+        if parts.password:
+            return text.replace(f":{parts.password}@", ":***@", 1)
+    return text
 
 
 # ------------------------------------------------------------------------------------------ checks
 def _where(path: Path, entry: Any) -> str:
     prompt_id = entry.get("prompt_id") if isinstance(entry, dict) else None
-    return f"{path}: prompt {prompt_id}" if prompt_id else f"{path}: a prompt without 'prompt_id'"
+    origin = entry.get("origin") if isinstance(entry, dict) else None
+    where = f"{shown(path)}: prompt {prompt_id}" if prompt_id else f"{shown(path)}: a prompt without 'prompt_id'"
+    return f"{where} ({origin})" if origin and isinstance(origin, str) else where
 
 
 def _pydantic_problem(exc: ValidationError) -> str:
@@ -256,7 +256,7 @@ def _pydantic_problem(exc: ValidationError) -> str:
     return f"{at}: {error['msg']}" if at else error["msg"]
 
 
-def check_prompt(path: Path, entry: Any) -> ArchivePrompt:
+def check_prompt(path: Path | str, entry: Any) -> ArchivePrompt:
     """`entry` as an ArchivePrompt whose every version meets the rules of `/v1`, or a TransferError naming where."""
     where = _where(path, entry)
     try:
@@ -306,19 +306,20 @@ def _checked_version(where: str, v: ArchiveVersion) -> ArchiveVersion:
 
 def read_archives(
     paths: Iterable[str | Path], *, source: str | None = None, skip_invalid: bool = False
-) -> tuple[list[tuple[Path, ArchivePrompt]], list[str]]:
-    """Every prompt of every file, checked: (file, prompt) pairs, and the problems of the prompts skipped (only
-    with `skip_invalid`; otherwise the first problem is raised and nothing is returned to import)."""
-    found: list[tuple[Path, ArchivePrompt]] = []
+) -> tuple[list[tuple[Path | str, ArchivePrompt]], list[str]]:
+    """Every prompt of every source (apps.prompts.transfer.source_entries), checked: (source, prompt) pairs, and
+    the problems of the prompts skipped (only with `skip_invalid`; otherwise the first problem is raised and
+    nothing is returned to import). A source is a Path, or a PostgreSQL URL as given."""
+    found: list[tuple[Path | str, ArchivePrompt]] = []
     skipped: list[str] = []
-    seen: dict[str, Path] = {}
+    seen: dict[str, Path | str] = {}
     for path in archive_files(paths):
-        for entry in raw_prompts(path, load_file(path), source):
+        for entry in source_entries(path, source):
             try:
                 prompt = check_prompt(path, entry)
                 if prompt.prompt_id in seen:
                     also = seen[prompt.prompt_id]
-                    raise TransferError(f"{path}: prompt {prompt.prompt_id}: duplicate id (also in {also})")
+                    raise TransferError(f"{_where(path, entry)}: duplicate id (also in {shown(also)})")
             except TransferError as exc:
                 if not skip_invalid:
                     raise

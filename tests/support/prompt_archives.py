@@ -16,7 +16,7 @@ def export_text(fmt: str = "json") -> str:
 
 def import_paths(*paths, **options) -> list[services.ImportOutcome]:
     prompts, _ = transfer.read_archives(paths, source=options.pop("source", None))
-    return [services.prompt_import(prompt=p, source=path.name, **options) for path, p in prompts]
+    return [services.prompt_import(prompt=p, source=transfer.import_source(path, p), **options) for path, p in prompts]
 
 
 def wipe_store() -> None:
