@@ -710,12 +710,14 @@ def prompt_list_json(*, principal: Principal = ANONYMOUS) -> bytes:
 # ------------------------------------------------------------------------------------------ export
 @dataclass(frozen=True)
 class PromptDump:
-    """Everything the store holds of one prompt: every version (deleted ones as such), the default and labels."""
+    """Everything the store holds of one prompt: every version (deleted ones as such), the default, labels and
+    history (oldest first)."""
 
     prompt_id: str
     default: int
     labels: dict[str, int]
     versions: list[PromptVersion]
+    history: list[HistoryEntry] = field(default_factory=list)
 
 
 def prompt_dump(*, prompt_id: str) -> PromptDump | None:
@@ -732,7 +734,9 @@ def prompt_dump(*, prompt_id: str) -> PromptDump | None:
         _decode(raw, prompt_id, number == stored.default, _labels_of(labels, number))
         for number, raw in sorted(stored.records.items())
     ]
-    return PromptDump(prompt_id=prompt_id, default=stored.default, labels=labels, versions=versions)
+    history = _history_rows(*history_range(prompt_id))
+    history.reverse()  # oldest first
+    return PromptDump(prompt_id=prompt_id, default=stored.default, labels=labels, versions=versions, history=history)
 
 
 def prompt_ids() -> list[str]:

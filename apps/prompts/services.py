@@ -513,6 +513,17 @@ def _import_history(prompt_id: str, number: int, v: ArchiveVersion, owner: str, 
     return dict.fromkeys(history_keys(prompt_id, stamp), encode_history(entry))
 
 
+def _archived_history(prompt: ArchivePrompt, owner: str, attributes: dict | None) -> dict[str, str]:
+    """A new prompt's exported history, under its original stamps (so importing it twice writes the same keys)."""
+    sets: dict[str, str] = {}
+    for e in prompt.history:
+        entry = HistoryEntry(
+            **e.model_dump(), prompt_id=prompt.prompt_id, owner_principal=owner, access_attributes=attributes
+        )
+        sets.update(dict.fromkeys(history_keys(prompt.prompt_id, e.stamp), encode_history(entry)))
+    return sets
+
+
 def _version_sets(prompt_id: str, placed: list[tuple[int, ArchiveVersion]], owner: str, attributes, source: str):
     sets: dict[str, str] = {}
     for number, v in placed:
@@ -531,6 +542,7 @@ def _import_new(prompt: ArchivePrompt, owner: str | None, source: str, dry_run: 
     if dry_run:
         return outcome
     sets = _version_sets(pid, placed, principal, attributes, source)
+    sets.update(_archived_history(prompt, principal, attributes))
     sets[default_key(pid)] = str(prompt.default)
     sets.update({label_key(pid, label): str(number) for label, number in prompt.labels.items()})
     keys = (default_key(pid), *(version_key(pid, n) for n, _ in placed))

@@ -20,7 +20,7 @@ import json
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -29,7 +29,7 @@ from apps.core.errors import StackAdminError
 from apps.core.model_settings import SETTING_NAMES, settings_given
 from apps.prompts import sources
 from apps.prompts.keys import LABEL_RE, PROMPT_ID_RE
-from apps.prompts.records import PromptVersion
+from apps.prompts.records import HISTORY_ACTIONS, HistoryEntry, PromptVersion
 from apps.prompts.schemas import PromptMessages
 from apps.prompts.templating import messages_text, validate_messages, validate_template
 
@@ -37,6 +37,8 @@ FORMAT = "stackadmin.prompts"
 FORMAT_VERSION = 1
 SOURCES = sources.SOURCES
 MAX_MESSAGE_CHARS = 1_000
+MAX_HISTORY_NAME_CHARS = 200
+HISTORY_ID_PATTERN = r"^phe_[0-9]{20}[0-9a-f]{8}$"
 ARCHIVE_SUFFIXES = (".json", ".yaml", ".yml", ".db", ".sqlite", ".sqlite3")
 _MESSAGES = TypeAdapter(PromptMessages)
 
@@ -59,6 +61,27 @@ class ArchiveVersion(BaseModel):
     deleted: bool = False
 
 
+class ArchiveHistory(BaseModel):
+    """One history entry as exported (apps.prompts.records.HistoryEntry without the prompt and owner it belongs to)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=HISTORY_ID_PATTERN)
+    action: Literal[HISTORY_ACTIONS]  # type: ignore[valid-type]
+    created_at: float
+    actor: str | None = Field(None, max_length=MAX_HISTORY_NAME_CHARS)
+    via: str | None = Field(None, max_length=MAX_HISTORY_NAME_CHARS)
+    version: int | None = Field(None, ge=1)
+    from_version: int | None = Field(None, ge=1)
+    label: str | None = Field(None, pattern=LABEL_RE.pattern)
+    message: str | None = Field(None, max_length=MAX_MESSAGE_CHARS)
+
+    @property
+    def stamp(self) -> str:
+        """The entry's key stamp (apps.prompts.keys.new_history_stamp), from its id."""
+        return f"{self.id[4:24]}-{self.id[24:]}"
+
+
 class ArchivePrompt(BaseModel):
     """One prompt as an archive holds it, after `check_prompt`: content in the stored form."""
 
@@ -70,6 +93,7 @@ class ArchivePrompt(BaseModel):
     owner_principal: str = ""
     access_attributes: dict[str, list[str]] | None = None
     versions: list[ArchiveVersion] = Field(min_length=1)
+    history: list[ArchiveHistory] = Field(default_factory=list)
     # Where a foreign source's prompt came from ("Langfuse prompt 'support/agent'") and what of it was left behind;
     # neither is stored nor exported.
     origin: str = Field("", exclude=True)
@@ -77,8 +101,16 @@ class ArchivePrompt(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------ export
-def prompt_document(*, prompt_id: str, default: int, labels: Mapping[str, int], versions: Iterable[PromptVersion]):
-    """One stored prompt (every version, deleted ones as such) as its archive entry."""
+def prompt_document(
+    *,
+    prompt_id: str,
+    default: int,
+    labels: Mapping[str, int],
+    versions: Iterable[PromptVersion],
+    history: Iterable[HistoryEntry] = (),
+):
+    """One stored prompt (every version, deleted ones as such, and its history, oldest first) as its archive
+    entry."""
     versions = list(versions)
     first = versions[0]
     return {
@@ -88,6 +120,13 @@ def prompt_document(*, prompt_id: str, default: int, labels: Mapping[str, int], 
         "owner_principal": first.owner_principal,
         "access_attributes": first.access_attributes,
         "versions": [_version_document(v) for v in versions],
+        "history": [_history_document(e) for e in history],
+    }
+
+
+def _history_document(entry: HistoryEntry) -> dict:
+    return {name: value for name, value in entry.as_api().items() if name not in ("object", "prompt_id")} | {
+        "created_at": entry.created_at
     }
 
 
@@ -271,6 +310,7 @@ def check_prompt(path: Path | str, entry: Any) -> ArchivePrompt:
         problem = f"version {missing[0]} is missing" if missing else "a version number appears twice"
         raise TransferError(f"{where}: versions must be numbered 1..N without gaps: {problem}")
     versions = [_checked_version(where, v) for v in prompt.versions]
+    _check_history(where, prompt.history, len(versions))
     live = {v.version for v in versions if not v.deleted}
     for label, number in {"default": prompt.default, **prompt.labels}.items():
         if not LABEL_RE.match(label) or label == "latest":
@@ -278,6 +318,17 @@ def check_prompt(path: Path | str, entry: Any) -> ArchivePrompt:
         if number not in live:
             raise TransferError(f"{where}: label {label!r} points at version {number}, which is missing or deleted")
     return prompt.model_copy(update={"versions": versions})
+
+
+def _check_history(where: str, history: list[ArchiveHistory], latest: int) -> None:
+    seen: set[str] = set()
+    for entry in history:
+        if entry.id in seen:
+            raise TransferError(f"{where}: history entry {entry.id} appears twice")
+        seen.add(entry.id)
+        for number in (entry.version, entry.from_version):
+            if number is not None and number > latest:
+                raise TransferError(f"{where}: history entry {entry.id} names version {number}, which is missing")
 
 
 def _checked_version(where: str, v: ArchiveVersion) -> ArchiveVersion:
@@ -334,7 +385,11 @@ def iter_documents(dumps: Iterable[Any]) -> Iterator[dict]:
     """Archive entries of selector dumps (apps.prompts.selectors.PromptDump), lazily."""
     for dump in dumps:
         yield prompt_document(
-            prompt_id=dump.prompt_id, default=dump.default, labels=dump.labels, versions=dump.versions
+            prompt_id=dump.prompt_id,
+            default=dump.default,
+            labels=dump.labels,
+            versions=dump.versions,
+            history=dump.history,
         )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+
+import yaml
 
 from apps.prompts import selectors, services, transfer
 from apps.storage.kv import kv_stores
@@ -12,6 +15,40 @@ def export_text(fmt: str = "json") -> str:
     out = io.StringIO()
     transfer.write_document(out, transfer.iter_documents(selectors.prompts_dump()), fmt)
     return out.getvalue()
+
+
+def _parsed(text: str, fmt: str) -> dict:
+    return yaml.safe_load(text) if fmt == "yaml" else json.loads(text)
+
+
+def _written(documents: list[dict], fmt: str) -> str:
+    out = io.StringIO()
+    transfer.write_document(out, documents, fmt)
+    return out.getvalue()
+
+
+def without_added_imports(after: str, before: str, fmt: str = "json") -> str:
+    """The round trip's documented normalisation: `after` (an export of a store `before` was imported into)
+    without the history entries the import added (one per version per import: several for a store moved twice),
+    which must each be an `imported` entry."""
+    kept = {p["prompt_id"]: {e["id"] for e in p.get("history", ())} for p in _parsed(before, fmt)["prompts"]}
+    prompts = _parsed(after, fmt)["prompts"]
+    for prompt in prompts:
+        known = kept.get(prompt["prompt_id"], set())
+        added = [e for e in prompt["history"] if e["id"] not in known]
+        assert all(e["action"] == "imported" and e["via"] == "import" for e in added), added
+        assert {e["version"] for e in added} == {v["version"] for v in prompt["versions"]}, added  # once per import
+        prompt["history"] = [e for e in prompt["history"] if e["id"] in known]
+    return _written(prompts, fmt)
+
+
+def without_history(text: str, fmt: str = "json") -> str:
+    """An export without its history entries (to compare two imports of the same prompts, each of which stamps
+    its own `imported` entries)."""
+    prompts = _parsed(text, fmt)["prompts"]
+    for prompt in prompts:
+        prompt["history"] = []
+    return _written(prompts, fmt)
 
 
 def import_paths(*paths, **options) -> list[services.ImportOutcome]:
