@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 
 from apps.core.access import allowed, read_predicate
 from apps.core.errors import BadRequestError, NotFoundError, StoreUnavailableError
+from apps.core.handlers import RunConfigHandler
 from apps.core.http import dumps
 from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
@@ -45,15 +46,41 @@ from apps.prompts.keys import (
 )
 from apps.prompts.records import HistoryEntry, PromptVersion, decode_history, decode_record, versions_body
 from apps.prompts.templating import Rendering, render, render_message
-from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
+from apps.storage.kv import BaseKVStore, KVBackendError, kv_stores
 
 logger = logging.getLogger("apps.prompts")
 T = TypeVar("T")
 MAX_HISTORY_PAGE = 100
 
 
+class _PromptStores(RunConfigHandler[str, BaseKVStore]):
+    """The prompts store, in the key layout its data was written in. llama-stack 0.7.3 wrote prompt records
+    without the store's namespace (`prompts:v1:{id}:{n}` for namespace `prompts`), where later llama-stack
+    releases and stackadmin write `prompts:prompts:v1:{id}:{n}`: a store that holds no prompts under its namespace
+    but holds llama-stack's without it is served (and written) without it, so a 0.7.3 `kvstore.db` works in place.
+    Decided once per process and run config, from two small reads; the instances belong to `kv_stores`."""
+
+    def create(self, key: str) -> BaseKVStore:
+        store = kv_stores[key]
+        if store.namespace is None or store.get(GENERATION_KEY) is not None or store.keys_in_range(ALL_START, ALL_END):
+            return store
+        bare = kv_stores.bare(key)
+        if not bare.keys_in_range(ALL_START, ALL_END):
+            return store
+        logger.warning(
+            "stackadmin: the %r store holds llama-stack 0.7 prompts without its namespace prefix %r; serving them "
+            "in that layout",
+            key,
+            store.namespace,
+        )
+        return bare
+
+
+_prompt_stores = _PromptStores()
+
+
 def prompt_store() -> BaseKVStore:
-    return kv_store("prompts")
+    return store_call(_prompt_stores.__getitem__, "prompts")
 
 
 def validate_prompt_id(prompt_id: str, *, param: str = "prompt_id") -> None:
