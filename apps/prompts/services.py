@@ -719,6 +719,10 @@ class ImportRow:
     def problem(self) -> bool:
         return self.action in ("refused", "failed", "invalid")
 
+    @property
+    def written(self) -> bool:
+        return self.action in ("created", "added")
+
 
 @dataclass(frozen=True)
 class ImportReport:
@@ -734,8 +738,13 @@ class ImportReport:
     def applied(self) -> bool:
         return not self.dry_run and not self.held_back
 
-    def count(self, action: str) -> int:
-        return sum(1 for row in self.rows if row.action == action)
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many prompts were (would be) created, added to, skipped, and how many rows are problems."""
+        counts = dict.fromkeys(("created", "added", "skipped", "problems"), 0)
+        for row in self.rows:
+            counts["problems" if row.problem else row.action] += 1
+        return counts
 
 
 _PROBLEM_PROMPT = re.compile(r": prompt (\S+?)(?: version \d+)?: ")
