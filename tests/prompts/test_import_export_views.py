@@ -299,3 +299,76 @@ def test_export_needs_a_signed_in_user(client):
     response = client.get("/dashboard/export/")
     assert response.status_code == 302
     assert response["Location"].startswith("/dashboard/login/")
+
+
+# ------------------------------------------------------------------------------------------ the admin
+def test_admin_changelist_offers_import_and_export(admin_client):
+    services.prompt_create(text="one")
+    page = text_of(admin_client.get("/admin/prompts/prompt/"))
+    assert 'href="/admin/prompts/prompt/import/"' in page
+    assert 'id="export-all"' in page
+    assert 'name="prompt"' in page  # a box to tick per prompt, for "Export selected"
+    assert 'id="import-form"' in text_of(admin_client.get("/admin/prompts/prompt/import/"))
+
+
+def test_admin_import_keeps_the_archives_owners(admin_client, admin_user):
+    archive, text_id, _ = two_prompts_archive(owner="ada")
+    preview = text_of(
+        admin_client.post("/admin/prompts/prompt/import/", upload(archive, action="preview", keep_owners="on"))
+    )
+    assert "nothing has been written yet" in preview
+    assert "To import it, choose the file again above" in preview
+    assert ids() == []
+    done = admin_client.post(
+        "/admin/prompts/prompt/import/", upload(archive, action="import", keep_owners="on"), headers=hx("import-result")
+    )
+    body = assert_partial(done, "import-result")
+    assert "Imported my prompts.json." in body
+    assert f'href="/admin/prompts/prompt/{text_id}/change/"' in body
+    assert selectors.prompt_dump(prompt_id=text_id).versions[0].owner_principal == "ada"
+    entries = selectors.prompt_history(prompt_id=text_id, limit=10).data
+    assert {e.via for e in entries} == {f"admin import by {admin_user.username}"}
+
+
+def test_admin_import_can_make_the_operator_the_owner(admin_client, admin_user):
+    archive, text_id, _ = two_prompts_archive(owner="ada")
+    admin_client.post("/admin/prompts/prompt/import/", upload(archive, action="import"))  # keep_owners unticked
+    assert selectors.prompt_dump(prompt_id=text_id).versions[0].owner_principal == admin_user.username
+
+
+def test_admin_import_adds_to_anyones_prompt(settings, admin_client, tmp_path):
+    settings.STACKADMIN_AUTH_ENABLED = True
+    archive, text_id, _ = two_prompts_archive()
+    bob_file_text = only(archive, text_id, versions=1)
+    bob_file = tmp_path / "bob.json"
+    bob_file.write_text(bob_file_text)
+    services.prompts_import(paths=[bob_file], principal=Principal("bob"))
+    assert selectors.prompt_dump(prompt_id=text_id).versions[0].owner_principal == "bob"
+    body = text_of(admin_client.post("/admin/prompts/prompt/import/", upload(only(archive, text_id), action="import")))
+    assert "new version 2" in rows(body)[text_id]
+    assert [v.version for v in selectors.prompt_versions_list(prompt_id=text_id)] == [1, 2]
+
+
+def test_admin_import_checks_csrf_and_staff(admin_user, client, alice):
+    archive, _, _ = two_prompts_archive()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(admin_user)
+    assert strict.post("/admin/prompts/prompt/import/", upload(archive, action="import")).status_code == 403
+    client.force_login(alice)  # not staff
+    assert client.post("/admin/prompts/prompt/import/", upload(archive, action="import")).status_code == 302
+    assert ids() == []
+
+
+def test_admin_export_all_or_the_selected(admin_client):
+    archive, _, chat_id = two_prompts_archive()
+    admin_client.post("/admin/prompts/prompt/import/", upload(archive, action="import", keep_owners="on"))
+    response = admin_client.get("/admin/prompts/prompt/export/")
+    assert response["Content-Disposition"].startswith('attachment; filename="prompts-')
+    assert download(response) == export_text()
+    selected = json.loads(
+        download(admin_client.get("/admin/prompts/prompt/export/", {"selected": "1", "prompt": [chat_id]}))
+    )
+    assert [p["prompt_id"] for p in selected["prompts"]] == [chat_id]
+    nothing = admin_client.get("/admin/prompts/prompt/export/", {"selected": "1"})
+    assert nothing.status_code == 302
+    assert "Tick the prompts to export first." in text_of(admin_client.get(nothing["Location"]))
