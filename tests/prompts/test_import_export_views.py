@@ -79,7 +79,7 @@ def test_preview_then_import(web, private_tmp):
     assert "choose the file again" not in preview  # with htmx the file stays chosen
     assert rows(preview) == {
         text_id: f"{text_id} my prompts.json new prompt versions 1\u20132 none",
-        chat_id: f"{chat_id} my prompts.json new prompt versions 1 none",
+        chat_id: f"{chat_id} my prompts.json new prompt version 1 none",
     }
     assert ids() == []
     done = assert_partial(
