@@ -809,10 +809,13 @@ def prompts_import(
     held_back = ""
     if invalid and not skip_invalid:
         held_back = "The file has invalid prompts: nothing is imported unless invalid prompts are skipped."
-    elif on_conflict == "fail" and not dry_run:
-        checked = _import_rows(prompts, stop_on_failure=True, dry_run=True, **options)
-        if any(row.action == "failed" for row in checked):
-            held_back = "A prompt conflicts with the one stored (on conflict: fail): nothing was imported."
-            return ImportReport((*checked, *invalid), dry_run, held_back)
-    rows = _import_rows(prompts, stop_on_failure=on_conflict == "fail", dry_run=dry_run or bool(held_back), **options)
-    return ImportReport((*rows, *invalid), dry_run, held_back)
+    check_first = on_conflict == "fail" and not held_back
+    if dry_run or held_back or check_first:
+        rows = _import_rows(prompts, stop_on_failure=False, dry_run=True, **options)
+        if check_first and any(row.action == "failed" for row in rows):
+            held_back = "A prompt conflicts with the one stored (on conflict: fail): nothing is imported."
+        if dry_run or held_back:
+            return ImportReport((*rows, *invalid), dry_run, held_back)
+    # A conflict that appears only now (a concurrent write) stops a `fail` import where it is.
+    rows = _import_rows(prompts, stop_on_failure=on_conflict == "fail", dry_run=False, **options)
+    return ImportReport((*rows, *invalid), dry_run)

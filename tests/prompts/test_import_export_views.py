@@ -127,9 +127,12 @@ def test_on_conflict_fail_imports_nothing(web):
     web.post("/dashboard/import/", upload(only(archive, text_id), action="import"))
     changed = archive.replace("Hi {{ name }}!", "Hey {{ name }}!")
     body = text_of(web.post("/dashboard/import/", upload(changed, on_conflict="fail", action="import")))
-    assert "A prompt conflicts with the one stored (on conflict: fail): nothing was imported." in body
+    assert "A prompt conflicts with the one stored (on conflict: fail): nothing is imported." in body
     assert "its version 2 differs from the imported one" in rows(body)[text_id]
+    assert "new prompt" in rows(body)[chat_id]  # had it not been for the conflict
     assert chat_id not in ids()
+    preview = text_of(web.post("/dashboard/import/", upload(changed, on_conflict="fail", action="preview")))
+    assert "nothing is imported" in preview
 
 
 def test_an_invalid_file_says_why_and_imports_nothing(web, private_tmp):
