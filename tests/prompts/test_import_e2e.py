@@ -215,3 +215,35 @@ def test_export_downloads_what_the_list_shows(open_page, server, tmp_path):
     everything = json.loads(Path(caught.value.path()).read_text())
     assert pid in [p["prompt_id"] for p in everything["prompts"]]
     assert len(everything["prompts"]) == len(stored_ids(server))
+
+
+def test_operators_import_and_export_in_the_admin(open_page, server, tmp_path):
+    from playwright.sync_api import expect
+
+    kept, other = new_id(), new_id()
+    two = archive(
+        tmp_path / "for the admin.json", text_prompt(kept, "Kept owner {{ name }}"), text_prompt(other, "Other")
+    )
+    page = open_page()
+    page.goto(f"{server.url}/admin/prompts/prompt/")
+    page.locator(".object-tools").get_by_role("link", name="Import").click()
+    expect(page).to_have_url(f"{server.url}/admin/prompts/prompt/import/")
+    expect(page.locator("#import-keep-owners")).to_be_checked()
+    page.set_input_files("#import-archive", str(two))
+    page.get_by_role("button", name="Preview").click()
+    result = page.locator("#import-result")
+    expect(result.locator(".import-dry-run")).to_contain_text("nothing has been written yet")
+    expect(result.locator(".import-row")).to_have_count(2)
+    page.get_by_role("button", name="Import", exact=True).click()  # the file is still chosen
+    expect(result.locator(".import-done")).to_have_text("Imported for the admin.json.")
+    shot(page, "admin-import")
+    prompts = {p["prompt_id"]: p for p in httpx.get(server.url + "/v1/prompts", timeout=30).json()["data"]}
+    assert prompts[kept]["version"] == 1
+
+    # --- export the ticked prompt only
+    page.goto(f"{server.url}/admin/prompts/prompt/")
+    page.get_by_role("checkbox", name=f"Select {kept}").check()
+    with page.expect_download() as caught:
+        page.get_by_role("button", name="Export selected").click()
+    document = json.loads(Path(caught.value.path()).read_text())
+    assert [(p["prompt_id"], p["owner_principal"]) for p in document["prompts"]] == [(kept, "ada")]
