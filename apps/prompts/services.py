@@ -59,7 +59,7 @@ from apps.prompts.selectors import (
     validate_prompt_id,
 )
 from apps.prompts.templating import messages_text, validate_messages, validate_template
-from apps.prompts.transfer import ArchivePrompt, ArchiveVersion, TransferError, read_archives
+from apps.prompts.transfer import ArchivePrompt, ArchiveVersion, TransferError, import_source, read_archives, shown
 
 EVENTS_GROUP = "prompts"
 MAX_MESSAGE_CHARS = 1_000
@@ -707,17 +707,19 @@ def prompt_import(
 class ImportRow:
     """One line of an import's report: a prompt of the archive and what became (or would become) of it, `created`,
     `added`, `skipped`, `refused` (the access policy), `failed` (a conflict under `fail`, a concurrent write) or
-    `invalid` (the archive's problem with it; `prompt_id` is None when the file itself cannot be read)."""
+    `invalid` (the archive's problem with it), or `unreadable` (the file itself: no prompt)."""
 
     file: str
     prompt_id: str | None
     action: str
     versions: tuple[int, ...] = ()
     reason: str = ""
+    origin: str = ""  # the foreign prompt it came from ("Langfuse prompt 'support/agent'")
+    notes: tuple[str, ...] = ()  # what the conversion from a foreign format changed or left out
 
     @property
     def problem(self) -> bool:
-        return self.action in ("refused", "failed", "invalid")
+        return self.action in ("refused", "failed", "invalid", "unreadable")
 
     @property
     def written(self) -> bool:
@@ -747,7 +749,7 @@ class ImportReport:
         return counts
 
 
-_PROBLEM_PROMPT = re.compile(r": prompt (\S+?)(?: version \d+)?: ")
+_PROBLEM_PROMPT = re.compile(r": prompt (\S+?)(?:: | version \d+| \()")
 
 
 def _shown_as(text: str, root: Path | None) -> str:
@@ -755,35 +757,43 @@ def _shown_as(text: str, root: Path | None) -> str:
     return text.replace(f"{root}{os.sep}", "") if root is not None else text
 
 
-def _invalid_row(problem: str, root: Path | None) -> ImportRow:
+def _invalid_row(problem: str, root: Path | None, action: str = "invalid") -> ImportRow:
     found = _PROBLEM_PROMPT.search(problem)
     file = _shown_as(problem.split(": ", 1)[0], root)
-    return ImportRow(file, found.group(1) if found else None, "invalid", reason=_shown_as(problem, root))
+    return ImportRow(file, found.group(1) if found else None, action, reason=_shown_as(problem, root))
 
 
 def _import_rows(
-    prompts: list[tuple[Path, ArchivePrompt]], *, stop_on_failure: bool, root: Path | None, **options
+    prompts: list[tuple[Path | str, ArchivePrompt]], *, stop_on_failure: bool, root: Path | None, **options
 ) -> list[ImportRow]:
     rows: list[ImportRow] = []
     for path, prompt in prompts:
-        file = _shown_as(str(path), root)
+        about = {"file": _shown_as(shown(path), root), "origin": prompt.origin, "notes": tuple(prompt.notes)}
         try:
-            outcome = prompt_import(prompt=prompt, source=path.name, **options)
+            outcome = prompt_import(prompt=prompt, source=import_source(path, prompt), **options)
         except PermissionDeniedError as exc:
-            rows.append(ImportRow(file, prompt.prompt_id, "refused", reason=exc.message))
+            rows.append(ImportRow(prompt_id=prompt.prompt_id, action="refused", reason=exc.message, **about))
             continue
         except StackAdminError as exc:
-            rows.append(ImportRow(file, prompt.prompt_id, "failed", reason=exc.message))
+            rows.append(ImportRow(prompt_id=prompt.prompt_id, action="failed", reason=exc.message, **about))
             if stop_on_failure:
                 break
             continue
-        rows.append(ImportRow(file, outcome.prompt_id, outcome.action, outcome.versions, outcome.reason))
+        rows.append(
+            ImportRow(
+                prompt_id=outcome.prompt_id,
+                action=outcome.action,
+                versions=outcome.versions,
+                reason=outcome.reason,
+                **about,
+            )
+        )
     return rows
 
 
 def prompts_import(
     *,
-    paths: list[Path],
+    paths: list[Path | str],
     source: str | None = None,
     skip_invalid: bool = False,
     on_conflict: str = "new-version",
@@ -802,7 +812,7 @@ def prompts_import(
     try:
         prompts, problems = read_archives(paths, source=source, skip_invalid=True)
     except TransferError as exc:
-        row = _invalid_row(str(exc), root)
+        row = _invalid_row(str(exc), root, "unreadable")
         return ImportReport((row,), dry_run, held_back=f"{row.reason}. Nothing was imported.")
     invalid = [_invalid_row(problem, root) for problem in problems]
     options = {"on_conflict": on_conflict, "owner": owner, "principal": principal, "root": root}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -53,7 +54,7 @@ def only(archive: str, prompt_id: str, *, versions: int | None = None) -> str:
     document = json.loads(archive)
     [prompt] = [p for p in document["prompts"] if p["prompt_id"] == prompt_id]
     if versions is not None:
-        prompt = {**prompt, "default": 1, "labels": {}, "versions": prompt["versions"][:versions]}
+        prompt = {**prompt, "default": 1, "labels": {}, "versions": prompt["versions"][:versions], "history": []}
     return json.dumps({**document, "prompts": [prompt]})
 
 
@@ -95,9 +96,10 @@ def test_preview_then_import(web, private_tmp):
         (2, "Hi {{ name }}!", "ada", "alice"),
     ]
     entries = selectors.prompt_history(prompt_id=text_id, limit=10).data
-    assert {(e.action, e.actor, e.via, e.message) for e in entries} == {
+    assert {(e.action, e.actor, e.via, e.message) for e in entries if e.action == "imported"} == {
         ("imported", "ada", "dashboard import by alice", "imported from my prompts.json")
     }
+    assert ("created", "ada") in {(e.action, e.actor) for e in entries}  # the archive's own history came along
     assert list(private_tmp.iterdir()) == []  # the saved upload is gone
 
 
@@ -330,7 +332,7 @@ def test_admin_import_keeps_the_archives_owners(admin_client, admin_user):
     assert f'href="/admin/prompts/prompt/{text_id}/change/"' in body
     assert selectors.prompt_dump(prompt_id=text_id).versions[0].owner_principal == "ada"
     entries = selectors.prompt_history(prompt_id=text_id, limit=10).data
-    assert {e.via for e in entries} == {f"admin import by {admin_user.username}"}
+    assert {e.via for e in entries if e.action == "imported"} == {f"admin import by {admin_user.username}"}
 
 
 def test_admin_import_can_make_the_operator_the_owner(admin_client, admin_user):
@@ -375,3 +377,31 @@ def test_admin_export_all_or_the_selected(admin_client):
     nothing = admin_client.get("/admin/prompts/prompt/export/", {"selected": "1"})
     assert nothing.status_code == 302
     assert "Tick the prompts to export first." in text_of(admin_client.get(nothing["Location"]))
+
+
+# ------------------------------------------------------------------------------------------ other formats
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_llama_stack_kvstore_uploads_like_any_archive(web):
+    """An SQLite file is recognised by its content whatever its name (read by apps.prompts.transfer)."""
+    db = (DATA / "llama-stack-0.7.3-kvstore.db").read_bytes()
+    upload_db = {"archive": SimpleUploadedFile("kvstore.db", db), "on_conflict": "new-version", "action": "import"}
+    body = text_of(web.post("/dashboard/import/", upload_db, headers=hx("import-result")))
+    found = rows(body)
+    assert found["pmpt_583e8031d88beb6931ac6411ba900e889c8faecc37131280"] == (
+        "pmpt_583e8031d88beb6931ac6411ba900e889c8faecc37131280 kvstore.db · llama-stack 0.7 KV store new prompt "
+        "versions 1\u20133 none"
+    )
+    assert len(ids()) == 2
+
+
+def test_a_langfuse_export_shows_the_prompts_names_and_notes(web):
+    from apps.prompts.sources import langfuse_prompt_id
+
+    text = (DATA / "langfuse_prompts.json").read_text()
+    body = text_of(web.post("/dashboard/import/", upload(text, name="langfuse.json", action="preview")))
+    critic = rows(body)[langfuse_prompt_id("movie-critic")]
+    assert "langfuse.json · Langfuse prompt &#x27;movie-critic&#x27;" in critic
+    assert "config keys not carried over (not model settings): supported_languages" in critic
+    assert ids() == []
