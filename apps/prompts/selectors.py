@@ -782,3 +782,14 @@ def prompts_dump(*, ids: list[str] | None = None) -> Iterator[PromptDump]:
                 raise _not_found(prompt_id)
             continue  # deleted since the listing
         yield dump
+
+
+def prompts_dump_for(
+    *, principal: Principal, query: str | None = None, ids: Iterable[str] | None = None
+) -> Iterator[PromptDump]:
+    """The prompts `principal` may read (an operator: all), those the list shows for `query`, or only `ids`, in id
+    order as the command exports them. The listing is read now (a store outage is raised here, before a download
+    starts); each prompt is read when the previous one is consumed, and one deleted since is left out."""
+    listed = {s.prompt_id for s in prompt_list(query=query, principal=principal).data}
+    wanted = sorted(listed if ids is None else listed & set(ids))
+    return (dump for prompt_id in wanted if (dump := prompt_dump(prompt_id=prompt_id)) is not None)
