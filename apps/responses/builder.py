@@ -4,7 +4,9 @@ Stream events follow OpenAI's Responses API exactly: `sequence_number` from 0; `
 `response.in_progress`; per assistant message `output_item.added`, `content_part.added`, `output_text.delta`...,
 `output_text.done`, `content_part.done`, `output_item.done`; per function call `output_item.added`,
 `function_call_arguments.delta`..., `function_call_arguments.done`, `output_item.done`; then `response.completed`,
-`response.incomplete` or `response.failed`.
+`response.incomplete` or `response.failed`. The output item and content part events also carry `response_id`, which
+llama-stack's event models require (llama-stack-client cannot read them without it; OpenAI's SDK keeps the extra
+field).
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from typing import Any
 from apps.core.chat import ChoiceAccumulator, CompletionAccumulator
 from apps.core.errors import BadRequestError, RateLimitError, StackAdminError
 from apps.responses.items import new_output_id
+
+# The event types whose llama-stack models have a required `response_id` (its other event types have none).
+_WITH_RESPONSE_ID = frozenset(
+    {
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+    }
+)
 
 
 def error_code(exc: StackAdminError) -> str:
@@ -31,11 +43,13 @@ def usage_object(usage: dict | None) -> dict | None:
         return None
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    cached = prompt_details.get("cached_tokens") or 0
+    cache_write = prompt_details.get("cache_write_tokens") or 0  # OpenAI's usage object requires the field
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": int(cached)},
+        "input_tokens_details": {"cached_tokens": int(cached), "cache_write_tokens": int(cache_write)},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": int(reasoning)},
         "total_tokens": int(usage.get("total_tokens") or prompt + completion),
@@ -104,6 +118,8 @@ class ResponseBuilder:
     # ------------------------------------------------------------------------------------------ events
     def event(self, kind: str, **fields: Any) -> dict:
         event = {"type": kind, "sequence_number": self.sequence, **fields}
+        if kind in _WITH_RESPONSE_ID:
+            event["response_id"] = self.response_id
         self.sequence += 1
         return event
 
