@@ -22,11 +22,14 @@ from apps.inference.schemas import (
     CreateChatCompletionRequest,
     Model,
     ModelList,
+    ProviderInfo,
+    ProviderList,
     UpdateChatCompletionRequest,
 )
 
 models_router = Router(tags=["models"])
 chat_completions_router = Router(tags=["chat completions"])
+providers_router = Router(tags=["providers"])
 
 
 @models_router.get(
@@ -41,6 +44,18 @@ async def list_models(request: HttpRequest):
 async def get_model(request: HttpRequest, model_id: str):
     model, _ = await registry().resolve(model_id)
     return json_response(model.as_api())
+
+
+@providers_router.get(
+    "", response=responses(ProviderList), summary="List the inference providers, with their health (llama-stack)"
+)
+async def list_providers(request: HttpRequest):
+    return json_response(list_body(await selectors.provider_list()))
+
+
+@providers_router.get("/{provider_id}", response=responses(ProviderInfo, *READ), summary="Retrieve a provider")
+async def get_provider(request: HttpRequest, provider_id: str):
+    return json_response(await selectors.provider_get(provider_id=provider_id))
 
 
 @chat_completions_router.post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from apps.core.config import ConfigError, validation_message
 
 DISABLED_PROVIDER = "__disabled__"
+REDACTED = "********"  # what llama-stack shows for a secret in a provider's config
 INFERENCE_PROVIDER_TYPES = ("remote::openai",)
 
 
@@ -57,6 +59,33 @@ class InferenceProvider:
     timeout: float = 60.0
     max_retries: int = 2
     allowed_models: tuple[str, ...] | None = None
+
+    def as_api(self, health: dict) -> dict:
+        """llama-stack's `ProviderInfo`: the config with its secrets redacted (the key, and a password or query
+        string in the URL, which may carry one)."""
+        return {
+            "api": "inference",
+            "provider_id": self.provider_id,
+            "provider_type": self.provider_type,
+            "config": {
+                "base_url": redacted_url(self.base_url),
+                "api_key": REDACTED if self.api_key else None,
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
+                "allowed_models": list(self.allowed_models) if self.allowed_models is not None else None,
+            },
+            "health": health,
+        }
+
+
+def redacted_url(url: str) -> str:
+    """`url` without what may be a secret: the password of its user info and the values of its query."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = urlencode([(name, REDACTED) for name, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 @dataclass(frozen=True)

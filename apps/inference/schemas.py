@@ -98,6 +98,21 @@ class ModelList(Schema):
     data: list[Model]
 
 
+class ProviderInfo(Schema):
+    """llama-stack's provider description; secrets in `config` are redacted."""
+
+    api: str
+    provider_id: str
+    provider_type: str
+    config: dict[str, Any]
+    health: dict[str, Any]
+
+
+class ProviderList(Schema):
+    object: str = "list"
+    data: list[ProviderInfo]
+
+
 class ChatCompletion(ModelOutput):
     object: str = "chat.completion"
     created: int
