@@ -101,12 +101,32 @@ class Model:
     metadata: dict = field(default_factory=dict, compare=False)
 
     def as_api(self) -> dict:
+        """OpenAI's model object, with llama-stack's metadata in `custom_metadata` (where llama-stack puts it and its
+        client's `Model` reads `model_type`, `provider_id` and `provider_resource_id`; the rest is `metadata`)."""
         return {
             "id": self.model_id,
             "object": "model",
             "created": self.created,
             "owned_by": self.provider_id,
-            "custom_metadata": {"model_type": self.model_type, "provider_model_id": self.provider_model_id},
+            "custom_metadata": {
+                **self.metadata,
+                "model_type": self.model_type,
+                "provider_id": self.provider_id,
+                "provider_resource_id": self.provider_model_id,
+            },
+        }
+
+    def as_api_detail(self) -> dict:
+        """One model as `GET /v1/models/{id}` returns it: OpenAI's object and, beside it, llama-stack's `Model`
+        resource (`identifier`, `provider_id`, ...), which llama-stack-client's `models.retrieve` reads."""
+        return {
+            **self.as_api(),
+            "identifier": self.model_id,
+            "provider_id": self.provider_id,
+            "provider_resource_id": self.provider_model_id,
+            "model_type": self.model_type,
+            "metadata": dict(self.metadata),
+            "type": "model",
         }
 
 

@@ -57,6 +57,11 @@ async def model_list() -> list[Model]:
     return await registry().models()
 
 
+async def model_get(*, model_id: str) -> Model:
+    """A model as `GET /v1/models/{id}` shows it, of any type (an embedding model too); 404 if there is none."""
+    return await registry().model(model_id)
+
+
 async def model_resolve(*, model_id: str) -> ModelHandle:
     """The model named by a request, ready to call; 404 `model_not_found` (or 503 with no provider) if none."""
     model, upstream = await registry().resolve(model_id)

@@ -8,6 +8,8 @@ import sys
 
 import llama_stack_client
 from llama_stack_client import LlamaStackClient
+from llama_stack_client.types.model import Model
+from llama_stack_client.types.model_retrieve_response import ModelRetrieveResponse
 from llama_stack_client.types.shared.provider_info import ProviderInfo
 
 client = LlamaStackClient(base_url=sys.argv[1], max_retries=0)
@@ -30,7 +32,40 @@ def providers() -> None:
         assert "not found" in str(exc), exc
 
 
-CHECKS = {"providers": providers}
+def models() -> None:
+    listed = client.models.list()
+    assert [type(m) for m in listed] == [Model, Model], listed
+    for model in listed:
+        Model.model_validate(model.to_dict())
+    llm, embedding = listed
+    assert (llm.identifier, llm.provider_id, llm.provider_resource_id, llm.model_type) == (
+        "ollama/llama3.2:3b",
+        "fake",
+        "fake-model",
+        "llm",
+    ), llm
+    assert llm.metadata == {"context_length": 8192}, llm
+    assert (embedding.identifier, embedding.model_type) == ("nomic-embed", "embedding"), embedding
+    assert embedding.metadata == {"embedding_dimension": 768}, embedding
+    one = client.models.retrieve("ollama/llama3.2:3b")  # sent as ollama%2Fllama3.2:3b
+    assert type(one) is ModelRetrieveResponse, one
+    ModelRetrieveResponse.model_validate(one.to_dict())
+    assert (one.identifier, one.provider_id, one.provider_resource_id, one.api_model_type) == (
+        "ollama/llama3.2:3b",
+        "fake",
+        "fake-model",
+        "llm",
+    ), one
+    assert one.metadata == {"context_length": 8192}, one
+    assert client.models.retrieve("nomic-embed").api_model_type == "embedding"
+    try:
+        client.models.retrieve("ollama/nope")
+        raise AssertionError("an unknown model must be a 404")
+    except llama_stack_client.NotFoundError as exc:
+        assert "not found" in str(exc), exc
+
+
+CHECKS = {"providers": providers, "models": models}
 
 if __name__ == "__main__":
     CHECKS[sys.argv[2]]()
