@@ -57,7 +57,8 @@ class Plan:
     store: bool
     stream: bool
     echo: dict
-    input_items: list[dict]
+    input_items: list[dict]  # this request's own input: what a conversation gets appended
+    history_items: list[dict]  # the items of the previous response's chain, or of the conversation, before this turn
     messages: list[dict]  # history and this turn, without system messages: what resumption continues from
     upstream_body: dict
     principal: Principal
@@ -188,19 +189,23 @@ def _history_from_items(items: list[dict]) -> list[dict]:
     return conv.items_to_messages(usable, known_calls=set(), param="conversation.items")
 
 
-async def _history(request: CreateResponseRequest, principal: Principal, *, will_append: bool) -> list[dict]:
-    """The chat messages this turn continues: a previous response's, a conversation's items, or none."""
+async def _history(
+    request: CreateResponseRequest, principal: Principal, *, will_append: bool
+) -> tuple[list[dict], list[dict]]:
+    """What this turn continues, as (chat messages, items): a previous response's (its input items, which hold
+    its own history, then its output), a conversation's items, or none. The items are what `input_items` lists
+    before the request's own input, as OpenAI and llama-stack list them."""
     if request.previous_response_id:
         previous = await sync_to_async(response_for_resume)(
             response_id=request.previous_response_id, principal=principal
         )
-        return list(previous.messages)
+        return list(previous.messages), [*previous.input_items, *previous.response.get("output", ())]
     if request.conversation:
         items = await sync_to_async(conversation_history)(
             conversation_id=request.conversation, principal=principal, for_append=will_append
         )
-        return _history_from_items(items)
-    return []
+        return _history_from_items(items), items
+    return [], []
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -304,7 +309,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
     prompt = await resolve_prompt(request.prompt, principal) if request.prompt is not None else None
     settings = merged(prompt.settings, request) if prompt is not None else request
     model = await _model(settings, request, prompt)
-    history = await _history(request, principal, will_append=store)
+    history, history_items = await _history(request, principal, will_append=store)
     input_items = [with_id(item) for item in request.input or ()]
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
     conversation_messages = conv.join_turn(history, turn)
@@ -319,6 +324,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
         stream=bool(request.stream),
         echo=_echo(request, settings, prompt, tools, tool_choice_echo),
         input_items=input_items,
+        history_items=history_items,
         messages=conversation_messages,
         upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice),
         principal=principal,
@@ -338,7 +344,7 @@ def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredR
         model=plan.echo["model"],
         status=response["status"],
         response=response,
-        input_items=plan.input_items,
+        input_items=[*plan.history_items, *plan.input_items],
         messages=messages,
         prompt_id=plan.prompt_id,
         prompt_version=plan.prompt_version,

@@ -56,7 +56,23 @@ def stream() -> None:
     assert {"response.output_item.added", "response.output_item.done"} <= {e.type for e in call}
 
 
-CHECKS = {"stream": stream}
+def input_items() -> None:
+    """A chain's input items: the earlier turns' inputs and outputs, then the request's own input."""
+    first = client.responses.create(model="fake-model", input="Call me Grace.")
+    second = client.responses.create(model="fake-model", previous_response_id=first.id, input="Who am I?")
+    listed = client.responses.input_items.list(second.id, order="asc")
+    texts = [(item.role, item.content[0].text) for item in listed.data]
+    assert texts == [
+        ("user", "Call me Grace."),
+        ("assistant", "Hello! You said: Call me Grace."),
+        ("user", "Who am I?"),
+    ], texts
+    assert listed.data[1].id == first.output[0].id, listed
+    newest = client.responses.input_items.list(second.id, limit=1)
+    assert [item.content[0].text for item in newest.data] == ["Who am I?"], newest
+
+
+CHECKS = {"stream": stream, "input_items": input_items}
 
 if __name__ == "__main__":
     CHECKS[sys.argv[2]]()

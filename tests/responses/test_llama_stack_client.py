@@ -28,3 +28,7 @@ def llama_stack_check(responses_server, llama_stack_python):
 
 def test_stream_events_parse_into_llama_stack_event_models(llama_stack_check):
     assert "ok" in llama_stack_check("stream")
+
+
+def test_input_items_list_the_whole_chain(llama_stack_check):
+    assert "ok" in llama_stack_check("input_items")
