@@ -126,6 +126,15 @@ def _file_params(variables: dict) -> dict[str, str]:
     }
 
 
+def _prompt_not_found(request: ResponsePrompt, exc: NotFoundError) -> BadRequestError:
+    """A prompt, version or label the caller cannot use: a 400 whose message says "not found", as llama-stack's
+    Responses tests expect of an unknown prompt or version."""
+    if exc.param not in ("version", "label") or request.version is None:
+        return BadRequestError(exc.message, param="prompt.id", code="prompt_not_found")
+    which = f"version {request.version}" if exc.param == "version" else f"label '{request.version}'"
+    return BadRequestError(f"Prompt '{request.id}' {which} not found.", param="prompt.version", code="prompt_not_found")
+
+
 async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
     """The stored prompt with its variables substituted. The request's shape was checked by its schema
     (`ResponsePrompt`); a prompt the caller cannot see is a 400 naming `prompt.id` or `prompt.version`."""
@@ -140,8 +149,7 @@ async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMO
             param="prompt.variables",
         )
     except NotFoundError as exc:
-        param = "prompt.version" if exc.param in ("version", "label") else "prompt.id"
-        raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
+        raise _prompt_not_found(request, exc) from exc
     stored = rendered.prompt
     echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) or None}
     if isinstance(request.version, str):  # a label: echoed as given, with the number it resolved to

@@ -6,6 +6,7 @@ non-zero on any mismatch and prints "ok" when all held.
 
 import sys
 
+import llama_stack_client
 from llama_stack_client import LlamaStackClient
 from llama_stack_client.types.response_object_stream import ResponseObjectStream
 from pydantic import BaseModel, TypeAdapter
@@ -72,7 +73,41 @@ def input_items() -> None:
     assert [item.content[0].text for item in newest.data] == ["Who am I?"], newest
 
 
-CHECKS = {"stream": stream, "input_items": input_items}
+def _refused(error: type, call, *args, **kwargs) -> str:
+    try:
+        call(*args, **kwargs)
+    except error as exc:
+        return str(exc)
+    raise AssertionError(f"{call.__qualname__}{args} must raise {error.__name__}")
+
+
+def missing_objects() -> None:
+    """llama-stack's Responses tests: a missing object's error says "not found"; a prompt's or version's is a
+    400 (as llama-stack answers it), a stored response's a 404; an unknown previous response is OpenAI's 400."""
+    for call in (client.responses.retrieve, client.responses.delete, client.responses.input_items.list):
+        assert "not found" in _refused(llama_stack_client.NotFoundError, call, "resp_unknown")
+    previous = _refused(
+        llama_stack_client.BadRequestError,
+        client.responses.create,
+        model="fake-model",
+        input="x",
+        previous_response_id="resp_unknown",
+    )
+    assert "Previous response with id 'resp_unknown' not found." in previous, previous
+    prompt_id = client.prompts.create(prompt="Say {{ word }}", variables=["word"]).prompt_id
+    unknown = "pmpt_" + "0" * 48
+    for prompt in ({"id": unknown}, {"id": prompt_id, "version": "99"}):
+        message = _refused(
+            llama_stack_client.BadRequestError,
+            client.responses.create,
+            model="fake-model",
+            input="x",
+            prompt={**prompt, "variables": {"word": "hi"}},
+        )
+        assert "not found" in message, message
+
+
+CHECKS = {"stream": stream, "input_items": input_items, "missing_objects": missing_objects}
 
 if __name__ == "__main__":
     CHECKS[sys.argv[2]]()

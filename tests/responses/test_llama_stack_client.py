@@ -32,3 +32,7 @@ def test_stream_events_parse_into_llama_stack_event_models(llama_stack_check):
 
 def test_input_items_list_the_whole_chain(llama_stack_check):
     assert "ok" in llama_stack_check("input_items")
+
+
+def test_missing_objects_are_refused_saying_not_found(llama_stack_check):
+    assert "ok" in llama_stack_check("missing_objects")

@@ -235,6 +235,34 @@ def test_caller_mistakes_are_400s_naming_the_parameter(client, kwargs, param, co
     assert after == before  # no half-stored response
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unknown_previous_response_is_openai_s_400(client, stream):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="fake-model", input="x", previous_response_id="resp_unknown", stream=stream)
+    assert caught.value.body == {
+        "message": "Previous response with id 'resp_unknown' not found.",
+        "type": "invalid_request_error",
+        "param": "previous_response_id",
+        "code": "previous_response_not_found",
+    }
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: client.responses.retrieve("resp_unknown"),
+        lambda client: client.responses.delete("resp_unknown"),
+        lambda client: client.responses.input_items.list("resp_unknown"),
+    ],
+    ids=["retrieve", "delete", "input_items"],
+)
+def test_an_unknown_response_is_a_404_saying_not_found(client, call):
+    with pytest.raises(openai.NotFoundError) as caught:
+        call(client)
+    assert caught.value.body["message"].startswith("Response with id 'resp_unknown' not found.")
+    assert caught.value.body["type"] == "invalid_request_error"
+
+
 def test_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.create(model="gpt-nope", input="x")
