@@ -62,6 +62,7 @@ class Plan:
     messages: list[dict]  # history and this turn, without system messages: what resumption continues from
     upstream_body: dict
     principal: Principal
+    logprobs: bool = False  # the output text carries its logprobs (`include: ["message.output_text.logprobs"]`)
     prompt_id: str = ""
     prompt_version: int | None = None
     previous_response_id: str = ""
@@ -226,6 +227,18 @@ def _sampling(settings: ModelSettings) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
+# Request fields a chat completion takes under the same name, sent when the request gives them.
+_PASSED_ON = ("top_logprobs", "service_tier", "user", "safety_identifier", "prompt_cache_key")
+
+
+def _passed_on(request: CreateResponseRequest) -> dict[str, Any]:
+    fields = {name: getattr(request, name) for name in _PASSED_ON if getattr(request, name) is not None}
+    if request.top_logprobs is not None or LOGPROBS_INCLUDE in (request.include or ()):
+        fields["logprobs"] = True  # the chat API computes logprobs (and top_logprobs) only when asked
+    return fields
+
+
 def _upstream_body(
     request: CreateResponseRequest,
     settings: ModelSettings,
@@ -236,6 +249,7 @@ def _upstream_body(
 ) -> dict[str, Any]:
     """The chat-completion request that computes the response."""
     body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages, **_sampling(settings)}
+    body.update(_passed_on(request))
     if tools:
         body["tools"] = conv.chat_tools(tools)
         if chat_choice is not None:
@@ -286,13 +300,13 @@ def _echo(
         "prompt_cache_key": request.prompt_cache_key,
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
         "safety_identifier": request.safety_identifier,
-        "service_tier": "default",
+        "service_tier": request.service_tier or "default",  # or as the model server reports it (the builder)
         "store": request.store is not False,
         "temperature": settings.temperature if settings.temperature is not None else 1.0,
         "text": conv.chat_response_format(settings.text)[0],
         "tool_choice": tool_choice,
         "tools": tools,
-        "top_logprobs": 0,
+        "top_logprobs": request.top_logprobs or 0,
         "top_p": settings.top_p if settings.top_p is not None else 1.0,
         "truncation": settings.truncation or "disabled",
         "user": request.user,
@@ -336,6 +350,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
         messages=conversation_messages,
         upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice),
         principal=principal,
+        logprobs=LOGPROBS_INCLUDE in (request.include or ()),
         prompt_id=prompt.prompt_id if prompt else "",
         prompt_version=prompt.version if prompt else None,
         previous_response_id=request.previous_response_id or "",
@@ -387,7 +402,12 @@ async def response_create(
 ) -> dict | AsyncIterator[bytes]:
     """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise."""
     plan = await plan_response(request=request, principal=principal)
-    builder = ResponseBuilder(response_id=plan.response_id, created_at=int(plan.created_at.timestamp()), echo=plan.echo)
+    builder = ResponseBuilder(
+        response_id=plan.response_id,
+        created_at=int(plan.created_at.timestamp()),
+        echo=plan.echo,
+        logprobs=plan.logprobs,
+    )
     if not plan.stream:
         completion = await plan.model.chat(plan.upstream_body)
         builder.from_completion(completion)

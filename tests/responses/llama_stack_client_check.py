@@ -8,6 +8,7 @@ import sys
 
 import llama_stack_client
 from llama_stack_client import LlamaStackClient
+from llama_stack_client.types.response_object import ResponseObject
 from llama_stack_client.types.response_object_stream import ResponseObjectStream
 from pydantic import BaseModel, TypeAdapter
 
@@ -107,7 +108,35 @@ def missing_objects() -> None:
         assert "not found" in message, message
 
 
-CHECKS = {"stream": stream, "input_items": input_items, "missing_objects": missing_objects}
+def request_fields() -> None:
+    """`top_logprobs`, `include` logprobs, `service_tier` and the identifiers, through llama-stack's client."""
+    include = ["message.output_text.logprobs"]
+    response = client.responses.create(
+        model="fake-model",
+        input="tell me odds",
+        top_logprobs=2,
+        include=include,
+        service_tier="auto",
+        safety_identifier="safety-7",
+        prompt_cache_key="cache-7",
+    )
+    ResponseObject.model_validate(response.to_dict())
+    assert (response.top_logprobs, response.service_tier) == (2, "default"), response
+    assert (response.safety_identifier, response.prompt_cache_key) == ("safety-7", "cache-7"), response
+    logprobs = response.output[0].content[0].logprobs
+    assert "".join(p.token for p in logprobs) == "Hello! You said: tell me odds", logprobs
+    assert [t.token for t in logprobs[0].top_logprobs] == ["Hello!", "Hello!~1"], logprobs
+    events = _typed_events(model="fake-model", input="stream odds", top_logprobs=1, include=include)
+    deltas = [e for e in events if e.type == "response.output_text.delta"]
+    assert [[p.token for p in d.logprobs] for d in deltas] == [[d.delta] for d in deltas], deltas
+
+
+CHECKS = {
+    "stream": stream,
+    "input_items": input_items,
+    "missing_objects": missing_objects,
+    "request_fields": request_fields,
+}
 
 if __name__ == "__main__":
     CHECKS[sys.argv[2]]()

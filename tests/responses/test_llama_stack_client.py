@@ -36,3 +36,7 @@ def test_input_items_list_the_whole_chain(llama_stack_check):
 
 def test_missing_objects_are_refused_saying_not_found(llama_stack_check):
     assert "ok" in llama_stack_check("missing_objects")
+
+
+def test_request_fields_and_logprobs(llama_stack_check):
+    assert "ok" in llama_stack_check("request_fields")
