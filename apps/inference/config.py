@@ -100,6 +100,13 @@ class Model:
     created: int = 0
     metadata: dict = field(default_factory=dict, compare=False)
 
+    @property
+    def context_window(self) -> int | None:
+        """The model's context window in tokens, from its registered `metadata.context_length` (llama-stack's
+        name), if any."""
+        length = self.metadata.get("context_length")
+        return length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else None
+
     def as_api(self) -> dict:
         """OpenAI's model object, with llama-stack's metadata in `custom_metadata` (where llama-stack puts it and its
         client's `Model` reads `model_type`, `provider_id` and `provider_resource_id`; the rest is `metadata`)."""

@@ -36,6 +36,7 @@ class ModelHandle:
     provider_id: str
     provider_model_id: str  # the provider's own name for the model: what a chat-completion body sent to it names
     upstream: Upstream
+    context_window: int | None = None  # tokens, when the run config gives it (`metadata.context_length`)
 
     async def chat(self, body: dict) -> dict:
         return scrubbed(await self.upstream.chat(body))
@@ -65,7 +66,7 @@ async def model_get(*, model_id: str) -> Model:
 async def model_resolve(*, model_id: str) -> ModelHandle:
     """The model named by a request, ready to call; 404 `model_not_found` (or 503 with no provider) if none."""
     model, upstream = await registry().resolve(model_id)
-    return ModelHandle(model.model_id, model.provider_id, model.provider_model_id, upstream)
+    return ModelHandle(model.model_id, model.provider_id, model.provider_model_id, upstream, model.context_window)
 
 
 # ------------------------------------------------------------------------------------------ providers

@@ -45,6 +45,7 @@ from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
+from apps.responses.truncation import estimated_tokens, truncated_history
 from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
 
@@ -323,6 +324,24 @@ def _with_system(messages: list[dict], prompt: ResolvedPrompt | None, instructio
     return [*system, *messages, *media]
 
 
+def _sent_messages(
+    conversation: tuple[list[dict], list[dict], list[dict]],
+    prompt: ResolvedPrompt | None,
+    request: CreateResponseRequest,
+    settings: ModelSettings,
+    model: ModelHandle,
+) -> list[dict]:
+    """The chat messages sent: the system messages, then `conversation` (history, this turn, the two joined),
+    with the history's oldest turns dropped to fit the model's context window under `truncation: "auto"`."""
+    history, turn, joined = conversation
+    if settings.truncation == "auto" and model.context_window:
+        fixed = estimated_tokens(_with_system(turn, prompt, request.instructions)) + (settings.max_output_tokens or 0)
+        kept = truncated_history(history, fixed_tokens=fixed, window=model.context_window)
+        if len(kept) < len(history):
+            joined = conv.join_turn(kept, turn)
+    return _with_system(joined, prompt, request.instructions)
+
+
 async def plan_response(*, request: CreateResponseRequest, principal: Principal) -> Plan:
     """Resolve what the (validated) request names: model, prompt and history; build the chat-completion request."""
     store = request.store is not False
@@ -337,7 +356,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
     conversation_messages = conv.join_turn(history, turn)
     tools = [tool.echo() for tool in settings.tools or ()]
     tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(settings.tool_choice, tools)
-    messages = _with_system(conversation_messages, prompt, request.instructions)
+    messages = _sent_messages((history, turn, conversation_messages), prompt, request, settings, model)
     return Plan(
         response_id=new_response_id(),
         created_at=timezone.now(),

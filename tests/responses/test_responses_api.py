@@ -219,7 +219,7 @@ def test_input_items_paging(client):
             "invalid_value",
         ),
         ({"background": True}, "background", "unsupported_parameter"),
-        ({"truncation": "auto"}, "truncation", "unsupported_parameter"),
+        ({"truncation": "everything"}, "truncation", "invalid_value"),
         ({"conversation": "conv_123"}, "conversation", "invalid_value"),
         ({"previous_response_id": "resp_unknown"}, "previous_response_id", "previous_response_not_found"),
         ({"extra_body": {"frobnicate": True}}, "frobnicate", "unknown_parameter"),
