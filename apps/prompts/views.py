@@ -155,7 +155,7 @@ EDITOR_CHOICES = {
     "summaries": REASONING_SUMMARIES,
     "verbosities": VERBOSITIES,
     "flags": ("true", "false"),
-    "truncations": ("disabled",),  # "auto" is refused (stackadmin does not truncate)
+    "truncations": ("disabled", "auto"),
 }
 
 
