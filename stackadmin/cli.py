@@ -16,7 +16,7 @@ from pathlib import Path
 from apps.accounts.config import is_loopback_host
 from apps.core.config import ConfigError
 from apps.prompts.sources import SOURCES
-from stackadmin.config import RunConfig, load_config
+from stackadmin.config import RunConfig, load_config, used_backends
 
 EXIT_CONFIG = 2
 EXIT_BACKEND = 3
@@ -32,14 +32,9 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _used_backends(config: RunConfig) -> dict[str, object]:
-    names = dict.fromkeys(ref.backend for ref in config.storage.stores.values())
-    return {name: config.storage.backends[name] for name in names}
-
-
 def check_backends(config: RunConfig) -> None:
     """Connect once to every PostgreSQL and Redis backend a store uses; check SQLite paths are writable."""
-    for name, backend in _used_backends(config).items():
+    for name, backend in used_backends(config).items():
         where = f"storage.backends.{name}"
         kind = backend.type
         if kind in ("kv_postgres", "sql_postgres"):
@@ -75,6 +70,19 @@ def check_backends(config: RunConfig) -> None:
             _check_writable(Path(backend.db_path).parent, f"{where}.db_path")
     _check_writable(Path(config.home), "STACKADMIN_HOME")
     _check_writable(Path(config.files.storage_dir), "files.storage_dir")
+    _check_bucket(config)
+
+
+def _check_bucket(config: RunConfig) -> None:
+    """With `files.storage: {type: s3}`: the bucket exists and takes our credentials."""
+    if config.files.storage.type != "s3":
+        return
+    from apps.files.blobs import BlobStoreUnavailable, BucketBlobs
+
+    try:
+        BucketBlobs(config.files.storage).check()
+    except BlobStoreUnavailable as exc:
+        _fail(f"files.storage (s3): {exc}", EXIT_BACKEND)
 
 
 def _check_writable(directory: Path, what: str) -> None:
@@ -94,7 +102,7 @@ def prepare(config: RunConfig) -> None:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(50))
-    for backend in _used_backends(config).values():
+    for backend in used_backends(config).values():
         if backend.type in ("kv_sqlite", "sql_sqlite") and backend.db_path != ":memory:":
             Path(backend.db_path).parent.mkdir(parents=True, exist_ok=True)
     Path(config.files.storage_dir).mkdir(parents=True, exist_ok=True)
@@ -211,7 +219,7 @@ def _kv_ready(args: argparse.Namespace) -> None:
     """Config, backends and Django for a command that reads or writes only the KV stores (no SQL migration)."""
     config = load(args)
     check_backends(config)
-    for backend in _used_backends(config).values():
+    for backend in used_backends(config).values():
         if backend.type == "kv_sqlite" and backend.db_path != ":memory:":
             Path(backend.db_path).parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")

@@ -223,6 +223,12 @@ def _origin(value: Any, path: str) -> str:
     return f"{url.scheme}://{netloc}"
 
 
+def used_backends(config: RunConfig) -> dict[str, Any]:
+    """The backends some store uses, by name (a declared backend no store uses is never connected to)."""
+    names = dict.fromkeys(ref.backend for ref in config.storage.stores.values())
+    return {name: config.storage.backends[name] for name in names}
+
+
 def channel_layer_backend(config: RunConfig) -> KVRedisBackend | None:
     raw = config.server.get("channel_layer")
     return config.storage.backends[raw["backend"]] if raw else None
