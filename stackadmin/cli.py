@@ -159,6 +159,10 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     config = load(args)
+    if config.metrics.enabled:  # before anything imports prometheus-client, in this process or a worker
+        from stackadmin.metrics_dir import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(config.home)
     os.environ["STACKADMIN_BIND_HOST"] = args.host
     auth_enabled = config.auth.enabled_for(args.host)
     if not auth_enabled and not is_loopback_host(args.host) and not args.allow_remote_without_auth:
