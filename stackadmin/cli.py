@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import sys
 from pathlib import Path
 
@@ -135,8 +136,37 @@ def ensure_admin_user() -> None:
     _say("  First start: created the administrator account (shown only this once).")
     _say("    username: admin")
     _say(f"    password: {password}")
-    _say("  Change it with: python manage.py changepassword admin")
+    _say(f"  Change it with: {_changepassword_hint()}")
     _say("")
+
+
+def _changepassword_hint() -> str:
+    """The command that changes the admin's password, as it must be typed to reach this installation."""
+    home = os.environ.get("STACKADMIN_HOME")
+    config = os.environ.get("STACKADMIN_CONFIG")
+    prefix = f"STACKADMIN_HOME={shlex.quote(home)} " if home else ""
+    suffix = f" --config {shlex.quote(config)}" if config else ""
+    return f"{prefix}stackadmin changepassword admin{suffix}"
+
+
+def describe_models(config: RunConfig) -> list[str]:
+    """What `stackadmin run` says about models: each provider and its registered models, or how to add one."""
+    from apps.inference.registry import configured_providers
+
+    providers = configured_providers(config.inference)
+    if not providers:
+        return [
+            "  Models     none: no inference provider is configured, so /v1/responses and /v1/chat/completions have "
+            "no model to call.",
+            "             Add one under providers.inference in the run config (README: 'Models and inference "
+            "providers'), or set OPENAI_BASE_URL / OPENAI_API_KEY.",
+        ]
+    lines = []
+    for provider in providers:
+        registered = sum(1 for model in config.inference.models if model.provider_id == provider.provider_id)
+        served = f"{registered} registered model{'s' if registered != 1 else ''}" if registered else "every model"
+        lines.append(f"  Models     {served} from provider '{provider.provider_id}' at {provider.base_url}")
+    return lines
 
 
 def load(args: argparse.Namespace) -> RunConfig:
@@ -193,6 +223,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     _say(f"  Dashboard  {base}/dashboard/")
     _say(f"  Admin      {base}/admin/")
     _say(f"  API        {base}/v1   (docs: {base}/v1/docs)")
+    for line in describe_models(config):
+        _say(line)
     if auth_enabled:
         _say(
             "  Authentication is on: /v1 needs 'Authorization: Bearer <key>' "
@@ -217,6 +249,23 @@ def cmd_run(args: argparse.Namespace) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def cmd_changepassword(args: argparse.Namespace) -> None:
+    """Django's `changepassword`, on the database this run config names (asks for the new password twice)."""
+    config = load(args)
+    check_backends(config)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    try:
+        call_command("changepassword", args.username)
+    except CommandError as exc:
+        _fail(str(exc), 1)
 
 
 def _kv_ready(args: argparse.Namespace) -> None:
@@ -363,6 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="validate the config and migrate every database alias")
     migrate.add_argument("--config", help="run config YAML")
     migrate.set_defaults(func=cmd_migrate)
+
+    password = sub.add_parser("changepassword", help="set a user's password (asks for it twice)")
+    password.add_argument("username", nargs="?", default="admin", help="default: admin")
+    password.add_argument("--config", help="run config YAML (the server's)")
+    password.set_defaults(func=cmd_changepassword)
     _prompts_parser(sub)
     return parser
 
