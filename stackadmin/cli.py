@@ -78,10 +78,10 @@ def _check_bucket(config: RunConfig) -> None:
     """With `files.storage: {type: s3}`: the bucket exists and takes our credentials."""
     if config.files.storage.type != "s3":
         return
-    from apps.files.blobs import BlobStoreUnavailable, BucketBlobs
+    from apps.files.blobs import BlobStoreUnavailable, check_bucket
 
     try:
-        BucketBlobs(config.files.storage).check()
+        check_bucket(config.files.storage)
     except BlobStoreUnavailable as exc:
         _fail(f"files.storage (s3): {exc}", EXIT_BACKEND)
 

@@ -212,30 +212,38 @@ class BucketBlobs:
 
     def check(self, *, timeout: float = 5) -> None:
         """HEAD the bucket once, without retries, giving up after `timeout` seconds."""
-        try:
-            self._probe_client(timeout).head_bucket(Bucket=self.config.bucket)
-        except Exception as exc:
-            raise _bucket_error(exc, self.config) from exc
+        check_bucket(self.config, timeout=timeout)
 
-    @functools.lru_cache(maxsize=2)  # noqa: B019  (one store per config, kept for the process's life)
-    def _probe_client(self, timeout: float):
-        # A client of its own (boto3 clients are thread-safe), built once: building one costs tens of milliseconds.
-        import boto3
-        from botocore.config import Config
 
-        return boto3.session.Session(
-            aws_access_key_id=self.config.access_key_id, aws_secret_access_key=self.config.secret_access_key
-        ).client(
-            "s3",
-            endpoint_url=self.config.endpoint_url,
-            region_name=self.config.region,
-            config=Config(
-                connect_timeout=timeout,
-                read_timeout=timeout,
-                retries={"total_max_attempts": 1},
-                s3={"addressing_style": "path" if self.config.endpoint_url else "auto"},
-            ),
-        )
+@functools.lru_cache(maxsize=8)
+def _probe_client(config: S3Storage, timeout: float):
+    """A client of its own for HEAD requests (no retries, short timeouts), built once per config: building one
+    costs tens of milliseconds, and boto3 clients are thread-safe. No Django needed (`stackadmin run` checks the
+    bucket before setting Django up)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session(
+        aws_access_key_id=config.access_key_id, aws_secret_access_key=config.secret_access_key
+    ).client(
+        "s3",
+        endpoint_url=config.endpoint_url,
+        region_name=config.region,
+        config=Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"total_max_attempts": 1},
+            s3={"addressing_style": "path" if config.endpoint_url else "auto"},
+        ),
+    )
+
+
+def check_bucket(config: S3Storage, *, timeout: float = 5) -> None:
+    """The bucket exists and takes our credentials; else `BlobStoreUnavailable` saying which and why."""
+    try:
+        _probe_client(config, timeout).head_bucket(Bucket=config.bucket)
+    except Exception as exc:
+        raise _bucket_error(exc, config) from exc
 
 
 @functools.lru_cache(maxsize=4)

@@ -131,6 +131,7 @@ def migrate(tmp_path, storage: dict) -> subprocess.CompletedProcess:
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({"files": {"storage": storage}}))
     env = {**os.environ, "STACKADMIN_HOME": str(tmp_path / "home")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # as a user runs it: the check comes before Django is set up
     return subprocess.run(
         [sys.executable, "-m", "stackadmin.cli", "migrate", "--config", str(config)],
         cwd=ROOT,
@@ -139,6 +140,11 @@ def migrate(tmp_path, storage: dict) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+def test_an_existing_bucket_passes_the_start_up_check(s3, tmp_path):
+    result = migrate(tmp_path, s3.storage(s3.new_bucket()))
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_missing_bucket_stops_the_start_with_one_line(s3, tmp_path):
