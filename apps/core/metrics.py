@@ -64,10 +64,22 @@ def enabled() -> bool:
     return settings.STACKADMIN_METRICS_ENABLED
 
 
+# The labelled children of the request metrics, by (method, route, status): `labels()` costs as much as the
+# increment itself (a lock, a validation), and the combinations are few (routes are URL patterns, not paths).
+_request_children: dict[tuple[str, str, int], tuple] = {}
+
+
 def http_request(method: str, route: str, status: int, seconds: float) -> None:
-    code = str(status)
-    HTTP_REQUESTS.labels(method, route, code).inc()
-    HTTP_REQUEST_SECONDS.labels(method, route, code).observe(seconds)
+    key = (method, route, status)
+    children = _request_children.get(key)
+    if children is None:
+        code = str(status)
+        children = _request_children[key] = (
+            HTTP_REQUESTS.labels(method, route, code),
+            HTTP_REQUEST_SECONDS.labels(method, route, code),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def upstream_call(provider: str, model: str, seconds: float, error_code: str | None = None) -> None:
