@@ -32,6 +32,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from apps.core.errors import ServerShuttingDownError  # noqa: E402
 from apps.core.http import error_response  # noqa: E402
 from stackadmin.handler import APIHandler  # noqa: E402
+from stackadmin.observability import mark_worker_dead, observed  # noqa: E402
 from stackadmin.routing import websocket_urlpatterns  # noqa: E402
 from stackadmin.serving import shutting_down  # noqa: E402
 
@@ -104,6 +105,7 @@ async def lifespan_app(scope, receive, send):
         elif message["type"] == "lifespan.shutdown":
             await asyncio.to_thread(drain_all)
             await close_registry()
+            mark_worker_dead()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -111,7 +113,7 @@ async def lifespan_app(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "lifespan": lifespan_app,
-        "http": http_app,
+        "http": observed(http_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -71,6 +71,10 @@ STACKADMIN_HOME = STACKADMIN_RUN_CONFIG.home
 # /v1 authentication: `server.auth.enabled`, defaulting to on when `stackadmin run` binds beyond loopback.
 STACKADMIN_AUTH_ENABLED = STACKADMIN_RUN_CONFIG.auth.enabled_for(os.environ.get("STACKADMIN_BIND_HOST"))
 STACKADMIN_ACCESS_POLICY = STACKADMIN_RUN_CONFIG.auth.access_policy
+# `server.metrics` and `server.access_log` (stackadmin/observability.py).
+STACKADMIN_METRICS_ENABLED = STACKADMIN_RUN_CONFIG.metrics.enabled
+STACKADMIN_METRICS_TOKEN = STACKADMIN_RUN_CONFIG.metrics.token
+STACKADMIN_ACCESS_LOG = STACKADMIN_RUN_CONFIG.access_log
 # The client that reaches a provider's model server, built per provider (tests name a recording one).
 STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
 
@@ -116,6 +120,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    *(["stackadmin.observability.RouteMiddleware"] if STACKADMIN_METRICS_ENABLED or STACKADMIN_ACCESS_LOG else []),
     "stackadmin.middleware.V1ErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,6 +136,7 @@ MIDDLEWARE = [
 # What /v1 requests pass through (see stackadmin/asgi.py): no cookies, so no session, CSRF or messages. CORS
 # answers preflights before authentication (a browser sends them without the key) and marks 401s readable.
 API_MIDDLEWARE = [
+    *(["stackadmin.observability.RouteMiddleware"] if STACKADMIN_METRICS_ENABLED or STACKADMIN_ACCESS_LOG else []),
     "stackadmin.middleware.V1ErrorMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "apps.accounts.middleware.APIKeyMiddleware",
@@ -229,11 +235,19 @@ else:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "bare": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {"class": "logging.StreamHandler", "formatter": "bare", "stream": "ext://sys.stdout"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("STACKADMIN_LOG_LEVEL", "WARNING")},
     "loggers": {
         "stackadmin": {"level": os.environ.get("STACKADMIN_LOG_LEVEL", "INFO")},
         "apps": {"level": os.environ.get("STACKADMIN_LOG_LEVEL", "INFO")},
+        # One line per request when `server.access_log` is on, the line alone (it carries its own fields).
+        "stackadmin.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
     },
 }

@@ -159,6 +159,7 @@ def test_response_operations_match_their_schemas(contract):
 
 def test_health_answers(contract):
     contract.call("GET", "/v1/health")
+    contract.call("GET", "/v1/health/ready")
 
 
 def test_every_operation_was_checked(contract):
