@@ -81,12 +81,6 @@ def _conversation_id(conversation: str | dict[str, Any] | None) -> str | None:
         raise rejected("{message}", code=exc.code, message=exc.message) from None
 
 
-def _no_background(background: bool | None) -> bool | None:
-    if background:
-        raise invalid("background responses are not supported by stackadmin", code="unsupported_parameter")
-    return background
-
-
 # ------------------------------------------------------------------------------------------ prompt
 def _is_variable_value(value: Any) -> bool:
     if isinstance(value, str):
@@ -185,7 +179,9 @@ class CreateResponseRequest(ModelSettings):
 
     model_config = ConfigDict(extra="forbid")
 
-    background: Annotated[bool | None, AfterValidator(_no_background)] = None
+    background: bool | None = Field(
+        None, description="Run the response server-side: answered at once as `queued`; poll, stream or cancel it."
+    )
     model: Annotated[str | None, BeforeValidator(_model_or_none)] = Field(
         None, description="Required unless the `prompt` names a version that has one."
     )
@@ -232,6 +228,13 @@ class CreateResponseRequest(ModelSettings):
                 "providing one of: 'previous_response_id' or 'conversation'.",
                 code="mutually_exclusive_parameters",
                 at=("conversation",),
+            )
+        if self.background and self.store is False:
+            raise rejected(
+                "Invalid value for 'store': background responses must be stored (store=true), so that they can be "
+                "retrieved, streamed and cancelled.",
+                code="invalid_value",
+                at=("store",),
             )
         if self.prompt is None:
             if self.model is None:
