@@ -175,6 +175,8 @@ DATABASE_ROUTERS = ["apps.storage.routers.StoreRouter"]
 # The task engine (background responses): django-tasks' database backend, its table in the responses store
 # (apps.storage.databases.APP_STORES); every server process runs the tasks (apps/core/tasks.py).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# How many tasks (background responses) one worker process runs at once; more wait, queued, for any process.
+STACKADMIN_TASK_CAPACITY = _env_positive_int("STACKADMIN_TASK_CAPACITY", 64)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

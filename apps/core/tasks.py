@@ -9,8 +9,9 @@ lifespan), and `manage.py db_worker` (the backend's own worker) can run the same
 Why the runner, and not only `db_worker`: `db_worker` polls (every second by default) and runs an async task on an
 event loop of its own per call. Here:
 
-- a task enqueued by this process is claimed at once (`wake()`), with no polling delay: a background response
-  costs a few milliseconds more than a foreground one, not half a polling interval;
+- a task enqueued by a request of this process is claimed in the same transaction and started at once
+  (`runner_with_room`), with no polling delay and no other thread: a background response costs a few milliseconds
+  more than a foreground one, not half a polling interval;
 - tasks run concurrently (up to `capacity`) on the server's event loop, beside its requests, sharing the model
   servers' connection pools, and their database work goes through the same threads as the requests'
   (`context`, given by the ASGI entry point);
@@ -31,10 +32,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
+from django.conf import settings
 from django.db import OperationalError, close_old_connections
 
 from asgiref.sync import sync_to_async
@@ -57,7 +58,7 @@ class TaskRunner:
         self.worker_id = new_worker_id()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._running: set[Future] = set()
+        self._running: set[asyncio.Task] = set()  # touched on the loop's thread only
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: Callable[[], AbstractAsyncContextManager] = nullcontext
         self._thread: threading.Thread | None = None
@@ -70,10 +71,6 @@ class TaskRunner:
         self._context = context or nullcontext
         self._thread = threading.Thread(target=self._run, name="task-runner", daemon=True)
         self._thread.start()
-
-    def wake(self) -> None:
-        """A task was enqueued here: claim it now rather than at the next poll."""
-        self._wake.set()
 
     def stop(self, timeout: float = 5) -> None:
         """Stop claiming. Tasks still running are cancelled by the loop's shutdown; their work is then failed by
@@ -101,19 +98,29 @@ class TaskRunner:
             self._wake.clear()
 
     def _claim_ready(self) -> None:
-        while len(self._running) < self.capacity and not self._stopping.is_set():
-            claimed = self._claim()
+        while self.has_room() and not self._stopping.is_set():
+            claimed = self.claim()
             if claimed is None:
                 return
-            future = asyncio.run_coroutine_threadsafe(self._execute(claimed), self._loop)
-            self._running.add(future)
-            future.add_done_callback(self._running.discard)
+            self._loop.call_soon_threadsafe(self.spawn, claimed)
 
-    def _claim(self) -> Any:
+    def has_room(self) -> bool:
+        return len(self._running) < self.capacity
+
+    def spawn(self, claimed: Any) -> None:
+        """Run a claimed task on the loop (called on the loop's thread)."""
+        running = self._loop.create_task(self._execute(claimed))
+        self._running.add(running)
+        running.add_done_callback(self._running.discard)
+
+    def claim(self, result_id: str | None = None) -> Any:
+        """Claim the next ready task (or the one with this id, if it is still ready); None when there is none."""
         from django_tasks_db.models import DBTaskResult
         from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
         ready = DBTaskResult.objects.ready().filter(backend_name=self.backend)
+        if result_id is not None:
+            ready = ready.filter(id=result_id)
         try:
             with exclusive_transaction(ready.db):
                 claimed = ready.get_locked()
@@ -133,12 +140,25 @@ class TaskRunner:
                 arguments = claimed.args_kwargs
                 value = await claimed.task.acall(*arguments["args"], **arguments["kwargs"])
             except BaseException as exc:
-                await sync_to_async(claimed.set_failed)(exc)
+                await _bookkeeping(claimed.set_failed, exc)
                 if not isinstance(exc, Exception):
                     raise
                 logger.exception("task %s (%s) failed", claimed.id, claimed.task_path)
             else:
-                await sync_to_async(claimed.set_successful)(value)
+                await _bookkeeping(claimed.set_successful, value)
+
+
+def _handing_back(write: Callable[[Any], None], value: Any) -> None:
+    try:
+        write(value)
+    finally:
+        close_old_connections()
+
+
+async def _bookkeeping(write: Callable[[Any], None], value: Any) -> None:
+    """Record how a task ended, off the requests' database threads: once the task's own work is stored, nobody
+    waits for this write, so it does not hold up the requests (polls of the result among them) queued there."""
+    await sync_to_async(_handing_back, thread_sensitive=False)(write, value)
 
 
 _runner: dict[str, TaskRunner | None] = {"current": None}
@@ -152,7 +172,7 @@ def task_runner() -> TaskRunner | None:
 def start_task_runner(
     loop: asyncio.AbstractEventLoop, context: Callable[[], AbstractAsyncContextManager] | None = None
 ) -> TaskRunner:
-    runner = TaskRunner()
+    runner = TaskRunner(capacity=settings.STACKADMIN_TASK_CAPACITY)
     runner.start(loop, context)
     _runner["current"] = runner
     return runner
@@ -173,7 +193,9 @@ def current_worker_id() -> str:
     return runner.worker_id if runner is not None else _process_worker_id
 
 
-def wake_task_runner() -> None:
+def runner_with_room() -> TaskRunner | None:
+    """This process's runner when it can take another task now: a request that enqueues a task claims it for this
+    process in the same transaction (`DBTaskResult.claim`) and `spawn`s it at once, with no polling delay and no
+    hop to the runner's thread. Otherwise the task waits, ready, for a runner's poll."""
     runner = task_runner()
-    if runner is not None:
-        runner.wake()
+    return runner if runner is not None and runner.has_room() else None

@@ -35,7 +35,7 @@ from apps.conversations.services import conversation_items_add
 from apps.core.errors import BadRequestError, StackAdminError
 from apps.core.http import sse_event
 from apps.core.principal import Principal
-from apps.core.tasks import current_worker_id, wake_task_runner
+from apps.core.tasks import current_worker_id, runner_with_room
 from apps.inference.selectors import model_resolve
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseStatus, StoredResponse
@@ -55,6 +55,7 @@ WORKER_LOST = (
 )
 
 _local: dict[str, _Run] = {}  # the runs of this process, so a cancel here stops them at once
+_prepared: dict[str, tuple] = {}  # (plan, builder) of the runs this process claimed as it created them
 
 
 def _alias() -> str:
@@ -91,7 +92,6 @@ def _plan_json(plan) -> dict:
 async def _plan_from_json(response_id: str, data: dict):
     from apps.responses.services import Plan
 
-    body = {**data["upstream_body"], "stream": True, "stream_options": {"include_usage": True}}
     return Plan(
         response_id=response_id,
         created_at=datetime.fromisoformat(data["created_at"]),
@@ -101,7 +101,7 @@ async def _plan_from_json(response_id: str, data: dict):
         echo=data["echo"],
         input_items=data["input_items"],
         messages=data["messages"],
-        upstream_body=body,
+        upstream_body=data["upstream_body"],
         principal=Principal(**data["principal"]),
         prompt_id=data["prompt_id"],
         prompt_version=data["prompt_version"],
@@ -115,48 +115,63 @@ def _builder(plan) -> ResponseBuilder:
 
 
 # ------------------------------------------------------------------------------------------ create
-def _store_queued(plan, queued: dict, events: list[dict]) -> None:
+def _store_created(plan, builder: ResponseBuilder, worker_id: str | None):
+    """In one transaction: the task, the response with its first events and its run. With `worker_id` (this
+    process has room) the task is claimed for it at once and the response is already `in_progress`; otherwise it
+    stays `queued` for any process's runner. The task engine's result row."""
     from apps.responses.services import response_row
     from apps.responses.tasks import run_background_response
 
+    queued = builder.response(ResponseStatus.QUEUED)
+    events = [builder.event("response.created", response=queued), builder.event("response.queued", response=queued)]
+    stored, run = queued, {"response_id": plan.response_id, "plan": _plan_json(plan)}
     with transaction.atomic(using=_alias()):
         task = run_background_response.enqueue(response_id=plan.response_id)
-        response_row(plan=plan, response=queued, messages=plan.messages).save(force_insert=True)
-        BackgroundRun.objects.create(response_id=plan.response_id, plan=_plan_json(plan), task_id=str(task.id))
+        if worker_id is not None:
+            task.db_result.claim(worker_id)
+            stored = {**queued, "status": ResponseStatus.IN_PROGRESS}
+            events.append(builder.event("response.in_progress", response=stored))
+            run.update(worker_id=worker_id, heartbeat_at=timezone.now())
+        response_row(plan=plan, response=stored, messages=plan.messages).save(force_insert=True)
+        BackgroundRun.objects.create(**run, task_id=str(task.id))
         ResponseEvent.objects.bulk_create(_event_rows(plan.response_id, events))
+    return task.db_result, queued
 
 
 async def background_create(plan) -> dict | AsyncIterator[bytes]:
-    """Store the planned response as `queued` with its task; the response, or with `stream` its event stream."""
+    """Store the planned response with its task; the response (`queued`, as OpenAI answers), or with `stream` its
+    event stream. When this process has room, the response is computed here, starting at once."""
     plan.echo = {**plan.echo, "background": True}
+    # Streamed from the model whatever the caller asked: the events are what any process streams or resumes.
+    plan.upstream_body = {**plan.upstream_body, "stream": True, "stream_options": {"include_usage": True}}
     builder = _builder(plan)
-    queued = builder.response(ResponseStatus.QUEUED)
-    events = [builder.event("response.created", response=queued), builder.event("response.queued", response=queued)]
-    await sync_to_async(_store_queued)(plan, queued, events)
-    wake_task_runner()
+    runner = runner_with_room()
+    claimed, queued = await sync_to_async(_store_created)(plan, builder, runner.worker_id if runner else None)
+    if runner is not None:
+        _prepared[plan.response_id] = (plan, builder)
+        runner.spawn(claimed)
     if plan.stream:
         return _tail(plan.response_id, -1)
     return queued
 
 
 # ------------------------------------------------------------------------------------------ run
-def _start(response_id: str, worker_id: str, event: dict, snapshot: dict) -> dict | None:
-    """Mark a queued response `in_progress` (with its event); its run's plan, or None when it was cancelled or
-    deleted before it started."""
+def _start(response_id: str, worker_id: str) -> tuple[dict, dict] | None:
+    """Mark a queued response `in_progress`, with its `response.in_progress` event: (the run's plan, that event),
+    or None when it was cancelled or deleted before it started. (The write comes first: on SQLite a transaction
+    that reads before it writes may fail to take the lock.)"""
     with transaction.atomic(using=_alias()):
-        started = StoredResponse.objects.filter(public_id=response_id, status=ResponseStatus.QUEUED).update(
-            status=ResponseStatus.IN_PROGRESS, response=snapshot
-        )
-        if not started:
+        rows = StoredResponse.objects.filter(public_id=response_id)
+        if not rows.filter(status=ResponseStatus.QUEUED).update(status=ResponseStatus.IN_PROGRESS):
             BackgroundRun.objects.filter(response_id=response_id).update(finished=True)
             return None
-        BackgroundRun.objects.filter(response_id=response_id).update(worker_id=worker_id, heartbeat_at=timezone.now())
+        snapshot = {**rows.values_list("response", flat=True).get(), "status": ResponseStatus.IN_PROGRESS}
+        rows.update(response=snapshot)
+        event = {"type": "response.in_progress", "sequence_number": 2, "response": snapshot}
         ResponseEvent.objects.bulk_create(_event_rows(response_id, [event]))
-        return BackgroundRun.objects.filter(response_id=response_id).values_list("plan", flat=True).first()
-
-
-def _queued_snapshot(response_id: str) -> dict | None:
-    return StoredResponse.objects.filter(public_id=response_id).values_list("response", flat=True).first()
+        run = BackgroundRun.objects.filter(response_id=response_id)
+        run.update(worker_id=worker_id, heartbeat_at=timezone.now())
+        return run.values_list("plan", flat=True).get(), event
 
 
 def _insert_events(response_id: str, events: list[dict]) -> None:
@@ -256,18 +271,17 @@ class _Run:
 
 async def background_run(*, response_id: str) -> str:
     """The task: compute one background response; its final status."""
-    snapshot = await sync_to_async(_queued_snapshot)(response_id)
-    if snapshot is None:
-        return "deleted"
-    builder = ResponseBuilder(response_id=response_id, created_at=snapshot["created_at"], echo={})
-    builder.sequence = 2  # after response.created and response.queued
-    in_progress = {**snapshot, "status": ResponseStatus.IN_PROGRESS}
-    event = builder.event("response.in_progress", response=in_progress)
-    data = await sync_to_async(_start)(response_id, current_worker_id(), event, in_progress)
-    if data is None:
-        return ResponseStatus.CANCELLED
-    plan = await _plan_from_json(response_id, data)
-    builder.echo = plan.echo
+    prepared = _prepared.pop(response_id, None)
+    if prepared is not None:  # created and started by a request of this process
+        plan, builder = prepared
+    else:
+        started = await sync_to_async(_start)(response_id, current_worker_id())
+        if started is None:
+            return ResponseStatus.CANCELLED
+        data, event = started
+        plan = await _plan_from_json(response_id, data)
+        builder = _builder(plan)
+        builder.sequence = event["sequence_number"] + 1  # after created, queued and in_progress
     run = _local[response_id] = _Run(plan, builder, asyncio.current_task())
     heartbeat = asyncio.create_task(run.heartbeat())
     try:

@@ -267,3 +267,48 @@ def test_a_worker_killed_mid_response_leaves_it_failed(server, client):
     assert events[-1].type == "response.failed"
     # The server still answers (uvicorn started another worker in place of the killed one).
     assert client.responses.create(model=MODEL, input="still here").status == "completed"
+
+
+# ------------------------------------------------------------------------------------------ a full process
+@pytest.fixture(scope="module")
+def one_at_a_time(tmp_path_factory, fake):
+    """One worker process that computes one background response at a time: the next one waits, queued, until the
+    runner's poll claims it from the task table."""
+    running = start_inference_server(
+        tmp_path_factory.mktemp("background-one"),
+        tmp_path_factory.mktemp("no-recordings"),
+        provider_yaml(fake.url),
+        env={MODE_ENV: "live", "STACKADMIN_TASK_CAPACITY": "1"},
+    )
+    yield openai.OpenAI(base_url=running.url + "/v1", api_key="x", max_retries=0, timeout=30)
+    running.stop()
+
+
+def test_a_response_waits_queued_until_a_runner_has_room(one_at_a_time):
+    client = one_at_a_time
+    first = client.responses.create(model=MODEL, input="first in line #drip:0.3", background=True)
+    second = client.responses.create(model=MODEL, input="second in line", background=True)
+    assert client.responses.retrieve(second.id).status == "queued"
+    done = finished(client, second.id)
+    assert done.status == "completed"
+    assert done.output_text == "Hello! You said: second in line"
+    assert client.responses.retrieve(first.id).status == "completed"  # the runner had room only after the first
+    events = list(client.responses.retrieve(second.id, stream=True))
+    assert [e.type for e in events[:3]] == ["response.created", "response.queued", "response.in_progress"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
+def test_a_queued_response_cancelled_never_runs(one_at_a_time):
+    client = one_at_a_time
+    first = client.responses.create(model=MODEL, input="hold the runner #drip:0.3", background=True)
+    second = client.responses.create(model=MODEL, input="not wanted after all", background=True)
+    assert client.responses.cancel(second.id).status == "cancelled"
+    assert finished(client, first.id).status == "completed"
+    # Whenever the runner takes the second task, it finds it cancelled and leaves it so.
+    third = client.responses.create(model=MODEL, input="after both", background=True)
+    assert finished(client, third.id).status == "completed"
+    assert client.responses.retrieve(second.id).status == "cancelled"
+    assert [e.type for e in client.responses.retrieve(second.id, stream=True)] == [
+        "response.created",
+        "response.queued",
+    ]
