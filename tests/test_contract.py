@@ -158,6 +158,10 @@ def test_background_response_operations_match_their_schemas(contract):
     c.call("POST", "/v1/responses/{response_id}/cancel", ids={"response_id": response["id"]})
 
 
+def test_compaction_matches_its_schema(contract):
+    contract.call("POST", "/v1/responses/compact", json={"model": "fake-model", "input": "hello"})
+
+
 def test_health_answers(contract):
     contract.call("GET", "/v1/health")
 

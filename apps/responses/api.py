@@ -10,8 +10,10 @@ from ninja import Query, Router
 from apps.core.http import deleted_response, json_or_stream_response, json_response, page_response
 from apps.core.principal import request_principal
 from apps.core.schemas import CREATE, DELETE, LIST, MODEL_CALL, READ, STREAMED, responses
-from apps.responses import background, selectors, services
+from apps.responses import background, compaction, selectors, services
 from apps.responses.schemas import (
+    CompactedResponse,
+    CompactResponseRequest,
     CreateResponseRequest,
     InputItemList,
     InputItemListQuery,
@@ -35,6 +37,15 @@ _INCLUDE = Query(None, description="Accepted for OpenAI compatibility and ignore
 async def create_response(request: HttpRequest, body: CreateResponseRequest):
     result = await services.response_create(request=body, principal=request_principal(request))
     return json_or_stream_response(result)
+
+
+@router.post(
+    "/compact",
+    response=responses(CompactedResponse, *CREATE, *MODEL_CALL),
+    summary="Compact a conversation: its user messages and one compaction item (nothing is stored)",
+)
+async def compact_response(request: HttpRequest, body: CompactResponseRequest):
+    return json_response(await compaction.response_compact(request=body, principal=request_principal(request)))
 
 
 @router.get("", response=responses(ResponseList, *LIST), summary="List stored responses (llama-stack extension)")

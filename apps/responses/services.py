@@ -183,7 +183,7 @@ def _history_from_items(items: list[dict]) -> list[dict]:
     usable = [
         item
         for item in items
-        if item.get("type") in ("message", "function_call", "function_call_output")
+        if item.get("type") in ("message", "function_call", "function_call_output", "compaction")
         and not (item.get("type") == "message" and item.get("role") not in ("user", "assistant", "system", "developer"))
     ]
     return conv.items_to_messages(usable, known_calls=set(), param="conversation.items")
