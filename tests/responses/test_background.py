@@ -12,6 +12,8 @@ import contextlib
 import os
 import signal
 import sqlite3
+import subprocess
+from pathlib import Path
 
 import httpx
 import openai
@@ -25,6 +27,7 @@ from tests.support.postgres import connect, postgres_database, run_config
 from tests.support.recording import MODE_ENV
 from tests.support.waiting import wait_until
 
+HERE = Path(__file__).parent
 MODEL = "fake-model"
 ACTIVE = ("queued", "in_progress")
 
@@ -312,3 +315,16 @@ def test_a_queued_response_cancelled_never_runs(one_at_a_time):
         "response.created",
         "response.queued",
     ]
+
+
+# ------------------------------------------------------------------------------------------ llama-stack-client
+def test_llama_stack_client_creates_and_polls_a_background_response(server, llama_stack_python):
+    """llama-stack-client 0.7 sends `background` and retrieves; it has no cancel, stream resume or compact."""
+    result = subprocess.run(
+        [llama_stack_python, str(HERE / "llama_stack_background_check.py"), server.url, server.keys["alice"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ok"
