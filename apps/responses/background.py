@@ -37,9 +37,10 @@ from apps.core.http import sse_event
 from apps.core.principal import Principal
 from apps.core.tasks import current_worker_id, runner_with_room
 from apps.inference.selectors import model_resolve
-from apps.responses.builder import ResponseBuilder
+from apps.responses.builder import ResponseBuilder, error_code
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseStatus, StoredResponse
 from apps.responses.selectors import response_get
+from apps.storage.errors import reported_error
 
 logger = logging.getLogger(__name__)
 
@@ -269,20 +270,34 @@ class _Run:
         return response["status"]
 
 
-async def background_run(*, response_id: str) -> str:
-    """The task: compute one background response; its final status."""
+async def _prepare(response_id: str) -> tuple | None:
+    """(plan, builder) of a response to compute here: made by the request that created it in this process, or
+    read from its run once it is marked started; None when it was cancelled (or deleted) before it started."""
     prepared = _prepared.pop(response_id, None)
-    if prepared is not None:  # created and started by a request of this process
-        plan, builder = prepared
-    else:
-        started = await sync_to_async(_start)(response_id, current_worker_id())
-        if started is None:
-            return ResponseStatus.CANCELLED
-        data, event = started
-        plan = await _plan_from_json(response_id, data)
-        builder = _builder(plan)
-        builder.sequence = event["sequence_number"] + 1  # after created, queued and in_progress
-    run = _local[response_id] = _Run(plan, builder, asyncio.current_task())
+    if prepared is not None:
+        return prepared
+    started = await sync_to_async(_start)(response_id, current_worker_id())
+    if started is None:
+        return None
+    data, event = started
+    plan = await _plan_from_json(response_id, data)
+    builder = _builder(plan)
+    builder.sequence = event["sequence_number"] + 1  # after created, queued and in_progress
+    return plan, builder
+
+
+async def background_run(*, response_id: str) -> str:
+    """The task: compute one background response; its final status. Whatever goes wrong ends it `failed` (a
+    failure to record even that is left to the processes that watch heartbeats)."""
+    try:
+        prepared = await _prepare(response_id)
+    except Exception as exc:  # the model is gone from the config, the store is down, ...
+        error = reported_error(exc)
+        await sync_to_async(_fail_now)(response_id, {"code": error_code(error), "message": error.message})
+        return ResponseStatus.FAILED
+    if prepared is None:
+        return ResponseStatus.CANCELLED
+    run = _local[response_id] = _Run(*prepared, asyncio.current_task())
     heartbeat = asyncio.create_task(run.heartbeat())
     try:
         response, terminal = await run.stream()
@@ -293,6 +308,10 @@ async def background_run(*, response_id: str) -> str:
         asyncio.current_task().uncancel()
         await sync_to_async(_run_finished)(response_id)
         return ResponseStatus.CANCELLED
+    except Exception as exc:
+        error = reported_error(exc)
+        await sync_to_async(_fail_now)(response_id, {"code": "server_error", "message": error.message})
+        return ResponseStatus.FAILED
     finally:
         heartbeat.cancel()
         _local.pop(response_id, None)
@@ -385,6 +404,26 @@ async def response_stream(
 
 
 # ------------------------------------------------------------------------------------------ processes that died
+def _fail(response_id: str, error: dict) -> None:
+    """A queued or running response failed where no model error says so (inside a transaction): its status, and
+    the `response.failed` event that ends its streams."""
+    row = StoredResponse.objects.filter(public_id=response_id, status__in=ACTIVE).first()
+    if row is None:
+        return
+    failed = {**row.response, "status": ResponseStatus.FAILED, "error": error}
+    row.status, row.response = ResponseStatus.FAILED, failed
+    row.save(update_fields=["status", "response"])
+    last = ResponseEvent.objects.filter(response_id=response_id).aggregate(n=Max("sequence_number"))["n"]
+    event = {"type": "response.failed", "sequence_number": (last or 0) + 1, "response": failed}
+    ResponseEvent.objects.bulk_create(_event_rows(response_id, [event]))
+
+
+def _fail_now(response_id: str, error: dict) -> None:
+    with transaction.atomic(using=_alias()):
+        BackgroundRun.objects.filter(response_id=response_id).update(finished=True)
+        _fail(response_id, error)
+
+
 def _fail_lost(run: BackgroundRun, message: str) -> None:
     from django_tasks_db.compat import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
@@ -392,16 +431,7 @@ def _fail_lost(run: BackgroundRun, message: str) -> None:
     with transaction.atomic(using=_alias()):
         if not BackgroundRun.objects.filter(pk=run.pk, finished=False).update(finished=True):
             return  # another process got there first
-        row = StoredResponse.objects.filter(public_id=run.response_id, status__in=ACTIVE).first()
-        if row is not None:
-            failed = {**row.response, "status": ResponseStatus.FAILED}
-            failed["error"] = {"code": "server_error", "message": message}
-            row.status, row.response = ResponseStatus.FAILED, failed
-            row.save(update_fields=["status", "response"])
-            events = ResponseEvent.objects.filter(response_id=run.response_id)
-            last = events.aggregate(n=Max("sequence_number"))["n"]
-            event = {"type": "response.failed", "sequence_number": (last or 0) + 1, "response": failed}
-            ResponseEvent.objects.bulk_create(_event_rows(run.response_id, [event]))
+        _fail(run.response_id, {"code": "server_error", "message": message})
         DBTaskResult.objects.filter(id=run.task_id, status=TaskResultStatus.RUNNING).update(
             status=TaskResultStatus.FAILED,
             finished_at=timezone.now(),
