@@ -8,7 +8,9 @@ alike, times:
 - background: `POST /v1/responses` with `background: true`, then `GET /v1/responses/{id}` again and again
   (`--poll-interval` apart, default 0: at once) until the status is final, from the create to the final answer.
 
-Prints p50/p90 of each, the difference (target: at most 5 ms at p50), and the polls a background response took.
+Prints p50/p90 of each, the difference (target: at most 5 ms at p50), and the polls a background response took;
+then, in two blocks of the same size, the server's CPU per response of each kind (less sensitive than wall time to
+other work on the machine, which the load average printed beside it shows).
 
     python bench/background_overhead.py [--requests 300] [--workers 1] [--poll-interval 0] [--postgres DBNAME]
 """
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.responses_overhead import percentile, wait_ready  # noqa: E402
 from tests.support.live_server import free_port  # noqa: E402
+from tests.support.procstat import cpu_seconds  # noqa: E402
 
 BODY = {"model": "fake-model", "input": "benchmark request"}
 FINAL = ("completed", "failed", "incomplete", "cancelled")
@@ -113,12 +116,20 @@ def main() -> None:
                 elapsed, count = background(http, args.poll_interval)
                 back.append(elapsed)
                 polls.append(count)
+            cpu = {}
+            for kind, call in (("foreground", foreground), ("background", lambda h: background(h, args.poll_interval))):
+                before = cpu_seconds(server.pid)
+                for _ in range(args.requests):
+                    call(http)
+                cpu[kind] = (cpu_seconds(server.pid) - before) * 1000 / args.requests
         store = f"PostgreSQL ({args.postgres})" if args.postgres else "SQLite"
         print(f"{args.requests} responses each, 1 client, {args.workers} worker(s), responses store on {store}")
         print(line("foreground", fore))
         print(line("background", back))
         print(f"{'added':<12} p50 {percentile(back, 50) - percentile(fore, 50):7.2f} ms")
         print(f"polls per background response: p50 {percentile(polls, 50)}, p90 {percentile(polls, 90)}")
+        print(f"server CPU per response: foreground {cpu['foreground']:.2f} ms, background {cpu['background']:.2f} ms")
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         for process in (server, fake):
             process.terminate()

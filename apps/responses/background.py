@@ -63,8 +63,17 @@ def _alias() -> str:
     return router.db_for_write(StoredResponse)
 
 
-def _event_rows(response_id: str, events: list[dict]) -> list[ResponseEvent]:
-    return [ResponseEvent(response_id=response_id, sequence_number=e["sequence_number"], event=e) for e in events]
+def _store_events(response_id: str, events: list[dict]) -> None:
+    """Events as one row (see ResponseEvent)."""
+    if events:
+        first, last = events[0]["sequence_number"], events[-1]["sequence_number"]
+        ResponseEvent.objects.bulk_create(
+            [ResponseEvent(response_id=response_id, first_sequence=first, last_sequence=last, events=events)]
+        )
+
+
+def _last_sequence(response_id: str) -> int | None:
+    return ResponseEvent.objects.filter(response_id=response_id).aggregate(n=Max("last_sequence"))["n"]
 
 
 # ------------------------------------------------------------------------------------------ plan <-> JSON
@@ -135,7 +144,7 @@ def _store_created(plan, builder: ResponseBuilder, worker_id: str | None):
             run.update(worker_id=worker_id, heartbeat_at=timezone.now())
         response_row(plan=plan, response=stored, messages=plan.messages).save(force_insert=True)
         BackgroundRun.objects.create(**run, task_id=str(task.id))
-        ResponseEvent.objects.bulk_create(_event_rows(plan.response_id, events))
+        _store_events(plan.response_id, events)
     return task.db_result, queued
 
 
@@ -169,14 +178,10 @@ def _start(response_id: str, worker_id: str) -> tuple[dict, dict] | None:
         snapshot = {**rows.values_list("response", flat=True).get(), "status": ResponseStatus.IN_PROGRESS}
         rows.update(response=snapshot)
         event = {"type": "response.in_progress", "sequence_number": 2, "response": snapshot}
-        ResponseEvent.objects.bulk_create(_event_rows(response_id, [event]))
+        _store_events(response_id, [event])
         run = BackgroundRun.objects.filter(response_id=response_id)
         run.update(worker_id=worker_id, heartbeat_at=timezone.now())
         return run.values_list("plan", flat=True).get(), event
-
-
-def _insert_events(response_id: str, events: list[dict]) -> None:
-    ResponseEvent.objects.bulk_create(_event_rows(response_id, events))
 
 
 def _heartbeat(response_id: str) -> str | None:
@@ -192,7 +197,7 @@ def _store_final(plan, response: dict, messages: list[dict], events: list[dict])
             status=response["status"], response=response, messages=messages
         )
         if finished:
-            ResponseEvent.objects.bulk_create(_event_rows(plan.response_id, events))
+            _store_events(plan.response_id, events)
         BackgroundRun.objects.filter(response_id=plan.response_id).update(finished=True)
 
 
@@ -218,7 +223,7 @@ class _Run:
     async def flush(self) -> None:
         if self.buffer:
             events, self.buffer = self.buffer, []
-            await sync_to_async(_insert_events)(self.plan.response_id, events)
+            await sync_to_async(_store_events)(self.plan.response_id, events)
 
     async def flush_every(self) -> None:
         while not self._stop_flushing.is_set():
@@ -363,7 +368,7 @@ def _stream_start(response_id: str, starting_after: int | None, principal: Princ
         )
     if starting_after is None or row.status not in FINAL:
         return
-    last = ResponseEvent.objects.filter(response_id=response_id).aggregate(last=Max("sequence_number"))["last"]
+    last = _last_sequence(response_id)
     if last is not None and starting_after > last:
         raise BadRequestError(
             f"Invalid 'starting_after': {starting_after}; the stream of response '{response_id}' ends with "
@@ -377,8 +382,9 @@ def _events_after(response_id: str, after: int) -> tuple[str | None, list[dict]]
     """The response's status, then its events after `after` (read in that order: a final status read first means
     every event was already stored)."""
     status = StoredResponse.objects.filter(public_id=response_id).values_list("status", flat=True).first()
-    rows = ResponseEvent.objects.filter(response_id=response_id, sequence_number__gt=after)
-    return status, list(rows.order_by("sequence_number").values_list("event", flat=True))
+    rows = ResponseEvent.objects.filter(response_id=response_id, last_sequence__gt=after).order_by("first_sequence")
+    events = [event for batch in rows.values_list("events", flat=True) for event in batch]
+    return status, [event for event in events if event["sequence_number"] > after]
 
 
 async def _tail(response_id: str, after: int) -> AsyncIterator[bytes]:
@@ -413,9 +419,8 @@ def _fail(response_id: str, error: dict) -> None:
     failed = {**row.response, "status": ResponseStatus.FAILED, "error": error}
     row.status, row.response = ResponseStatus.FAILED, failed
     row.save(update_fields=["status", "response"])
-    last = ResponseEvent.objects.filter(response_id=response_id).aggregate(n=Max("sequence_number"))["n"]
-    event = {"type": "response.failed", "sequence_number": (last or 0) + 1, "response": failed}
-    ResponseEvent.objects.bulk_create(_event_rows(response_id, [event]))
+    event = {"type": "response.failed", "sequence_number": (_last_sequence(response_id) or 0) + 1, "response": failed}
+    _store_events(response_id, [event])
 
 
 def _fail_now(response_id: str, error: dict) -> None:

@@ -66,18 +66,21 @@ class BackgroundRun(models.Model):
 
 
 class ResponseEvent(models.Model):
-    """One stream event of a background response, stored as the response runs, so that a stream can be resumed
-    (`GET /v1/responses/{id}?stream=true&starting_after=N`) from any worker process."""
+    """Stream events of a background response, stored as the response runs, so that a stream can be resumed
+    (`GET /v1/responses/{id}?stream=true&starting_after=N`) from any worker process: one row per write (the events
+    the run had ready then, numbered `first_sequence` to `last_sequence`), since one row costs far less to insert
+    than one row per event."""
 
     response_id = models.CharField(max_length=64, editable=False)
-    sequence_number = models.IntegerField(editable=False)
-    event = models.JSONField(editable=False)
+    first_sequence = models.IntegerField(editable=False)
+    last_sequence = models.IntegerField(editable=False)
+    events = models.JSONField(editable=False)
 
     class Meta:
         db_table = "openai_responses_events"
         constraints = [
-            models.UniqueConstraint(fields=["response_id", "sequence_number"], name="responses_event_sequence_uniq")
+            models.UniqueConstraint(fields=["response_id", "first_sequence"], name="responses_event_sequence_uniq")
         ]
 
     def __str__(self) -> str:
-        return f"{self.response_id} #{self.sequence_number}"
+        return f"{self.response_id} #{self.first_sequence}-{self.last_sequence}"
