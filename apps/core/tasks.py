@@ -134,15 +134,15 @@ class TaskRunner:
 
     # ------------------------------------------------------------------------------------------ the loop
     async def _execute(self, claimed: Any) -> None:
-        """Run one claimed task on the server's loop and record its end with the backend."""
+        """Run one claimed task on the server's loop and record its end with the backend. A task cancelled because
+        the process is stopping is not recorded (the loop is closing); it stays running in the table, for the
+        app's housekeeping in the processes that go on (background responses: their heartbeat watch)."""
         async with self._context():
             try:
                 arguments = claimed.args_kwargs
                 value = await claimed.task.acall(*arguments["args"], **arguments["kwargs"])
-            except BaseException as exc:
+            except Exception as exc:
                 await _bookkeeping(claimed.set_failed, exc)
-                if not isinstance(exc, Exception):
-                    raise
                 logger.exception("task %s (%s) failed", claimed.id, claimed.task_path)
             else:
                 await _bookkeeping(claimed.set_successful, value)
