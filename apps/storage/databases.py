@@ -16,7 +16,7 @@ APP_STORES = {
     "files": "files",
     "inference": "inference",
     # django-tasks' database backend: background responses' tasks live beside the responses they compute.
-    "django_tasks_db": "responses",
+    "django_tasks_database": "responses",  # django-tasks-db's app label
 }
 
 

@@ -53,15 +53,23 @@ class Server:
         headers = {"Authorization": f"Bearer {self.keys[user]}"}
         return httpx.Client(base_url=self.url + "/v1", headers=headers, timeout=30)
 
-    def worker_of(self, response_id: str) -> str:
-        """The task engine's worker id of the process running a background response (host:pid:random)."""
-        query = "SELECT worker_id FROM openai_responses_background WHERE response_id = %s"
+    def _query(self, query: str, value: str):
+        """One row of the responses store (SQLite in the server's home, or the PostgreSQL database)."""
         if self.database is None:
             with contextlib.closing(sqlite3.connect(self.running.home / "sql_store.db")) as db:
-                row = db.execute(query.replace("%s", "?"), (response_id,)).fetchone()
-        else:
-            with connect(self.database) as db:
-                row = db.execute(query, (response_id,)).fetchone()
+                return db.execute(query.replace("%s", "?"), (value,)).fetchone()
+        with connect(self.database) as db:
+            return db.execute(query, (value,)).fetchone()
+
+    def running_anywhere(self, response_id: str) -> bool:
+        """Whether the task engine still has the response's task running (django-tasks-db's table)."""
+        query = "SELECT status FROM django_tasks_database_dbtaskresult WHERE CAST(args_kwargs AS TEXT) LIKE %s"
+        (status,) = self._query(query, f"%{response_id}%")
+        return status == "RUNNING"
+
+    def worker_of(self, response_id: str) -> str:
+        """The task engine's worker id of the process running a background response (host:pid:random)."""
+        row = self._query("SELECT worker_id FROM openai_responses_background WHERE response_id = %s", response_id)
         return row[0] if row else ""
 
 
@@ -235,6 +243,18 @@ def test_cancel_of_someone_elses_or_an_unknown_response_is_a_404(server, client)
     with pytest.raises(openai.NotFoundError):
         client.responses.cancel("resp_" + "0" * 48)
     assert finished(client, created.id).status == "completed"
+
+
+def test_deleting_a_running_background_response_stops_it(server, client):
+    created = client.responses.create(model=MODEL, input="delete me midway #drip:0.5", background=True)
+    wait_until(lambda: client.responses.retrieve(created.id).status == "in_progress", timeout=30)
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id, stream=True)
+    # Its run noticed at its next heartbeat and stopped: it is no longer running anywhere.
+    wait_until(lambda: not server.running_anywhere(created.id), timeout=30, what="the run to stop")
 
 
 # ------------------------------------------------------------------------------------------ bad input
