@@ -214,6 +214,7 @@ class _Run:
         self.task = task
         self.buffer: list[dict] = []
         self.cancelled = False
+        self.finishing = False  # its final write has begun: only a cancel by request may stop it now
         self._stop_flushing = asyncio.Event()
 
     def cancel(self) -> None:
@@ -235,8 +236,9 @@ class _Run:
     async def heartbeat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            if await sync_to_async(_heartbeat)(self.plan.response_id) != ResponseStatus.IN_PROGRESS:
-                self.cancel()  # cancelled through another process (or deleted)
+            status = await sync_to_async(_heartbeat)(self.plan.response_id)
+            if status != ResponseStatus.IN_PROGRESS and not self.finishing:
+                self.cancel()  # cancelled or deleted through another process, or failed by a watcher
                 return
 
     async def stream(self) -> tuple[dict, dict]:
@@ -257,6 +259,7 @@ class _Run:
             await flusher
 
     async def finish(self, response: dict, terminal: dict) -> str:
+        self.finishing = True
         messages = self.plan.messages
         if response["status"] != ResponseStatus.FAILED:
             assistant = self.builder.assistant_message()
