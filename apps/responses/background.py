@@ -142,8 +142,9 @@ def _store_created(plan, builder: ResponseBuilder, worker_id: str | None):
             stored = {**queued, "status": ResponseStatus.IN_PROGRESS}
             events.append(builder.event("response.in_progress", response=stored))
             run.update(worker_id=worker_id, heartbeat_at=timezone.now())
-        response_row(plan=plan, response=stored, messages=plan.messages).save(force_insert=True)
-        BackgroundRun.objects.create(**run, task_id=str(task.id))
+        # bulk_create: one INSERT each, without save()'s machinery (as the write queue does).
+        StoredResponse.objects.bulk_create([response_row(plan=plan, response=stored, messages=plan.messages)])
+        BackgroundRun.objects.bulk_create([BackgroundRun(**run, task_id=str(task.id))])
         _store_events(plan.response_id, events)
     return task.db_result, queued
 
