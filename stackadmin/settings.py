@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     "ninja",
     "django_htmx",
     "template_partials",
+    "django_tasks",
+    "django_tasks_db",
     "apps.core",
     "apps.storage",
     "apps.accounts",
@@ -176,6 +178,11 @@ STACKADMIN_API_THREADS = _env_positive_int(
     "STACKADMIN_API_THREADS", 8 if any(db["ENGINE"].endswith(".postgresql") for db in DATABASES.values()) else 1
 )
 DATABASE_ROUTERS = ["apps.storage.routers.StoreRouter"]
+# The task engine (background responses): django-tasks' database backend, its table in the responses store
+# (apps.storage.databases.APP_STORES); every server process runs the tasks (apps/core/tasks.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# How many tasks (background responses) one worker process runs at once; more wait, queued, for any process.
+STACKADMIN_TASK_CAPACITY = _env_positive_int("STACKADMIN_TASK_CAPACITY", 64)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

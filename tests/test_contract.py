@@ -157,6 +157,17 @@ def test_response_operations_match_their_schemas(contract):
     c.call("DELETE", "/v1/responses/{response_id}", ids=ids)
 
 
+def test_background_response_operations_match_their_schemas(contract):
+    c = contract
+    body = {"model": "fake-model", "input": "slowly #drip:1", "background": True}
+    response = c.call("POST", "/v1/responses", json=body).json()
+    c.call("POST", "/v1/responses/{response_id}/cancel", ids={"response_id": response["id"]})
+
+
+def test_compaction_matches_its_schema(contract):
+    contract.call("POST", "/v1/responses/compact", json={"model": "fake-model", "input": "hello"})
+
+
 def test_health_answers(contract):
     contract.call("GET", "/v1/health")
     contract.call("GET", "/v1/health/ready")

@@ -41,8 +41,9 @@ from apps.files.selectors import file_data_url, validate_file_id
 from apps.inference.selectors import ModelHandle, model_resolve
 from apps.prompts import selectors as prompt_selectors
 from apps.responses import items as conv
+from apps.responses.background import background_create
 from apps.responses.builder import ResponseBuilder
-from apps.responses.models import StoredResponse
+from apps.responses.models import BackgroundRun, ResponseEvent, StoredResponse
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.responses.truncation import estimated_tokens, truncated_history
@@ -193,7 +194,7 @@ def _history_from_items(items: list[dict]) -> list[dict]:
     usable = [
         item
         for item in items
-        if item.get("type") in ("message", "function_call", "function_call_output")
+        if item.get("type") in ("message", "function_call", "function_call_output", "compaction")
         and not (item.get("type") == "message" and item.get("role") not in ("user", "assistant", "system", "developer"))
     ]
     return conv.items_to_messages(usable, known_calls=set(), param="conversation.items")
@@ -419,8 +420,11 @@ async def _store_failed(plan: Plan, response: dict) -> None:
 async def response_create(
     *, request: CreateResponseRequest, principal: Principal = ANONYMOUS
 ) -> dict | AsyncIterator[bytes]:
-    """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise."""
+    """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise. A
+    background response is stored as queued and computed by the task engine (apps.responses.background)."""
     plan = await plan_response(request=request, principal=principal)
+    if request.background:
+        return await background_create(plan)
     builder = ResponseBuilder(
         response_id=plan.response_id,
         created_at=int(plan.created_at.timestamp()),
@@ -473,4 +477,8 @@ async def _stored(write: Awaitable[None]) -> StackAdminError | None:
 
 # ------------------------------------------------------------------------------------------ delete
 def response_delete(*, response_id: str, principal: Principal = ANONYMOUS) -> None:
+    """The response, and a background response's run and stored events (a run still going stops at its next
+    heartbeat)."""
     responses_visible(principal=principal).delete_by_id(response_id, principal=principal, missing=response_not_found)
+    BackgroundRun.objects.filter(response_id=response_id).delete()
+    ResponseEvent.objects.filter(response_id=response_id).delete()
