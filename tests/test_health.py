@@ -1,16 +1,20 @@
 """`/v1/health` (liveness) and `/v1/health/ready` (readiness) on live servers whose backends really fail: a bucket
-whose server was stopped, a channel layer on a closed port, a PostgreSQL database cut off. No probe is mocked."""
+whose server was stopped, a channel layer on a closed port, a PostgreSQL database cut off, a Redis KV store
+stopped. No probe is mocked."""
 
 from __future__ import annotations
+
+import subprocess
 
 import httpx
 import pytest
 
-from tests.support.live_server import free_port
+from tests.support.live_server import free_port, stop_process
 from tests.support.outages import cut_off
 from tests.support.postgres import postgres_database
 from tests.support.s3 import S3Emulator
 from tests.support.services import PG
+from tests.support.waiting import wait_until
 
 
 def ready(server) -> httpx.Response:
@@ -82,3 +86,27 @@ def test_a_postgres_database_cut_off_is_named(start_server):
         error = not_ready(server, "storage.backends.pg")
         server.stop()  # before the database is dropped
     assert "storage.backends.pg (sql_postgres): cannot connect to PostgreSQL" in error["message"]
+
+
+def test_a_redis_kv_store_that_stops_is_named(start_server, tmp_path):
+    """A Redis of the test's own (the shared one must stay up), holding the prompts store, stopped for real."""
+    port = free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0)
+        server = start_server(
+            "storage:\n  backends:\n"
+            '    kv_default: {type: kv_sqlite, db_path: "${env.STACKADMIN_HOME}/kvstore.db"}\n'
+            '    sql_default: {type: sql_sqlite, db_path: "${env.STACKADMIN_HOME}/sql_store.db"}\n'
+            f"    cache: {{type: kv_redis, host: 127.0.0.1, port: {port}}}\n"
+            "  stores:\n    prompts: {backend: cache, namespace: prompts}\n"
+        )
+        assert ready(server).json()["checks"]["storage.backends.cache"] == {"type": "kv_redis", "status": "ok"}
+    finally:
+        stop_process(redis)
+    error = not_ready(server, "storage.backends.cache")
+    assert f"storage.backends.cache (kv_redis): cannot reach Redis at 127.0.0.1:{port}" in error["message"]

@@ -28,6 +28,7 @@ from apps.files import disk, selectors, services
 from apps.files.config import FilesConfig, parse_files
 from tests.support.live_server import free_port
 from tests.support.paths import ROOT
+from tests.support.s3 import S3Emulator
 from tests.support.waiting import wait_until
 
 
@@ -154,6 +155,19 @@ def test_a_missing_bucket_stops_the_start_with_one_line(s3, tmp_path):
     assert "files.storage (s3): bucket 'no-such-bucket-here'" in result.stderr
     assert "the bucket does not exist" in result.stderr
     assert not (tmp_path / "home").exists()  # nothing written before every backend answered
+
+
+def test_refused_credentials_stop_the_start_with_one_line(tmp_path):
+    strict = S3Emulator(tmp_path, check_credentials=True)
+    try:
+        result = migrate(tmp_path, strict.storage("any-bucket"))
+    finally:
+        strict.stop()
+    assert result.returncode == 3
+    assert result.stderr.strip().count("\n") == 0
+    assert "files.storage (s3): bucket 'any-bucket'" in result.stderr
+    assert "access denied" in result.stderr and "check access_key_id and secret_access_key" in result.stderr
+    assert not (tmp_path / "home").exists()
 
 
 def test_an_unreachable_endpoint_stops_the_start_with_one_line(s3, tmp_path):

@@ -8,6 +8,7 @@ like a real remote service), and each test takes a bucket of its own.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ SECRET_KEY = "stackadmin-test-secret"
 
 
 class S3Emulator:
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, check_credentials: bool = False) -> None:
         self.port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self._log = open(log_dir / "moto.log", "w")
@@ -31,6 +32,8 @@ class S3Emulator:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # moto's switch for authenticating every request against its own IAM (no user exists: any key fails)
+            env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_credentials else None,
         )
         wait_until(self._ready, timeout=30, interval=0.1)
         self.client = self.new_client()
