@@ -319,6 +319,19 @@ def _progress(done: int, total: int) -> None:
         print(f"\rimporting [{bar}] {done}/{total} ({done * 100 // total}%)", end=end, file=sys.stderr, flush=True)
 
 
+def _command_user():
+    """Who runs the command, as an operator (the store's credentials are theirs): the history of what they import
+    says `command import by NAME`. None when the system cannot name them."""
+    import getpass
+
+    from apps.core.principal import Principal
+
+    try:
+        return Principal(getpass.getuser(), via="command", operator=True)
+    except (KeyError, OSError):
+        return None
+
+
 def cmd_prompts_import(args: argparse.Namespace) -> None:
     _kv_ready(args)
     from apps.core.errors import StackAdminError
@@ -333,6 +346,7 @@ def cmd_prompts_import(args: argparse.Namespace) -> None:
     for path, prompt in prompts:
         for note in prompt.notes:
             _say(f"note: {transfer.source_label(path)}: prompt {prompt.prompt_id}: {note}")
+    importer = _command_user()
     counts = dict.fromkeys(("created", "added", "skipped"), 0)
     verb = {"created": "would create", "added": "would add", "skipped": "would skip"} if args.dry_run else {}
     for done, (path, prompt) in enumerate(prompts, start=1):
@@ -343,6 +357,7 @@ def cmd_prompts_import(args: argparse.Namespace) -> None:
                 owner=args.owner,
                 source=transfer.import_source(path, prompt),
                 dry_run=args.dry_run,
+                principal=importer,
             )
         except StackAdminError as exc:
             _fail(f"{transfer.shown(path)}: prompt {prompt.prompt_id}: {exc}", 1)
