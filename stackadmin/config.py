@@ -27,6 +27,7 @@ from apps.core.config import ConfigError
 from apps.files.config import FilesConfig, parse_files
 from apps.inference.config import InferenceConfig, parse_inference
 from apps.prompts.config import PromptsConfig, parse_prompts
+from apps.responses.config import UsageConfig, parse_usage
 from apps.storage.config import KVRedisBackend, StorageConfig, default_storage, parse_storage
 
 # Top-level sections of a llama-stack run.yaml that stackadmin reads; others are ignored with a warning.
@@ -36,6 +37,7 @@ KNOWN_SECTIONS = (
     "server",
     "files",
     "prompts",
+    "usage",
     "providers",
     "registered_resources",
     "models",
@@ -59,6 +61,7 @@ class RunConfig:
     inference: InferenceConfig
     auth: AuthConfig
     cors: CorsConfig = CorsConfig()
+    usage: UsageConfig = field(default_factory=UsageConfig)
     server: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -158,6 +161,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
         inference=inference,
         auth=auth,
         cors=cors,
+        usage=parse_usage(data.get("usage")),
         server=server,
         warnings=warnings,
     )

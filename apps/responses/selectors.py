@@ -13,6 +13,10 @@ from apps.core.paging import Page, check_page_args, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.responses.models import ResponseStatus, StoredResponse
 from apps.responses.schemas import InputItemListQuery, ResponseListQuery
+from apps.responses.usage import PromptUsage as PromptUsage
+from apps.responses.usage import UsageFilter as UsageFilter
+from apps.responses.usage import prompt_usage as prompt_usage
+from apps.responses.usage import prompts_daily_requests as prompts_daily_requests
 
 
 def response_not_found(response_id: str) -> NotFoundError:

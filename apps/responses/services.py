@@ -20,8 +20,9 @@ before `response.completed` is sent, so the next request can name it at once, in
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,11 @@ class Plan:
     prompt_version: int | None = None
     previous_response_id: str = ""
     conversation_id: str = ""
+    prompt_labels: tuple[str, ...] = ()  # the labels pointing at the prompt version when it was resolved
+    origin: str = "api"
+    # Usage timing (apps.responses.usage): when the plan was made, and when the first output reached the stream.
+    started: float = field(default_factory=time.monotonic)
+    first_token_ms: int | None = None
 
 
 def new_response_id() -> str:
@@ -84,6 +90,7 @@ class ResolvedPrompt:
     instructions: list[dict] | None  # a chat template, rendered, as the response's `instructions` shows it
     settings: dict  # the version's model settings
     echo: dict
+    labels: tuple[str, ...] = ()  # the labels pointing at the version (`default` included) as it was resolved
 
 
 async def _inline_file(part: dict, principal: Principal, param: str) -> dict:
@@ -142,19 +149,20 @@ async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMO
         param = "prompt.version" if exc.param in ("version", "label") else "prompt.id"
         raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
     stored = rendered.prompt
+    labels = (*(("default",) if stored.is_default else ()), *stored.labels)
     echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) or None}
     if isinstance(request.version, str):  # a label: echoed as given, with the number it resolved to
         echo = {**echo, "version": request.version, "resolved_version": str(stored.version)}
     if rendered.messages is not None:
         sent = await _inline_files(rendered.messages, principal, _file_params(variables))
         messages = conv.items_to_messages(sent, known_calls=set(), param="prompt")
-        return ResolvedPrompt(prompt_id, stored.version, messages, [], rendered.messages, stored.settings, echo)
+        return ResolvedPrompt(prompt_id, stored.version, messages, [], rendered.messages, stored.settings, echo, labels)
     media = [
         conv.part_to_chat(await _inline_file(part, principal, f"prompt.variables.{name}"), f"prompt.variables.{name}")
         for name, part in rendered.media.items()
     ]
     system = [{"role": "system", "content": rendered.text}]
-    return ResolvedPrompt(prompt_id, stored.version, system, media, None, stored.settings, echo)
+    return ResolvedPrompt(prompt_id, stored.version, system, media, None, stored.settings, echo, labels)
 
 
 async def _model(settings: ModelSettings, request: CreateResponseRequest, prompt: ResolvedPrompt | None) -> ModelHandle:
@@ -296,8 +304,9 @@ def _with_system(messages: list[dict], prompt: ResolvedPrompt | None, instructio
     return [*system, *messages, *media]
 
 
-async def plan_response(*, request: CreateResponseRequest, principal: Principal) -> Plan:
+async def plan_response(*, request: CreateResponseRequest, principal: Principal, origin: str = "api") -> Plan:
     """Resolve what the (validated) request names: model, prompt and history; build the chat-completion request."""
+    started = time.monotonic()
     store = request.store is not False
     if store:
         require_create(principal, "response")
@@ -324,6 +333,9 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
         principal=principal,
         prompt_id=prompt.prompt_id if prompt else "",
         prompt_version=prompt.version if prompt else None,
+        prompt_labels=prompt.labels if prompt else (),
+        origin=origin,
+        started=started,
         previous_response_id=request.previous_response_id or "",
         conversation_id=request.conversation or "",
     )
@@ -332,6 +344,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
 # ------------------------------------------------------------------------------------------ finish
 def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredResponse:
     """One response, not saved yet: the responses store's writers insert it."""
+    usage = response.get("usage") or {}
     return StoredResponse(
         public_id=plan.response_id,
         created_at=plan.created_at,
@@ -344,6 +357,13 @@ def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredR
         prompt_version=plan.prompt_version,
         previous_response_id=plan.previous_response_id,
         conversation_id=plan.conversation_id,
+        prompt_labels="".join(f"|{label}" for label in plan.prompt_labels) + ("|" if plan.prompt_labels else ""),
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens") if usage else None,
+        latency_ms=round((time.monotonic() - plan.started) * 1000),
+        first_token_ms=plan.first_token_ms,
+        origin=plan.origin,
     ).stamp(plan.principal)
 
 
@@ -369,10 +389,11 @@ async def _store_failed(plan: Plan, response: dict) -> None:
 
 
 async def response_create(
-    *, request: CreateResponseRequest, principal: Principal = ANONYMOUS
+    *, request: CreateResponseRequest, principal: Principal = ANONYMOUS, origin: str = "api"
 ) -> dict | AsyncIterator[bytes]:
-    """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise."""
-    plan = await plan_response(request=request, principal=principal)
+    """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise.
+    `origin` marks where the request came from (the dashboard's playground: `playground`)."""
+    plan = await plan_response(request=request, principal=principal, origin=origin)
     builder = ResponseBuilder(response_id=plan.response_id, created_at=int(plan.created_at.timestamp()), echo=plan.echo)
     if not plan.stream:
         completion = await plan.model.chat(plan.upstream_body)
@@ -390,6 +411,8 @@ async def _stream(plan: Plan, builder: ResponseBuilder, chunks: AsyncIterator[di
     try:
         async for chunk in chunks:
             for event in builder.on_chunk(chunk):
+                if plan.first_token_ms is None and event["type"].endswith(".delta"):
+                    plan.first_token_ms = round((time.monotonic() - plan.started) * 1000)
                 yield sse_event(event["type"], event)
         events = builder.finish()
     except StackAdminError as exc:

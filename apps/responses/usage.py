@@ -1,0 +1,320 @@
+"""Usage of prompt versions, computed from stored responses in the database.
+
+Every figure is aggregated in SQL over the columns a response is stored with (`prompt_version`, `status`, the token
+counts, `latency_ms`, `first_token_ms`, `prompt_labels`, `origin`), on the index
+`(prompt_id, created_at, prompt_version)`: sums and counts with one GROUP BY, percentiles with a window function
+(each version's rows ranked by the value, the row at rank ceil(p * n) kept: the nearest-rank percentile), the
+time series with one GROUP BY on the truncated time. The same statements run on SQLite and PostgreSQL; nothing
+reads all the rows into Python.
+
+Only responses the caller may read count (the access policy's filter is part of every statement), of a prompt
+the caller may read (else a 404, exactly as reading the prompt). Runs from the dashboard's playground are left
+out unless asked for.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import connections
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncDay, TruncHour
+
+from apps.core.errors import BadRequestError
+from apps.core.principal import ANONYMOUS, Principal
+from apps.prompts import selectors as prompt_selectors
+from apps.responses.config import usage_config
+from apps.responses.models import ResponseOrigin, ResponseStatus, StoredResponse
+
+BUCKETS = {"hour": TruncHour, "day": TruncDay}
+BUCKET_SECONDS = {"hour": 3600, "day": 86400}
+MAX_BUCKETS = 2000  # a series longer than this is refused: ask for days instead of hours, or a shorter range
+# The columns whose percentiles are reported, and which percentiles.
+PERCENTILES = {
+    "latency_ms": (50, 95),
+    "first_token_ms": (50, 95),
+    "input_tokens": (50,),
+    "output_tokens": (50,),
+    "reasoning_tokens": (50,),
+}
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    label: str | None = None  # only responses made while this label pointed at the version used
+    include_playground: bool = False
+
+    def check(self) -> None:
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise BadRequestError("Invalid value for 'until': must be after 'since'.", param="until")
+        if self.label is not None:
+            prompt_selectors.validate_label(self.label)
+
+
+@dataclass
+class VersionUsage:
+    version: int
+    requests: int = 0
+    errors: int = 0  # failed responses
+    incomplete: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    percentiles: dict[str, int | None] = field(default_factory=dict)  # e.g. latency_ms_p50
+    last_used_at: datetime | None = None
+    labels: list[str] = field(default_factory=list)  # every label that pointed at the version when it was used
+    cost: float | None = None  # from the run config's prices; None when a model used has no price
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def incomplete_rate(self) -> float:
+        return self.incomplete / self.requests if self.requests else 0.0
+
+    def __getattr__(self, name: str):
+        # `latency_ms_p50` and friends, for templates.
+        percentiles = self.__dict__.get("percentiles", {})
+        if name in percentiles:
+            return percentiles[name]
+        raise AttributeError(name)
+
+    def as_api(self) -> dict:
+        return {
+            "version": self.version,
+            "requests": self.requests,
+            "errors": self.errors,
+            "incomplete": self.incomplete,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            **{name: self.percentiles.get(name) for name in percentile_names()},
+            "last_used_at": int(self.last_used_at.timestamp()) if self.last_used_at else None,
+            "labels": self.labels,
+            "cost": self.cost,
+        }
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime
+    version: int
+    requests: int
+    errors: int
+
+    def as_api(self) -> dict:
+        return {
+            "start": int(self.start.timestamp()),
+            "version": self.version,
+            "requests": self.requests,
+            "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True)
+class PromptUsage:
+    prompt_id: str
+    filters: UsageFilter
+    bucket: str
+    versions: list[VersionUsage]  # newest version first; only versions used in the range
+    series: list[SeriesPoint]  # by time, then version
+
+    @property
+    def requests(self) -> int:
+        return sum(v.requests for v in self.versions)
+
+    def as_api(self) -> dict:
+        return {
+            "object": "prompt.usage",
+            "prompt_id": self.prompt_id,
+            "since": _unix(self.filters.since),
+            "until": _unix(self.filters.until),
+            "label": self.filters.label,
+            "bucket": self.bucket,
+            "versions": [v.as_api() for v in self.versions],
+            "series": [p.as_api() for p in self.series],
+        }
+
+
+def percentile_names() -> list[str]:
+    return [f"{column}_p{p}" for column, points in PERCENTILES.items() for p in points]
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
+
+
+# ------------------------------------------------------------------------------------------ queries
+def usage_rows(*, prompt_ids: list[str], filters: UsageFilter, principal: Principal) -> QuerySet[StoredResponse]:
+    """The stored responses made with these prompts that `principal` may read, within `filters`."""
+    rows = StoredResponse.objects.visible_to(principal).filter(prompt_id__in=prompt_ids)
+    if filters.since is not None:
+        rows = rows.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        rows = rows.filter(created_at__lt=filters.until)
+    if filters.label is not None:
+        rows = rows.filter(prompt_labels__contains=f"|{filters.label}|")
+    if not filters.include_playground:
+        rows = rows.exclude(origin=ResponseOrigin.PLAYGROUND)
+    return rows
+
+
+def _totals(rows: QuerySet) -> list[dict]:
+    """Per version and model (prices are per model): counts, token sums, the last use."""
+    return list(
+        rows.values("prompt_version", "model")
+        .annotate(
+            requests=Count("pk"),
+            errors=Count("pk", filter=Q(status=ResponseStatus.FAILED)),
+            incomplete=Count("pk", filter=Q(status=ResponseStatus.INCOMPLETE)),
+            input_sum=Sum("input_tokens"),
+            output_sum=Sum("output_tokens"),
+            reasoning_sum=Sum("reasoning_tokens"),
+            last_used=Max("created_at"),
+        )
+        .order_by()
+    )
+
+
+def _percentiles(rows: QuerySet, column: str, points: tuple[int, ...]) -> dict[int, dict[str, int]]:
+    """{version: {"<column>_p<p>": value}}: each version's rows ranked by `column` in the database (a window
+    function), the rows at the nearest ranks read back (one or two per version)."""
+    ranked = (
+        rows.filter(**{f"{column}__isnull": False})
+        .annotate(
+            usage_rank=Window(RowNumber(), partition_by=[F("prompt_version")], order_by=F(column).asc()),
+            usage_count=Window(Count("pk"), partition_by=[F("prompt_version")]),
+        )
+        .values_list("prompt_version", column, "usage_rank", "usage_count")
+        .order_by()
+    )
+    sql, params = ranked.query.get_compiler(using=ranked.db).as_sql()
+    # Nearest rank: ceil(p * n / 100), in integer arithmetic (SQLite has no CEIL everywhere).
+    wanted = " OR ".join(f"usage_rank = (usage_count * {int(p)} + 99) / 100" for p in points)
+    with connections[ranked.db].cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) ranked WHERE {wanted}", params)
+        found = cursor.fetchall()
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for version, value, rank, count in found:
+        for p in points:
+            if rank == (count * p + 99) // 100:
+                out[version][f"{column}_p{p}"] = value
+    return out
+
+
+def _labels(rows: QuerySet) -> dict[int, list[str]]:
+    combos = rows.values_list("prompt_version", "prompt_labels").distinct().order_by()
+    labels: dict[int, set[str]] = defaultdict(set)
+    for version, tokens in combos:
+        labels[version].update(t for t in tokens.split("|") if t)
+    return {version: sorted(names) for version, names in labels.items()}
+
+
+def _cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    price = usage_config().prices.get(model)
+    if price is None:
+        return None
+    return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
+def _versions(rows: QuerySet) -> list[VersionUsage]:
+    by_version: dict[int, VersionUsage] = {}
+    for row in _totals(rows):
+        usage = by_version.setdefault(row["prompt_version"], VersionUsage(version=row["prompt_version"], cost=0.0))
+        usage.requests += row["requests"]
+        usage.errors += row["errors"]
+        usage.incomplete += row["incomplete"]
+        usage.input_tokens += row["input_sum"] or 0
+        usage.output_tokens += row["output_sum"] or 0
+        usage.reasoning_tokens += row["reasoning_sum"] or 0
+        usage.last_used_at = max(filter(None, (usage.last_used_at, row["last_used"])))
+        cost = _cost(row["model"], row["input_sum"] or 0, row["output_sum"] or 0)
+        usage.cost = usage.cost + cost if cost is not None and usage.cost is not None else None
+    if not by_version:
+        return []
+    for column, points in PERCENTILES.items():
+        for version, values in _percentiles(rows, column, points).items():
+            by_version[version].percentiles.update(values)
+    for version, names in _labels(rows).items():
+        by_version[version].labels = names
+    for usage in by_version.values():
+        usage.percentiles = {name: usage.percentiles.get(name) for name in percentile_names()}
+    return sorted(by_version.values(), key=lambda v: v.version, reverse=True)
+
+
+def _series(rows: QuerySet, bucket: str) -> list[SeriesPoint]:
+    grouped = (
+        rows.annotate(start=BUCKETS[bucket]("created_at", tzinfo=UTC))
+        .values("start", "prompt_version")
+        .annotate(requests=Count("pk"), errors=Count("pk", filter=Q(status=ResponseStatus.FAILED)))
+        .order_by("start", "prompt_version")
+    )
+    return [SeriesPoint(g["start"], g["prompt_version"], g["requests"], g["errors"]) for g in grouped]
+
+
+def default_bucket(filters: UsageFilter) -> str:
+    """Hours for a range of up to two days, else days."""
+    if filters.since is None:
+        return "day"
+    end = filters.until or datetime.now(UTC)
+    return "hour" if end - filters.since <= timedelta(days=2) else "day"
+
+
+def _check_bucket(filters: UsageFilter, bucket: str) -> None:
+    if bucket not in BUCKETS:
+        raise BadRequestError("Invalid value for 'bucket': must be 'hour' or 'day'.", param="bucket")
+    if filters.since is not None:
+        end = filters.until or datetime.now(UTC)
+        if (end - filters.since).total_seconds() / BUCKET_SECONDS[bucket] > MAX_BUCKETS:
+            raise BadRequestError(
+                f"The range holds more than {MAX_BUCKETS} {bucket}s; use a shorter range or bucket=day.",
+                param="bucket",
+            )
+
+
+def prompt_usage(
+    *,
+    prompt_id: str,
+    filters: UsageFilter = UsageFilter(),
+    bucket: str | None = None,
+    principal: Principal = ANONYMOUS,
+) -> PromptUsage:
+    """Usage per version of a prompt the caller may read (a 404 otherwise, as reading it), and requests per
+    hour or day by version."""
+    filters.check()
+    bucket = bucket or default_bucket(filters)
+    _check_bucket(filters, bucket)
+    prompt_selectors.prompt_get(prompt_id=prompt_id, principal=principal)  # 404 unless it exists and is visible
+    rows = usage_rows(prompt_ids=[prompt_id], filters=filters, principal=principal)
+    return PromptUsage(
+        prompt_id=prompt_id, filters=filters, bucket=bucket, versions=_versions(rows), series=_series(rows, bucket)
+    )
+
+
+def prompts_daily_requests(
+    *, prompt_ids: list[str], days: int = 14, principal: Principal = ANONYMOUS, now: datetime | None = None
+) -> dict[str, list[int]]:
+    """Requests per day over the last `days` days (oldest first, today last) for each of these prompts (the
+    caller has read them already): the list page's sparklines, in one GROUP BY."""
+    if not prompt_ids:
+        return {}
+    today = (now or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - timedelta(days=days - 1)
+    rows = usage_rows(prompt_ids=prompt_ids, filters=UsageFilter(since=first), principal=principal)
+    counts = {prompt_id: [0] * days for prompt_id in prompt_ids}
+    grouped = (
+        rows.annotate(day=TruncDay("created_at", tzinfo=UTC))
+        .values("prompt_id", "day")
+        .annotate(requests=Count("pk"))
+        .order_by()
+    )
+    for row in grouped:
+        index = (row["day"] - first).days
+        if 0 <= index < days:
+            counts[row["prompt_id"]][index] = row["requests"]
+    return counts
