@@ -29,7 +29,7 @@ from apps.core.errors import BadRequestError, ConflictError, NotFoundError, Perm
 from apps.core.model_settings import REASONING_EFFORTS, REASONING_SUMMARIES
 from apps.core.principal import Principal
 from apps.inference import selectors as inference_selectors
-from apps.prompts import presenters, selectors, services, templating
+from apps.prompts import presenters, selectors, services, templating, usage
 from apps.prompts.config import prompts_config
 from apps.prompts.forms import (
     VERBOSITIES,
@@ -142,6 +142,7 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
     listing = selectors.prompt_list(query=query or None, principal=_principal(request))
     page = Paginator(listing.data, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "query": query, "total": listing.total, "nav": "prompts"}
+    context["sparklines"] = usage.sparklines(prompt_ids=[p.prompt_id for p in page], principal=_principal(request))
     return _render(request, "prompts/prompt_list.html", context, partials=("prompt-list",))
 
 
@@ -375,8 +376,16 @@ def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptV
         "preview": _preview(request, prompt_id, selected, values),
         "setting_rows": presenters.setting_rows(selected.settings),
         **_label_choices(versions, selected),
+        **_usage_context(request, prompt_id, versions, history.data),
         "nav": "prompts",
     }
+
+
+def _usage_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], moves: list) -> dict:
+    """The usage region: its queries run only when a template renders it (not for another region's refresh)."""
+    panel = usage.UsagePanel.from_query(request.GET, prompt_id=prompt_id, principal=_principal(request), moves=moves)
+    labels = sorted({"default", *(label for v in versions for label in v.labels)})
+    return {"usage": panel, "usage_labels": labels}
 
 
 def _label_choices(versions: list[PromptVersion], selected: PromptVersion) -> dict:
@@ -412,7 +421,14 @@ def _load_shown(request: HttpRequest, prompt_id: str, shown: int | None):
         return _load_detail(request, prompt_id, None)
 
 
-DETAIL_PARTIALS = ("prompt-workspace", "version-list", "version-status", "label-form", "preview-output")
+DETAIL_PARTIALS = (
+    "prompt-workspace",
+    "version-list",
+    "version-status",
+    "label-form",
+    "preview-output",
+    "prompt-usage",
+)
 
 
 @dashboard_view
