@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
 from apps.core.errors import BadRequestError
 from apps.core.principal import Principal
 from apps.prompts.records import HistoryEntry
@@ -67,10 +70,89 @@ class Chart:
     y_ticks: list[Tick]
     versions: list[tuple[int, int]]  # (version, palette index) for the legend, oldest first
     total: int
+    bucket: str = "day"
     baseline: float = HEIGHT - BOTTOM
     left: float = LEFT
     right: float = WIDTH - RIGHT
     top: float = TOP
+
+    @cached_property
+    def svg(self) -> SafeString:
+        """The chart as inline SVG. Built here rather than in a template: a month of hourly bars is thousands of
+        attributes, which Django's template engine takes tens of milliseconds to format; `format_html` escapes
+        every value all the same."""
+        versions = ", ".join(f"version {v}" for v, _ in self.versions)
+        return format_html(
+            '<svg class="usage-chart" viewBox="0 0 {} {}" role="img" aria-labelledby="usage-chart-title '
+            'usage-chart-desc" preserveAspectRatio="none"><title id="usage-chart-title">Requests per {} by version'
+            '</title><desc id="usage-chart-desc">{} request{}{}.</desc>{}{}{}{}</svg>',
+            self.width,
+            self.height,
+            self.bucket,
+            self.total,
+            "" if self.total == 1 else "s",
+            f": {versions}" if versions else "",
+            self._grid(),
+            self._bars(),
+            self._markers(),
+            format_html_join(
+                "",
+                '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+                ((_n(t.position), self.height - 6, t.text) for t in self.x_ticks),
+            ),
+        )
+
+    def _grid(self) -> SafeString:
+        return format_html_join(
+            "",
+            '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"></line>'
+            '<text class="axis" x="{}" y="{}" text-anchor="end" dominant-baseline="middle">{}</text>',
+            (
+                (self.left, self.right, _n(t.position), _n(t.position), self.left - 4, _n(t.position), t.text)
+                for t in self.y_ticks
+            ),
+        )
+
+    def _bars(self) -> SafeString:
+        def title(bar: Bar) -> str:
+            plural = "" if bar.requests == 1 else "s"
+            return f"Version {bar.version}: {bar.requests} request{plural}, {bar.start:%Y-%m-%d %H:%M} UTC"
+
+        return format_html_join(
+            "",
+            '<rect class="bar series-{}" data-version="{}" data-requests="{}" x="{}" y="{}" width="{}" '
+            'height="{}"><title>{}</title></rect>',
+            (
+                (b.series, b.version, b.requests, _n(b.x), _n(b.y), _n(b.width), _n(b.height), title(b))
+                for b in self.bars
+            ),
+        )
+
+    def _markers(self) -> SafeString:
+        return format_html_join(
+            "",
+            '<g class="marker"><line x1="{}" x2="{}" y1="{}" y2="{}"></line>'
+            '<text x="{}" y="{}" text-anchor="middle">{}</text><title>{} at {} UTC</title></g>',
+            (
+                (
+                    _n(m.x),
+                    _n(m.x),
+                    self.top - 8,
+                    self.baseline,
+                    _n(m.x),
+                    self.top - 10,
+                    m.text,
+                    m.text,
+                    f"{m.at:%Y-%m-%d %H:%M}",
+                )
+                for m in self.markers
+            ),
+        )
+
+
+def _n(value: float) -> str:
+    """A coordinate as SVG takes it: one decimal."""
+    return f"{value:.1f}"
 
 
 def _floor(moment: datetime, bucket: str) -> datetime:
@@ -142,6 +224,7 @@ def usage_chart(
         y_ticks=_y_ticks(peak, scale),
         versions=[(v, v % PALETTE_SIZE) for v in versions],
         total=sum(p.requests for p in series),
+        bucket=bucket,
     )
 
 

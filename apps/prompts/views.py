@@ -26,6 +26,7 @@ from asgiref.sync import sync_to_async
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
+from apps.core.http import event_stream_response
 from apps.core.model_settings import REASONING_EFFORTS, REASONING_SUMMARIES
 from apps.core.principal import Principal
 from apps.inference import selectors as inference_selectors
@@ -40,6 +41,7 @@ from apps.prompts.forms import (
     template_texts,
     with_error,
 )
+from apps.prompts.playground import PlaygroundRun, output_text, run_check, run_once, run_stream, summary
 from apps.prompts.records import PromptVersion
 from apps.prompts.schemas import MESSAGE_ROLES
 
@@ -661,3 +663,90 @@ def prompt_activity(request: HttpRequest) -> HttpResponse:
         filtered=any(form.cleaned_data.values()),
     )
     return _render(request, "prompts/history_list.html", context, partials=("history-list",))
+
+
+# ------------------------------------------------------------------------------------------ playground
+def _who(request: HttpRequest) -> tuple[Principal, int]:
+    """The signed-in user as the policy sees them, and their id: read here, on a thread that may use the session."""
+    principal = _principal(request)
+    _ = principal.name  # the lazy principal is resolved now, not later on the event loop
+    return principal, request.user.pk
+
+
+async def _playground_runs(request: HttpRequest, prompt_id: str, version: int, principal: Principal, user_id: int):
+    """The run of `version` and, when the form asks, of a second version on the same input; each checked."""
+    runs = []
+    numbers = [version] + [n for n in [_int(request.POST.get("compare"))] if n and n != version]
+    for number in numbers:
+        record = await selectors.aread(
+            selectors.prompt_version_get, prompt_id=prompt_id, version=number, principal=principal
+        )
+        run = PlaygroundRun.from_form(
+            request.POST, prompt_id=prompt_id, version=number, variables=list(record.variables), user_id=user_id
+        )
+        await run_check(run, principal)
+        runs.append(run)
+    return runs
+
+
+@dashboard_view
+@require_POST
+async def prompt_version_run(request: HttpRequest, prompt_id: str, version: int) -> HttpResponse:
+    """Run a version in the playground: for htmx, the answer region streaming from `prompt_run_stream`; without
+    JavaScript, the page with the answer (run without streaming)."""
+    principal, user_id = await sync_to_async(_who)(request)
+    try:
+        runs = await _playground_runs(request, prompt_id, version, principal, user_id)
+        error = None
+    except StackAdminError as exc:
+        runs, error = [], exc.message
+    stream_url = reverse("prompts:run_stream", args=[prompt_id])
+    if _partial_request(request):
+        shown = [
+            {"version": r.version, "model": r.model, "url": f"{stream_url}?{urlencode({'run': r.sign()})}"}
+            for r in runs
+        ]
+        context = {"prompt_id": prompt_id, "playground_runs": shown, "playground_error": error}
+        return await sync_to_async(_render)(
+            request,
+            "prompts/prompt_detail.html",
+            context,
+            partials=("playground-output",),
+            status=400 if error else 200,
+        )
+    shown = []
+    for run in runs:
+        try:
+            response = await run_once(run, principal)
+            shown.append(
+                {
+                    "version": run.version,
+                    "model": run.model,
+                    "text": output_text(response),
+                    "summary": summary(response),
+                }
+            )
+        except StackAdminError as exc:
+            error = exc.message
+    return await sync_to_async(_playground_page)(request, prompt_id, version, shown, error)
+
+
+def _playground_page(request: HttpRequest, prompt_id: str, version: int, shown: list, error: str | None):
+    try:
+        context = _load_detail(request, prompt_id, version)
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    context.update(playground_runs=shown, playground_error=error, playground_form=request.POST)
+    return _render(request, "prompts/prompt_detail.html", context, status=400 if error and not shown else 200)
+
+
+@dashboard_view
+@require_GET
+async def prompt_run_stream(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    """The answer of a playground run as server-sent events (htmx's SSE extension swaps them into the page)."""
+    principal, user_id = await sync_to_async(_who)(request)
+    try:
+        run = PlaygroundRun.from_token(request.GET.get("run", ""), user_id=user_id)
+    except StackAdminError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain")
+    return event_stream_response(run_stream(run, principal))

@@ -4,7 +4,7 @@ in-process and on PostgreSQL through a live server; the JSON route, its paramete
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 
@@ -256,3 +256,19 @@ def test_a_response_made_with_a_prompt_records_what_usage_needs(client, http):
     assert version["first_token_ms_p50"] == version["first_token_ms_p95"]
     assert version["last_used_at"] >= plain.created_at
     assert [point["requests"] for point in body["series"]] == [2]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("prompts_backend")
+def test_finished_days_of_sparklines_are_counted_once_and_today_always():
+    prompt_id = three_versions()
+    now = datetime.now(UTC)
+    yesterday, today = now - timedelta(days=1), now
+    first = [(1, yesterday, "completed", 1, 1, 0, 10, None, "|default|", "fake-model", "api")]
+    store_rows(prompt_id, rows=first)
+    assert prompts_daily_requests(prompt_ids=[prompt_id], days=2, now=now) == {prompt_id: [1, 0]}
+    more = [(1, yesterday, "completed", 1, 1, 0, 10, None, "", "fake-model", "api")] * 2
+    more += [(1, today, "completed", 1, 1, 0, 10, None, "", "fake-model", "api")]
+    store_rows(prompt_id, rows=more, start=1)
+    # Yesterday's count is the one kept for the hour; today's is counted on every call.
+    assert prompts_daily_requests(prompt_ids=[prompt_id], days=2, now=now) == {prompt_id: [1, 1]}
