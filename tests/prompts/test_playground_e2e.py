@@ -154,3 +154,20 @@ def test_a_run_without_javascript(browser, server, prompt_id):
         expect(page.locator("#run-var-topic")).to_have_value("moons")  # the form keeps what was typed
     finally:
         context.close()
+
+
+def test_the_usage_chart_and_table_in_the_browser(page, server, api, prompt_id):
+    from playwright.sync_api import expect
+
+    for version, text in (("1", "chart one"), ("1", "chart two"), ("2", "chart three")):
+        body = {"prompt": {"id": prompt_id, "version": version, "variables": {"topic": "charts"}}, "input": text}
+        assert api.post("/responses", json=body).status_code == 200
+    page.goto(f"{server.url}/dashboard/{prompt_id}/?usage_range=24h")
+    chart = page.locator("svg.usage-chart")
+    expect(chart).to_be_visible()
+    expect(chart.locator('rect.bar[data-version="1"]')).to_have_attribute("data-requests", "2")
+    expect(chart.locator('rect.bar[data-version="2"]')).to_have_attribute("data-requests", "1")
+    expect(page.locator('.usage-table tr[data-version="1"] td').first).to_have_text("2")
+    page.locator("#prompt-usage").screenshot(path=str(SCREENSHOTS / "usage.png"))
+    page.goto(f"{server.url}/dashboard/")
+    expect(page.locator(f'tr[data-prompt-id="{prompt_id}"] svg.sparkline')).to_be_visible()
