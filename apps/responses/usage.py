@@ -207,29 +207,36 @@ def _totals(rows: QuerySet) -> list[dict]:
     )
 
 
-def _percentiles(rows: QuerySet, column: str, points: tuple[int, ...]) -> dict[int, dict[str, int]]:
-    """{version: {"<column>_p<p>": value}}: each version's rows ranked by `column` in the database (a window
-    function), the rows at the nearest ranks read back (one or two per version)."""
-    ranked = (
-        rows.filter(**{f"{column}__isnull": False})
-        .annotate(
-            usage_rank=Window(RowNumber(), partition_by=[F("prompt_version")], order_by=F(column).asc()),
-            usage_count=Window(Count("pk"), partition_by=[F("prompt_version")]),
+def _percentiles(rows: QuerySet) -> dict[int, dict[str, int]]:
+    """{version: {"<column>_p<p>": value}} for every column of PERCENTILES, in one statement: each version's rows
+    ranked by each column (window functions; NULLs last, and counted out), and only the rows standing at a wanted
+    rank read back (a few per version and column)."""
+    windows = {}
+    for column in PERCENTILES:
+        windows[f"rank_{column}"] = Window(
+            RowNumber(), partition_by=[F("prompt_version")], order_by=F(column).asc(nulls_last=True)
         )
-        .values_list("prompt_version", column, "usage_rank", "usage_count")
-        .order_by()
-    )
+        windows[f"count_{column}"] = Window(Count(column), partition_by=[F("prompt_version")])
+    ranked = rows.annotate(**windows).values_list("prompt_version", *PERCENTILES, *windows).order_by()
     sql, params = ranked.query.get_compiler(using=ranked.db).as_sql()
     # Nearest rank: ceil(p * n / 100), in integer arithmetic (SQLite has no CEIL everywhere).
-    wanted = " OR ".join(f"usage_rank = (usage_count * {int(p)} + 99) / 100" for p in points)
+    wanted = " OR ".join(
+        f"rank_{column} = (count_{column} * {int(p)} + 99) / 100"
+        for column, points in PERCENTILES.items()
+        for p in points
+    )
     with connections[ranked.db].cursor() as cursor:
         cursor.execute(f"SELECT * FROM ({sql}) ranked WHERE {wanted}", params)
         found = cursor.fetchall()
     out: dict[int, dict[str, int]] = defaultdict(dict)
-    for version, value, rank, count in found:
-        for p in points:
-            if rank == (count * p + 99) // 100:
-                out[version][f"{column}_p{p}"] = value
+    columns = list(PERCENTILES)
+    for row in found:
+        version, values, ranks = row[0], row[1 : 1 + len(columns)], row[1 + len(columns) :]
+        for i, column in enumerate(columns):
+            rank, count = ranks[2 * i], ranks[2 * i + 1]
+            for p in PERCENTILES[column]:
+                if count and rank == (count * p + 99) // 100:
+                    out[version][f"{column}_p{p}"] = values[i]
     return out
 
 
@@ -263,9 +270,8 @@ def _versions(rows: QuerySet) -> list[VersionUsage]:
         usage.cost = usage.cost + cost if cost is not None and usage.cost is not None else None
     if not by_version:
         return []
-    for column, points in PERCENTILES.items():
-        for version, values in _percentiles(rows, column, points).items():
-            by_version[version].percentiles.update(values)
+    for version, values in _percentiles(rows).items():
+        by_version[version].percentiles.update(values)
     for version, names in _labels(rows).items():
         by_version[version].labels = names
     for usage in by_version.values():
