@@ -5,8 +5,10 @@
 Writes an archive of N prompts with V text versions each (a default and a label on each prompt), then, per
 backend, into a fresh store: `import` (everything created), `import` again (everything skipped: the idempotence
 check reads every prompt), and `export` to a file. Each step is the installed command, run as a user runs it, so
-the times include start-up (Django, config, backend checks). PostgreSQL is the local server of the tests
-(127.0.0.1:5432, user postgres, db test), in a table of its own that is dropped afterwards.
+the times include start-up (Django, config, backend checks); each step's peak resident memory is the command's
+own (wait4's ru_maxrss), so running with --prompts 1000 and 10000 shows whether it grows with the store.
+PostgreSQL is the local server of the tests (127.0.0.1:5432, user postgres, db test), in a table of its own that
+is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -73,11 +75,16 @@ def timed(label: str, args: list[str], home: Path) -> float:
     env = {**os.environ, "STACKADMIN_HOME": str(home)}
     env.pop("STACKADMIN_CONFIG", None)
     start = time.perf_counter()
-    result = subprocess.run([str(STACKADMIN), "prompts", *args], env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{label} failed: {result.stderr.strip()}")
-    print(f"  {label:<22} {elapsed:8.2f} s   {result.stderr.strip().splitlines()[-1]}", flush=True)
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([str(STACKADMIN), "prompts", *args], env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        err.seek(0)
+        stderr = err.read().strip()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{label} failed: {stderr}")
+    peak = usage.ru_maxrss / 1024  # KiB on Linux
+    print(f"  {label:<22} {elapsed:8.2f} s  peak {peak:6.0f} MiB   {stderr.splitlines()[-1]}", flush=True)
     return elapsed
 
 

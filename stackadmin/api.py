@@ -27,7 +27,7 @@ from apps.core.schemas import responses
 from apps.core.text import JsonParser, check_path_params
 from apps.core.validation import request_error
 from apps.files.api import router as files_router
-from apps.inference.api import chat_completions_router, models_router
+from apps.inference.api import chat_completions_router, models_router, providers_router
 from apps.prompts.api import router as prompts_router
 from apps.responses.api import router as responses_router
 from apps.storage.errors import STORE_OUTAGES, reported_error
@@ -150,5 +150,6 @@ api.add_router("/prompts", prompts_router)
 api.add_router("/conversations", conversations_router)
 api.add_router("/files", files_router)
 api.add_router("/models", models_router)
+api.add_router("/providers", providers_router)
 api.add_router("/chat/completions", chat_completions_router)
 api.add_router("/responses", responses_router)

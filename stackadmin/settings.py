@@ -195,6 +195,9 @@ STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
 # inline images, say) may be up to 32 MiB; larger ones are refused with a 413 before they are read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The largest archive the dashboard's and the admin's Import pages take (the archive is read whole before the first
+# write); larger ones go through `stackadmin prompts import`.
+STACKADMIN_IMPORT_MAX_BYTES = _env_positive_int("STACKADMIN_IMPORT_MAX_BYTES", 32 * 1024 * 1024)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"

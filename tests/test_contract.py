@@ -141,6 +141,12 @@ def test_model_and_chat_completion_operations_match_their_schemas(contract):
     c.call("DELETE", "/v1/chat/completions/{completion_id}", ids=ids)
 
 
+def test_provider_operations_match_their_schemas(contract):
+    c = contract
+    (provider,) = c.call("GET", "/v1/providers").json()["data"]
+    c.call("GET", "/v1/providers/{provider_id}", ids={"provider_id": provider["provider_id"]})
+
+
 def test_response_operations_match_their_schemas(contract):
     c = contract
     response = c.call("POST", "/v1/responses", json={"model": "fake-model", "input": "hello"}).json()

@@ -185,14 +185,6 @@ def _text_format(text: dict[str, Any]) -> dict[str, Any]:
     return text
 
 
-def _no_auto_truncation(truncation: str | None) -> str | None:
-    if truncation == "auto":
-        raise invalid(
-            "'auto' is not supported by stackadmin; leave it out or use 'disabled'", code="unsupported_parameter"
-        )
-    return truncation
-
-
 def _reasoning(reasoning: Any) -> Any:
     if reasoning is None:
         return None
@@ -245,7 +237,10 @@ class ModelSettings(BaseModel):
     reasoning: Annotated[dict[str, Any] | None, BeforeValidator(_reasoning)] = Field(
         None, description=f"{{effort: {' | '.join(REASONING_EFFORTS)}, summary: {' | '.join(REASONING_SUMMARIES)}}}"
     )
-    truncation: Annotated[Literal["auto", "disabled"] | None, AfterValidator(_no_auto_truncation)] = None
+    truncation: Literal["auto", "disabled"] | None = Field(
+        None,
+        description="auto: drop the oldest turns of the history to fit the model's configured context window.",
+    )
 
     @model_validator(mode="after")
     def _choice_among_tools(self) -> ModelSettings:

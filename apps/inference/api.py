@@ -11,7 +11,6 @@ from apps.core.http import deleted_response, json_or_stream_response, json_respo
 from apps.core.principal import request_principal
 from apps.core.schemas import CHANGE, CREATE, DELETE, LIST, MODEL_CALL, READ, STREAMED, responses
 from apps.inference import selectors, services
-from apps.inference.registry import registry
 from apps.inference.schemas import (
     ChatCompletion,
     ChatCompletionDeleted,
@@ -20,13 +19,16 @@ from apps.inference.schemas import (
     ChatCompletionMessageList,
     ChatCompletionMessageListQuery,
     CreateChatCompletionRequest,
-    Model,
+    ModelDetail,
     ModelList,
+    ProviderInfo,
+    ProviderList,
     UpdateChatCompletionRequest,
 )
 
 models_router = Router(tags=["models"])
 chat_completions_router = Router(tags=["chat completions"])
+providers_router = Router(tags=["providers"])
 
 
 @models_router.get(
@@ -37,10 +39,22 @@ async def list_models(request: HttpRequest):
     return json_response(list_body([m.as_api() for m in models]))
 
 
-@models_router.get("/{path:model_id}", response=responses(Model, *READ, 502, 504), summary="Retrieve a model")
+@models_router.get("/{path:model_id}", response=responses(ModelDetail, *READ, 502, 504), summary="Retrieve a model")
 async def get_model(request: HttpRequest, model_id: str):
-    model, _ = await registry().resolve(model_id)
-    return json_response(model.as_api())
+    model = await selectors.model_get(model_id=model_id)
+    return json_response(model.as_api_detail())
+
+
+@providers_router.get(
+    "", response=responses(ProviderList), summary="List the inference providers, with their health (llama-stack)"
+)
+async def list_providers(request: HttpRequest):
+    return json_response(list_body(await selectors.provider_list()))
+
+
+@providers_router.get("/{provider_id}", response=responses(ProviderInfo, *READ), summary="Retrieve a provider")
+async def get_provider(request: HttpRequest, provider_id: str):
+    return json_response(await selectors.provider_get(provider_id=provider_id))
 
 
 @chat_completions_router.post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from apps.core.config import ConfigError, validation_message
 
 DISABLED_PROVIDER = "__disabled__"
+REDACTED = "********"  # what llama-stack shows for a secret in a provider's config
 INFERENCE_PROVIDER_TYPES = ("remote::openai",)
 
 
@@ -58,6 +60,33 @@ class InferenceProvider:
     max_retries: int = 2
     allowed_models: tuple[str, ...] | None = None
 
+    def as_api(self, health: dict) -> dict:
+        """llama-stack's `ProviderInfo`: the config with its secrets redacted (the key, and a password or query
+        string in the URL, which may carry one)."""
+        return {
+            "api": "inference",
+            "provider_id": self.provider_id,
+            "provider_type": self.provider_type,
+            "config": {
+                "base_url": redacted_url(self.base_url),
+                "api_key": REDACTED if self.api_key else None,
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
+                "allowed_models": list(self.allowed_models) if self.allowed_models is not None else None,
+            },
+            "health": health,
+        }
+
+
+def redacted_url(url: str) -> str:
+    """`url` without what may be a secret: the password of its user info and the values of its query."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = urlencode([(name, REDACTED) for name, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
 
 @dataclass(frozen=True)
 class Model:
@@ -71,13 +100,40 @@ class Model:
     created: int = 0
     metadata: dict = field(default_factory=dict, compare=False)
 
+    @property
+    def context_window(self) -> int | None:
+        """The model's context window in tokens, from its registered `metadata.context_length` (llama-stack's
+        name), if any."""
+        length = self.metadata.get("context_length")
+        return length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else None
+
     def as_api(self) -> dict:
+        """OpenAI's model object, with llama-stack's metadata in `custom_metadata` (where llama-stack puts it and its
+        client's `Model` reads `model_type`, `provider_id` and `provider_resource_id`; the rest is `metadata`)."""
         return {
             "id": self.model_id,
             "object": "model",
             "created": self.created,
             "owned_by": self.provider_id,
-            "custom_metadata": {"model_type": self.model_type, "provider_model_id": self.provider_model_id},
+            "custom_metadata": {
+                **self.metadata,
+                "model_type": self.model_type,
+                "provider_id": self.provider_id,
+                "provider_resource_id": self.provider_model_id,
+            },
+        }
+
+    def as_api_detail(self) -> dict:
+        """One model as `GET /v1/models/{id}` returns it: OpenAI's object and, beside it, llama-stack's `Model`
+        resource (`identifier`, `provider_id`, ...), which llama-stack-client's `models.retrieve` reads."""
+        return {
+            **self.as_api(),
+            "identifier": self.model_id,
+            "provider_id": self.provider_id,
+            "provider_resource_id": self.provider_model_id,
+            "model_type": self.model_type,
+            "metadata": dict(self.metadata),
+            "type": "model",
         }
 
 

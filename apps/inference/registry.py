@@ -105,8 +105,8 @@ class Registry:
         await self._discover(max_age=MODELS_TTL)
         return [*self.registered.values(), *self._listed]
 
-    async def resolve(self, model_id: str) -> tuple[Model, Upstream]:
-        self.require_provider()
+    async def model(self, model_id: str) -> Model:
+        """The model named `model_id`, whatever its type; 404 `model_not_found` if none."""
         model = self.registered.get(model_id)
         if model is None:
             await self._discover(max_age=MODELS_TTL)
@@ -120,6 +120,12 @@ class Registry:
                 param="model",
                 code="model_not_found",
             )
+        return model
+
+    async def resolve(self, model_id: str) -> tuple[Model, Upstream]:
+        """The model to generate text with, and its provider's client."""
+        self.require_provider()
+        model = await self.model(model_id)
         if model.model_type != "llm":
             raise NotFoundError(
                 f"Model '{model_id}' is an {model.model_type} model; it cannot generate text.",

@@ -91,11 +91,40 @@ class Model(Schema):
     object: str = "model"
     created: int
     owned_by: str
+    custom_metadata: dict[str, Any] = Field(
+        description="llama-stack's metadata: model_type, provider_id, provider_resource_id and the model's own."
+    )
+
+
+class ModelDetail(Model):
+    """OpenAI's model object with llama-stack's `Model` resource fields beside it."""
+
+    identifier: str
+    provider_id: str
+    provider_resource_id: str
+    model_type: str
+    metadata: dict[str, Any]
+    type: Literal["model"] = "model"
 
 
 class ModelList(Schema):
     object: str = "list"
     data: list[Model]
+
+
+class ProviderInfo(Schema):
+    """llama-stack's provider description; secrets in `config` are redacted."""
+
+    api: str
+    provider_id: str
+    provider_type: str
+    config: dict[str, Any]
+    health: dict[str, Any]
+
+
+class ProviderList(Schema):
+    object: str = "list"
+    data: list[ProviderInfo]
 
 
 class ChatCompletion(ModelOutput):

@@ -6,13 +6,14 @@ once access control arrives, as a queryset filter in the same statement as the p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from apps.core.errors import NotFoundError
+from apps.core.errors import NotFoundError, StackAdminError
 from apps.core.paging import Page, check_page_args, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.core.text import scrubbed
@@ -35,6 +36,7 @@ class ModelHandle:
     provider_id: str
     provider_model_id: str  # the provider's own name for the model: what a chat-completion body sent to it names
     upstream: Upstream
+    context_window: int | None = None  # tokens, when the run config gives it (`metadata.context_length`)
 
     async def chat(self, body: dict) -> dict:
         return scrubbed(await self.upstream.chat(body))
@@ -56,10 +58,50 @@ async def model_list() -> list[Model]:
     return await registry().models()
 
 
+async def model_get(*, model_id: str) -> Model:
+    """A model as `GET /v1/models/{id}` shows it, of any type (an embedding model too); 404 if there is none."""
+    return await registry().model(model_id)
+
+
 async def model_resolve(*, model_id: str) -> ModelHandle:
     """The model named by a request, ready to call; 404 `model_not_found` (or 503 with no provider) if none."""
     model, upstream = await registry().resolve(model_id)
-    return ModelHandle(model.model_id, model.provider_id, model.provider_model_id, upstream)
+    return ModelHandle(model.model_id, model.provider_id, model.provider_model_id, upstream, model.context_window)
+
+
+# ------------------------------------------------------------------------------------------ providers
+HEALTH_TIMEOUT = 5.0  # seconds a provider's server has to list its models before it is reported unhealthy
+
+
+async def _health(upstream: Upstream) -> dict:
+    """llama-stack's provider health: `OK` when the provider's server lists its models in time, else `Error`."""
+    try:
+        await asyncio.wait_for(upstream.list_models(), HEALTH_TIMEOUT)
+    except TimeoutError:
+        return {"status": "Error", "message": f"The model server did not answer within {HEALTH_TIMEOUT:g} seconds."}
+    except StackAdminError as exc:
+        return {"status": "Error", "message": exc.message}
+    return {"status": "OK"}
+
+
+async def provider_list() -> list[dict]:
+    """The enabled inference providers, as llama-stack's `GET /v1/providers` lists them (health checked at once)."""
+    found = registry()
+    providers = list(found.providers.values())
+    health = await asyncio.gather(*(_health(found.upstreams[p.provider_id]) for p in providers))
+    return [provider.as_api(status) for provider, status in zip(providers, health, strict=True)]
+
+
+async def provider_get(*, provider_id: str) -> dict:
+    found = registry()
+    provider = found.providers.get(provider_id)
+    if provider is None:
+        raise NotFoundError(
+            f"Provider '{provider_id}' not found. Use 'client.providers.list()' to list available providers.",
+            param="provider_id",
+            code="provider_not_found",
+        )
+    return provider.as_api(await _health(found.upstreams[provider_id]))
 
 
 def chat_completion_not_found(completion_id: str) -> NotFoundError:

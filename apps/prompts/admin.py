@@ -9,18 +9,20 @@ their user name."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.accounts.services import principal_for_user
 from apps.core.errors import StackAdminError
 from apps.core.principal import Principal
-from apps.prompts import presenters, selectors, services
+from apps.prompts import archives, presenters, selectors, services
 from apps.prompts.config import prompts_config
-from apps.prompts.forms import HistoryFilterForm
+from apps.prompts.forms import AdminImportForm, HistoryFilterForm
 from apps.prompts.models import Prompt, PromptHistory
 from apps.prompts.records import PromptVersion
 
@@ -51,6 +53,9 @@ class PromptAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("", wrap(self.changelist_view), name=f"{prefix}_changelist"),
+            # CSRF is checked by the view itself, once the upload's size limit is in place.
+            path("import/", wrap(csrf_exempt(self.import_view)), name=f"{prefix}_import"),
+            path("export/", wrap(self.export_view), name=f"{prefix}_export"),
             path("<str:prompt_id>/change/", wrap(self.change_view), name=f"{prefix}_change"),
             path("<str:prompt_id>/delete/", wrap(self.delete_view), name=f"{prefix}_delete"),
         ]
@@ -124,6 +129,63 @@ class PromptAdmin(admin.ModelAdmin):
             return f"The label '{label}' of {prompt_id} now points at version {version}."
         services.prompt_version_set_default(prompt_id=prompt_id, version=version, principal=operator, message=message)
         return f"Version {version} is now the default of {prompt_id}."
+
+    # -------------------------------------------------------------------------------------- import / export
+    def export_view(self, request):
+        """Every prompt (or those the search shows, or the `prompt` ids ticked in the list) as a download in the
+        format of `stackadmin prompts export`, streamed."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        ids = request.GET.getlist("prompt")
+        if request.GET.get("selected") and not ids:
+            messages.error(request, "Tick the prompts to export first.")
+            return HttpResponseRedirect(reverse("admin:prompts_prompt_changelist"))
+        query = request.GET.get("q", "").strip()
+        try:
+            dumps = selectors.prompts_dump_for(principal=_operator(request), query=query or None, ids=ids or None)
+        except StackAdminError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:prompts_prompt_changelist"))
+        return archives.archive_download(dumps)
+
+    def import_view(self, request):
+        """The dashboard's Import page for operators: the archive's owners may be kept (as the command keeps
+        them), and every prompt may be added to; "Preview" is a dry run, "Import" does it."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return self._import_page(request, AdminImportForm())
+        refusal = archives.limit_upload(request)  # before anything reads the body (the CSRF check would)
+        if refusal:
+            return self._import_page(request, AdminImportForm(), error=refusal, status=413)
+        return csrf_protect(self._import_submit)(request)
+
+    def _import_submit(self, request):
+        form = AdminImportForm(request.POST, request.FILES)
+        refusal = archives.upload_exceeded(request)
+        if refusal or not form.is_valid():
+            return self._import_page(request, form, error=refusal, status=413 if refusal else 400)
+        data = form.cleaned_data
+        with archives.saved_upload(data["archive"]) as (root, path):
+            report = services.prompts_import(
+                paths=[path],
+                skip_invalid=data["skip_invalid"],
+                on_conflict=data["on_conflict"],
+                owner=None if data["keep_owners"] else request.user.get_username(),
+                principal=_operator(request),
+                dry_run=form.dry_run,
+                root=root,
+            )
+        return self._import_page(request, form, report=report, file_name=path.name, rechoose=not request.htmx)
+
+    def _import_page(self, request, form, *, status: int = 200, **extra):
+        context = self._context(
+            request, title="Import prompts", form=form, limit=settings.STACKADMIN_IMPORT_MAX_BYTES, **extra
+        )
+        template = "admin/prompts/prompt/import.html"
+        if request.htmx and not request.htmx.history_restore_request:
+            template += "#import-result"
+        return TemplateResponse(request, template, context, status=status)
 
     def delete_view(self, request, object_id=None, extra_context=None, prompt_id=None):
         prompt_id = prompt_id or object_id

@@ -572,3 +572,35 @@ def _checked(value: str, validator) -> str:
         except BadRequestError as exc:
             raise ValidationError(exc.message) from exc
     return value
+
+
+# ------------------------------------------------------------------------------------------ import
+ON_CONFLICT_CHOICES = (
+    ("new-version", "Add the imported versions as new versions"),
+    ("skip", "Skip the prompt"),
+    ("fail", "Import nothing"),
+)
+
+
+class ImportForm(forms.Form):
+    """The Import page: an archive (any file: apps.prompts.transfer.read_archives detects its format or says why
+    it cannot), what to do with a prompt that exists with different content, whether invalid prompts are skipped,
+    and which button was pressed (a dry run, or the import)."""
+
+    archive = forms.FileField(
+        error_messages={"required": "Choose a file to import.", "empty": "The file is empty."},
+        allow_empty_file=False,
+    )
+    on_conflict = forms.ChoiceField(choices=ON_CONFLICT_CHOICES, initial="new-version")
+    skip_invalid = forms.BooleanField(required=False)
+    action = forms.ChoiceField(required=False, choices=(("preview", "Preview"), ("import", "Import")))
+
+    @property
+    def dry_run(self) -> bool:
+        return self.cleaned_data.get("action") != "import"
+
+
+class AdminImportForm(ImportForm):
+    """An operator may keep the owners the archive names (as the command does), or own the new prompts."""
+
+    keep_owners = forms.BooleanField(required=False, initial=True)

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 
 from apps.core.access import allowed, read_predicate
 from apps.core.errors import BadRequestError, NotFoundError, StoreUnavailableError
+from apps.core.handlers import RunConfigHandler
 from apps.core.http import dumps
 from apps.core.paging import Page
 from apps.core.policy import access_keys, evaluate
@@ -45,15 +46,41 @@ from apps.prompts.keys import (
 )
 from apps.prompts.records import HistoryEntry, PromptVersion, decode_history, decode_record, versions_body
 from apps.prompts.templating import Rendering, render, render_message
-from apps.storage.kv import BaseKVStore, KVBackendError, kv_store
+from apps.storage.kv import BaseKVStore, KVBackendError, kv_stores
 
 logger = logging.getLogger("apps.prompts")
 T = TypeVar("T")
 MAX_HISTORY_PAGE = 100
 
 
+class _PromptStores(RunConfigHandler[str, BaseKVStore]):
+    """The prompts store, in the key layout its data was written in. llama-stack 0.7.3 wrote prompt records
+    without the store's namespace (`prompts:v1:{id}:{n}` for namespace `prompts`), where later llama-stack
+    releases and stackadmin write `prompts:prompts:v1:{id}:{n}`: a store that holds no prompts under its namespace
+    but holds llama-stack's without it is served (and written) without it, so a 0.7.3 `kvstore.db` works in place.
+    Decided once per process and run config, from two small reads; the instances belong to `kv_stores`."""
+
+    def create(self, key: str) -> BaseKVStore:
+        store = kv_stores[key]
+        if store.namespace is None or store.get(GENERATION_KEY) is not None or store.keys_in_range(ALL_START, ALL_END):
+            return store
+        bare = kv_stores.bare(key)
+        if not bare.keys_in_range(ALL_START, ALL_END):
+            return store
+        logger.warning(
+            "stackadmin: the %r store holds llama-stack 0.7 prompts without its namespace prefix %r; serving them "
+            "in that layout",
+            key,
+            store.namespace,
+        )
+        return bare
+
+
+_prompt_stores = _PromptStores()
+
+
 def prompt_store() -> BaseKVStore:
-    return kv_store("prompts")
+    return store_call(_prompt_stores.__getitem__, "prompts")
 
 
 def validate_prompt_id(prompt_id: str, *, param: str = "prompt_id") -> None:
@@ -755,3 +782,14 @@ def prompts_dump(*, ids: list[str] | None = None) -> Iterator[PromptDump]:
                 raise _not_found(prompt_id)
             continue  # deleted since the listing
         yield dump
+
+
+def prompts_dump_for(
+    *, principal: Principal, query: str | None = None, ids: Iterable[str] | None = None
+) -> Iterator[PromptDump]:
+    """The prompts `principal` may read (an operator: all), those the list shows for `query`, or only `ids`, in id
+    order as the command exports them. The listing is read now (a store outage is raised here, before a download
+    starts); each prompt is read when the previous one is consumed, and one deleted since is left out."""
+    listed = {s.prompt_id for s in prompt_list(query=query, principal=principal).data}
+    wanted = sorted(listed if ids is None else listed & set(ids))
+    return (dump for prompt_id in wanted if (dump := prompt_dump(prompt_id=prompt_id)) is not None)

@@ -11,9 +11,12 @@ or version is left without the other).
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from apps.core.access import may_promote, require_create
 from apps.core.errors import (
@@ -21,6 +24,7 @@ from apps.core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    StackAdminError,
 )
 from apps.core.events import publish
 from apps.core.principal import ANONYMOUS, Principal
@@ -55,7 +59,7 @@ from apps.prompts.selectors import (
     validate_prompt_id,
 )
 from apps.prompts.templating import messages_text, validate_messages, validate_template
-from apps.prompts.transfer import ArchivePrompt, ArchiveVersion
+from apps.prompts.transfer import ArchivePrompt, ArchiveVersion, TransferError, import_source, read_archives, shown
 
 EVENTS_GROUP = "prompts"
 MAX_MESSAGE_CHARS = 1_000
@@ -494,8 +498,25 @@ def _imported_record(v: ArchiveVersion, prompt_id: str, number: int, owner: str,
     return encode_record(record)
 
 
-def _import_history(prompt_id: str, number: int, v: ArchiveVersion, owner: str, attributes: dict | None, source: str):
-    """An `imported` entry for one version: its actor is the version's original author."""
+def _importer_via(importer: Principal | None) -> str:
+    """How an imported version came: `import` (the command: whoever runs it holds the store), or which way in and who
+    imported it (`dashboard import by alice`, `admin import by root`)."""
+    if importer is None or importer.is_anonymous:
+        return IMPORT_VIA
+    return f"{importer.via + ' ' if importer.via else ''}{IMPORT_VIA} by {importer.name}"
+
+
+def _import_history(
+    prompt_id: str,
+    number: int,
+    v: ArchiveVersion,
+    owner: str,
+    attributes: dict | None,
+    source: str,
+    importer: Principal | None,
+):
+    """An `imported` entry for one version: its actor is the version's original author, its `via` says who imported
+    it (and how)."""
     stamp = new_history_stamp()
     entry = HistoryEntry(
         id=f"phe_{stamp.replace('-', '')}",
@@ -503,7 +524,7 @@ def _import_history(prompt_id: str, number: int, v: ArchiveVersion, owner: str, 
         action="imported",
         created_at=time.time(),
         actor=v.created_by,
-        via=IMPORT_VIA,
+        via=_importer_via(importer),
         version=number,
         from_version=v.version if number != v.version else None,
         message=f"imported from {source}"[:MAX_MESSAGE_CHARS] if source else None,
@@ -524,24 +545,61 @@ def _archived_history(prompt: ArchivePrompt, owner: str, attributes: dict | None
     return sets
 
 
-def _version_sets(prompt_id: str, placed: list[tuple[int, ArchiveVersion]], owner: str, attributes, source: str):
+def _version_sets(
+    prompt_id: str,
+    placed: list[tuple[int, ArchiveVersion]],
+    owner: str,
+    attributes,
+    source: str,
+    importer: Principal | None,
+):
     sets: dict[str, str] = {}
     for number, v in placed:
         sets[version_key(prompt_id, number)] = _imported_record(v, prompt_id, number, owner, attributes)
-        sets.update(_import_history(prompt_id, number, v, owner, attributes, source))
+        sets.update(_import_history(prompt_id, number, v, owner, attributes, source, importer))
         if v.deleted:  # marked as a version delete marks it, so no move can land on it
             sets[deleted_key(prompt_id, number)] = "1"
     return sets
 
 
-def _import_new(prompt: ArchivePrompt, owner: str | None, source: str, dry_run: bool) -> ImportOutcome:
+def _new_owner(prompt: ArchivePrompt, owner: str | None, importer: Principal | None) -> tuple[str, dict | None]:
+    """Who owns a prompt an import creates: the user importing it (the dashboard), else `owner`, else the
+    archive's owner (the command; an operator in the admin)."""
+    if importer is not None and not importer.operator:
+        return importer.name, importer.attributes
+    if owner is not None:
+        return owner, None
+    return prompt.owner_principal, prompt.access_attributes
+
+
+def _may_create(prompt: ArchivePrompt, owner: str, attributes: dict | None, importer: Principal | None) -> None:
+    """A user's import creates a prompt as `prompt_create` does (the policy's `create` rules), and sets its
+    protected labels only if they could move them on it afterwards (`promote`). An operator restores an archive
+    as the command does."""
+    if importer is None or importer.operator:
+        return
+    require_create(importer, "prompt")
+    protected = set(prompts_config().protected_labels) - {"default"}
+    for label in sorted(protected & set(prompt.labels)):
+        if not may_promote(importer, "prompt", prompt.prompt_id, owner=owner, owner_attributes=attributes):
+            raise PermissionDeniedError(
+                f"Prompt '{prompt.prompt_id}' sets the protected label '{label}': that needs the 'promote' permission.",
+                param="label",
+                code="protected_label",
+            )
+
+
+def _import_new(
+    prompt: ArchivePrompt, owner: str | None, source: str, dry_run: bool, importer: Principal | None
+) -> ImportOutcome:
     pid = prompt.prompt_id
-    principal, attributes = (owner, None) if owner is not None else (prompt.owner_principal, prompt.access_attributes)
+    principal, attributes = _new_owner(prompt, owner, importer)
+    _may_create(prompt, principal, attributes, importer)
     placed = [(v.version, v) for v in prompt.versions]
     outcome = ImportOutcome(pid, "created", tuple(n for n, _ in placed))
     if dry_run:
         return outcome
-    sets = _version_sets(pid, placed, principal, attributes, source)
+    sets = _version_sets(pid, placed, principal, attributes, source, importer)
     sets.update(_archived_history(prompt, principal, attributes))
     sets[default_key(pid)] = str(prompt.default)
     sets.update({label_key(pid, label): str(number) for label, number in prompt.labels.items()})
@@ -580,18 +638,34 @@ def _placed(prompt: ArchivePrompt, dump: PromptDump, on_conflict: str) -> list[t
     return _appended(prompt, dump, conflicts[0]) or "already imported"
 
 
+def _refused_import(prompt_id: str) -> PermissionDeniedError:
+    # The same words whether the user cannot read the prompt or may read but not change it.
+    return PermissionDeniedError(f"You may not add versions to prompt '{prompt_id}'.", param="prompt_id")
+
+
 def _import_into(
-    prompt: ArchivePrompt, dump: PromptDump, on_conflict: str, source: str, dry_run: bool
+    prompt: ArchivePrompt,
+    dump: PromptDump,
+    on_conflict: str,
+    source: str,
+    dry_run: bool,
+    importer: Principal | None,
 ) -> ImportOutcome:
+    """Versions added to an existing prompt: a user needs the permission a new version needs (`update`), and
+    someone who may not read the prompt learns nothing of its content (not even that it is the same)."""
     pid = prompt.prompt_id
+    owner = dump.versions[0]  # every version carries the owner; new versions never change who owns the prompt
+    if importer is not None and not can_access(owner, importer, "read"):
+        raise _refused_import(pid)
     placed = _placed(prompt, dump, on_conflict)
     if isinstance(placed, str):
         return ImportOutcome(pid, "skipped", reason=placed)
+    if importer is not None and not can_access(owner, importer, "update"):
+        raise _refused_import(pid)
     outcome = ImportOutcome(pid, "added", tuple(n for n, _ in placed))
     if dry_run:
         return outcome
-    owner = dump.versions[0]  # new versions never change who owns the prompt
-    sets = _version_sets(pid, placed, owner.owner_principal, owner.access_attributes, source)
+    sets = _version_sets(pid, placed, owner.owner_principal, owner.access_attributes, source, importer)
     new_keys = tuple(version_key(pid, n) for n, _ in placed)
     if not _write(sets, require_absent=new_keys, require_present=(default_key(pid),)):
         raise ConflictError(f"Prompt '{pid}' changed while it was being imported; import again.")
@@ -607,15 +681,151 @@ def prompt_import(
     owner: str | None = None,
     source: str = "",
     dry_run: bool = False,
+    principal: Principal | None = None,
 ) -> ImportOutcome:
     """Import one checked archive prompt (apps.prompts.transfer.check_prompt), keeping its id, version numbers,
     authors and times. A new prompt is written whole (versions, default, labels, an `imported` history entry per
     version) in one atomic batch that requires every key absent; into an existing prompt only versions it lacks
     are added, in one batch, leaving its default, labels and owner alone. Importing the same prompt again adds
-    nothing. `owner` (a user name) replaces the archive's owner of a new prompt."""
+    nothing. `owner` (a user name) replaces the archive's owner of a new prompt.
+
+    `principal` is who imports, when a person does (the dashboard, an operator in the admin): the access policy
+    then decides, as for `prompt_create` and `prompt_update`, whether they may create the prompt or add versions to
+    it (a PermissionDeniedError otherwise, also in a dry run); a prompt a user's import creates is theirs (an
+    operator's keeps the archive's owner, or `owner`); and each version's history entry says who imported it. The
+    command passes none: whoever runs it holds the store's credentials."""
     if on_conflict not in ON_CONFLICT:
         raise BadRequestError(f"Invalid value for 'on_conflict': expected one of {', '.join(ON_CONFLICT)}.")
     dump = prompt_dump(prompt_id=prompt.prompt_id)
     if dump is None:
-        return _import_new(prompt, owner, source, dry_run)
-    return _import_into(prompt, dump, on_conflict, source, dry_run)
+        return _import_new(prompt, owner, source, dry_run, principal)
+    return _import_into(prompt, dump, on_conflict, source, dry_run, principal)
+
+
+# ------------------------------------------------------------------------------------------ import a whole archive
+@dataclass(frozen=True)
+class ImportRow:
+    """One line of an import's report: a prompt of the archive and what became (or would become) of it, `created`,
+    `added`, `skipped`, `refused` (the access policy), `failed` (a conflict under `fail`, a concurrent write) or
+    `invalid` (the archive's problem with it), or `unreadable` (the file itself: no prompt)."""
+
+    file: str
+    prompt_id: str | None
+    action: str
+    versions: tuple[int, ...] = ()
+    reason: str = ""
+    origin: str = ""  # the foreign prompt it came from ("Langfuse prompt 'support/agent'")
+    notes: tuple[str, ...] = ()  # what the conversion from a foreign format changed or left out
+
+    @property
+    def problem(self) -> bool:
+        return self.action in ("refused", "failed", "invalid", "unreadable")
+
+    @property
+    def written(self) -> bool:
+        return self.action in ("created", "added")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """Every row of an import, whether it was a dry run, and why nothing was written when something held the whole
+    import back (`held_back`): a file that cannot be read, invalid prompts without `skip_invalid`, or a conflict
+    under `fail`."""
+
+    rows: tuple[ImportRow, ...]
+    dry_run: bool
+    held_back: str = ""
+
+    @property
+    def applied(self) -> bool:
+        return not self.dry_run and not self.held_back
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many prompts were (would be) created, added to, skipped, and how many rows are problems."""
+        counts = dict.fromkeys(("created", "added", "skipped", "problems"), 0)
+        for row in self.rows:
+            counts["problems" if row.problem else row.action] += 1
+        return counts
+
+
+_PROBLEM_PROMPT = re.compile(r": prompt (\S+?)(?:: | version \d+| \()")
+
+
+def _shown_as(text: str, root: Path | None) -> str:
+    """`text` with the directory an uploaded file was saved in left out: the user sees the name they chose."""
+    return text.replace(f"{root}{os.sep}", "") if root is not None else text
+
+
+def _invalid_row(problem: str, root: Path | None, action: str = "invalid") -> ImportRow:
+    found = _PROBLEM_PROMPT.search(problem)
+    file = _shown_as(problem.split(": ", 1)[0], root)
+    return ImportRow(file, found.group(1) if found else None, action, reason=_shown_as(problem, root))
+
+
+def _import_rows(
+    prompts: list[tuple[Path | str, ArchivePrompt]], *, stop_on_failure: bool, root: Path | None, **options
+) -> list[ImportRow]:
+    rows: list[ImportRow] = []
+    for path, prompt in prompts:
+        about = {"file": _shown_as(shown(path), root), "origin": prompt.origin, "notes": tuple(prompt.notes)}
+        try:
+            outcome = prompt_import(prompt=prompt, source=import_source(path, prompt), **options)
+        except PermissionDeniedError as exc:
+            rows.append(ImportRow(prompt_id=prompt.prompt_id, action="refused", reason=exc.message, **about))
+            continue
+        except StackAdminError as exc:
+            rows.append(ImportRow(prompt_id=prompt.prompt_id, action="failed", reason=exc.message, **about))
+            if stop_on_failure:
+                break
+            continue
+        rows.append(
+            ImportRow(
+                prompt_id=outcome.prompt_id,
+                action=outcome.action,
+                versions=outcome.versions,
+                reason=outcome.reason,
+                **about,
+            )
+        )
+    return rows
+
+
+def prompts_import(
+    *,
+    paths: list[Path | str],
+    source: str | None = None,
+    skip_invalid: bool = False,
+    on_conflict: str = "new-version",
+    owner: str | None = None,
+    principal: Principal | None = None,
+    dry_run: bool = False,
+    root: Path | None = None,
+) -> ImportReport:
+    """Import every prompt of the archives at `paths` (apps.prompts.transfer.read_archives) with `prompt_import`,
+    one row per prompt, for the dashboard's and the admin's Import pages. Nothing is written when a file cannot be
+    read, when a prompt is invalid (unless `skip_invalid`: then the others are imported), or, under `on_conflict`
+    `fail`, when any prompt conflicts (all are checked first); a prompt the policy refuses to `principal` is
+    refused on its own row. File names are shown relative to `root` (where an upload was saved)."""
+    if on_conflict not in ON_CONFLICT:
+        raise BadRequestError(f"Invalid value for 'on_conflict': expected one of {', '.join(ON_CONFLICT)}.")
+    try:
+        prompts, problems = read_archives(paths, source=source, skip_invalid=True)
+    except TransferError as exc:
+        row = _invalid_row(str(exc), root, "unreadable")
+        return ImportReport((row,), dry_run, held_back=f"{row.reason}. Nothing was imported.")
+    invalid = [_invalid_row(problem, root) for problem in problems]
+    options = {"on_conflict": on_conflict, "owner": owner, "principal": principal, "root": root}
+    held_back = ""
+    if invalid and not skip_invalid:
+        held_back = "The file has invalid prompts: nothing is imported unless invalid prompts are skipped."
+    check_first = on_conflict == "fail" and not held_back
+    if dry_run or held_back or check_first:
+        rows = _import_rows(prompts, stop_on_failure=False, dry_run=True, **options)
+        if check_first and any(row.action == "failed" for row in rows):
+            held_back = "A prompt conflicts with the one stored (on conflict: fail): nothing is imported."
+        if dry_run or held_back:
+            return ImportReport((*rows, *invalid), dry_run, held_back)
+    # A conflict that appears only now (a concurrent write) stops a `fail` import where it is.
+    rows = _import_rows(prompts, stop_on_failure=on_conflict == "fail", dry_run=False, **options)
+    return ImportReport((*rows, *invalid), dry_run)

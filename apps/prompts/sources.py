@@ -382,7 +382,13 @@ def sqlite_prompts(path: Path, kind: str | None = None) -> list[dict]:
     except sqlite3.Error as exc:
         raise SourceError(f"cannot open as SQLite: {exc}") from None
     try:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        db.execute("PRAGMA trusted_schema = OFF")  # an uploaded file's schema runs no function of its choosing
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+            )
+        ]
         tables = {n: {r[1] for r in db.execute(f'PRAGMA table_info("{n}")')} for n in names if '"' not in n}
         kv, ogx = _wanted(kind, *_layouts(tables))
         found = []

@@ -150,22 +150,38 @@ def write_document(out: IO[str], documents: Iterable[dict], fmt: str) -> int:
     """Write one archive of `documents` to `out`, one prompt at a time (nothing but the current prompt is held).
     Returns how many prompts were written."""
     count = 0
-    if fmt == "yaml":
-        out.write(f"format: {FORMAT}\nversion: {FORMAT_VERSION}\n")
+
+    def counted() -> Iterator[dict]:
+        nonlocal count
         for document in documents:
-            out.write("prompts:\n" if count == 0 else "")
-            out.write(yaml.safe_dump([document], sort_keys=True, allow_unicode=True, default_flow_style=False))
             count += 1
-        out.write("prompts: []\n" if count == 0 else "")
-        return count
-    out.write(f'{{\n  "format": "{FORMAT}",\n  "prompts": [')
+            yield document
+
+    for piece in document_pieces(counted(), fmt):
+        out.write(piece)
+    return count
+
+
+def document_pieces(documents: Iterable[dict], fmt: str) -> Iterator[str]:
+    """The text of one archive of `documents`, piece by piece, each prompt read only when the text before it has
+    been taken: what a streamed download sends (and `write_document` writes)."""
+    count = 0
+    if fmt == "yaml":
+        yield f"format: {FORMAT}\nversion: {FORMAT_VERSION}\n"
+        for document in documents:
+            yield ("prompts:\n" if count == 0 else "") + yaml.safe_dump(
+                [document], sort_keys=True, allow_unicode=True, default_flow_style=False
+            )
+            count += 1
+        yield "prompts: []\n" if count == 0 else ""
+        return
+    yield f'{{\n  "format": "{FORMAT}",\n  "prompts": ['
     for document in documents:
         body = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
-        out.write(("\n" if count == 0 else ",\n") + textwrap.indent(body, "    "))
+        yield ("\n" if count == 0 else ",\n") + textwrap.indent(body, "    ")
         count += 1
     closing = "\n  ]" if count else "]"
-    out.write(f'{closing},\n  "version": {FORMAT_VERSION}\n}}\n')
-    return count
+    yield f'{closing},\n  "version": {FORMAT_VERSION}\n}}\n'
 
 
 # ------------------------------------------------------------------------------------------ reading

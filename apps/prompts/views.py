@@ -20,6 +20,7 @@ from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from asgiref.sync import sync_to_async
@@ -30,11 +31,12 @@ from apps.core.http import event_stream_response
 from apps.core.model_settings import REASONING_EFFORTS, REASONING_SUMMARIES
 from apps.core.principal import Principal
 from apps.inference import selectors as inference_selectors
-from apps.prompts import presenters, selectors, services, templating, usage
+from apps.prompts import archives, presenters, selectors, services, templating, usage
 from apps.prompts.config import prompts_config
 from apps.prompts.forms import (
     VERBOSITIES,
     HistoryFilterForm,
+    ImportForm,
     PromptForm,
     error_links,
     normalize_newlines,
@@ -156,7 +158,7 @@ EDITOR_CHOICES = {
     "summaries": REASONING_SUMMARIES,
     "verbosities": VERBOSITIES,
     "flags": ("true", "false"),
-    "truncations": ("disabled",),  # "auto" is refused (stackadmin does not truncate)
+    "truncations": ("disabled", "auto"),
 }
 
 
@@ -663,6 +665,60 @@ def prompt_activity(request: HttpRequest) -> HttpResponse:
         filtered=any(form.cleaned_data.values()),
     )
     return _render(request, "prompts/history_list.html", context, partials=("history-list",))
+
+
+# ------------------------------------------------------------------------------------------ import / export
+@dashboard_view
+@require_GET
+def prompt_export(request: HttpRequest) -> HttpResponse:
+    """Every prompt the user may read, or those the list shows for its search (`q`), as a download in the format
+    of `stackadmin prompts export`, streamed."""
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_CHARS]
+    try:
+        dumps = selectors.prompts_dump_for(principal=_principal(request), query=query or None)
+    except StackAdminError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(reverse("prompts:list"))
+    return archives.archive_download(dumps)
+
+
+def _import_page(request: HttpRequest, form: ImportForm, *, status: int = 200, **context) -> HttpResponse:
+    context = {"form": form, "limit": settings.STACKADMIN_IMPORT_MAX_BYTES, "nav": "prompts", **context}
+    return _render(request, "prompts/prompt_import.html", context, partials=("import-result",), status=status)
+
+
+@dashboard_view
+@csrf_exempt  # checked by `_import_submit`, once the upload's size limit is in place (reading the token reads the body)
+@require_http_methods(["GET", "POST"])
+def prompt_import(request: HttpRequest) -> HttpResponse:
+    """Upload an archive: "Preview" shows what importing it would do, prompt by prompt; "Import" does it and shows
+    what was done. For htmx the result table replaces the one below the form, and the chosen file stays chosen."""
+    if request.method == "GET":
+        return _import_page(request, ImportForm())
+    refusal = archives.limit_upload(request)
+    if refusal:
+        return _import_page(request, ImportForm(), error=refusal, status=413)
+    return _import_submit(request)
+
+
+@csrf_protect
+def _import_submit(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST, request.FILES)
+    refusal = archives.upload_exceeded(request)
+    if refusal:
+        return _import_page(request, form, error=refusal, status=413)
+    if not form.is_valid():
+        return _import_page(request, form, status=400)
+    with archives.saved_upload(form.cleaned_data["archive"]) as (root, path):
+        report = services.prompts_import(
+            paths=[path],
+            skip_invalid=form.cleaned_data["skip_invalid"],
+            on_conflict=form.cleaned_data["on_conflict"],
+            principal=_principal(request),
+            dry_run=form.dry_run,
+            root=root,
+        )
+    return _import_page(request, form, report=report, file_name=path.name, rechoose=not _partial_request(request))
 
 
 # ------------------------------------------------------------------------------------------ playground

@@ -4,7 +4,9 @@ Stream events follow OpenAI's Responses API exactly: `sequence_number` from 0; `
 `response.in_progress`; per assistant message `output_item.added`, `content_part.added`, `output_text.delta`...,
 `output_text.done`, `content_part.done`, `output_item.done`; per function call `output_item.added`,
 `function_call_arguments.delta`..., `function_call_arguments.done`, `output_item.done`; then `response.completed`,
-`response.incomplete` or `response.failed`.
+`response.incomplete` or `response.failed`. The output item and content part events also carry `response_id`, which
+llama-stack's event models require (llama-stack-client cannot read them without it; OpenAI's SDK keeps the extra
+field).
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from typing import Any
 from apps.core.chat import ChoiceAccumulator, CompletionAccumulator
 from apps.core.errors import BadRequestError, RateLimitError, StackAdminError
 from apps.responses.items import new_output_id
+
+# The event types whose llama-stack models have a required `response_id` (its other event types have none).
+_WITH_RESPONSE_ID = frozenset(
+    {
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+    }
+)
 
 
 def error_code(exc: StackAdminError) -> str:
@@ -31,26 +43,54 @@ def usage_object(usage: dict | None) -> dict | None:
         return None
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    cached = prompt_details.get("cached_tokens") or 0
+    cache_write = prompt_details.get("cache_write_tokens") or 0  # OpenAI's usage object requires the field
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": int(cached)},
+        "input_tokens_details": {"cached_tokens": int(cached), "cache_write_tokens": int(cache_write)},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": int(reasoning)},
         "total_tokens": int(usage.get("total_tokens") or prompt + completion),
     }
 
 
-def _text_part(text: str) -> dict:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def _text_part(text: str, logprobs: list[dict] | None = None) -> dict:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs or []}
+
+
+def _token(entry: dict) -> dict:
+    token = str(entry.get("token") or "")
+    raw_bytes = entry.get("bytes")
+    return {
+        "token": token,
+        "bytes": raw_bytes if isinstance(raw_bytes, list) else list(token.encode()),
+        "logprob": float(entry.get("logprob") or 0.0),
+    }
+
+
+def logprob_items(choice_logprobs: Any) -> list[dict]:
+    """A chat choice's `logprobs.content` as the Responses API's output text `logprobs`."""
+    content = choice_logprobs.get("content") if isinstance(choice_logprobs, dict) else None
+    return [
+        {
+            **_token(entry),
+            "top_logprobs": [_token(top) for top in entry.get("top_logprobs") or () if isinstance(top, dict)],
+        }
+        for entry in content or ()
+        if isinstance(entry, dict)
+    ]
 
 
 class ResponseBuilder:
-    def __init__(self, *, response_id: str, created_at: int, echo: dict) -> None:
+    def __init__(self, *, response_id: str, created_at: int, echo: dict, logprobs: bool = False) -> None:
         self.response_id = response_id
         self.created_at = created_at
         self.echo = echo  # the request fields a response repeats (model, instructions, tools, prompt, ...)
+        self.with_logprobs = logprobs  # the output text carries the model's logprobs
+        self._logprobs: list[dict] = []  # those of the open message's text
+        self._service_tier: str | None = None  # as the model server reports it, over the requested one
         self.sequence = 0
         self.output: list[dict] = []
         # The chat completion the response reports on (usage, finish reason, the message a later turn resumes
@@ -88,6 +128,8 @@ class ResponseBuilder:
             "usage": usage_object(self.accumulator.usage) if status != "in_progress" else None,
         }
         body.update(self.echo)
+        if self._service_tier:
+            body["service_tier"] = self._service_tier
         return body
 
     def final_status(self) -> str:
@@ -104,6 +146,8 @@ class ResponseBuilder:
     # ------------------------------------------------------------------------------------------ events
     def event(self, kind: str, **fields: Any) -> dict:
         event = {"type": kind, "sequence_number": self.sequence, **fields}
+        if kind in _WITH_RESPONSE_ID:
+            event["response_id"] = self.response_id
         self.sequence += 1
         return event
 
@@ -128,7 +172,7 @@ class ResponseBuilder:
         self._message = _message_item("in_progress", [])
         self._message_index = len(self.output)
         self.output.append(self._message)
-        self._text = []
+        self._text, self._logprobs = [], []
         return [
             self.event("response.output_item.added", output_index=self._message_index, item=dict(self._message)),
             self._message_event("response.content_part.added", 0, part=_text_part("")),
@@ -138,9 +182,9 @@ class ResponseBuilder:
         if self._message is None:
             return []
         text = "".join(self._text)
-        part = _text_part(text)
+        part = _text_part(text, self._logprobs)
         events = [
-            self._message_event("response.output_text.done", 0, text=text, logprobs=[]),
+            self._message_event("response.output_text.done", 0, text=text, logprobs=list(self._logprobs)),
             self._message_event("response.content_part.done", 0, part=part),
         ]
         content = [part]
@@ -175,17 +219,19 @@ class ResponseBuilder:
 
     def on_chunk(self, chunk: dict) -> list[dict]:
         self.accumulator.add(chunk)
+        if isinstance(chunk.get("service_tier"), str):
+            self._service_tier = chunk["service_tier"]
         events: list[dict] = []
         for choice in chunk.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                events += self._on_delta(choice.get("delta") or {})
+                events += self._on_delta(choice.get("delta") or {}, choice.get("logprobs"))
         return events
 
-    def _on_delta(self, delta: dict) -> list[dict]:
+    def _on_delta(self, delta: dict, logprobs: Any = None) -> list[dict]:
         events: list[dict] = []
         text = delta.get("content")
         if isinstance(text, str) and text:
-            events += self._on_text(text)
+            events += self._on_text(text, logprob_items(logprobs) if self.with_logprobs else [])
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             events += self._on_refusal(refusal)
@@ -194,12 +240,13 @@ class ResponseBuilder:
                 events += self._on_tool_call(call)
         return events
 
-    def _on_text(self, text: str) -> list[dict]:
+    def _on_text(self, text: str, logprobs: list[dict]) -> list[dict]:
         events = self._close_call()
         if self._message is None:
             events += self._open_message()
         self._text.append(text)
-        events.append(self._message_event("response.output_text.delta", 0, delta=text, logprobs=[]))
+        self._logprobs += logprobs
+        events.append(self._message_event("response.output_text.delta", 0, delta=text, logprobs=logprobs))
         return events
 
     def _on_refusal(self, refusal: str) -> list[dict]:
@@ -256,7 +303,7 @@ class ResponseBuilder:
     def failed(self, exc: StackAdminError) -> tuple[dict, dict]:
         """The model's stream broke: what was produced so far, the unfinished item marked incomplete."""
         if self._message is not None:
-            self._message.update(status="incomplete", content=[_text_part("".join(self._text))])
+            self._message.update(status="incomplete", content=[_text_part("".join(self._text), self._logprobs)])
         if self._open_call is not None:
             self._calls[self._open_call][1]["status"] = "incomplete"
         response = self.response("failed", error={"code": error_code(exc), "message": exc.message})
@@ -268,6 +315,8 @@ class ResponseBuilder:
         self.accumulator.id = completion.get("id")
         self.accumulator.model = completion.get("model")
         self.accumulator.usage = completion.get("usage")
+        if isinstance(completion.get("service_tier"), str):
+            self._service_tier = completion["service_tier"]
         choices = completion.get("choices") or []
         first = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
         if first is not None:
@@ -288,7 +337,7 @@ class ResponseBuilder:
         calls = [_chat_tool_call(call) for call in message.get("tool_calls") or () if isinstance(call, dict)]
         choice.tool_calls.update(enumerate(calls))
         if text or refusal:
-            parts = [_text_part(content or "")]
+            parts = [_text_part(content or "", logprob_items(first.get("logprobs")) if self.with_logprobs else None)]
             if refusal:
                 parts.append(_refusal_part(refusal))
             self.output.append(_message_item("completed", parts))

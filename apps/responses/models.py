@@ -31,7 +31,9 @@ class StoredResponse(ModelOutput):
     status = models.CharField(max_length=16, choices=ResponseStatus.choices, editable=False)
     # The response object as returned (without its input).
     response = models.JSONField(editable=False)
-    # This response's own input items, as given (ids filled in): what `input_items` lists.
+    # Every item the model received as input (ids filled in): the previous response's input and output items
+    # (`previous_response_id`) or the conversation's items before this turn, then the request's own input.
+    # What `input_items` lists.
     input_items = models.JSONField(editable=False)
     # The chat messages (no system/instructions/prompt) of the whole exchange up to and including this response:
     # what a follow-up with `previous_response_id` resumes from, so tool calls survive exactly.

@@ -200,6 +200,7 @@ class CreateResponseRequest(ModelSettings):
     max_tool_calls: int | None = Field(None, ge=1)
     metadata: Metadata | None = None
     include: list[str] | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     user: str | None = None
     safety_identifier: str | None = Field(None, max_length=64)
     prompt_cache_key: str | None = Field(None, max_length=64)

@@ -40,7 +40,7 @@ def response_for_resume(*, response_id: str, principal: Principal = ANONYMOUS) -
     row = (
         responses_visible(principal=principal)
         .filter(public_id=response_id)
-        .only("public_id", "status", "messages")
+        .only("public_id", "status", "messages", "input_items", "response")
         .first()
     )
     if row is None:
@@ -64,7 +64,8 @@ def response_list(*, query: ResponseListQuery, principal: Principal = ANONYMOUS)
 
 
 def response_input_items_list(*, response_id: str, query: InputItemListQuery, principal: Principal = ANONYMOUS) -> Page:
-    """This response's input items, as given (ids filled in)."""
+    """Everything the model received as input: the items of the previous response's chain or of the conversation,
+    then the response's own input items, as given (ids filled in)."""
     check_page_args(query.limit, query.order)
     row = (
         responses_visible(principal=principal).filter(public_id=response_id).values_list("input_items", flat=True)

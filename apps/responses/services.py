@@ -46,6 +46,7 @@ from apps.responses.builder import ResponseBuilder
 from apps.responses.models import StoredResponse
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
+from apps.responses.truncation import estimated_tokens, truncated_history
 from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
 
@@ -58,10 +59,12 @@ class Plan:
     store: bool
     stream: bool
     echo: dict
-    input_items: list[dict]
+    input_items: list[dict]  # this request's own input: what a conversation gets appended
+    history_items: list[dict]  # the items of the previous response's chain, or of the conversation, before this turn
     messages: list[dict]  # history and this turn, without system messages: what resumption continues from
     upstream_body: dict
     principal: Principal
+    logprobs: bool = False  # the output text carries its logprobs (`include: ["message.output_text.logprobs"]`)
     prompt_id: str = ""
     prompt_version: int | None = None
     previous_response_id: str = ""
@@ -132,6 +135,15 @@ def _file_params(variables: dict) -> dict[str, str]:
     }
 
 
+def _prompt_not_found(request: ResponsePrompt, exc: NotFoundError) -> BadRequestError:
+    """A prompt, version or label the caller cannot use: a 400 whose message says "not found", as llama-stack's
+    Responses tests expect of an unknown prompt or version."""
+    if exc.param not in ("version", "label") or request.version is None:
+        return BadRequestError(exc.message, param="prompt.id", code="prompt_not_found")
+    which = f"version {request.version}" if exc.param == "version" else f"label '{request.version}'"
+    return BadRequestError(f"Prompt '{request.id}' {which} not found.", param="prompt.version", code="prompt_not_found")
+
+
 async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMOUS) -> ResolvedPrompt:
     """The stored prompt with its variables substituted. The request's shape was checked by its schema
     (`ResponsePrompt`); a prompt the caller cannot see is a 400 naming `prompt.id` or `prompt.version`."""
@@ -146,8 +158,7 @@ async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMO
             param="prompt.variables",
         )
     except NotFoundError as exc:
-        param = "prompt.version" if exc.param in ("version", "label") else "prompt.id"
-        raise BadRequestError(exc.message, param=param, code="prompt_not_found") from exc
+        raise _prompt_not_found(request, exc) from exc
     stored = rendered.prompt
     labels = (*(("default",) if stored.is_default else ()), *stored.labels)
     echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) or None}
@@ -196,19 +207,23 @@ def _history_from_items(items: list[dict]) -> list[dict]:
     return conv.items_to_messages(usable, known_calls=set(), param="conversation.items")
 
 
-async def _history(request: CreateResponseRequest, principal: Principal, *, will_append: bool) -> list[dict]:
-    """The chat messages this turn continues: a previous response's, a conversation's items, or none."""
+async def _history(
+    request: CreateResponseRequest, principal: Principal, *, will_append: bool
+) -> tuple[list[dict], list[dict]]:
+    """What this turn continues, as (chat messages, items): a previous response's (its input items, which hold
+    its own history, then its output), a conversation's items, or none. The items are what `input_items` lists
+    before the request's own input, as OpenAI and llama-stack list them."""
     if request.previous_response_id:
         previous = await sync_to_async(response_for_resume)(
             response_id=request.previous_response_id, principal=principal
         )
-        return list(previous.messages)
+        return list(previous.messages), [*previous.input_items, *previous.response.get("output", ())]
     if request.conversation:
         items = await sync_to_async(conversation_history)(
             conversation_id=request.conversation, principal=principal, for_append=will_append
         )
-        return _history_from_items(items)
-    return []
+        return _history_from_items(items), items
+    return [], []
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -221,6 +236,18 @@ def _sampling(settings: ModelSettings) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
+# Request fields a chat completion takes under the same name, sent when the request gives them.
+_PASSED_ON = ("top_logprobs", "service_tier", "user", "safety_identifier", "prompt_cache_key")
+
+
+def _passed_on(request: CreateResponseRequest) -> dict[str, Any]:
+    fields = {name: getattr(request, name) for name in _PASSED_ON if getattr(request, name) is not None}
+    if request.top_logprobs is not None or LOGPROBS_INCLUDE in (request.include or ()):
+        fields["logprobs"] = True  # the chat API computes logprobs (and top_logprobs) only when asked
+    return fields
+
+
 def _upstream_body(
     request: CreateResponseRequest,
     settings: ModelSettings,
@@ -231,6 +258,7 @@ def _upstream_body(
 ) -> dict[str, Any]:
     """The chat-completion request that computes the response."""
     body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages, **_sampling(settings)}
+    body.update(_passed_on(request))
     if tools:
         body["tools"] = conv.chat_tools(tools)
         if chat_choice is not None:
@@ -281,13 +309,13 @@ def _echo(
         "prompt_cache_key": request.prompt_cache_key,
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
         "safety_identifier": request.safety_identifier,
-        "service_tier": "default",
+        "service_tier": request.service_tier or "default",  # or as the model server reports it (the builder)
         "store": request.store is not False,
         "temperature": settings.temperature if settings.temperature is not None else 1.0,
         "text": conv.chat_response_format(settings.text)[0],
         "tool_choice": tool_choice,
         "tools": tools,
-        "top_logprobs": 0,
+        "top_logprobs": request.top_logprobs or 0,
         "top_p": settings.top_p if settings.top_p is not None else 1.0,
         "truncation": settings.truncation or "disabled",
         "user": request.user,
@@ -304,6 +332,24 @@ def _with_system(messages: list[dict], prompt: ResolvedPrompt | None, instructio
     return [*system, *messages, *media]
 
 
+def _sent_messages(
+    conversation: tuple[list[dict], list[dict], list[dict]],
+    prompt: ResolvedPrompt | None,
+    request: CreateResponseRequest,
+    settings: ModelSettings,
+    model: ModelHandle,
+) -> list[dict]:
+    """The chat messages sent: the system messages, then `conversation` (history, this turn, the two joined),
+    with the history's oldest turns dropped to fit the model's context window under `truncation: "auto"`."""
+    history, turn, joined = conversation
+    if settings.truncation == "auto" and model.context_window:
+        fixed = estimated_tokens(_with_system(turn, prompt, request.instructions)) + (settings.max_output_tokens or 0)
+        kept = truncated_history(history, fixed_tokens=fixed, window=model.context_window)
+        if len(kept) < len(history):
+            joined = conv.join_turn(kept, turn)
+    return _with_system(joined, prompt, request.instructions)
+
+
 async def plan_response(*, request: CreateResponseRequest, principal: Principal, origin: str = "api") -> Plan:
     """Resolve what the (validated) request names: model, prompt and history; build the chat-completion request."""
     started = time.monotonic()
@@ -313,13 +359,13 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
     prompt = await resolve_prompt(request.prompt, principal) if request.prompt is not None else None
     settings = merged(prompt.settings, request) if prompt is not None else request
     model = await _model(settings, request, prompt)
-    history = await _history(request, principal, will_append=store)
+    history, history_items = await _history(request, principal, will_append=store)
     input_items = [with_id(item) for item in request.input or ()]
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
     conversation_messages = conv.join_turn(history, turn)
     tools = [tool.echo() for tool in settings.tools or ()]
     tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(settings.tool_choice, tools)
-    messages = _with_system(conversation_messages, prompt, request.instructions)
+    messages = _sent_messages((history, turn, conversation_messages), prompt, request, settings, model)
     return Plan(
         response_id=new_response_id(),
         created_at=timezone.now(),
@@ -328,9 +374,11 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
         stream=bool(request.stream),
         echo=_echo(request, settings, prompt, tools, tool_choice_echo),
         input_items=input_items,
+        history_items=history_items,
         messages=conversation_messages,
         upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice),
         principal=principal,
+        logprobs=LOGPROBS_INCLUDE in (request.include or ()),
         prompt_id=prompt.prompt_id if prompt else "",
         prompt_version=prompt.version if prompt else None,
         prompt_labels=prompt.labels if prompt else (),
@@ -351,7 +399,7 @@ def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredR
         model=plan.echo["model"],
         status=response["status"],
         response=response,
-        input_items=plan.input_items,
+        input_items=[*plan.history_items, *plan.input_items],
         messages=messages,
         prompt_id=plan.prompt_id,
         prompt_version=plan.prompt_version,
@@ -394,7 +442,12 @@ async def response_create(
     """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise.
     `origin` marks where the request came from (the dashboard's playground: `playground`)."""
     plan = await plan_response(request=request, principal=principal, origin=origin)
-    builder = ResponseBuilder(response_id=plan.response_id, created_at=int(plan.created_at.timestamp()), echo=plan.echo)
+    builder = ResponseBuilder(
+        response_id=plan.response_id,
+        created_at=int(plan.created_at.timestamp()),
+        echo=plan.echo,
+        logprobs=plan.logprobs,
+    )
     if not plan.stream:
         completion = await plan.model.chat(plan.upstream_body)
         builder.from_completion(completion)

@@ -129,7 +129,7 @@ def test_the_version_object_can_be_sent_back_as_it_came(api):
         ({"prompt": "Hi", "temperature": "warm"}, "temperature", "valid number"),
         ({"prompt": "Hi", "max_output_tokens": 2}, "max_output_tokens", "greater than or equal to 16"),
         ({"prompt": "Hi", "reasoning": {"effort": "extreme"}}, "reasoning.effort", "'extreme'"),
-        ({"prompt": "Hi", "truncation": "auto"}, "truncation", "not supported"),
+        ({"prompt": "Hi", "truncation": "everything"}, "truncation", "'auto' or 'disabled'"),
         ({"prompt": "Hi", "model": ""}, "model", "model id"),
         (
             {"prompt": "Hi", "tools": [{"type": "function", "name": "f", "parameters": {"type": "nonsense"}}]},

@@ -231,3 +231,14 @@ def test_a_bad_langfuse_prompt_names_file_prompt_and_problem(prompts_backend, tm
     assert message.startswith(f"{bad}: ") and f"Langfuse prompt {content[0]['name']!r}" in message
     assert fragment in message
     assert selectors.prompt_ids() == []
+
+
+def test_a_virtual_table_in_an_uploaded_database_is_not_read(tmp_path):
+    """A virtual table runs its module's code on every read: only plain tables are read (and the file's schema
+    may call no function, trusted_schema being off)."""
+    crafted = tmp_path / "crafted.db"
+    with sqlite3.connect(crafted) as db:
+        db.execute("CREATE VIRTUAL TABLE kvstore USING fts5(key, value)")
+        db.execute("INSERT INTO kvstore VALUES ('prompts:v1:pmpt_x:1', '{}')")
+    with pytest.raises(transfer.TransferError, match="holds no llama-stack KV table"):
+        transfer.read_archives([crafted])

@@ -1,12 +1,18 @@
-"""A llama-stack `kvstore.db` holding prompts is served as-is when the run config points at it."""
+"""A llama-stack `kvstore.db` holding prompts is served as-is when the run config points at it: in the layout
+later llama-stack releases write (keys under the store's namespace, `prompts:prompts:v1:…`) and in the one the real
+llama-stack 0.7.3 wrote (`prompts:v1:…`, no namespace prefix; tests/prompts/data/llama-stack-0.7.3-kvstore.db)."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import sqlite3
+from pathlib import Path
 
 import httpx
+
+REAL_KVSTORE = Path(__file__).parent / "data" / "llama-stack-0.7.3-kvstore.db"
 
 
 def write_llama_stack_kvstore(path) -> dict[str, list[dict]]:
@@ -31,10 +37,8 @@ def write_llama_stack_kvstore(path) -> dict[str, list[dict]]:
     return prompts
 
 
-def test_llama_stack_kvstore_is_served_as_is(tmp_path, start_server):
-    kvstore = tmp_path / "kvstore.db"
-    prompts = write_llama_stack_kvstore(kvstore)
-    config = f"""
+def llama_stack_config(kvstore, tmp_path) -> str:
+    return f"""
 version: 2
 image_name: starter
 apis: [inference, prompts]
@@ -48,7 +52,12 @@ storage:
     inference: {{backend: sql_default, table_name: inference_store}}
     conversations: {{backend: sql_default, table_name: openai_conversations}}
 """
-    server = start_server(config)
+
+
+def test_llama_stack_kvstore_is_served_as_is(tmp_path, start_server):
+    kvstore = tmp_path / "kvstore.db"
+    prompts = write_llama_stack_kvstore(kvstore)
+    server = start_server(llama_stack_config(kvstore, tmp_path))
     api = httpx.Client(base_url=server.url + "/v1", timeout=30)
     listed = {p["prompt_id"]: p for p in api.get("/prompts").json()["data"]}
     assert set(listed) == set(prompts)
@@ -79,4 +88,25 @@ storage:
         "variables": ["doc"],
         "is_default": False,
     }
+    api.close()
+
+
+def test_a_real_llama_stack_0_7_3_kvstore_is_served_in_its_own_layout(tmp_path, start_server):
+    kvstore = tmp_path / "kvstore.db"
+    shutil.copyfile(REAL_KVSTORE, kvstore)
+    server = start_server(llama_stack_config(kvstore, tmp_path))
+    api = httpx.Client(base_url=server.url + "/v1", timeout=30)
+    first = "pmpt_583e8031d88beb6931ac6411ba900e889c8faecc37131280"
+    listed = {p["prompt_id"]: p for p in api.get("/prompts").json()["data"]}
+    assert set(listed) == {first, "pmpt_d4f231dd8e8cbe91630e8dd03a98dced158a3d49d3d8db7b"}
+    assert (listed[first]["version"], listed[first]["variables"]) == (1, ["company"])  # the default moved back to 1
+    versions = api.get(f"/prompts/{first}/versions").json()["data"]
+    assert [(v["version"], v["is_default"]) for v in versions] == [(1, True), (2, False), (3, False)]
+
+    updated = api.put(f"/prompts/{first}", json={"prompt": "Hi {{ company }}", "variables": ["company"], "version": 3})
+    assert updated.status_code == 200, updated.text
+    conn = sqlite3.connect(kvstore)
+    keys = [k for (k,) in conn.execute("SELECT key FROM kvstore WHERE key LIKE ?", (f"%{first}%",))]
+    conn.close()
+    assert f"prompts:v1:{first}:4" in keys and not any(k.startswith("prompts:prompts:") for k in keys)
     api.close()

@@ -245,3 +245,64 @@ def test_an_import_that_loses_a_race_writes_nothing(prompts_backend):
     with pytest.raises(ConflictError, match="was written while it was being imported"):
         services.prompt_import(prompt=prompt)
     assert store.keys_in_range("", "\U0010ffff") == [version_key(OPENAI_ID, 3)]
+
+
+# ------------------------------------------------------------------------------------------ a person imports
+@pytest.mark.parametrize("prompts_backend", ["sqlite"], indirect=True)
+def test_the_policys_create_rules_apply_to_a_users_import(prompts_backend, settings, tmp_path):
+    from apps.core.policy import parse_policy
+    from apps.core.principal import Principal
+
+    settings.STACKADMIN_AUTH_ENABLED = True
+    settings.STACKADMIN_ACCESS_POLICY = parse_policy(
+        [
+            {"permit": {"actions": ["read", "update", "delete"]}, "when": "user is owner"},
+            {"permit": {"actions": ["create"]}, "when": "user with writers in roles"},
+        ]
+    )
+    archive = tmp_path / "openai.json"
+    archive.write_text(OPENAI_SAMPLE.read_text())
+    reader = Principal("rita", {"roles": ["readers"]}, via="dashboard")
+    report = services.prompts_import(paths=[archive], principal=reader)
+    assert [(r.prompt_id, r.action, r.reason) for r in report.rows] == [
+        (OPENAI_ID, "refused", "You may not create a prompt.")
+    ]
+    assert selectors.prompt_dump(prompt_id=OPENAI_ID) is None
+    writer = Principal("will", {"roles": ["writers"]}, via="dashboard")
+    assert [r.action for r in services.prompts_import(paths=[archive], principal=writer).rows] == ["created"]
+    assert selectors.prompt_dump(prompt_id=OPENAI_ID).versions[0].owner_principal == "will"
+    # The command (no principal) is not judged by the policy, and keeps what is there.
+    assert [o.action for o in import_paths(archive)] == ["skipped"]
+
+
+@pytest.mark.parametrize("prompts_backend", ["sqlite"], indirect=True)
+def test_a_users_import_sets_protected_labels_only_if_they_may_promote(prompts_backend, settings, tmp_path):
+    import dataclasses
+
+    from apps.core.policy import parse_policy
+    from apps.core.principal import Principal
+    from apps.prompts.config import PromptsConfig
+
+    text_id, _ = populate()  # the text prompt has the label `staging`
+    archive = tmp_path / "prompts.json"
+    archive.write_text(export_text())
+    wipe_store()
+    settings.STACKADMIN_RUN_CONFIG = dataclasses.replace(
+        settings.STACKADMIN_RUN_CONFIG, prompts=PromptsConfig(protected_labels=("staging",))
+    )
+    settings.STACKADMIN_AUTH_ENABLED = True
+    settings.STACKADMIN_ACCESS_POLICY = parse_policy(
+        [
+            {"permit": {"actions": ["create", "read", "update", "delete"]}, "when": "user is owner"},
+            {"permit": {"actions": ["promote"]}, "when": "user with releasers in roles"},
+        ]
+    )
+    user = Principal("ursula", {"roles": ["writers"]}, via="dashboard")
+    rows = {r.prompt_id: r for r in services.prompts_import(paths=[archive], principal=user).rows}
+    assert rows[text_id].action == "refused"
+    assert "protected label 'staging'" in rows[text_id].reason
+    assert selectors.prompt_dump(prompt_id=text_id) is None
+    releaser = Principal("rob", {"roles": ["releasers"]}, via="dashboard")
+    rows = {r.prompt_id: r for r in services.prompts_import(paths=[archive], principal=releaser).rows}
+    assert rows[text_id].action == "created"
+    assert selectors.prompt_dump(prompt_id=text_id).labels == {"staging": 3}

@@ -336,4 +336,4 @@ def test_a_label_as_the_version(client, http, support_prompt):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(prompt={"id": support_prompt, "version": "staging", "variables": variables})
     assert caught.value.body["param"] == "prompt.version"
-    assert "has no label 'staging'" in caught.value.message
+    assert "label 'staging' not found" in caught.value.message

@@ -81,7 +81,8 @@ def test_streaming_events_carry_the_prompt(client, prompt):
     [
         ({"id": "pmpt_" + "0" * 48}, "prompt.id", "not found"),
         ({"id": "not-a-prompt-id"}, "prompt.id", "not-a-prompt-id"),
-        ({"version": "99"}, "prompt.version", "no version 99"),
+        ({"version": "99"}, "prompt.version", "version 99 not found"),
+        ({"version": "staging"}, "prompt.version", "label 'staging' not found"),
         ({"version": "two"}, "prompt.version", "'two'"),
         (
             {"variables": {"role": "x", "language": "y", "mood": "z"}},
@@ -202,7 +203,7 @@ def test_missing_prompts_are_prompt_not_found(http, prompt):
     assert malformed["param"] == "prompt.id"
     assert malformed["code"] == "prompt_not_found"
     version = refused(http, {"prompt": {"id": prompt, "version": "7"}})
-    assert version["message"] == f"Prompt '{prompt}' has no version 7."
+    assert version["message"] == f"Prompt '{prompt}' version 7 not found."
     assert version["param"] == "prompt.version"
     assert version["code"] == "prompt_not_found"
 

@@ -219,7 +219,7 @@ def test_input_items_paging(client):
             "invalid_value",
         ),
         ({"background": True}, "background", "unsupported_parameter"),
-        ({"truncation": "auto"}, "truncation", "unsupported_parameter"),
+        ({"truncation": "everything"}, "truncation", "invalid_value"),
         ({"conversation": "conv_123"}, "conversation", "invalid_value"),
         ({"previous_response_id": "resp_unknown"}, "previous_response_id", "previous_response_not_found"),
         ({"extra_body": {"frobnicate": True}}, "frobnicate", "unknown_parameter"),
@@ -233,6 +233,34 @@ def test_caller_mistakes_are_400s_naming_the_parameter(client, kwargs, param, co
     assert (caught.value.body["param"], caught.value.code) == (param, code), caught.value.message
     after = [r["id"] for r in client.get("/responses", cast_to=object, options={"params": {"limit": 5}})["data"]]
     assert after == before  # no half-stored response
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unknown_previous_response_is_openai_s_400(client, stream):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="fake-model", input="x", previous_response_id="resp_unknown", stream=stream)
+    assert caught.value.body == {
+        "message": "Previous response with id 'resp_unknown' not found.",
+        "type": "invalid_request_error",
+        "param": "previous_response_id",
+        "code": "previous_response_not_found",
+    }
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: client.responses.retrieve("resp_unknown"),
+        lambda client: client.responses.delete("resp_unknown"),
+        lambda client: client.responses.input_items.list("resp_unknown"),
+    ],
+    ids=["retrieve", "delete", "input_items"],
+)
+def test_an_unknown_response_is_a_404_saying_not_found(client, call):
+    with pytest.raises(openai.NotFoundError) as caught:
+        call(client)
+    assert caught.value.body["message"].startswith("Response with id 'resp_unknown' not found.")
+    assert caught.value.body["type"] == "invalid_request_error"
 
 
 def test_unknown_model_is_404(client):

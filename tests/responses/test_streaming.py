@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import httpx
 import openai
 import pytest
+from openai.types.responses import ResponseStreamEvent
+from pydantic import BaseModel
 
 from tests.support.inference import provider_yaml, recordings, start_inference_server
 from tests.support.outages import refuse_inserts
@@ -44,6 +47,40 @@ def test_text_stream_with_the_helper(client):
     assert final.usage.total_tokens > 0
     assert final.status == "completed"
     assert client.responses.retrieve(final.id).output_text == final.output_text
+
+
+EVENT_CLASSES = {
+    cls.model_fields["type"].annotation.__args__[0]: cls.__name__ for cls in get_args(get_args(ResponseStreamEvent)[0])
+}
+WITH_RESPONSE_ID = {
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+}
+
+
+@pytest.mark.parametrize(
+    "create",
+    [
+        {"input": "stream please"},
+        {"input": 'What is the weather? #call:get_weather{"city": "Paris"}', "tools": TOOLS},
+    ],
+    ids=["text", "function_call"],
+)
+def test_every_event_validates_as_openai_s_and_names_its_response(client, create):
+    """Each event is OpenAI's event class, validated (not only constructed); those llama-stack's models require it
+    of also carry `response_id` (an extra field for OpenAI's SDK)."""
+    events = list(client.responses.create(model="fake-model", stream=True, **create))
+    response_id = events[-1].response.id
+    for event in events:
+        assert isinstance(event, BaseModel)
+        assert type(event).__name__ == EVENT_CLASSES[event.type]
+        type(event).model_validate(event.to_dict())  # every field as OpenAI's model requires it
+    assert {e.type for e in events if (e.model_extra or {}).get("response_id") == response_id} == {
+        e.type for e in events if e.type in WITH_RESPONSE_ID
+    }
+    assert WITH_RESPONSE_ID & {e.type for e in events}
 
 
 def test_stream_true_and_the_wire_format(responses_server, client):

@@ -53,8 +53,11 @@ def test_function_call_round_trip_over_two_turns(client):
     )
     assert second.output_text == 'The function returned: {"temperature": 21}'
     assert second.previous_response_id == first.id
-    (item,) = client.responses.input_items.list(second.id).data
-    assert (item.type, item.call_id) == ("function_call_output", call.call_id)
+    # Everything the model received: the first response's input and output, then this request's own input.
+    listed = client.responses.input_items.list(second.id, order="asc").data
+    assert [i.type for i in listed] == ["message", "function_call", "function_call_output"]
+    assert listed[1].id == call.id
+    assert listed[2].call_id == call.call_id
 
     third = client.responses.create(model="fake-model", previous_response_id=second.id, input="#echo")
     assert sent(third) == [
@@ -148,7 +151,21 @@ def test_multi_turn_with_previous_response_id(client):
         "#echo",
     ]
     assert third.previous_response_id == second.id
-    assert [i.content[0].text for i in client.responses.input_items.list(third.id).data] == ["#echo"]
+    # The whole chain, oldest first with `order=asc` (newest first by default), each item once, with its id.
+    chain = client.responses.input_items.list(third.id, order="asc").data
+    assert [(i.role, i.content[0].text) for i in chain] == [
+        ("user", "My name is Ada."),
+        ("assistant", "Hello! You said: My name is Ada."),
+        ("user", "What is my name?"),
+        ("assistant", "Hello! You said: What is my name?"),
+        ("user", "#echo"),
+    ]
+    assert [chain[1].id, chain[3].id] == [first.output[0].id, second.output[0].id]
+    newest = client.responses.input_items.list(third.id, limit=2)
+    assert [i.id for i in newest.data] == [chain[4].id, chain[3].id]
+    assert newest.has_more
+    rest = client.responses.input_items.list(third.id, after=newest.last_id)
+    assert [i.id for i in rest.data] == [chain[2].id, chain[1].id, chain[0].id]
 
 
 def test_conversation_history_and_new_items(client):
@@ -169,6 +186,10 @@ def test_conversation_history_and_new_items(client):
     ] * 2
     assert items[2].id == first.output[0].id
     assert items[2].content[0].text == "Hello! You said: Remember that."
+    # The second response's input items: the conversation's items before its turn, then its own input.
+    listed = client.responses.input_items.list(second.id, order="asc").data
+    assert [(i.id, i.type, i.role) for i in listed] == [(i.id, i.type, i.role) for i in items[:4]]
+    assert listed[3].content[0].text == "#echo"
 
 
 def test_conversation_with_store_false_adds_nothing(client):

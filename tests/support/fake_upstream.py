@@ -16,6 +16,10 @@ the last user message steer it:
 - `#id:NAME`: the completion's id is `chatcmpl-NAME` every time, as on servers that reuse ids (Ollama's are
   `chatcmpl-` and a number below 1000).
 
+With `logprobs: true` each token (a word) of the reply comes with its log probability and `top_logprobs`
+alternatives (`<token>~1`, `<token>~2`, ...), as OpenAI's chat completions give them. A requested `service_tier`
+is reported back (`auto` as `default`), as OpenAI reports the tier it used.
+
 Otherwise the reply is `Hello! You said: <the last user text>`, or after tool results
 `The function returned: <their contents>`. With `response_format` json_schema the reply is a JSON object made from
 the schema. `max_tokens`/`max_completion_tokens` cut the reply to that many words (`finish_reason: length`).
@@ -124,6 +128,12 @@ def reply(body: dict) -> tuple[str | None, list[dict], str]:
                 "tool_choice",
                 "parallel_tool_calls",
                 "reasoning_effort",
+                "logprobs",
+                "top_logprobs",
+                "service_tier",
+                "user",
+                "safety_identifier",
+                "prompt_cache_key",
             )
             if k in body
         }
@@ -162,6 +172,32 @@ def _completion_id(body: dict) -> str:
     return f"chatcmpl-{fixed.group(1)}" if fixed else f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
+def _token_logprob(token: str, rank: int) -> dict:
+    return {"token": token, "logprob": -0.25 * (rank + 1), "bytes": list(token.encode())}
+
+
+def _logprobs(body: dict, tokens: list[str]) -> dict | None:
+    """OpenAI's `choice.logprobs` for these tokens, when the request asks for them."""
+    if not body.get("logprobs"):
+        return None
+    top = body.get("top_logprobs") or 0
+    content = [
+        {**_token_logprob(t, 0), "top_logprobs": [_token_logprob(t if r == 0 else f"{t}~{r}", r) for r in range(top)]}
+        for t in tokens
+    ]
+    return {"content": content, "refusal": None}
+
+
+def _tokens(content: str | None) -> list[str]:
+    words = (content or "").split(" ") if content else []
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+def _service_tier(body: dict) -> dict:
+    tier = body.get("service_tier")
+    return {"service_tier": "default" if tier == "auto" else tier} if tier else {}
+
+
 def completion(body: dict) -> dict:
     content, calls, finish = reply(body)
     message: dict = {"role": "assistant", "content": content}
@@ -172,9 +208,12 @@ def completion(body: dict) -> dict:
         "object": "chat.completion",
         "created": CREATED,
         "model": body["model"],
-        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": finish, "logprobs": _logprobs(body, _tokens(content))}
+        ],
         "usage": _usage(body, content, calls),
         "system_fingerprint": "fake",
+        **_service_tier(body),
     }
 
 
@@ -182,14 +221,14 @@ def chunks(body: dict) -> list[dict]:
     content, calls, finish = reply(body)
     base = {"id": _completion_id(body), "object": "chat.completion.chunk", "created": CREATED}
     base["model"] = body["model"]
+    base.update(_service_tier(body))
 
-    def chunk(delta: dict, finish_reason: str | None = None) -> dict:
-        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
+    def chunk(delta: dict, finish_reason: str | None = None, logprobs: dict | None = None) -> dict:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": logprobs}
+        return {**base, "choices": [choice]}
 
     out = [chunk({"role": "assistant", "content": ""})]
-    if content:
-        words = content.split(" ")
-        out += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
+    out += [chunk({"content": token}, logprobs=_logprobs(body, [token])) for token in _tokens(content)]
     for index, call in enumerate(calls):
         args = call["function"]["arguments"]
         half = len(args) // 2

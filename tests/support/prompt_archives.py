@@ -81,3 +81,21 @@ def populate() -> tuple[str, str]:
     )
     services.prompt_version_delete(prompt_id=chat.prompt_id, version=2)
     return text.prompt_id, chat.prompt_id
+
+
+def two_prompts_archive(owner: str = "ada") -> tuple[str, str, str]:
+    """The export of a store holding a text prompt with two versions and a chat prompt, by `owner`; the store is
+    emptied afterwards. Returns (archive text, text prompt id, chat prompt id)."""
+    from apps.core.principal import Principal
+
+    author = Principal(owner)
+    text = services.prompt_create(text="Hello {{ name }}", variables=["name"], message="first", principal=author)
+    services.prompt_update(
+        prompt_id=text.prompt_id, text="Hi {{ name }}!", variables=["name"], version=1, principal=author
+    )
+    chat = services.prompt_create(
+        messages=[{"role": "system", "content": "Answer {{ q }} briefly."}], variables=["q"], principal=author
+    )
+    archive = export_text()
+    wipe_store()
+    return archive, text.prompt_id, chat.prompt_id

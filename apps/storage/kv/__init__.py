@@ -42,6 +42,10 @@ class KVStoreHandler(RunConfigHandler[tuple[str, str], BaseKVStore]):
             raise KeyError(f"no KV store named {store!r}; stores: {', '.join(sorted(storage.stores))}") from None
         return super().__getitem__((ref.backend, ref.namespace))
 
+    def bare(self, store: str) -> BaseKVStore:
+        """The store's backend without its namespace: for keys written by a server that did not prefix them."""
+        return super().__getitem__((storage_config().stores[store].backend, None))
+
     def create(self, key: tuple[str, str]) -> BaseKVStore:
         backend, namespace = key
         return build_kv_store(storage_config().backends[backend], namespace, backend_name=backend)
