@@ -169,5 +169,9 @@ def test_the_usage_chart_and_table_in_the_browser(page, server, api, prompt_id):
     expect(chart.locator('rect.bar[data-version="2"]')).to_have_attribute("data-requests", "1")
     expect(page.locator('.usage-table tr[data-version="1"] td').first).to_have_text("2")
     page.locator("#prompt-usage").screenshot(path=str(SCREENSHOTS / "usage.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the prompt page with its usage scrolls sideways on a phone ({width}px)"
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{server.url}/dashboard/")
     expect(page.locator(f'tr[data-prompt-id="{prompt_id}"] svg.sparkline')).to_be_visible()
