@@ -23,15 +23,11 @@ from django.core import signing
 from django.utils.html import escape, format_html
 
 from asgiref.sync import sync_to_async
-from pydantic import ValidationError
 
 from apps.core.errors import BadRequestError, StackAdminError
 from apps.core.principal import Principal
-from apps.core.validation import request_error
+from apps.responses import selectors as response_selectors
 from apps.responses import services as response_services
-from apps.responses.models import ResponseOrigin
-from apps.responses.schemas import CreateResponseRequest
-from apps.responses.selectors import responses_visible
 
 SALT = "stackadmin.prompts.playground"
 MAX_AGE = 600  # seconds a run's stream URL stays good
@@ -48,7 +44,7 @@ class PlaygroundRun:
     run_id: str
     user_id: int
 
-    def request(self, *, stream: bool) -> CreateResponseRequest:
+    def request(self, *, stream: bool):
         """The request the run makes; a shape the schema refuses is a 400 as `/v1` would answer it."""
         body = {
             "prompt": {"id": self.prompt_id, "version": str(self.version), "variables": self.variables or None},
@@ -58,10 +54,7 @@ class PlaygroundRun:
         }
         if self.model:
             body["model"] = self.model
-        try:
-            return CreateResponseRequest.model_validate(body)
-        except ValidationError as exc:
-            raise request_error(exc.errors(), located=False) from exc
+        return response_services.response_request(body=body)
 
     def sign(self) -> str:
         return signing.dumps(asdict(self), salt=SALT, compress=True)
@@ -103,7 +96,7 @@ async def run_check(run: PlaygroundRun, principal: Principal) -> None:
 async def run_once(run: PlaygroundRun, principal: Principal) -> dict:
     """The run without streaming (a browser without JavaScript): the stored response."""
     return await response_services.response_create(
-        request=run.request(stream=False), principal=principal, origin=ResponseOrigin.PLAYGROUND
+        request=run.request(stream=False), principal=principal, origin=response_services.PLAYGROUND
     )
 
 
@@ -153,14 +146,7 @@ def error_fragment(message: str) -> str:
 
 
 def _stored_run(run: PlaygroundRun, principal: Principal) -> dict | None:
-    row = (
-        responses_visible(principal=principal)
-        .filter(
-            prompt_id=run.prompt_id, origin=ResponseOrigin.PLAYGROUND, response__metadata__playground_run=run.run_id
-        )
-        .first()
-    )
-    return row.response if row is not None else None
+    return response_selectors.playground_run_get(prompt_id=run.prompt_id, run_id=run.run_id, principal=principal)
 
 
 async def run_stream(run: PlaygroundRun, principal: Principal) -> AsyncIterator[bytes]:
@@ -173,7 +159,7 @@ async def run_stream(run: PlaygroundRun, principal: Principal) -> AsyncIterator[
         return
     try:
         events = await response_services.response_create(
-            request=run.request(stream=True), principal=principal, origin=ResponseOrigin.PLAYGROUND
+            request=run.request(stream=True), principal=principal, origin=response_services.PLAYGROUND
         )
     except StackAdminError as exc:
         yield _event("done", error_fragment(exc.message))

@@ -29,6 +29,7 @@ from typing import Any
 from django.utils import timezone
 
 from asgiref.sync import sync_to_async
+from pydantic import ValidationError
 
 from apps.conversations.selectors import conversation_history
 from apps.conversations.services import conversation_items_add
@@ -38,12 +39,13 @@ from apps.core.http import sse_event
 from apps.core.items import with_id
 from apps.core.model_settings import ModelSettings, merged
 from apps.core.principal import ANONYMOUS, Principal
+from apps.core.validation import request_error
 from apps.files.selectors import file_data_url, validate_file_id
 from apps.inference.selectors import ModelHandle, model_resolve
 from apps.prompts import selectors as prompt_selectors
 from apps.responses import items as conv
 from apps.responses.builder import ResponseBuilder
-from apps.responses.models import StoredResponse
+from apps.responses.models import ResponseOrigin, StoredResponse
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.responses.truncation import estimated_tokens, truncated_history
@@ -497,3 +499,16 @@ async def _stored(write: Awaitable[None]) -> StackAdminError | None:
 # ------------------------------------------------------------------------------------------ delete
 def response_delete(*, response_id: str, principal: Principal = ANONYMOUS) -> None:
     responses_visible(principal=principal).delete_by_id(response_id, principal=principal, missing=response_not_found)
+
+
+# ------------------------------------------------------------------------------------------ other ways in
+PLAYGROUND = ResponseOrigin.PLAYGROUND  # the `origin` of runs from the dashboard's playground
+
+
+def response_request(*, body: dict) -> CreateResponseRequest:
+    """A create request from a plain body, checked by the same schema as `/v1` (its failure the same 400), for
+    ways in other than `/v1` (the dashboard's playground)."""
+    try:
+        return CreateResponseRequest.model_validate(body)
+    except ValidationError as exc:
+        raise request_error(exc.errors(), located=False) from exc
