@@ -32,6 +32,9 @@ from apps.responses import services as response_services
 SALT = "stackadmin.prompts.playground"
 MAX_AGE = 600  # seconds a run's stream URL stays good
 MAX_INPUT = 100_000
+# The run travels in the stream's URL, and servers refuse request lines much over 8 KiB (uvicorn's h11: 16 KiB
+# for the whole head). A longer run is refused at the form; the API takes any size.
+MAX_TOKEN = 8_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class PlaygroundRun:
         if len(text) > MAX_INPUT:
             raise BadRequestError(f"The input is over {MAX_INPUT} characters.", param="input")
         values = {name: data.get(f"var_{name}", "") for name in variables}
-        return cls(
+        run = cls(
             prompt_id=prompt_id,
             version=version,
             # An empty field is "not filled in": the service then names the missing variable.
@@ -75,6 +78,13 @@ class PlaygroundRun:
             run_id=secrets.token_hex(12),
             user_id=user_id,
         )
+        if len(run.sign()) > MAX_TOKEN:
+            raise BadRequestError(
+                "The input and values are too long for the playground (about 8,000 characters once compressed); "
+                "use the API for this one.",
+                param="input",
+            )
+        return run
 
     @classmethod
     def from_token(cls, token: str, *, user_id: int) -> PlaygroundRun:

@@ -62,3 +62,13 @@ def test_a_post_from_another_site_is_refused(alice, prompt_id):
     response = strict.post(f"/dashboard/{prompt_id}/versions/1/run/", {"var_topic": "x", "input": "hi"})
     assert response.status_code == 403
     assert StoredResponse.objects.count() == 0
+
+
+def test_an_input_too_long_for_the_stream_url_is_refused_at_the_form(web, prompt_id):
+    import secrets
+
+    noise = secrets.token_hex(8000)  # does not compress
+    data = {"var_topic": "x", "input": noise}
+    response = web.post(f"/dashboard/{prompt_id}/versions/1/run/", data, headers=hx("playground-output"))
+    body = assert_partial(response, "playground-output", status=400)
+    assert "too long for the playground" in body
