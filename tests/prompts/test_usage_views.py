@@ -156,3 +156,18 @@ def test_the_usage_region_queries_do_not_grow_with_versions_or_responses(web, us
 def test_other_regions_do_not_run_the_usage_queries(web, used, django_assert_num_queries):
     with django_assert_num_queries(3):
         assert_partial(web.get(f"/dashboard/{used}/", headers=hx("version-list")), "version-list")
+
+
+def test_cost_shows_when_the_run_config_has_prices(web, used, settings):
+    from dataclasses import replace
+
+    from apps.responses.config import parse_usage
+
+    body = web.get(f"/dashboard/{used}/").content.decode()
+    assert '<th scope="col">Cost</th>' not in body  # no price table, no cost column
+    prices = parse_usage({"prices": {"fake-model": {"input": 1000, "output": 2000}}})
+    settings.STACKADMIN_RUN_CONFIG = replace(settings.STACKADMIN_RUN_CONFIG, usage=prices)
+    body = web.get(f"/dashboard/{used}/").content.decode()
+    assert '<th scope="col">Cost</th>' in body
+    # Version 2: 50 input and 20 output tokens: (50 * 1000 + 20 * 2000) / 1,000,000.
+    assert " 0.0900 " in row(body, 2)
