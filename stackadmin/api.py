@@ -18,11 +18,12 @@ from apps.conversations.api import router as conversations_router
 from apps.core.errors import (
     AuthenticationError,
     NotFoundError,
+    NotReadyError,
     PayloadTooLargeError,
     StackAdminError,
     error_for_status,
 )
-from apps.core.http import error_response
+from apps.core.http import error_response, json_response
 from apps.core.schemas import responses
 from apps.core.text import JsonParser, check_path_params
 from apps.core.validation import request_error
@@ -31,6 +32,7 @@ from apps.inference.api import chat_completions_router, models_router, providers
 from apps.prompts.api import router as prompts_router
 from apps.responses.api import router as responses_router
 from apps.storage.errors import STORE_OUTAGES, reported_error
+from stackadmin.health import readiness
 
 logger = logging.getLogger("stackadmin.api")
 
@@ -140,9 +142,35 @@ class Health(Schema):
     status: str
 
 
-@health_router.get("/health", auth=None, response=responses(Health), summary="Readiness probe")
+class BackendCheck(Schema):
+    type: str
+    status: str
+    error: str | None = None
+
+
+class Readiness(Schema):
+    status: str
+    checks: dict[str, BackendCheck]
+
+
+@health_router.get("/health", auth=None, response=responses(Health), summary="Liveness probe (no backend is asked)")
 async def get_health(request: HttpRequest) -> dict:
     return {"status": "OK"}
+
+
+@health_router.get(
+    "/health/ready",
+    auth=None,
+    response=responses(Readiness, 503),
+    summary="Readiness probe: every configured backend (SQL, KV, channel layer, file storage) answers",
+)
+async def get_readiness(request: HttpRequest):
+    checks = await readiness()
+    failed = {path: check for path, check in checks.items() if check["status"] != "ok"}
+    if failed:
+        reasons = "; ".join(f"{path} ({check['type']}): {check['error']}" for path, check in failed.items())
+        raise NotReadyError(f"Not ready: {reasons}", param=next(iter(failed)))
+    return json_response({"status": "OK", "checks": checks})
 
 
 api.add_router("", health_router)

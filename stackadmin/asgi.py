@@ -25,6 +25,7 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
+from asgiref.sync import ThreadSensitiveContext  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -32,6 +33,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from apps.core.errors import ServerShuttingDownError  # noqa: E402
 from apps.core.http import error_response  # noqa: E402
 from stackadmin.handler import APIHandler  # noqa: E402
+from stackadmin.observability import mark_worker_dead, observed  # noqa: E402
 from stackadmin.routing import websocket_urlpatterns  # noqa: E402
 from stackadmin.serving import shutting_down  # noqa: E402
 
@@ -89,9 +91,16 @@ def sweep_abandoned_uploads() -> None:
         logger.info("removed %d upload(s) abandoned by a process that died", len(removed))
 
 
+def task_context() -> ThreadSensitiveContext:
+    """Where a task's database work runs: the `/v1` handler's threads, handing connections back as requests do."""
+    return ThreadSensitiveContext(executor=api_app.database_threads)
+
+
 async def lifespan_app(scope, receive, send):
-    """Uvicorn's lifespan: at startup, remove abandoned uploads and warm up; at shutdown, once the last request has
-    finished, commit every queued store write and close the connections to the model servers."""
+    """Uvicorn's lifespan: at startup, remove abandoned uploads, warm up and start running tasks (background
+    responses; apps/core/tasks.py); at shutdown, once the last request has finished, stop claiming tasks, commit
+    every queued store write and close the connections to the model servers."""
+    from apps.core.tasks import start_task_runner, stop_task_runner
     from apps.inference.registry import close_registry
     from apps.storage.write_queue import drain_all
 
@@ -100,10 +109,13 @@ async def lifespan_app(scope, receive, send):
         if message["type"] == "lifespan.startup":
             sweep_abandoned_uploads()
             warm_up()
+            start_task_runner(asyncio.get_running_loop(), task_context)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await asyncio.to_thread(stop_task_runner)
             await asyncio.to_thread(drain_all)
             await close_registry()
+            mark_worker_dead()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -111,7 +123,7 @@ async def lifespan_app(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "lifespan": lifespan_app,
-        "http": http_app,
+        "http": observed(http_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

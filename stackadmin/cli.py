@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import sys
 from pathlib import Path
 
 from apps.accounts.config import is_loopback_host
 from apps.core.config import ConfigError
 from apps.prompts.sources import SOURCES
-from stackadmin.config import RunConfig, load_config
+from stackadmin.config import RunConfig, load_config, used_backends
 
 EXIT_CONFIG = 2
 EXIT_BACKEND = 3
@@ -32,14 +33,9 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _used_backends(config: RunConfig) -> dict[str, object]:
-    names = dict.fromkeys(ref.backend for ref in config.storage.stores.values())
-    return {name: config.storage.backends[name] for name in names}
-
-
 def check_backends(config: RunConfig) -> None:
     """Connect once to every PostgreSQL and Redis backend a store uses; check SQLite paths are writable."""
-    for name, backend in _used_backends(config).items():
+    for name, backend in used_backends(config).items():
         where = f"storage.backends.{name}"
         kind = backend.type
         if kind in ("kv_postgres", "sql_postgres"):
@@ -75,6 +71,19 @@ def check_backends(config: RunConfig) -> None:
             _check_writable(Path(backend.db_path).parent, f"{where}.db_path")
     _check_writable(Path(config.home), "STACKADMIN_HOME")
     _check_writable(Path(config.files.storage_dir), "files.storage_dir")
+    _check_bucket(config)
+
+
+def _check_bucket(config: RunConfig) -> None:
+    """With `files.storage: {type: s3}`: the bucket exists and takes our credentials."""
+    if config.files.storage.type != "s3":
+        return
+    from apps.files.blobs import BlobStoreUnavailable, check_bucket
+
+    try:
+        check_bucket(config.files.storage)
+    except BlobStoreUnavailable as exc:
+        _fail(f"files.storage (s3): {exc}", EXIT_BACKEND)
 
 
 def _check_writable(directory: Path, what: str) -> None:
@@ -94,7 +103,7 @@ def prepare(config: RunConfig) -> None:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(50))
-    for backend in _used_backends(config).values():
+    for backend in used_backends(config).values():
         if backend.type in ("kv_sqlite", "sql_sqlite") and backend.db_path != ":memory:":
             Path(backend.db_path).parent.mkdir(parents=True, exist_ok=True)
     Path(config.files.storage_dir).mkdir(parents=True, exist_ok=True)
@@ -127,8 +136,37 @@ def ensure_admin_user() -> None:
     _say("  First start: created the administrator account (shown only this once).")
     _say("    username: admin")
     _say(f"    password: {password}")
-    _say("  Change it with: python manage.py changepassword admin")
+    _say(f"  Change it with: {_changepassword_hint()}")
     _say("")
+
+
+def _changepassword_hint() -> str:
+    """The command that changes the admin's password, as it must be typed to reach this installation."""
+    home = os.environ.get("STACKADMIN_HOME")
+    config = os.environ.get("STACKADMIN_CONFIG")
+    prefix = f"STACKADMIN_HOME={shlex.quote(home)} " if home else ""
+    suffix = f" --config {shlex.quote(config)}" if config else ""
+    return f"{prefix}stackadmin changepassword admin{suffix}"
+
+
+def describe_models(config: RunConfig) -> list[str]:
+    """What `stackadmin run` says about models: each provider and its registered models, or how to add one."""
+    from apps.inference.registry import configured_providers
+
+    providers = configured_providers(config.inference)
+    if not providers:
+        return [
+            "  Models     none: no inference provider is configured, so /v1/responses and /v1/chat/completions have "
+            "no model to call.",
+            "             Add one under providers.inference in the run config (README: 'Models and inference "
+            "providers'), or set OPENAI_BASE_URL / OPENAI_API_KEY.",
+        ]
+    lines = []
+    for provider in providers:
+        registered = sum(1 for model in config.inference.models if model.provider_id == provider.provider_id)
+        served = f"{registered} registered model{'s' if registered != 1 else ''}" if registered else "every model"
+        lines.append(f"  Models     {served} from provider '{provider.provider_id}' at {provider.base_url}")
+    return lines
 
 
 def load(args: argparse.Namespace) -> RunConfig:
@@ -151,6 +189,10 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     config = load(args)
+    if config.metrics.enabled:  # before anything imports prometheus-client, in this process or a worker
+        from stackadmin.metrics_dir import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(config.home)
     os.environ["STACKADMIN_BIND_HOST"] = args.host
     auth_enabled = config.auth.enabled_for(args.host)
     if not auth_enabled and not is_loopback_host(args.host) and not args.allow_remote_without_auth:
@@ -181,6 +223,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     _say(f"  Dashboard  {base}/dashboard/")
     _say(f"  Admin      {base}/admin/")
     _say(f"  API        {base}/v1   (docs: {base}/v1/docs)")
+    for line in describe_models(config):
+        _say(line)
     if auth_enabled:
         _say(
             "  Authentication is on: /v1 needs 'Authorization: Bearer <key>' "
@@ -207,11 +251,28 @@ def cmd_run(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_changepassword(args: argparse.Namespace) -> None:
+    """Django's `changepassword`, on the database this run config names (asks for the new password twice)."""
+    config = load(args)
+    check_backends(config)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    try:
+        call_command("changepassword", args.username)
+    except CommandError as exc:
+        _fail(str(exc), 1)
+
+
 def _kv_ready(args: argparse.Namespace) -> None:
     """Config, backends and Django for a command that reads or writes only the KV stores (no SQL migration)."""
     config = load(args)
     check_backends(config)
-    for backend in _used_backends(config).values():
+    for backend in used_backends(config).values():
         if backend.type == "kv_sqlite" and backend.db_path != ":memory:":
             Path(backend.db_path).parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
@@ -258,6 +319,19 @@ def _progress(done: int, total: int) -> None:
         print(f"\rimporting [{bar}] {done}/{total} ({done * 100 // total}%)", end=end, file=sys.stderr, flush=True)
 
 
+def _command_user():
+    """Who runs the command, as an operator (the store's credentials are theirs): the history of what they import
+    says `command import by NAME`. None when the system cannot name them."""
+    import getpass
+
+    from apps.core.principal import Principal
+
+    try:
+        return Principal(getpass.getuser(), via="command", operator=True)
+    except (KeyError, OSError):
+        return None
+
+
 def cmd_prompts_import(args: argparse.Namespace) -> None:
     _kv_ready(args)
     from apps.core.errors import StackAdminError
@@ -272,6 +346,7 @@ def cmd_prompts_import(args: argparse.Namespace) -> None:
     for path, prompt in prompts:
         for note in prompt.notes:
             _say(f"note: {transfer.source_label(path)}: prompt {prompt.prompt_id}: {note}")
+    importer = _command_user()
     counts = dict.fromkeys(("created", "added", "skipped"), 0)
     verb = {"created": "would create", "added": "would add", "skipped": "would skip"} if args.dry_run else {}
     for done, (path, prompt) in enumerate(prompts, start=1):
@@ -282,6 +357,7 @@ def cmd_prompts_import(args: argparse.Namespace) -> None:
                 owner=args.owner,
                 source=transfer.import_source(path, prompt),
                 dry_run=args.dry_run,
+                principal=importer,
             )
         except StackAdminError as exc:
             _fail(f"{transfer.shown(path)}: prompt {prompt.prompt_id}: {exc}", 1)
@@ -351,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="validate the config and migrate every database alias")
     migrate.add_argument("--config", help="run config YAML")
     migrate.set_defaults(func=cmd_migrate)
+
+    password = sub.add_parser("changepassword", help="set a user's password (asks for it twice)")
+    password.add_argument("username", nargs="?", default="admin", help="default: admin")
+    password.add_argument("--config", help="run config YAML (the server's)")
+    password.set_defaults(func=cmd_changepassword)
     _prompts_parser(sub)
     return parser
 

@@ -52,6 +52,14 @@ class CorsConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """`server.metrics`: the Prometheus endpoint `/metrics` (stackadmin/observability.py)."""
+
+    enabled: bool = False
+    token: str | None = None  # a bearer token for scrapers, besides API keys, when authentication is on
+
+
+@dataclass(frozen=True)
 class RunConfig:
     source: str  # file path, or "built-in default"
     home: str
@@ -62,6 +70,8 @@ class RunConfig:
     auth: AuthConfig
     cors: CorsConfig = CorsConfig()
     usage: UsageConfig = field(default_factory=UsageConfig)
+    metrics: MetricsConfig = MetricsConfig()
+    access_log: str | None = None  # `server.access_log`: "text" or "json", None when off
     server: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -147,6 +157,8 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
     _check_channel_layer(server.get("channel_layer"), storage)
     auth = parse_auth(server.get("auth"))
     cors = parse_cors(server.get("cors"))
+    metrics = parse_metrics(server.get("metrics"))
+    access_log = parse_access_log(server.get("access_log"))
     inference = parse_inference(
         providers=data.get("providers"),
         registered_resources=data.get("registered_resources"),
@@ -162,6 +174,8 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
         auth=auth,
         cors=cors,
         usage=parse_usage(data.get("usage")),
+        metrics=metrics,
+        access_log=access_log,
         server=server,
         warnings=warnings,
     )
@@ -183,6 +197,37 @@ def _check_channel_layer(raw: Any, storage: StorageConfig) -> None:
             f"{path} references backend '{name}' of type '{storage.backends[name].type}', "
             "but the channel layer needs a kv_redis backend"
         )
+
+
+def parse_metrics(raw: Any) -> MetricsConfig:
+    """`server.metrics: {enabled: bool, token: str}`."""
+    path = "server.metrics"
+    if raw is None:
+        return MetricsConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping with 'enabled' and optional 'token'")
+    unknown = set(raw) - {"enabled", "token"}
+    if unknown:
+        raise ConfigError(f"{path}.{sorted(unknown)[0]}: unknown field (known: enabled, token)")
+    enabled = raw.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{path}.enabled: must be true or false (got {enabled!r})")
+    token = raw.get("token")
+    if token is not None and (not isinstance(token, str) or len(token) < 16):
+        raise ConfigError(f"{path}.token: must be a string of at least 16 characters")
+    return MetricsConfig(enabled=enabled, token=token)
+
+
+ACCESS_LOG_FORMATS = ("text", "json")
+
+
+def parse_access_log(raw: Any) -> str | None:
+    """`server.access_log: text | json` (or `false`, the default: no access log)."""
+    if raw is None or raw is False:
+        return None
+    if raw not in ACCESS_LOG_FORMATS:
+        raise ConfigError(f"server.access_log: must be one of text, json or false (got {raw!r})")
+    return raw
 
 
 _ORIGIN_SHAPE = "an origin like 'https://app.example.com' or 'http://localhost:3000' (scheme, host, port; no path)"
@@ -225,6 +270,12 @@ def _origin(value: Any, path: str) -> str:
     host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
     netloc = host if port in (None, _DEFAULT_PORTS[url.scheme]) else f"{host}:{port}"
     return f"{url.scheme}://{netloc}"
+
+
+def used_backends(config: RunConfig) -> dict[str, Any]:
+    """The backends some store uses, by name (a declared backend no store uses is never connected to)."""
+    names = dict.fromkeys(ref.backend for ref in config.storage.stores.values())
+    return {name: config.storage.backends[name] for name in names}
 
 
 def channel_layer_backend(config: RunConfig) -> KVRedisBackend | None:

@@ -71,6 +71,10 @@ STACKADMIN_HOME = STACKADMIN_RUN_CONFIG.home
 # /v1 authentication: `server.auth.enabled`, defaulting to on when `stackadmin run` binds beyond loopback.
 STACKADMIN_AUTH_ENABLED = STACKADMIN_RUN_CONFIG.auth.enabled_for(os.environ.get("STACKADMIN_BIND_HOST"))
 STACKADMIN_ACCESS_POLICY = STACKADMIN_RUN_CONFIG.auth.access_policy
+# `server.metrics` and `server.access_log` (stackadmin/observability.py).
+STACKADMIN_METRICS_ENABLED = STACKADMIN_RUN_CONFIG.metrics.enabled
+STACKADMIN_METRICS_TOKEN = STACKADMIN_RUN_CONFIG.metrics.token
+STACKADMIN_ACCESS_LOG = STACKADMIN_RUN_CONFIG.access_log
 # The client that reaches a provider's model server, built per provider (tests name a recording one).
 STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
 
@@ -105,6 +109,8 @@ INSTALLED_APPS = [
     "ninja",
     "django_htmx",
     "template_partials",
+    "django_tasks",
+    "django_tasks_db",
     "apps.core",
     "apps.storage",
     "apps.accounts",
@@ -116,6 +122,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    *(["stackadmin.observability.RouteMiddleware"] if STACKADMIN_METRICS_ENABLED or STACKADMIN_ACCESS_LOG else []),
     "stackadmin.middleware.V1ErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,6 +138,7 @@ MIDDLEWARE = [
 # What /v1 requests pass through (see stackadmin/asgi.py): no cookies, so no session, CSRF or messages. CORS
 # answers preflights before authentication (a browser sends them without the key) and marks 401s readable.
 API_MIDDLEWARE = [
+    *(["stackadmin.observability.RouteMiddleware"] if STACKADMIN_METRICS_ENABLED or STACKADMIN_ACCESS_LOG else []),
     "stackadmin.middleware.V1ErrorMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "apps.accounts.middleware.APIKeyMiddleware",
@@ -170,6 +178,11 @@ STACKADMIN_API_THREADS = _env_positive_int(
     "STACKADMIN_API_THREADS", 8 if any(db["ENGINE"].endswith(".postgresql") for db in DATABASES.values()) else 1
 )
 DATABASE_ROUTERS = ["apps.storage.routers.StoreRouter"]
+# The task engine (background responses): django-tasks' database backend, its table in the responses store
+# (apps.storage.databases.APP_STORES); every server process runs the tasks (apps/core/tasks.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# How many tasks (background responses) one worker process runs at once; more wait, queued, for any process.
+STACKADMIN_TASK_CAPACITY = _env_positive_int("STACKADMIN_TASK_CAPACITY", 64)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -229,11 +242,19 @@ else:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "bare": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {"class": "logging.StreamHandler", "formatter": "bare", "stream": "ext://sys.stdout"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("STACKADMIN_LOG_LEVEL", "WARNING")},
     "loggers": {
         "stackadmin": {"level": os.environ.get("STACKADMIN_LOG_LEVEL", "INFO")},
         "apps": {"level": os.environ.get("STACKADMIN_LOG_LEVEL", "INFO")},
+        # One line per request when `server.access_log` is on, the line alone (it carries its own fields).
+        "stackadmin.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
     },
 }

@@ -20,6 +20,7 @@ from tests.support.live_server import LiveServer
 from tests.support.llama_stack import client_python, python312
 from tests.support.names import unique
 from tests.support.postgres import drop_table, postgres_server
+from tests.support.s3 import S3Emulator
 from tests.support.services import PG, REDIS, require_service, unavailable
 
 
@@ -145,6 +146,14 @@ def pg_client(pg):
     """The OpenAI SDK on the `pg` server."""
     with sdk(pg, timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """An S3-compatible server on loopback (moto's); `s3.new_bucket()` gives each user a bucket of its own."""
+    emulator = S3Emulator(tmp_path_factory.mktemp("s3"))
+    yield emulator
+    emulator.stop()
 
 
 @pytest.fixture(scope="session")

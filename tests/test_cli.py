@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.inference import provider_yaml
 from tests.support.live_server import LiveServer
+from tests.support.live_updates import dashboard_session
 from tests.support.paths import ROOT
 
 GOOD_SQL = 'sql_default: {type: sql_sqlite, db_path: "${env.STACKADMIN_HOME}/sql.db"}'
@@ -151,3 +155,54 @@ def test_second_start_keeps_the_data_and_prints_no_new_password(tmp_path_factory
         assert (home / "secret_key").stat().st_mode & 0o777 == 0o600
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize("config", [None, "server: {}\n"], ids=["default config", "run config"])
+def test_the_printed_changepassword_hint_works_as_printed(start_server, config):
+    server = start_server(config)
+    (hint,) = [line for line in server.log_path.read_text().splitlines() if "Change it with:" in line]
+    command = hint.split("Change it with:", 1)[1].strip()
+    assert "stackadmin changepassword admin" in command
+    # As a user would type it in a new shell: neither STACKADMIN_HOME nor STACKADMIN_CONFIG set.
+    env = {k: v for k, v in os.environ.items() if k not in ("STACKADMIN_HOME", "STACKADMIN_CONFIG")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    new_password = "a-new-password-4821"
+    result = subprocess.run(
+        ["bash", "-c", command],
+        input=f"{new_password}\n{new_password}\n",
+        env=env,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,  # no terminal: the password prompts read standard input
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Password changed successfully for user 'admin'" in result.stdout
+    server.admin_password = new_password
+    assert dashboard_session(server)  # the new password signs in
+
+
+def test_changepassword_for_an_unknown_user_is_one_line(start_server):
+    server = start_server()
+    result = subprocess.run(
+        [sys.executable, "-m", "stackadmin.cli", "changepassword", "nobody"],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "stackadmin: error: user 'nobody' does not exist"
+
+
+def test_run_says_which_providers_and_how_many_models_it_serves(start_server, upstream):
+    no_env_provider = {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""}
+    bare = start_server(env=no_env_provider)
+    log = bare.log_path.read_text()
+    assert "Models     none: no inference provider is configured" in log
+    assert "Add one under providers.inference in the run config" in log
+    served = start_server(provider_yaml(upstream.url), env=no_env_provider)
+    assert f"Models     2 registered models from provider 'fake' at {upstream.url}" in served.log_path.read_text()

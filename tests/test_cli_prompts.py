@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +148,8 @@ def test_openai_import_then_export_keeps_id_and_versions(store_on):
     prompt = json.loads(store.export())["prompts"][0]
     assert (prompt["prompt_id"], [v["version"] for v in prompt["versions"]]) == (OPENAI_ID, [1, 2, 3])
     assert prompt["owner_principal"] == "alice"
+    who = pwd.getpwuid(os.getuid()).pw_name  # the system user running the command
+    assert {(e["action"], e["via"]) for e in prompt["history"]} == {("imported", f"command import by {who}")}
 
 
 def test_a_conflict_under_fail_exits_non_zero_and_writes_nothing(store_on, tmp_path):

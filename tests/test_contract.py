@@ -163,8 +163,20 @@ def test_response_operations_match_their_schemas(contract):
     assert usage["versions"][0]["requests"] == 1
 
 
+def test_background_response_operations_match_their_schemas(contract):
+    c = contract
+    body = {"model": "fake-model", "input": "slowly #drip:1", "background": True}
+    response = c.call("POST", "/v1/responses", json=body).json()
+    c.call("POST", "/v1/responses/{response_id}/cancel", ids={"response_id": response["id"]})
+
+
+def test_compaction_matches_its_schema(contract):
+    contract.call("POST", "/v1/responses/compact", json={"model": "fake-model", "input": "hello"})
+
+
 def test_health_answers(contract):
     contract.call("GET", "/v1/health")
+    contract.call("GET", "/v1/health/ready")
 
 
 def test_every_operation_was_checked(contract):

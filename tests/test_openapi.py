@@ -134,5 +134,6 @@ async def test_with_authentication_on_a_bearer_key_is_declared(v1, settings):
     unauthorized = [
         (method, path) for path, method, operation in operations(doc) if error_schema(operation, "401") == ERROR_BODY
     ]
-    assert len(unauthorized) == sum(1 for _ in operations(doc)) - 1  # all but the public health probe
+    assert len(unauthorized) == sum(1 for _ in operations(doc)) - 2  # all but the public health probes
     assert doc["paths"]["/v1/health"]["get"]["security"] == []
+    assert doc["paths"]["/v1/health/ready"]["get"]["security"] == []

@@ -14,7 +14,7 @@ from apps.core.errors import AuthenticationError
 from apps.core.http import error_response
 from apps.core.principal import ANONYMOUS, Principal
 
-PUBLIC_PATHS = frozenset({"/v1/health", "/v1/docs", "/v1/openapi.json"})
+PUBLIC_PATHS = frozenset({"/v1/health", "/v1/health/ready", "/v1/docs", "/v1/openapi.json"})
 # Where the `/v1` handler leaves the principal it authenticated before reading the body (stackadmin/handler.py).
 SCOPE_PRINCIPAL = "stackadmin.principal"
 

@@ -105,6 +105,10 @@ class StoreUnavailableError(ServiceUnavailableError, code="store_unavailable"):
     """A store (SQL database or KV backend) cannot be reached or refused to work: the same 503 whichever it is."""
 
 
+class NotReadyError(ServiceUnavailableError, code="not_ready"):
+    """A backend this server needs does not answer (`GET /v1/health/ready`)."""
+
+
 class ServerShuttingDownError(ServiceUnavailableError, code="server_shutting_down"):
     """A request that reached a worker after its graceful shutdown began (on a connection kept alive)."""
 

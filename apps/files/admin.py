@@ -77,10 +77,10 @@ class FileAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            file, path = selectors.file_content_path(file_id=file_id, include_expired=True)
-            handle = path.open("rb")
-        except (StackAdminError, FileNotFoundError):
-            raise Http404("No such file, or its bytes are missing from the storage directory.") from None
+            file = selectors.file_get(file_id=file_id, include_expired=True)
+            handle = selectors.file_open(file)
+        except StackAdminError:
+            raise Http404("No such file, or its bytes are missing from the file storage.") from None
         response = StreamingHttpResponse(disk.read_chunks(handle), content_type="application/octet-stream")
         response["Content-Length"] = str(file.bytes)
         response["Content-Disposition"] = content_disposition(file.filename)

@@ -1,9 +1,9 @@
-"""`/v1/files`: OpenAI's Files API. Uploads stream to disk; downloads stream from it."""
+"""`/v1/files`: OpenAI's Files API. Uploads stream to disk (then to the bucket, if there is one); downloads stream
+from where the bytes are."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
@@ -28,7 +28,6 @@ from apps.files.schemas import (
 )
 from apps.files.uploads import receive_upload
 
-logger = logging.getLogger("apps.files")
 router = Router(tags=["files"])
 
 _LIMIT = Query(selectors.DEFAULT_PAGE_SIZE, description=f"Page size, 1-{selectors.MAX_PAGE_SIZE}.")
@@ -122,13 +121,10 @@ def delete_file(request: HttpRequest, file_id: FileId):
     },
 )
 async def get_file_content(request: HttpRequest, file_id: FileId):
-    file, path = await _db(selectors.file_content_path)(file_id=file_id, principal=request_principal(request))
-    try:
-        # Opened before the response starts, so a file deleted from now on still streams in full.
-        fh = await asyncio.to_thread(path.open, "rb")
-    except FileNotFoundError:
-        logger.error("file %s: its bytes are missing from the storage directory (%s)", file.public_id, path)
-        raise selectors.file_not_found(file_id) from None
+    file = await _db(selectors.file_get)(file_id=file_id, principal=request_principal(request))
+    # Opened before the response starts, so a file deleted from now on still streams in full (and missing bytes
+    # are a 404, not a broken stream).
+    fh = await asyncio.to_thread(selectors.file_open, file)
     response = StreamingHttpResponse(disk.read_chunks(fh), content_type="application/octet-stream")
     response["Content-Length"] = str(file.bytes)
     response["Content-Disposition"] = content_disposition(file.filename)

@@ -7,9 +7,11 @@ queryset filter, so it will land in the same statement as the page or lookup it 
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
 import mimetypes
 from datetime import datetime
-from pathlib import Path
+from typing import BinaryIO
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -18,8 +20,10 @@ from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Page, check_page_args, pk_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.files import disk
+from apps.files.blobs import blob_store
 from apps.files.models import File
 
+logger = logging.getLogger("apps.files")
 DEFAULT_PAGE_SIZE = 10_000
 MAX_PAGE_SIZE = 10_000
 
@@ -85,17 +89,21 @@ def file_list(
     return pk_page(rows, cursors=visible, after=after, limit=limit, order=order, noun="file")
 
 
-def file_content_path(
-    *, file_id: str, include_expired: bool = False, principal: Principal = ANONYMOUS, now: datetime | None = None
-) -> tuple[File, Path]:
-    file = file_get(file_id=file_id, include_expired=include_expired, principal=principal, now=now)
-    return file, disk.resolve(file.path)
+def file_open(file: File) -> BinaryIO:
+    """A readable handle on a file's bytes (blocking: a network request for a bucket), for streaming them out.
+    Bytes missing behind the row are a 404 for the caller, and an error in the log for the operator."""
+    store = blob_store()
+    try:
+        return store.open(file.path)
+    except FileNotFoundError:
+        logger.error("file %s: its bytes are missing from the %s (%s)", file.public_id, store.describe(), file.path)
+        raise file_not_found(file.public_id) from None
 
 
 def file_data_url(*, file_id: str, principal: Principal = ANONYMOUS, max_bytes: int) -> tuple[File, str]:
     """A file's bytes as a `data:` URL (its type guessed from its name), to send a model inline; a 404 unless the
     principal may read it, a 400 (param `file_id`) when it is over `max_bytes`."""
-    file, path = file_content_path(file_id=file_id, principal=principal)
+    file = file_get(file_id=file_id, principal=principal)
     if file.bytes > max_bytes:
         raise BadRequestError(
             f"File '{file_id}' is {disk.human_size(file.bytes)}; at most {disk.human_size(max_bytes)} can be sent to "
@@ -104,7 +112,12 @@ def file_data_url(*, file_id: str, principal: Principal = ANONYMOUS, max_bytes: 
             code="file_too_large",
         )
     mime = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
-    return file, f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    return file, f"data:{mime};base64,{base64.b64encode(_read_all(file)).decode('ascii')}"
+
+
+def _read_all(file: File) -> bytes:
+    with contextlib.closing(file_open(file)) as handle:
+        return handle.read()
 
 
 def files_expired(*, now: datetime | None = None) -> QuerySet[File]:

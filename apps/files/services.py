@@ -1,7 +1,8 @@
-"""File writes: a row in the `files` store and bytes in the storage directory, kept in step.
+"""File writes: a row in the `files` store and bytes in the blob store (`apps.files.blobs`), kept in step.
 
-Create inserts the row and renames the staged bytes into place inside one transaction; if anything fails,
-including the commit, the bytes are removed and the transaction rolls back, so neither is left alone.
+Create inserts the row and places the staged bytes (renamed into the storage directory inside the transaction, or
+uploaded to the bucket just before it); if anything fails, including the commit, the bytes are removed and the
+transaction rolls back, so neither is left alone.
 Delete removes the row, then the bytes once the deletion is committed (a failed commit keeps both).
 """
 
@@ -20,6 +21,7 @@ from apps.core.access import require_create
 from apps.core.errors import BadRequestError, PermissionDeniedError
 from apps.core.principal import ANONYMOUS, Principal
 from apps.files import disk
+from apps.files.blobs import BlobStoreUnavailable, BucketBlobs, LocalBlobs, blob_store
 from apps.files.models import File
 from apps.files.selectors import file_not_found, files_expired, files_visible, unexpired, validate_file_id
 
@@ -53,40 +55,49 @@ def file_create(
         if staged.size == 0:
             raise BadRequestError("Invalid value for 'file': the file is empty.", param="file", code="empty_file")
         file_id = new_file_id()
-        relative = disk.relative_path(file_id)
-        now = timezone.now()
-        moved = False
-        try:
-            # Durable: the rename must be followed by this commit, not by an outer block's possible rollback.
-            with transaction.atomic(using=_db(), durable=True):
-                file = File(
-                    public_id=file_id,
-                    filename=filename,
-                    purpose=purpose,
-                    bytes=staged.size,
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=expires_after_seconds)
-                    if expires_after_seconds is not None
-                    else None,
-                    path=relative,
-                ).stamp(principal)
-                file.save(force_insert=True)
-                staged.commit(relative)
-                moved = True
-        except BaseException:
-            if moved:  # renamed into place, then the commit failed: the bytes must not outlive the row
-                disk.remove(relative)
-            raise
+        file = File(
+            public_id=file_id,
+            filename=filename,
+            purpose=purpose,
+            bytes=staged.size,
+            created_at=(now := timezone.now()),
+            expires_at=now + timedelta(seconds=expires_after_seconds) if expires_after_seconds is not None else None,
+            path=disk.relative_path(file_id),
+        ).stamp(principal)
+        _store_new(file, staged, blob_store())
         return file
     finally:
         staged.discard()
 
 
+def _store_new(file: File, staged: disk.StagedFile, store: LocalBlobs | BucketBlobs) -> None:
+    """Place the bytes and insert the row, so that neither is left without the other.
+
+    On the local disk the bytes are renamed into place inside the (durable) transaction that inserts the row: the
+    rename must be followed by this commit, not by an outer block's possible rollback. In a bucket they are
+    uploaded first, since an upload takes seconds and no write lock may be held meanwhile; a failed insert then
+    deletes the object (and a process that dies in between leaves one that `purge_expired_files` removes)."""
+    placed = False
+    try:
+        if not store.places_in_transaction:
+            store.place(staged, file.path)
+            placed = True
+        with transaction.atomic(using=_db(), durable=True):
+            file.save(force_insert=True)
+            if store.places_in_transaction:
+                store.place(staged, file.path)
+                placed = True
+    except BaseException:
+        if placed:  # the bytes are in place but the row is not: the bytes must not outlive it
+            _remove_bytes(file.public_id, file.path)
+        raise
+
+
 def _remove_bytes(file_id: str, relative: str) -> None:
     try:
-        if not disk.remove(relative):
+        if not blob_store().remove(relative):
             logger.warning("file %s: bytes were already missing from the storage directory", file_id)
-    except (OSError, ValueError):
+    except (OSError, ValueError, BlobStoreUnavailable):
         # The row is gone; leftover bytes cost disk space, not correctness. Say so loudly.
         logger.exception("file %s: could not remove %s", file_id, relative)
 
@@ -160,3 +171,32 @@ def files_purge_expired(
         if len(batch) < batch_size:
             break
     return PurgeResult(files=done, bytes=freed)
+
+
+def files_purge_orphans(*, older_than_seconds: float, batch_size: int = 1000) -> list[str]:
+    """Delete stored bytes that no row refers to, once older than `older_than_seconds` (younger ones may belong
+    to an upload whose row is being inserted right now); returns the stored names removed.
+
+    They are what a process that died between placing an upload's bytes and committing its row leaves (in a
+    bucket, where bytes are placed before the transaction; see `_store_new`). Multipart uploads to a bucket that a
+    dead process never completed are aborted too."""
+    store = blob_store()
+    store.abandon_incomplete(older_than_seconds=older_than_seconds)
+    removed: list[str] = []
+    batch: list[str] = []
+    for name in store.stored(older_than_seconds=older_than_seconds):
+        batch.append(name)
+        if len(batch) >= batch_size:
+            removed += _remove_unreferenced(batch, store)
+            batch = []
+    return removed + _remove_unreferenced(batch, store)
+
+
+def _remove_unreferenced(names: list[str], store: LocalBlobs | BucketBlobs) -> list[str]:
+    if not names:
+        return []
+    referenced = set(File.objects.using(_db()).filter(path__in=names).values_list("path", flat=True))
+    orphans = [name for name in names if name not in referenced]
+    for name in orphans:
+        store.remove(name)
+    return orphans

@@ -7,12 +7,14 @@ once access control arrives, as a queryset filter in the same statement as the p
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from apps.core import metrics
 from apps.core.errors import NotFoundError, StackAdminError
 from apps.core.paging import Page, check_page_args, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
@@ -39,17 +41,41 @@ class ModelHandle:
     context_window: int | None = None  # tokens, when the run config gives it (`metadata.context_length`)
 
     async def chat(self, body: dict) -> dict:
-        return scrubbed(await self.upstream.chat(body))
+        started, failure = time.perf_counter(), None
+        try:
+            return scrubbed(await self.upstream.chat(body))
+        except Exception as exc:
+            failure = exc
+            raise
+        finally:
+            self._measured(started, failure)
 
     async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
         """Open the stream (errors before the first chunk are raised here); iterate the result for its chunks."""
-        return _scrubbed_chunks(await self.upstream.chat_stream(body))
+        started = time.perf_counter()
+        try:
+            chunks = await self.upstream.chat_stream(body)
+        except Exception as exc:
+            self._measured(started, exc)
+            raise
+        return self._scrubbed_chunks(chunks, started)
 
+    async def _scrubbed_chunks(self, chunks: AsyncIterator[dict], started: float) -> AsyncIterator[dict]:
+        failure = None
+        try:
+            async with aclosing(chunks):  # a caller that stops early still closes the model server's stream
+                async for chunk in chunks:
+                    yield scrubbed(chunk)
+        except Exception as exc:
+            failure = exc
+            raise
+        finally:
+            self._measured(started, failure)
 
-async def _scrubbed_chunks(chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
-    async with aclosing(chunks):  # a caller that stops early still closes the model server's stream
-        async for chunk in chunks:
-            yield scrubbed(chunk)
+    def _measured(self, started: float, failure: Exception | None = None) -> None:
+        """One model call, for the metrics: its time and, when it failed, its error code."""
+        code = None if failure is None else (getattr(failure, "code", None) or type(failure).__name__)
+        metrics.upstream_call(self.provider_id, self.model_id, time.perf_counter() - started, code)
 
 
 async def model_list() -> list[Model]:

@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.accounts.services import principal_for_user
+from apps.core import metrics
 from apps.core.access import allowed, read_predicate
 from apps.core.errors import StackAdminError
 from apps.prompts import selectors
@@ -34,8 +35,12 @@ class PromptEventsConsumer(AsyncJsonWebsocketConsumer):
         self.sees_everything = read_predicate(self.principal, "prompt").op == "true"
         await self.channel_layer.group_add(EVENTS_GROUP, self.channel_name)
         await self.accept()
+        self.counted = True
+        metrics.live_update_connection(+1)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):  # a refused handshake was never counted
+            metrics.live_update_connection(-1)
         await self.channel_layer.group_discard(EVENTS_GROUP, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:

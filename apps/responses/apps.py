@@ -8,3 +8,10 @@ class ResponsesConfig(AppConfig):
     label = "responses"
     verbose_name = "Responses"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.core.tasks import housekeeping
+        from apps.responses.background import background_reap
+
+        if background_reap not in housekeeping:
+            housekeeping.append(background_reap)

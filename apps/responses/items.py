@@ -16,6 +16,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from django.core import signing
+
 from apps.core.errors import BadRequestError
 
 
@@ -72,8 +74,45 @@ def _output_text(output: Any) -> str:
     return "\n".join(texts)
 
 
+# ------------------------------------------------------------------------------------------ compaction
+_COMPACTION_SALT = "stackadmin.responses.compaction"
+COMPACTION_PREFIX = "Summary of the earlier conversation (compacted):\n"
+
+
+def compaction_content(summary: str) -> str:
+    """A compaction item's `encrypted_content`: the summary, compressed and signed with the server's secret key (so
+    only this server's summaries are taken back; signed, not encrypted: whoever holds it can read it)."""
+    return signing.dumps({"summary": summary}, salt=_COMPACTION_SALT, compress=True)
+
+
+def compaction_message(item: dict, where: str) -> dict:
+    """The chat message a compaction item stands for: its summary, as a system message."""
+    try:
+        summary = signing.loads(item["encrypted_content"], salt=_COMPACTION_SALT)["summary"]
+    except (signing.BadSignature, KeyError, TypeError):
+        raise _bad(
+            f"Invalid value for '{where}.encrypted_content': not a compaction made by this server.",
+            f"{where}.encrypted_content",
+            "invalid_encrypted_content",
+        ) from None
+    return {"role": "system", "content": COMPACTION_PREFIX + summary}
+
+
 def tool_call_ids(messages: list[dict]) -> set[str]:
     return {call.get("id") for m in messages for call in (m.get("tool_calls") or ()) if isinstance(call, dict)}
+
+
+def _add_call(messages: list[dict], item: dict) -> None:
+    """A `function_call` item: one more tool call of the assistant message just before, else a message of its own."""
+    function = {"name": item["name"], "arguments": item["arguments"]}
+    call = {"id": item["call_id"], "type": "function", "function": function}
+    last = messages[-1] if messages else None
+    if last is not None and last["role"] == "assistant" and "tool_calls" in last:
+        last["tool_calls"].append(call)
+    elif last is not None and last["role"] == "assistant" and isinstance(last.get("content"), str):
+        last["tool_calls"] = [call]
+    else:
+        messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
 
 
 def items_to_messages(items: list[dict], *, known_calls: set[str], param: str = "input") -> list[dict]:
@@ -91,18 +130,7 @@ def items_to_messages(items: list[dict], *, known_calls: set[str], param: str = 
                 )
             messages.append({"role": role, "content": _content_to_chat(item["content"], role, f"{where}.content")})
         elif kind == "function_call":
-            call = {
-                "id": item["call_id"],
-                "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"]},
-            }
-            last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
-                last["tool_calls"].append(call)
-            elif last is not None and last["role"] == "assistant" and isinstance(last.get("content"), str):
-                last["tool_calls"] = [call]
-            else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            _add_call(messages, item)
             calls.add(item["call_id"])
         elif kind == "function_call_output":
             if item["call_id"] not in calls:
@@ -112,6 +140,8 @@ def items_to_messages(items: list[dict], *, known_calls: set[str], param: str = 
                     "function_call_not_found",
                 )
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _output_text(item["output"])})
+        elif kind == "compaction":
+            messages.append(compaction_message(item, where))
     return messages
 
 

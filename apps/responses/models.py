@@ -85,3 +85,47 @@ class StoredResponse(ModelOutput):
                 name="responses_prompt_usage_idx",
             ),
         ]
+
+
+class BackgroundRun(models.Model):
+    """The server-side work of a background response (`background: true`), beside its `StoredResponse`.
+
+    `plan` is what the worker needs to compute the response without the request that asked for it (the upstream
+    body, the echo, the items and messages, the owner). `worker_id` names the process running it (the task engine's
+    worker id: host, pid) and `heartbeat_at` is that process's last sign of life: a run whose heartbeat is older than
+    `apps.responses.background.STALE_AFTER` belongs to a process that died, and any live process fails it.
+    """
+
+    response_id = models.CharField(max_length=64, unique=True, editable=False)
+    plan = models.JSONField(editable=False)
+    task_id = models.CharField(max_length=64, editable=False)  # the task engine's task (django_tasks_db)
+    worker_id = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    finished = models.BooleanField(default=False, db_index=True, editable=False)
+
+    class Meta:
+        db_table = "openai_responses_background"
+
+    def __str__(self) -> str:
+        return self.response_id
+
+
+class ResponseEvent(models.Model):
+    """Stream events of a background response, stored as the response runs, so that a stream can be resumed
+    (`GET /v1/responses/{id}?stream=true&starting_after=N`) from any worker process: one row per write (the events
+    the run had ready then, numbered `first_sequence` to `last_sequence`), since one row costs far less to insert
+    than one row per event."""
+
+    response_id = models.CharField(max_length=64, editable=False)
+    first_sequence = models.IntegerField(editable=False)
+    last_sequence = models.IntegerField(editable=False)
+    events = models.JSONField(editable=False)
+
+    class Meta:
+        db_table = "openai_responses_events"
+        constraints = [
+            models.UniqueConstraint(fields=["response_id", "first_sequence"], name="responses_event_sequence_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.response_id} #{self.first_sequence}-{self.last_sequence}"

@@ -36,7 +36,7 @@ from apps.prompts.selectors import validate_prompt_id
 
 # Input items a chat model can be sent; the rest of `_SKIPPED_TYPES` describe work of built-in tools or
 # reasoning and are stored but not sent.
-_SENT_TYPES = ("message", "function_call", "function_call_output")
+_SENT_TYPES = ("message", "function_call", "function_call_output", "compaction")
 _SKIPPED_TYPES = {"reasoning", "web_search_call", "file_search_call", "mcp_list_tools", "image_generation_call"}
 
 
@@ -55,7 +55,7 @@ def _supported(items: list[dict]) -> list[dict]:
         if item["type"] not in _SENT_TYPES and item["type"] not in _SKIPPED_TYPES:
             raise invalid(
                 f"{item['type']!r} items are not supported by stackadmin's Responses API (supported: message, "
-                "function_call, function_call_output, reasoning)",
+                "function_call, function_call_output, compaction, reasoning)",
                 at=(index, "type"),
             )
     return items
@@ -79,12 +79,6 @@ def _conversation_id(conversation: str | dict[str, Any] | None) -> str | None:
         return validate_conversation_id(raw, param="conversation")
     except BadRequestError as exc:
         raise rejected("{message}", code=exc.code, message=exc.message) from None
-
-
-def _no_background(background: bool | None) -> bool | None:
-    if background:
-        raise invalid("background responses are not supported by stackadmin", code="unsupported_parameter")
-    return background
 
 
 # ------------------------------------------------------------------------------------------ prompt
@@ -185,7 +179,9 @@ class CreateResponseRequest(ModelSettings):
 
     model_config = ConfigDict(extra="forbid")
 
-    background: Annotated[bool | None, AfterValidator(_no_background)] = None
+    background: bool | None = Field(
+        None, description="Run the response server-side: answered at once as `queued`; poll, stream or cancel it."
+    )
     model: Annotated[str | None, BeforeValidator(_model_or_none)] = Field(
         None, description="Required unless the `prompt` names a version that has one."
     )
@@ -234,6 +230,13 @@ class CreateResponseRequest(ModelSettings):
                 code="mutually_exclusive_parameters",
                 at=("conversation",),
             )
+        if self.background and self.store is False:
+            raise rejected(
+                "Invalid value for 'store': background responses must be stored (store=true), so that they can be "
+                "retrieved, streamed and cancelled.",
+                code="invalid_value",
+                at=("store",),
+            )
         if self.prompt is None:
             if self.model is None:
                 raise missing(at=("model",))
@@ -245,6 +248,37 @@ class CreateResponseRequest(ModelSettings):
         """Replaces the settings' own check: with a prompt, `tool_choice` may name the prompt's tools, so the
         service checks it once the prompt's settings are merged in (`_together` checks it otherwise)."""
         return self
+
+
+class CompactResponseRequest(BaseModel):
+    """OpenAI's `POST /v1/responses/compact` body: what to compact is the `previous_response_id` chain, then
+    `input`. The prompt-cache, `service_tier` and `image` options are accepted and ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="The model that writes the summary.", min_length=1)
+    input: ResponseInput | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    prompt_cache_key: str | None = Field(None, max_length=64)
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    service_tier: str | None = None
+    image: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_compact(self) -> CompactResponseRequest:
+        if self.input is None and not self.previous_response_id:
+            raise missing(at=("input",))
+        return self
+
+
+class CompactedResponse(BaseModel):
+    id: str
+    object: Literal["response.compaction"] = "response.compaction"
+    created_at: int
+    output: list[dict[str, Any]] = Field(description="Every user message, then one `compaction` item.")
+    usage: dict[str, Any] | None
 
 
 class Response(ModelOutput):

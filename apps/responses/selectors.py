@@ -32,7 +32,13 @@ def responses_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[StoredRes
 
 
 def response_get(*, response_id: str, principal: Principal = ANONYMOUS) -> StoredResponse:
-    return responses_visible(principal=principal).get_by_id(response_id, missing=response_not_found)
+    """The response (its object, status and owner; not the messages and input items, which reads of it do not
+    need and which a poll of a background response would decode every time)."""
+    return (
+        responses_visible(principal=principal)
+        .defer("messages", "input_items")
+        .get_by_id(response_id, missing=response_not_found)
+    )
 
 
 def response_for_resume(*, response_id: str, principal: Principal = ANONYMOUS) -> StoredResponse:

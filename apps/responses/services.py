@@ -44,8 +44,9 @@ from apps.files.selectors import file_data_url, validate_file_id
 from apps.inference.selectors import ModelHandle, model_resolve
 from apps.prompts import selectors as prompt_selectors
 from apps.responses import items as conv
+from apps.responses.background import background_create
 from apps.responses.builder import ResponseBuilder
-from apps.responses.models import ResponseOrigin, StoredResponse
+from apps.responses.models import BackgroundRun, ResponseEvent, ResponseOrigin, StoredResponse
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.responses.truncation import estimated_tokens, truncated_history
@@ -203,7 +204,7 @@ def _history_from_items(items: list[dict]) -> list[dict]:
     usable = [
         item
         for item in items
-        if item.get("type") in ("message", "function_call", "function_call_output")
+        if item.get("type") in ("message", "function_call", "function_call_output", "compaction")
         and not (item.get("type") == "message" and item.get("role") not in ("user", "assistant", "system", "developer"))
     ]
     return conv.items_to_messages(usable, known_calls=set(), param="conversation.items")
@@ -392,9 +393,21 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
 
 
 # ------------------------------------------------------------------------------------------ finish
+def usage_columns(*, plan: Plan, response: dict) -> dict[str, Any]:
+    """What usage per prompt version reads of a finished response (apps.responses.usage): its token counts and
+    the time from the plan to now (and to the first output, for a stream)."""
+    usage = response.get("usage") or {}
+    return {
+        "input_tokens": usage.get("input_tokens"),
+        "output_tokens": usage.get("output_tokens"),
+        "reasoning_tokens": (usage.get("output_tokens_details") or {}).get("reasoning_tokens") if usage else None,
+        "latency_ms": round((time.monotonic() - plan.started) * 1000),
+        "first_token_ms": plan.first_token_ms,
+    }
+
+
 def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredResponse:
     """One response, not saved yet: the responses store's writers insert it."""
-    usage = response.get("usage") or {}
     return StoredResponse(
         public_id=plan.response_id,
         created_at=plan.created_at,
@@ -408,12 +421,8 @@ def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredR
         previous_response_id=plan.previous_response_id,
         conversation_id=plan.conversation_id,
         prompt_labels="".join(f"|{label}" for label in plan.prompt_labels) + ("|" if plan.prompt_labels else ""),
-        input_tokens=usage.get("input_tokens"),
-        output_tokens=usage.get("output_tokens"),
-        reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens") if usage else None,
-        latency_ms=round((time.monotonic() - plan.started) * 1000),
-        first_token_ms=plan.first_token_ms,
         origin=plan.origin,
+        **usage_columns(plan=plan, response=response),
     ).stamp(plan.principal)
 
 
@@ -441,9 +450,12 @@ async def _store_failed(plan: Plan, response: dict) -> None:
 async def response_create(
     *, request: CreateResponseRequest, principal: Principal = ANONYMOUS, origin: str = "api"
 ) -> dict | AsyncIterator[bytes]:
-    """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise.
+    """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise. A
+    background response is stored as queued and computed by the task engine (apps.responses.background).
     `origin` marks where the request came from (the dashboard's playground: `playground`)."""
     plan = await plan_response(request=request, principal=principal, origin=origin)
+    if request.background:
+        return await background_create(plan)
     builder = ResponseBuilder(
         response_id=plan.response_id,
         created_at=int(plan.created_at.timestamp()),
@@ -498,7 +510,11 @@ async def _stored(write: Awaitable[None]) -> StackAdminError | None:
 
 # ------------------------------------------------------------------------------------------ delete
 def response_delete(*, response_id: str, principal: Principal = ANONYMOUS) -> None:
+    """The response, and a background response's run and stored events (a run still going stops at its next
+    heartbeat)."""
     responses_visible(principal=principal).delete_by_id(response_id, principal=principal, missing=response_not_found)
+    BackgroundRun.objects.filter(response_id=response_id).delete()
+    ResponseEvent.objects.filter(response_id=response_id).delete()
 
 
 # ------------------------------------------------------------------------------------------ other ways in

@@ -15,6 +15,8 @@ APP_STORES = {
     "responses": "responses",
     "files": "files",
     "inference": "inference",
+    # django-tasks' database backend: background responses' tasks live beside the responses they compute.
+    "django_tasks_database": "responses",  # django-tasks-db's app label
 }
 
 

@@ -28,12 +28,14 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, models, transaction
 
+from apps.core import metrics
 from apps.core.handlers import RunConfigHandler
 from apps.storage.config import SqlSqliteBackend, storage_config
 from apps.storage.databases import store_alias
@@ -111,6 +113,7 @@ class WriteQueue:
             self._queue.put_nowait(job)
         except queue.Full:
             await asyncio.to_thread(self._queue.put, job)
+        metrics.write_queue_depth(self.name, self._queue.qsize())
         return await job.future
 
     def submit_sync(self, write: Callable[[], Any]) -> Any:
@@ -143,6 +146,7 @@ class WriteQueue:
                         stop = True
                         break
                     batch.append(more)
+                metrics.write_queue_depth(self.name, self._queue.qsize())
                 self._write(batch)
                 if stop:
                     return
@@ -173,8 +177,10 @@ class WriteQueue:
         connection = connections[self.alias]
         try:
             try:
+                started = time.perf_counter()
                 with transaction.atomic(using=self.alias):
                     results = self._run_jobs(batch)
+                metrics.store_commit(self.name, time.perf_counter() - started)
             except Exception as exc:
                 for job in batch:
                     if job.row is not None:  # rolled back: the row was not stored, whatever key it was given

@@ -1,4 +1,5 @@
-"""The Files API through the real OpenAI SDK against a live `stackadmin run` (SQLite)."""
+"""The Files API through the real OpenAI SDK against a live `stackadmin run` (SQLite), with the bytes on the local
+disk and in an S3-compatible bucket (moto's server, tests/support/s3.py): every test using `server` runs on both."""
 
 from __future__ import annotations
 
@@ -10,15 +11,34 @@ import httpx
 import openai
 import pytest
 
-from tests.support.files import PeakRSS, age_file_sqlite, manage, storage_dir, stored_files
+from tests.support.files import (
+    PeakRSS,
+    age_file_sqlite,
+    remove_stored,
+    storage_dir,
+    stored,
+    stored_bytes,
+    stored_files,
+)
 from tests.support.inference import raw_http, sdk
+from tests.support.live_server import LiveServer
 
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def server(stackadmin_server):
-    return stackadmin_server
+@pytest.fixture(scope="module", params=["local", "s3"])
+def server(request, stackadmin_server, tmp_path_factory):
+    if request.param == "local":
+        yield stackadmin_server
+        return
+    s3 = request.getfixturevalue("s3")
+    home = tmp_path_factory.mktemp("s3-home")
+    bucket = s3.new_bucket()
+    (home / "run.yaml").write_text(s3.storage_yaml(bucket))
+    live = LiveServer(home, str(home / "run.yaml"))
+    live.s3, live.bucket = s3, bucket
+    yield live
+    live.stop()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +161,7 @@ def test_download_streams_a_large_file_intact(client, http, tmp_path):
 
 def test_a_file_whose_bytes_vanished_is_404_not_500(server, client):
     uploaded = client.files.create(file=("gone.txt", b"soon missing"), purpose="assistants")
-    (storage_dir(server) / uploaded.id[5:7] / uploaded.id).unlink()
+    remove_stored(server, uploaded.id)
     with pytest.raises(openai.NotFoundError):
         client.files.content(uploaded.id)
     assert client.files.delete(uploaded.id).deleted is True  # the row can still be cleaned up
@@ -153,8 +173,7 @@ def test_an_expired_file_is_gone_and_purge_removes_its_bytes(server, client):
         file=("temp.txt", b"temporary"), purpose="batch", expires_after={"anchor": "created_at", "seconds": 3600}
     )
     lasting = client.files.create(file=("keep.txt", b"keep"), purpose="batch")
-    path = storage_dir(server) / expiring.id[5:7] / expiring.id
-    assert path.read_bytes() == b"temporary"
+    assert stored_bytes(server, expiring.id) == b"temporary"
 
     age_file_sqlite(server, expiring.id, 3599)  # uploaded 59m59s ago: still there
     assert client.files.retrieve(expiring.id).id == expiring.id
@@ -168,19 +187,18 @@ def test_an_expired_file_is_gone_and_purge_removes_its_bytes(server, client):
     listed = [f.id for f in client.files.list()]
     assert expiring.id not in listed
     assert lasting.id in listed
-    assert path.exists()  # hidden at once, removed by the purge
+    assert stored_bytes(server, expiring.id) == b"temporary"  # hidden at once, removed by the purge
 
-    result = manage(server, "purge_expired_files")
-    assert result.returncode == 0, result.stderr
-    assert "deleted 1/1" in result.stdout
-    assert "Deleted 1 expired file (9 bytes)" in result.stdout
-    assert not path.exists()
+    output = server.manage("purge_expired_files")  # with the server's run config: its bucket, if it has one
+    assert "deleted 1/1" in output
+    assert "Deleted 1 expired file (9 bytes)" in output
+    assert stored_bytes(server, expiring.id) is None
     assert client.files.content(lasting.id).content == b"keep"
 
 
 # ------------------------------------------------------------------------------------------ bad input
 def nothing_written(server, before: list[str], client, count_before: int) -> None:
-    assert stored_files(storage_dir(server)) == before
+    assert stored(server) == before
     assert len(list(client.files.list())) == count_before
 
 
@@ -278,7 +296,7 @@ BAD_UPLOADS = [
 
 @pytest.mark.parametrize(("case", "request_kwargs", "status", "param"), BAD_UPLOADS, ids=[c[0] for c in BAD_UPLOADS])
 def test_bad_uploads_are_4xx_and_write_nothing(server, client, http, case, request_kwargs, status, param):
-    before, count = stored_files(storage_dir(server)), len(list(client.files.list()))
+    before, count = stored(server), len(list(client.files.list()))
     error = error_of(http.post("/files", **request_kwargs), status)
     assert error["param"] == param
     assert error["type"] == "invalid_request_error"

@@ -202,8 +202,6 @@ def test_expiry_hides_a_file_at_once(storage):
     assert [f.pk for f in selectors.file_list(now=just_before).data] == [file.pk]
     with pytest.raises(NotFoundError):
         selectors.file_get(file_id=file.public_id, now=just_after)
-    with pytest.raises(NotFoundError):
-        selectors.file_content_path(file_id=file.public_id, now=just_after)
     assert selectors.file_list(now=just_after).data == []
     with pytest.raises(NotFoundError):
         services.file_delete(file_id=file.public_id, now=just_after)

@@ -218,7 +218,7 @@ def test_input_items_paging(client):
             "input[1].type",
             "invalid_value",
         ),
-        ({"background": True}, "background", "unsupported_parameter"),
+        ({"background": True, "store": False}, "store", "invalid_value"),
         ({"truncation": "everything"}, "truncation", "invalid_value"),
         ({"conversation": "conv_123"}, "conversation", "invalid_value"),
         ({"previous_response_id": "resp_unknown"}, "previous_response_id", "previous_response_not_found"),

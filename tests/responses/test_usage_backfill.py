@@ -8,8 +8,8 @@ from django.utils import timezone
 
 import pytest
 
-BEFORE = [("responses", "0003_usage")]
-AFTER = [("responses", "0004_usage_backfill")]
+BEFORE = [("responses", "0004_usage")]
+AFTER = [("responses", "0005_usage_backfill")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,8 @@ the last user message steer it:
   with `parallel_tool_calls: false` only the first). A forced `tool_choice` (or `required`) calls a tool without a
   cue; `tool_choice: none` never calls one.
 - `#slow` or `#slow:SECONDS`: wait (default 30 s) before answering: a timeout for a client that gives up sooner.
+- `#drip:SECONDS`: a stream that waits that long before each chunk (a slow answer that is already underway: for
+  cancelling a running response, or killing the process computing it).
 - `#garbage`: a 200 whose body is not JSON (in a stream: one chunk that is not JSON).
 - `#fail500`: an HTTP 500 with an OpenAI error body.
 - `#midstream`: a stream that sends two deltas and then drops the connection.
@@ -307,7 +309,10 @@ async def _stream(send, body: dict, cue: str) -> None:
         }
     )
     events = chunks(body)
+    drip = re.search(r"#drip:([0-9.]+)", cue)
     for index, event in enumerate(events):
+        if drip and index:
+            await asyncio.sleep(float(drip.group(1)))
         if "#midstream" in cue and index == 3:
             raise MidstreamFailure("dropping the connection on purpose")
         data = b"{not json" if "#garbage" in cue and index == 2 else json.dumps(event).encode()

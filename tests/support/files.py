@@ -23,6 +23,38 @@ def storage_dir(server) -> Path:
     return Path(server.home) / "files"
 
 
+def stored(server) -> list[str]:
+    """Everything a live server keeps of uploads: its storage directory (staged parts included) and, when its files
+    live in a bucket (`server.bucket`, set by whoever started it), the objects under its prefix."""
+    local = stored_files(storage_dir(server))
+    bucket = getattr(server, "bucket", None)
+    if bucket is None:
+        return local
+    return local + [f"s3:{key}" for key in server.s3.keys(bucket, "files/")]
+
+
+def stored_bytes(server, file_id: str) -> bytes | None:
+    """A file's stored bytes, read behind the server's back; None when there are none."""
+    relative = f"{file_id[5:7]}/{file_id}"
+    bucket = getattr(server, "bucket", None)
+    if bucket is None:
+        path = storage_dir(server) / relative
+        return path.read_bytes() if path.exists() else None
+    try:
+        return server.s3.client.get_object(Bucket=bucket, Key=f"files/{relative}")["Body"].read()
+    except server.s3.client.exceptions.NoSuchKey:
+        return None
+
+
+def remove_stored(server, file_id: str) -> None:
+    relative = f"{file_id[5:7]}/{file_id}"
+    bucket = getattr(server, "bucket", None)
+    if bucket is None:
+        (storage_dir(server) / relative).unlink()
+    else:
+        server.s3.client.delete_object(Bucket=bucket, Key=f"files/{relative}")
+
+
 def age_file_sqlite(server, file_id: str, seconds: int) -> None:
     """Pretend a file was uploaded `seconds` earlier (created_at and expires_at move back together)."""
 

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 
+from apps.core import metrics
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -49,6 +51,7 @@ def wrap_driver_errors(method: F) -> F:
         try:
             return method(self, *args, **kwargs)
         except self.driver_errors as exc:
+            metrics.kv_error(self.backend_type)
             raise KVBackendError(f"{self.backend_type} {self.location}: {exc}".strip()) from exc
 
     return wrapper  # type: ignore[return-value]

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from apps.files import disk, selectors, services
+from apps.files.blobs import blob_store
 
 _DAY = 24 * 3600
 
@@ -14,8 +15,10 @@ class Command(BaseCommand):
     help = (
         "Delete every expired file's bytes and row, and uploads abandoned mid-way: at once those whose process on "
         "this machine has died (killed or crashed), and those staged by another machine sharing the storage "
-        "directory (or before a reboot) once older than --incoming-max-age. Uploads still being received are never "
-        "touched. Expired files are already hidden from the API; this frees the space."
+        "directory (or before a reboot), stored bytes no file refers to (an upload whose process died before its "
+        "row was committed) and unfinished multipart uploads to the bucket, once older than --incoming-max-age. "
+        "Uploads still being received are never touched. Expired files are already hidden from the API; this "
+        "frees the space."
     )
 
     def add_arguments(self, parser):
@@ -36,8 +39,8 @@ class Command(BaseCommand):
         now = timezone.now()
         expired = selectors.files_expired(now=now)
         count = expired.count()
-        root = disk.storage_root()
-        self.stdout.write(f"Storage directory {root}: {count} expired file{'' if count == 1 else 's'}.")
+        store = blob_store()
+        self.stdout.write(f"File storage {store.describe()}: {count} expired file{'' if count == 1 else 's'}.")
         if options["dry_run"]:
             for public_id, filename, expires_at in expired.order_by("pk").values_list(
                 "public_id", "filename", "expires_at"
@@ -49,9 +52,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  deleted {done}/{total} ({disk.human_size(freed)} freed)")
 
         result = services.files_purge_expired(now=now, batch_size=options["batch_size"], progress=progress)
-        swept = disk.sweep_incoming(older_than_seconds=options["incoming_max_age"])
-        for path in swept:
-            self.stdout.write(f"  removed abandoned upload {path.name}")
+        swept = [path.name for path in disk.sweep_incoming(older_than_seconds=options["incoming_max_age"])]
+        swept += services.files_purge_orphans(older_than_seconds=options["incoming_max_age"])
+        for name in swept:
+            self.stdout.write(f"  removed abandoned upload {name}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Deleted {result.files} expired file{'' if result.files == 1 else 's'} "

@@ -30,6 +30,6 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("responses", "0003_usage")]
+    dependencies = [("responses", "0004_usage")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

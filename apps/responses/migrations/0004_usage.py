@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('responses', '0002_access_keys'),
+        ('responses', '0003_background'),
     ]
 
     operations = [
