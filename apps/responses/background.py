@@ -84,6 +84,7 @@ def _plan_json(plan) -> dict:
         "model_id": plan.model.model_id,
         "echo": plan.echo,
         "input_items": plan.input_items,
+        "history_items": plan.history_items,
         "messages": plan.messages,
         "upstream_body": plan.upstream_body,
         "principal": {
@@ -112,6 +113,7 @@ async def _plan_from_json(response_id: str, data: dict):
         stream=True,
         echo=data["echo"],
         input_items=data["input_items"],
+        history_items=data.get("history_items") or [],
         messages=data["messages"],
         upstream_body=data["upstream_body"],
         principal=Principal(**data["principal"]),
