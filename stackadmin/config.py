@@ -27,6 +27,7 @@ from apps.core.config import ConfigError
 from apps.files.config import FilesConfig, parse_files
 from apps.inference.config import InferenceConfig, parse_inference
 from apps.prompts.config import PromptsConfig, parse_prompts
+from apps.responses.config import UsageConfig, parse_usage
 from apps.storage.config import KVRedisBackend, StorageConfig, default_storage, parse_storage
 
 # Top-level sections of a llama-stack run.yaml that stackadmin reads; others are ignored with a warning.
@@ -36,6 +37,7 @@ KNOWN_SECTIONS = (
     "server",
     "files",
     "prompts",
+    "usage",
     "providers",
     "registered_resources",
     "models",
@@ -67,6 +69,7 @@ class RunConfig:
     inference: InferenceConfig
     auth: AuthConfig
     cors: CorsConfig = CorsConfig()
+    usage: UsageConfig = field(default_factory=UsageConfig)
     metrics: MetricsConfig = MetricsConfig()
     access_log: str | None = None  # `server.access_log`: "text" or "json", None when off
     server: dict = field(default_factory=dict)
@@ -170,6 +173,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
         inference=inference,
         auth=auth,
         cors=cors,
+        usage=parse_usage(data.get("usage")),
         metrics=metrics,
         access_log=access_log,
         server=server,

@@ -155,6 +155,12 @@ def test_response_operations_match_their_schemas(contract):
     c.call("GET", "/v1/responses/{response_id}", ids=ids)
     c.call("GET", "/v1/responses/{response_id}/input_items", ids=ids)
     c.call("DELETE", "/v1/responses/{response_id}", ids=ids)
+    prompt = c.call("POST", "/v1/prompts", json={"prompt": "Be brief."}).json()
+    c.call(
+        "POST", "/v1/responses", json={"model": "fake-model", "input": "hello", "prompt": {"id": prompt["prompt_id"]}}
+    )
+    usage = c.call("GET", "/v1/prompts/{prompt_id}/usage", ids={"prompt_id": prompt["prompt_id"]}).json()
+    assert usage["versions"][0]["requests"] == 1
 
 
 def test_background_response_operations_match_their_schemas(contract):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from django.http import HttpRequest
@@ -29,12 +30,14 @@ from apps.prompts.schemas import (
     PromptId,
     PromptLabel,
     PromptLabelList,
+    PromptUsage,
     SetDefaultVersionRequest,
     UpdatePromptRequest,
     VersionContent,
     VersionDeleted,
     VersionNumber,
 )
+from apps.responses import selectors as response_selectors
 
 router = Router(tags=["prompts"])
 
@@ -218,3 +221,41 @@ async def list_prompt_history(
 ):
     page = await _read(request, selectors.prompt_history, prompt_id=prompt_id, limit=limit, after=after)
     return page_response(page, [entry.as_api() for entry in page.data])
+
+
+_USAGE_LABEL = Query(None, description="Only responses made while this label pointed at the version.")
+
+
+def _moment(value: int | None, param: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise BadRequestError(f"Invalid value for '{param}': not a Unix time.", param=param) from exc
+
+
+@router.get(
+    "/{prompt_id}/usage",
+    response=responses(PromptUsage, *READ),
+    summary="Usage per version from stored responses, and requests over time (extension)",
+)
+async def get_prompt_usage(
+    request: HttpRequest,
+    prompt_id: PromptId,
+    since: int | None = Query(None, description="Only responses created at or after this Unix time."),
+    until: int | None = Query(None, description="Only responses created before this Unix time."),
+    label: Label | None = _USAGE_LABEL,
+    bucket: Literal["hour", "day"] | None = Query(None, description="Series step; default hours up to two days."),
+    include_playground: bool = Query(False, description="Count the dashboard playground's runs too."),
+):
+    filters = response_selectors.UsageFilter(
+        since=_moment(since, "since"),
+        until=_moment(until, "until"),
+        label=label,
+        include_playground=include_playground,
+    )
+    usage = await sync_to_async(response_selectors.prompt_usage)(
+        prompt_id=prompt_id, filters=filters, bucket=bucket, principal=request_principal(request)
+    )
+    return json_response(usage.as_api())

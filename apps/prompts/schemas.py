@@ -259,3 +259,42 @@ class PromptHistory(Schema):
 
 
 HistoryPageSize = documented(int, type="integer", minimum=1, maximum=100)
+
+
+# ------------------------------------------------------------------------------------------ usage
+class VersionUsage(Schema):
+    version: int
+    requests: int = Field(description="Stored responses made with this version.")
+    errors: int = Field(description="Of them, failed.")
+    incomplete: int = Field(description="Of them, incomplete (an output limit or a content filter).")
+    input_tokens: int = Field(description="Total over the responses.")
+    output_tokens: int = Field(description="Total over the responses.")
+    reasoning_tokens: int = Field(description="Total over the responses (part of output_tokens).")
+    latency_ms_p50: int | None = Field(description="Time to completion, median (nearest rank).")
+    latency_ms_p95: int | None
+    first_token_ms_p50: int | None = Field(description="Time to the first output of a stream, median.")
+    first_token_ms_p95: int | None
+    input_tokens_p50: int | None
+    output_tokens_p50: int | None
+    reasoning_tokens_p50: int | None
+    last_used_at: int | None = Field(description="Unix seconds.")
+    labels: list[str] = Field(description="Every label that pointed at the version when it was used.")
+    cost: float | None = Field(description="From the run config's usage.prices; null when a model has no price.")
+
+
+class UsagePoint(Schema):
+    start: int = Field(description="Start of the hour or day (Unix seconds, UTC).")
+    version: int
+    requests: int
+    errors: int
+
+
+class PromptUsage(Schema):
+    object: Literal["prompt.usage"] = "prompt.usage"
+    prompt_id: str
+    since: int | None
+    until: int | None
+    label: str | None
+    bucket: Literal["hour", "day"]
+    versions: list[VersionUsage] = Field(description="Each version used in the range, newest version first.")
+    series: list[UsagePoint] = Field(description="Requests per bucket and version, by time.")

@@ -27,10 +27,11 @@ from asgiref.sync import sync_to_async
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
 from apps.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, StackAdminError
+from apps.core.http import event_stream_response
 from apps.core.model_settings import REASONING_EFFORTS, REASONING_SUMMARIES
 from apps.core.principal import Principal
 from apps.inference import selectors as inference_selectors
-from apps.prompts import archives, presenters, selectors, services, templating
+from apps.prompts import archives, presenters, selectors, services, templating, usage
 from apps.prompts.config import prompts_config
 from apps.prompts.forms import (
     VERBOSITIES,
@@ -42,6 +43,7 @@ from apps.prompts.forms import (
     template_texts,
     with_error,
 )
+from apps.prompts.playground import PlaygroundRun, output_text, run_check, run_once, run_stream, summary
 from apps.prompts.records import PromptVersion
 from apps.prompts.schemas import MESSAGE_ROLES
 
@@ -144,6 +146,7 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
     listing = selectors.prompt_list(query=query or None, principal=_principal(request))
     page = Paginator(listing.data, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "query": query, "total": listing.total, "nav": "prompts"}
+    context["sparklines"] = usage.sparklines(prompt_ids=[p.prompt_id for p in page], principal=_principal(request))
     return _render(request, "prompts/prompt_list.html", context, partials=("prompt-list",))
 
 
@@ -377,8 +380,16 @@ def _detail_context(request: HttpRequest, prompt_id: str, versions: list[PromptV
         "preview": _preview(request, prompt_id, selected, values),
         "setting_rows": presenters.setting_rows(selected.settings),
         **_label_choices(versions, selected),
+        **_usage_context(request, prompt_id, versions, history.data),
         "nav": "prompts",
     }
+
+
+def _usage_context(request: HttpRequest, prompt_id: str, versions: list[PromptVersion], moves: list) -> dict:
+    """The usage region: its queries run only when a template renders it (not for another region's refresh)."""
+    panel = usage.UsagePanel.from_query(request.GET, prompt_id=prompt_id, principal=_principal(request), moves=moves)
+    labels = sorted({"default", *(label for v in versions for label in v.labels)})
+    return {"usage": panel, "usage_labels": labels}
 
 
 def _label_choices(versions: list[PromptVersion], selected: PromptVersion) -> dict:
@@ -414,7 +425,14 @@ def _load_shown(request: HttpRequest, prompt_id: str, shown: int | None):
         return _load_detail(request, prompt_id, None)
 
 
-DETAIL_PARTIALS = ("prompt-workspace", "version-list", "version-status", "label-form", "preview-output")
+DETAIL_PARTIALS = (
+    "prompt-workspace",
+    "version-list",
+    "version-status",
+    "label-form",
+    "preview-output",
+    "prompt-usage",
+)
 
 
 @dashboard_view
@@ -701,3 +719,90 @@ def _import_submit(request: HttpRequest) -> HttpResponse:
             root=root,
         )
     return _import_page(request, form, report=report, file_name=path.name, rechoose=not _partial_request(request))
+
+
+# ------------------------------------------------------------------------------------------ playground
+def _who(request: HttpRequest) -> tuple[Principal, int]:
+    """The signed-in user as the policy sees them, and their id: read here, on a thread that may use the session."""
+    principal = _principal(request)
+    _ = principal.name  # the lazy principal is resolved now, not later on the event loop
+    return principal, request.user.pk
+
+
+async def _playground_runs(request: HttpRequest, prompt_id: str, version: int, principal: Principal, user_id: int):
+    """The run of `version` and, when the form asks, of a second version on the same input; each checked."""
+    runs = []
+    numbers = [version] + [n for n in [_int(request.POST.get("compare"))] if n and n != version]
+    for number in numbers:
+        record = await selectors.aread(
+            selectors.prompt_version_get, prompt_id=prompt_id, version=number, principal=principal
+        )
+        run = PlaygroundRun.from_form(
+            request.POST, prompt_id=prompt_id, version=number, variables=list(record.variables), user_id=user_id
+        )
+        await run_check(run, principal)
+        runs.append(run)
+    return runs
+
+
+@dashboard_view
+@require_POST
+async def prompt_version_run(request: HttpRequest, prompt_id: str, version: int) -> HttpResponse:
+    """Run a version in the playground: for htmx, the answer region streaming from `prompt_run_stream`; without
+    JavaScript, the page with the answer (run without streaming)."""
+    principal, user_id = await sync_to_async(_who)(request)
+    try:
+        runs = await _playground_runs(request, prompt_id, version, principal, user_id)
+        error = None
+    except StackAdminError as exc:
+        runs, error = [], exc.message
+    stream_url = reverse("prompts:run_stream", args=[prompt_id])
+    if _partial_request(request):
+        shown = [
+            {"version": r.version, "model": r.model, "url": f"{stream_url}?{urlencode({'run': r.sign()})}"}
+            for r in runs
+        ]
+        context = {"prompt_id": prompt_id, "playground_runs": shown, "playground_error": error}
+        return await sync_to_async(_render)(
+            request,
+            "prompts/prompt_detail.html",
+            context,
+            partials=("playground-output",),
+            status=400 if error else 200,
+        )
+    shown = []
+    for run in runs:
+        try:
+            response = await run_once(run, principal)
+            shown.append(
+                {
+                    "version": run.version,
+                    "model": run.model,
+                    "text": output_text(response),
+                    "summary": summary(response),
+                }
+            )
+        except StackAdminError as exc:
+            error = exc.message
+    return await sync_to_async(_playground_page)(request, prompt_id, version, shown, error)
+
+
+def _playground_page(request: HttpRequest, prompt_id: str, version: int, shown: list, error: str | None):
+    try:
+        context = _load_detail(request, prompt_id, version)
+    except (NotFoundError, BadRequestError) as exc:
+        return _gone(request, prompt_id, exc)
+    context.update(playground_runs=shown, playground_error=error, playground_form=request.POST)
+    return _render(request, "prompts/prompt_detail.html", context, status=400 if error and not shown else 200)
+
+
+@dashboard_view
+@require_GET
+async def prompt_run_stream(request: HttpRequest, prompt_id: str) -> HttpResponse:
+    """The answer of a playground run as server-sent events (htmx's SSE extension swaps them into the page)."""
+    principal, user_id = await sync_to_async(_who)(request)
+    try:
+        run = PlaygroundRun.from_token(request.GET.get("run", ""), user_id=user_id)
+    except StackAdminError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain")
+    return event_stream_response(run_stream(run, principal))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.core.admin import ReadOnlyAdmin, json_display
 from apps.responses.models import StoredResponse
@@ -11,7 +13,7 @@ from apps.responses.models import StoredResponse
 @admin.register(StoredResponse)
 class StoredResponseAdmin(ReadOnlyAdmin):
     list_display = ("public_id", "model", "status", "created_at", "prompt_used", "total_tokens")
-    list_filter = ("status", "model")
+    list_filter = ("status", "model", "origin")
     search_fields = ("public_id", "model", "prompt_id", "conversation_id", "previous_response_id")
     date_hierarchy = "created_at"
     fields = (
@@ -39,7 +41,12 @@ class StoredResponseAdmin(ReadOnlyAdmin):
 
     @admin.display(description="prompt")
     def prompt_used(self, obj: StoredResponse) -> str:
-        return f"{obj.prompt_id} (version {obj.prompt_version})" if obj.prompt_id else ""
+        """The prompt version used, linking to its page on the dashboard (its usage and playground)."""
+        if not obj.prompt_id:
+            return ""
+        url = reverse("prompts:detail", args=[obj.prompt_id]) + f"?version={obj.prompt_version}"
+        via = " from the playground" if obj.origin == "playground" else ""
+        return format_html('<a href="{}">{} (version {})</a>{}', url, obj.prompt_id, obj.prompt_version, via)
 
     @admin.display(description="tokens")
     def total_tokens(self, obj: StoredResponse):

@@ -84,6 +84,7 @@ def _plan_json(plan) -> dict:
         "model_id": plan.model.model_id,
         "echo": plan.echo,
         "input_items": plan.input_items,
+        "history_items": plan.history_items,
         "messages": plan.messages,
         "upstream_body": plan.upstream_body,
         "principal": {
@@ -96,6 +97,8 @@ def _plan_json(plan) -> dict:
         "prompt_version": plan.prompt_version,
         "previous_response_id": plan.previous_response_id,
         "conversation_id": plan.conversation_id,
+        "prompt_labels": list(plan.prompt_labels),
+        "origin": plan.origin,
     }
 
 
@@ -110,6 +113,7 @@ async def _plan_from_json(response_id: str, data: dict):
         stream=True,
         echo=data["echo"],
         input_items=data["input_items"],
+        history_items=data.get("history_items") or [],
         messages=data["messages"],
         upstream_body=data["upstream_body"],
         principal=Principal(**data["principal"]),
@@ -117,6 +121,8 @@ async def _plan_from_json(response_id: str, data: dict):
         prompt_version=data["prompt_version"],
         previous_response_id=data["previous_response_id"],
         conversation_id=data["conversation_id"],
+        prompt_labels=tuple(data.get("prompt_labels") or ()),
+        origin=data.get("origin") or "api",
     )
 
 
@@ -198,9 +204,14 @@ def _heartbeat(response_id: str) -> str | None:
 
 def _store_final(plan, response: dict, messages: list[dict], events: list[dict]) -> None:
     """The final response and its last events, unless it was cancelled (or deleted) meanwhile."""
+    from apps.responses.services import usage_columns  # (services imports this module)
+
     with transaction.atomic(using=_alias()):
         finished = StoredResponse.objects.filter(public_id=plan.response_id, status=ResponseStatus.IN_PROGRESS).update(
-            status=response["status"], response=response, messages=messages
+            status=response["status"],
+            response=response,
+            messages=messages,
+            **usage_columns(plan=plan, response=response),
         )
         if finished:
             _store_events(plan.response_id, events)

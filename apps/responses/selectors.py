@@ -11,8 +11,12 @@ from django.db.models import QuerySet
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.paging import Page, check_page_args, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
-from apps.responses.models import ResponseStatus, StoredResponse
+from apps.responses.models import ResponseOrigin, ResponseStatus, StoredResponse
 from apps.responses.schemas import InputItemListQuery, ResponseListQuery
+from apps.responses.usage import PromptUsage as PromptUsage
+from apps.responses.usage import UsageFilter as UsageFilter
+from apps.responses.usage import prompt_usage as prompt_usage
+from apps.responses.usage import prompts_daily_requests as prompts_daily_requests
 
 
 def response_not_found(response_id: str) -> NotFoundError:
@@ -90,3 +94,14 @@ def response_object(row: StoredResponse, *, with_input: bool = False) -> dict:
     if with_input:
         body["input"] = row.input_items
     return body
+
+
+def playground_run_get(*, prompt_id: str, run_id: str, principal: Principal = ANONYMOUS) -> dict | None:
+    """The stored response of a dashboard playground run (its `metadata.playground_run`), if it was stored."""
+    row = (
+        responses_visible(principal=principal)
+        .filter(prompt_id=prompt_id, origin=ResponseOrigin.PLAYGROUND, response__metadata__playground_run=run_id)
+        .only("response")
+        .first()
+    )
+    return row.response if row is not None else None

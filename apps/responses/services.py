@@ -20,14 +20,16 @@ before `response.completed` is sent, so the next request can name it at once, in
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 from asgiref.sync import sync_to_async
+from pydantic import ValidationError
 
 from apps.conversations.selectors import conversation_history
 from apps.conversations.services import conversation_items_add
@@ -37,13 +39,14 @@ from apps.core.http import sse_event
 from apps.core.items import with_id
 from apps.core.model_settings import ModelSettings, merged
 from apps.core.principal import ANONYMOUS, Principal
+from apps.core.validation import request_error
 from apps.files.selectors import file_data_url, validate_file_id
 from apps.inference.selectors import ModelHandle, model_resolve
 from apps.prompts import selectors as prompt_selectors
 from apps.responses import items as conv
 from apps.responses.background import background_create
 from apps.responses.builder import ResponseBuilder
-from apps.responses.models import BackgroundRun, ResponseEvent, StoredResponse
+from apps.responses.models import BackgroundRun, ResponseEvent, ResponseOrigin, StoredResponse
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.responses.truncation import estimated_tokens, truncated_history
@@ -69,6 +72,11 @@ class Plan:
     prompt_version: int | None = None
     previous_response_id: str = ""
     conversation_id: str = ""
+    prompt_labels: tuple[str, ...] = ()  # the labels pointing at the prompt version when it was resolved
+    origin: str = "api"
+    # Usage timing (apps.responses.usage): when the plan was made, and when the first output reached the stream.
+    started: float = field(default_factory=time.monotonic)
+    first_token_ms: int | None = None
 
 
 def new_response_id() -> str:
@@ -88,6 +96,7 @@ class ResolvedPrompt:
     instructions: list[dict] | None  # a chat template, rendered, as the response's `instructions` shows it
     settings: dict  # the version's model settings
     echo: dict
+    labels: tuple[str, ...] = ()  # the labels pointing at the version (`default` included) as it was resolved
 
 
 async def _inline_file(part: dict, principal: Principal, param: str) -> dict:
@@ -154,19 +163,20 @@ async def resolve_prompt(request: ResponsePrompt, principal: Principal = ANONYMO
     except NotFoundError as exc:
         raise _prompt_not_found(request, exc) from exc
     stored = rendered.prompt
+    labels = (*(("default",) if stored.is_default else ()), *stored.labels)
     echo = {"id": prompt_id, "version": str(stored.version), "variables": dict(variables) or None}
     if isinstance(request.version, str):  # a label: echoed as given, with the number it resolved to
         echo = {**echo, "version": request.version, "resolved_version": str(stored.version)}
     if rendered.messages is not None:
         sent = await _inline_files(rendered.messages, principal, _file_params(variables))
         messages = conv.items_to_messages(sent, known_calls=set(), param="prompt")
-        return ResolvedPrompt(prompt_id, stored.version, messages, [], rendered.messages, stored.settings, echo)
+        return ResolvedPrompt(prompt_id, stored.version, messages, [], rendered.messages, stored.settings, echo, labels)
     media = [
         conv.part_to_chat(await _inline_file(part, principal, f"prompt.variables.{name}"), f"prompt.variables.{name}")
         for name, part in rendered.media.items()
     ]
     system = [{"role": "system", "content": rendered.text}]
-    return ResolvedPrompt(prompt_id, stored.version, system, media, None, stored.settings, echo)
+    return ResolvedPrompt(prompt_id, stored.version, system, media, None, stored.settings, echo, labels)
 
 
 async def _model(settings: ModelSettings, request: CreateResponseRequest, prompt: ResolvedPrompt | None) -> ModelHandle:
@@ -343,8 +353,9 @@ def _sent_messages(
     return _with_system(joined, prompt, request.instructions)
 
 
-async def plan_response(*, request: CreateResponseRequest, principal: Principal) -> Plan:
+async def plan_response(*, request: CreateResponseRequest, principal: Principal, origin: str = "api") -> Plan:
     """Resolve what the (validated) request names: model, prompt and history; build the chat-completion request."""
+    started = time.monotonic()
     store = request.store is not False
     if store:
         require_create(principal, "response")
@@ -373,12 +384,28 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal)
         logprobs=LOGPROBS_INCLUDE in (request.include or ()),
         prompt_id=prompt.prompt_id if prompt else "",
         prompt_version=prompt.version if prompt else None,
+        prompt_labels=prompt.labels if prompt else (),
+        origin=origin,
+        started=started,
         previous_response_id=request.previous_response_id or "",
         conversation_id=request.conversation or "",
     )
 
 
 # ------------------------------------------------------------------------------------------ finish
+def usage_columns(*, plan: Plan, response: dict) -> dict[str, Any]:
+    """What usage per prompt version reads of a finished response (apps.responses.usage): its token counts and
+    the time from the plan to now (and to the first output, for a stream)."""
+    usage = response.get("usage") or {}
+    return {
+        "input_tokens": usage.get("input_tokens"),
+        "output_tokens": usage.get("output_tokens"),
+        "reasoning_tokens": (usage.get("output_tokens_details") or {}).get("reasoning_tokens") if usage else None,
+        "latency_ms": round((time.monotonic() - plan.started) * 1000),
+        "first_token_ms": plan.first_token_ms,
+    }
+
+
 def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredResponse:
     """One response, not saved yet: the responses store's writers insert it."""
     return StoredResponse(
@@ -393,6 +420,9 @@ def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredR
         prompt_version=plan.prompt_version,
         previous_response_id=plan.previous_response_id,
         conversation_id=plan.conversation_id,
+        prompt_labels="".join(f"|{label}" for label in plan.prompt_labels) + ("|" if plan.prompt_labels else ""),
+        origin=plan.origin,
+        **usage_columns(plan=plan, response=response),
     ).stamp(plan.principal)
 
 
@@ -418,11 +448,12 @@ async def _store_failed(plan: Plan, response: dict) -> None:
 
 
 async def response_create(
-    *, request: CreateResponseRequest, principal: Principal = ANONYMOUS
+    *, request: CreateResponseRequest, principal: Principal = ANONYMOUS, origin: str = "api"
 ) -> dict | AsyncIterator[bytes]:
     """The response (a dict), or for `stream: true` the SSE byte stream; errors before the model runs raise. A
-    background response is stored as queued and computed by the task engine (apps.responses.background)."""
-    plan = await plan_response(request=request, principal=principal)
+    background response is stored as queued and computed by the task engine (apps.responses.background).
+    `origin` marks where the request came from (the dashboard's playground: `playground`)."""
+    plan = await plan_response(request=request, principal=principal, origin=origin)
     if request.background:
         return await background_create(plan)
     builder = ResponseBuilder(
@@ -447,6 +478,8 @@ async def _stream(plan: Plan, builder: ResponseBuilder, chunks: AsyncIterator[di
     try:
         async for chunk in chunks:
             for event in builder.on_chunk(chunk):
+                if plan.first_token_ms is None and event["type"].endswith(".delta"):
+                    plan.first_token_ms = round((time.monotonic() - plan.started) * 1000)
                 yield sse_event(event["type"], event)
         events = builder.finish()
     except StackAdminError as exc:
@@ -482,3 +515,16 @@ def response_delete(*, response_id: str, principal: Principal = ANONYMOUS) -> No
     responses_visible(principal=principal).delete_by_id(response_id, principal=principal, missing=response_not_found)
     BackgroundRun.objects.filter(response_id=response_id).delete()
     ResponseEvent.objects.filter(response_id=response_id).delete()
+
+
+# ------------------------------------------------------------------------------------------ other ways in
+PLAYGROUND = ResponseOrigin.PLAYGROUND  # the `origin` of runs from the dashboard's playground
+
+
+def response_request(*, body: dict) -> CreateResponseRequest:
+    """A create request from a plain body, checked by the same schema as `/v1` (its failure the same 400), for
+    ways in other than `/v1` (the dashboard's playground)."""
+    try:
+        return CreateResponseRequest.model_validate(body)
+    except ValidationError as exc:
+        raise request_error(exc.errors(), located=False) from exc

@@ -32,6 +32,7 @@ def test_response_pages_show_input_output_usage_and_prompt_version(admin, client
     assert listing.status_code == 200
     assert response.id in listing.text
     assert f"{prompt_id} (version 1)" in listing.text
+    assert f'href="/dashboard/{prompt_id}/?version=1"' in listing.text  # links back to the prompt
     pk = re.search(r'href="/admin/responses/storedresponse/(\d+)/change/', listing.text).group(1)
     detail = admin.get(f"/admin/responses/storedresponse/{pk}/change/")
     assert detail.status_code == 200

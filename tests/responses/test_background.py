@@ -348,3 +348,18 @@ def test_llama_stack_client_creates_and_polls_a_background_response(server, llam
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_a_background_response_made_with_a_prompt_counts_in_its_usage(server, client):
+    http = server.http()
+    prompt_id = http.post("/prompts", json={"prompt": "Be brief."}).json()["prompt_id"]
+    http.put(f"/prompts/{prompt_id}/labels/production", json={"version": 1})
+    prompt = {"id": prompt_id, "version": "production"}
+    created = client.responses.create(model=MODEL, input="count me later", prompt=prompt, background=True)
+    done = finished(client, created.id)
+    [version] = http.get(f"/prompts/{prompt_id}/usage").json()["versions"]
+    assert version["requests"] == 1
+    assert version["input_tokens"] == done.usage.input_tokens
+    assert version["output_tokens"] == done.usage.output_tokens
+    assert version["labels"] == ["default", "production"]
+    assert version["latency_ms_p50"] is not None

@@ -1,0 +1,384 @@
+"""Usage of prompt versions, computed from stored responses in the database.
+
+Every figure is aggregated in SQL over the columns a response is stored with (`prompt_version`, `status`, the token
+counts, `latency_ms`, `first_token_ms`, `prompt_labels`, `origin`), on the index
+`(prompt_id, created_at, prompt_version)`: sums and counts with one GROUP BY, percentiles with a window function
+(each version's rows ranked by the value, the row at rank ceil(p * n) kept: the nearest-rank percentile), the
+time series with one GROUP BY on the truncated time. The same statements run on SQLite and PostgreSQL; nothing
+reads all the rows into Python.
+
+Only responses the caller may read count (the access policy's filter is part of every statement), of a prompt
+the caller may read (else a 404, exactly as reading the prompt). Runs from the dashboard's playground are left
+out unless asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.core.cache import cache
+from django.db import connections
+from django.db.models import Count, F, Func, IntegerField, Max, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
+
+from apps.core.access import read_predicate
+from apps.core.errors import BadRequestError
+from apps.core.principal import ANONYMOUS, Principal
+from apps.prompts import selectors as prompt_selectors
+from apps.responses.config import usage_config
+from apps.responses.models import ResponseOrigin, ResponseStatus, StoredResponse
+
+BUCKET_SECONDS = {"hour": 3600, "day": 86400}
+MAX_BUCKETS = 2000  # a series longer than this is refused: ask for days instead of hours, or a shorter range
+# The columns whose percentiles are reported, and which percentiles.
+PERCENTILES = {
+    "latency_ms": (50, 95),
+    "first_token_ms": (50, 95),
+    "input_tokens": (50,),
+    "output_tokens": (50,),
+    "reasoning_tokens": (50,),
+}
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    label: str | None = None  # only responses made while this label pointed at the version used
+    include_playground: bool = False
+
+    def check(self) -> None:
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise BadRequestError("Invalid value for 'until': must be after 'since'.", param="until")
+        if self.label is not None:
+            prompt_selectors.validate_label(self.label)
+
+
+@dataclass
+class VersionUsage:
+    version: int
+    requests: int = 0
+    errors: int = 0  # failed responses
+    incomplete: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    percentiles: dict[str, int | None] = field(default_factory=dict)  # e.g. latency_ms_p50
+    last_used_at: datetime | None = None
+    labels: list[str] = field(default_factory=list)  # every label that pointed at the version when it was used
+    cost: float | None = None  # from the run config's prices; None when a model used has no price
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def incomplete_rate(self) -> float:
+        return self.incomplete / self.requests if self.requests else 0.0
+
+    def __getattr__(self, name: str):
+        # `latency_ms_p50` and friends, for templates.
+        percentiles = self.__dict__.get("percentiles", {})
+        if name in percentiles:
+            return percentiles[name]
+        raise AttributeError(name)
+
+    def as_api(self) -> dict:
+        return {
+            "version": self.version,
+            "requests": self.requests,
+            "errors": self.errors,
+            "incomplete": self.incomplete,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            **{name: self.percentiles.get(name) for name in percentile_names()},
+            "last_used_at": int(self.last_used_at.timestamp()) if self.last_used_at else None,
+            "labels": self.labels,
+            "cost": self.cost,
+        }
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime
+    version: int
+    requests: int
+    errors: int
+
+    def as_api(self) -> dict:
+        return {
+            "start": int(self.start.timestamp()),
+            "version": self.version,
+            "requests": self.requests,
+            "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True)
+class PromptUsage:
+    prompt_id: str
+    filters: UsageFilter
+    bucket: str
+    versions: list[VersionUsage]  # newest version first; only versions used in the range
+    series: list[SeriesPoint]  # by time, then version
+
+    @property
+    def requests(self) -> int:
+        return sum(v.requests for v in self.versions)
+
+    def as_api(self) -> dict:
+        return {
+            "object": "prompt.usage",
+            "prompt_id": self.prompt_id,
+            "since": _unix(self.filters.since),
+            "until": _unix(self.filters.until),
+            "label": self.filters.label,
+            "bucket": self.bucket,
+            "versions": [v.as_api() for v in self.versions],
+            "series": [p.as_api() for p in self.series],
+        }
+
+
+def percentile_names() -> list[str]:
+    return [f"{column}_p{p}" for column, points in PERCENTILES.items() for p in points]
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
+
+
+# ------------------------------------------------------------------------------------------ queries
+class EpochBucket(Func):
+    """The number of the UTC hour or day a time falls in (Unix seconds // `seconds`), computed by the database's
+    own date functions: Django's TruncHour/TruncDay run a Python function per row on SQLite, which costs seconds
+    over a million rows."""
+
+    output_field = IntegerField()
+
+    def __init__(self, expression, seconds: int) -> None:
+        super().__init__(expression)
+        self.seconds = int(seconds)
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {sql}) / {self.seconds}) AS INTEGER)", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(CAST(strftime('%%s', {sql}) AS INTEGER) / {self.seconds})", params
+
+
+def _bucket_start(number: int, seconds: int) -> datetime:
+    return datetime.fromtimestamp(number * seconds, UTC)
+
+
+def usage_rows(*, prompt_ids: list[str], filters: UsageFilter, principal: Principal) -> QuerySet[StoredResponse]:
+    """The stored responses made with these prompts that `principal` may read, within `filters`."""
+    rows = StoredResponse.objects.visible_to(principal).filter(prompt_id__in=prompt_ids)
+    if filters.since is not None:
+        rows = rows.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        rows = rows.filter(created_at__lt=filters.until)
+    if filters.label is not None:
+        rows = rows.filter(prompt_labels__contains=f"|{filters.label}|")
+    if not filters.include_playground:
+        rows = rows.exclude(origin=ResponseOrigin.PLAYGROUND)
+    return rows
+
+
+def _totals(rows: QuerySet) -> list[dict]:
+    """Per version and model (prices are per model): counts, token sums, the last use."""
+    return list(
+        rows.values("prompt_version", "model")
+        .annotate(
+            requests=Count("pk"),
+            errors=Count("pk", filter=Q(status=ResponseStatus.FAILED)),
+            incomplete=Count("pk", filter=Q(status=ResponseStatus.INCOMPLETE)),
+            input_sum=Sum("input_tokens"),
+            output_sum=Sum("output_tokens"),
+            reasoning_sum=Sum("reasoning_tokens"),
+            last_used=Max("created_at"),
+        )
+        .order_by()
+    )
+
+
+def _percentiles(rows: QuerySet) -> dict[int, dict[str, int]]:
+    """{version: {"<column>_p<p>": value}} for every column of PERCENTILES, in one statement: each version's rows
+    ranked by each column (window functions; NULLs last, and counted out), and only the rows standing at a wanted
+    rank read back (a few per version and column)."""
+    windows = {}
+    for column in PERCENTILES:
+        windows[f"rank_{column}"] = Window(
+            RowNumber(), partition_by=[F("prompt_version")], order_by=F(column).asc(nulls_last=True)
+        )
+        windows[f"count_{column}"] = Window(Count(column), partition_by=[F("prompt_version")])
+    ranked = rows.annotate(**windows).values_list("prompt_version", *PERCENTILES, *windows).order_by()
+    sql, params = ranked.query.get_compiler(using=ranked.db).as_sql()
+    # Nearest rank: ceil(p * n / 100), in integer arithmetic (SQLite has no CEIL everywhere).
+    wanted = " OR ".join(
+        f"rank_{column} = (count_{column} * {int(p)} + 99) / 100"
+        for column, points in PERCENTILES.items()
+        for p in points
+    )
+    with connections[ranked.db].cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) ranked WHERE {wanted}", params)
+        found = cursor.fetchall()
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    columns = list(PERCENTILES)
+    for row in found:
+        version, values, ranks = row[0], row[1 : 1 + len(columns)], row[1 + len(columns) :]
+        for i, column in enumerate(columns):
+            rank, count = ranks[2 * i], ranks[2 * i + 1]
+            for p in PERCENTILES[column]:
+                if count and rank == (count * p + 99) // 100:
+                    out[version][f"{column}_p{p}"] = values[i]
+    return out
+
+
+def _labels(rows: QuerySet) -> dict[int, list[str]]:
+    combos = rows.values_list("prompt_version", "prompt_labels").distinct().order_by()
+    labels: dict[int, set[str]] = defaultdict(set)
+    for version, tokens in combos:
+        labels[version].update(t for t in tokens.split("|") if t)
+    return {version: sorted(names) for version, names in labels.items()}
+
+
+def _cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    price = usage_config().prices.get(model)
+    if price is None:
+        return None
+    return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
+def _versions(rows: QuerySet) -> list[VersionUsage]:
+    by_version: dict[int, VersionUsage] = {}
+    for row in _totals(rows):
+        usage = by_version.setdefault(row["prompt_version"], VersionUsage(version=row["prompt_version"], cost=0.0))
+        usage.requests += row["requests"]
+        usage.errors += row["errors"]
+        usage.incomplete += row["incomplete"]
+        usage.input_tokens += row["input_sum"] or 0
+        usage.output_tokens += row["output_sum"] or 0
+        usage.reasoning_tokens += row["reasoning_sum"] or 0
+        usage.last_used_at = max(filter(None, (usage.last_used_at, row["last_used"])))
+        cost = _cost(row["model"], row["input_sum"] or 0, row["output_sum"] or 0)
+        usage.cost = usage.cost + cost if cost is not None and usage.cost is not None else None
+    if not by_version:
+        return []
+    for version, values in _percentiles(rows).items():
+        by_version[version].percentiles.update(values)
+    for version, names in _labels(rows).items():
+        by_version[version].labels = names
+    for usage in by_version.values():
+        usage.percentiles = {name: usage.percentiles.get(name) for name in percentile_names()}
+    return sorted(by_version.values(), key=lambda v: v.version, reverse=True)
+
+
+def _series(rows: QuerySet, bucket: str) -> list[SeriesPoint]:
+    seconds = BUCKET_SECONDS[bucket]
+    grouped = (
+        rows.annotate(number=EpochBucket("created_at", seconds))
+        .values("number", "prompt_version")
+        .annotate(requests=Count("pk"), errors=Count("pk", filter=Q(status=ResponseStatus.FAILED)))
+        .order_by("number", "prompt_version")
+    )
+    return [
+        SeriesPoint(_bucket_start(g["number"], seconds), g["prompt_version"], g["requests"], g["errors"])
+        for g in grouped
+    ]
+
+
+def default_bucket(filters: UsageFilter) -> str:
+    """Hours for a range of up to two days, else days."""
+    if filters.since is None:
+        return "day"
+    end = filters.until or datetime.now(UTC)
+    return "hour" if end - filters.since <= timedelta(days=2) else "day"
+
+
+def _check_bucket(filters: UsageFilter, bucket: str) -> None:
+    if bucket not in BUCKET_SECONDS:
+        raise BadRequestError("Invalid value for 'bucket': must be 'hour' or 'day'.", param="bucket")
+    if filters.since is not None:
+        end = filters.until or datetime.now(UTC)
+        if (end - filters.since).total_seconds() / BUCKET_SECONDS[bucket] > MAX_BUCKETS:
+            raise BadRequestError(
+                f"The range holds more than {MAX_BUCKETS} {bucket}s; use a shorter range or bucket=day.",
+                param="bucket",
+            )
+
+
+def prompt_usage(
+    *,
+    prompt_id: str,
+    filters: UsageFilter = UsageFilter(),
+    bucket: str | None = None,
+    principal: Principal = ANONYMOUS,
+) -> PromptUsage:
+    """Usage per version of a prompt the caller may read (a 404 otherwise, as reading it), and requests per
+    hour or day by version."""
+    filters.check()
+    bucket = bucket or default_bucket(filters)
+    _check_bucket(filters, bucket)
+    prompt_selectors.prompt_get(prompt_id=prompt_id, principal=principal)  # 404 unless it exists and is visible
+    rows = usage_rows(prompt_ids=[prompt_id], filters=filters, principal=principal)
+    return PromptUsage(
+        prompt_id=prompt_id, filters=filters, bucket=bucket, versions=_versions(rows), series=_series(rows, bucket)
+    )
+
+
+DAILY_CACHE_SECONDS = 3600  # how long a finished day's count may be shown after a response of it is deleted
+
+
+def _visibility(principal: Principal) -> str:
+    """What decides which responses a caller sees: everything, or their name and attributes."""
+    if read_predicate(principal, "response").op == "true":
+        return "all"
+    who = f"{principal.name}|{sorted((principal.attributes or {}).items())}"
+    return hashlib.sha256(who.encode()).hexdigest()[:32]  # cache keys take no spaces or arbitrary characters
+
+
+def _daily_counts(rows: QuerySet, starts: list[datetime]) -> dict[str, list[int]]:
+    """Requests per day (between consecutive `starts`) per prompt, in one statement grouped by prompt only, with
+    one conditional count per day: the rows are read in the index's (prompt, time) order and nothing is computed
+    per row but comparisons."""
+    per_day = {
+        f"day{i}": Count("pk", filter=Q(created_at__gte=starts[i], created_at__lt=starts[i + 1]))
+        for i in range(len(starts) - 1)
+    }
+    grouped = rows.filter(created_at__gte=starts[0], created_at__lt=starts[-1]).values("prompt_id")
+    return {row["prompt_id"]: [row[name] for name in per_day] for row in grouped.annotate(**per_day).order_by()}
+
+
+def prompts_daily_requests(
+    *, prompt_ids: list[str], days: int = 14, principal: Principal = ANONYMOUS, now: datetime | None = None
+) -> dict[str, list[int]]:
+    """Requests per day over the last `days` days (oldest first, today last) for each of these prompts (the
+    caller has read them already): the list page's sparklines.
+
+    Finished days do not change (a response is stored with the time it was asked for), so their counts are kept in
+    Django's cache for an hour (per prompt, window and what the caller may see); each list page then counts only
+    today's responses, and the finished days of prompts it has not counted yet."""
+    if not prompt_ids:
+        return {}
+    today = (now or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [today - timedelta(days=days - 1 - i) for i in range(days + 1)]
+    rows = usage_rows(prompt_ids=prompt_ids, filters=UsageFilter(), principal=principal)
+    # One entry per prompt: its finished days of this window (the window moves at midnight, and so does the key).
+    prefix = f"stackadmin:usage-daily:{rows.db}:{_visibility(principal)}:{days}:{today:%Y%m%d}"
+    keys = {p: f"{prefix}:{p}" for p in prompt_ids}
+    got = cache.get_many(keys.values())
+    cached = {p: got[k] for p, k in keys.items() if k in got}
+    missing = [p for p in prompt_ids if p not in cached]
+    if missing:
+        counted = _daily_counts(rows.filter(prompt_id__in=missing), starts[:-1])
+        fresh = {p: counted.get(p, [0] * (days - 1)) for p in missing}
+        cache.set_many({keys[p]: value for p, value in fresh.items()}, timeout=DAILY_CACHE_SECONDS)
+        cached.update(fresh)
+    today_counts = _daily_counts(rows, starts[-2:])
+    return {p: [*cached[p], *today_counts.get(p, [0])] for p in prompt_ids}
