@@ -2,7 +2,7 @@
 
 - **Create** checks and plans the response exactly as a foreground one (every refusal is still an HTTP error), then
   in one transaction stores it as `queued` with its first events (`response.created`, `response.queued`), its
-  `BackgroundRun` (the plan, as JSON) and the task (`apps.responses.tasks.run_background_response`, django-tasks'
+  `BackgroundRun` (the plan, as JSON) and the task (`run_background_response` below, django-tasks'
   database backend, in the responses store), and wakes this process's task runner (apps/core/tasks.py).
 - **Run** (any worker process, on any host that reaches the responses store): the task marks the response
   `in_progress` and streams the model's answer, storing its events every `FLUSH_SECONDS` (so any process can
@@ -30,6 +30,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from asgiref.sync import sync_to_async
+from django_tasks import task
 
 from apps.conversations.services import conversation_items_add
 from apps.core.errors import BadRequestError, StackAdminError
@@ -39,6 +40,7 @@ from apps.core.tasks import current_worker_id, runner_with_room
 from apps.inference.selectors import model_resolve
 from apps.responses.builder import ResponseBuilder, error_code
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseStatus, StoredResponse
+from apps.responses.plans import Plan, response_row, usage_columns
 from apps.responses.selectors import response_get
 from apps.storage.errors import reported_error
 
@@ -77,7 +79,7 @@ def _last_sequence(response_id: str) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------ plan <-> JSON
-def _plan_json(plan) -> dict:
+def _plan_json(plan: Plan) -> dict:
     principal = plan.principal
     return {
         "created_at": plan.created_at.isoformat(),
@@ -102,9 +104,7 @@ def _plan_json(plan) -> dict:
     }
 
 
-async def _plan_from_json(response_id: str, data: dict):
-    from apps.responses.services import Plan
-
+async def _plan_from_json(response_id: str, data: dict) -> Plan:
     return Plan(
         response_id=response_id,
         created_at=datetime.fromisoformat(data["created_at"]),
@@ -126,7 +126,7 @@ async def _plan_from_json(response_id: str, data: dict):
     )
 
 
-def _builder(plan) -> ResponseBuilder:
+def _builder(plan: Plan) -> ResponseBuilder:
     return ResponseBuilder(
         response_id=plan.response_id,
         created_at=int(plan.created_at.timestamp()),
@@ -136,13 +136,10 @@ def _builder(plan) -> ResponseBuilder:
 
 
 # ------------------------------------------------------------------------------------------ create
-def _store_created(plan, builder: ResponseBuilder, worker_id: str | None):
+def _store_created(plan: Plan, builder: ResponseBuilder, worker_id: str | None):
     """In one transaction: the task, the response with its first events and its run. With `worker_id` (this
     process has room) the task is claimed for it at once and the response is already `in_progress`; otherwise it
     stays `queued` for any process's runner. The task engine's result row."""
-    from apps.responses.services import response_row
-    from apps.responses.tasks import run_background_response
-
     queued = builder.response(ResponseStatus.QUEUED)
     events = [builder.event("response.created", response=queued), builder.event("response.queued", response=queued)]
     stored, run = queued, {"response_id": plan.response_id, "plan": _plan_json(plan)}
@@ -160,7 +157,7 @@ def _store_created(plan, builder: ResponseBuilder, worker_id: str | None):
     return task.db_result, queued
 
 
-async def background_create(plan) -> dict | AsyncIterator[bytes]:
+async def background_create(plan: Plan) -> dict | AsyncIterator[bytes]:
     """Store the planned response with its task; the response (`queued`, as OpenAI answers), or with `stream` its
     event stream. When this process has room, the response is computed here, starting at once."""
     plan.echo = {**plan.echo, "background": True}
@@ -202,10 +199,8 @@ def _heartbeat(response_id: str) -> str | None:
     return StoredResponse.objects.filter(public_id=response_id).values_list("status", flat=True).first()
 
 
-def _store_final(plan, response: dict, messages: list[dict], events: list[dict]) -> None:
+def _store_final(plan: Plan, response: dict, messages: list[dict], events: list[dict]) -> None:
     """The final response and its last events, unless it was cancelled (or deleted) meanwhile."""
-    from apps.responses.services import usage_columns  # (services imports this module)
-
     with transaction.atomic(using=_alias()):
         finished = StoredResponse.objects.filter(public_id=plan.response_id, status=ResponseStatus.IN_PROGRESS).update(
             status=response["status"],
@@ -309,6 +304,13 @@ async def _prepare(response_id: str) -> tuple | None:
     builder = _builder(plan)
     builder.sequence = event["sequence_number"] + 1  # after created, queued and in_progress
     return plan, builder
+
+
+@task()
+async def run_background_response(response_id: str) -> str:
+    """The task the engine runs (django-tasks' database backend; apps/core/tasks.py): compute a background
+    response; returns its final status."""
+    return await background_run(response_id=response_id)
 
 
 async def background_run(*, response_id: str) -> str:

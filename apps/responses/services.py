@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
@@ -46,37 +45,13 @@ from apps.prompts import selectors as prompt_selectors
 from apps.responses import items as conv
 from apps.responses.background import background_create
 from apps.responses.builder import ResponseBuilder
-from apps.responses.models import BackgroundRun, ResponseEvent, ResponseOrigin, StoredResponse
+from apps.responses.models import BackgroundRun, ResponseEvent, ResponseOrigin
+from apps.responses.plans import Plan, response_row
 from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.responses.truncation import estimated_tokens, truncated_history
 from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
-
-
-@dataclass
-class Plan:
-    response_id: str
-    created_at: datetime
-    model: ModelHandle
-    store: bool
-    stream: bool
-    echo: dict
-    input_items: list[dict]  # this request's own input: what a conversation gets appended
-    history_items: list[dict]  # the items of the previous response's chain, or of the conversation, before this turn
-    messages: list[dict]  # history and this turn, without system messages: what resumption continues from
-    upstream_body: dict
-    principal: Principal
-    logprobs: bool = False  # the output text carries its logprobs (`include: ["message.output_text.logprobs"]`)
-    prompt_id: str = ""
-    prompt_version: int | None = None
-    previous_response_id: str = ""
-    conversation_id: str = ""
-    prompt_labels: tuple[str, ...] = ()  # the labels pointing at the prompt version when it was resolved
-    origin: str = "api"
-    # Usage timing (apps.responses.usage): when the plan was made, and when the first output reached the stream.
-    started: float = field(default_factory=time.monotonic)
-    first_token_ms: int | None = None
 
 
 def new_response_id() -> str:
@@ -393,39 +368,6 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
 
 
 # ------------------------------------------------------------------------------------------ finish
-def usage_columns(*, plan: Plan, response: dict) -> dict[str, Any]:
-    """What usage per prompt version reads of a finished response (apps.responses.usage): its token counts and
-    the time from the plan to now (and to the first output, for a stream)."""
-    usage = response.get("usage") or {}
-    return {
-        "input_tokens": usage.get("input_tokens"),
-        "output_tokens": usage.get("output_tokens"),
-        "reasoning_tokens": (usage.get("output_tokens_details") or {}).get("reasoning_tokens") if usage else None,
-        "latency_ms": round((time.monotonic() - plan.started) * 1000),
-        "first_token_ms": plan.first_token_ms,
-    }
-
-
-def response_row(*, plan: Plan, response: dict, messages: list[dict]) -> StoredResponse:
-    """One response, not saved yet: the responses store's writers insert it."""
-    return StoredResponse(
-        public_id=plan.response_id,
-        created_at=plan.created_at,
-        model=plan.echo["model"],
-        status=response["status"],
-        response=response,
-        input_items=[*plan.history_items, *plan.input_items],
-        messages=messages,
-        prompt_id=plan.prompt_id,
-        prompt_version=plan.prompt_version,
-        previous_response_id=plan.previous_response_id,
-        conversation_id=plan.conversation_id,
-        prompt_labels="".join(f"|{label}" for label in plan.prompt_labels) + ("|" if plan.prompt_labels else ""),
-        origin=plan.origin,
-        **usage_columns(plan=plan, response=response),
-    ).stamp(plan.principal)
-
-
 async def _finish(plan: Plan, builder: ResponseBuilder, response: dict) -> None:
     """After a successful model call: the conversation's new items, then the stored response."""
     if not plan.store:
