@@ -53,6 +53,7 @@ TOOL_NAME = "web_search"
 SOURCES_INCLUDE = "web_search_call.action.sources"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _ERROR_EXCERPT = 200  # characters of a provider's error body quoted in an error message
+MAX_BODY = 4 * 2**20  # bytes of a provider's answer read at most; a page of results is a few KiB
 
 
 class SearchProvider(StrEnum):
@@ -215,13 +216,35 @@ class HTTPWebSearch:
             headers={"X-Subscription-Token": config.api_key, "Accept": "application/json"},
         )
 
-    async def search(self, query: str) -> SearchResults:
+    def _check(self, query: str) -> None:
         if not query.strip():
             raise self._error("The web search query is empty.", "web_search_invalid_query")
+        try:
+            query.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which a model's JSON arguments can carry
+            raise self._error("The web search query is not valid text.", "web_search_invalid_query") from None
+
+    async def _send(self, client: httpx.AsyncClient, query: str) -> tuple[int, bytes]:
+        """(status, body), reading at most `MAX_BODY` bytes of what a misbehaving provider may send."""
+        response = await client.send(self._request(query), stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise self._error(
+                        f"{self._who} answered more than {MAX_BODY // 2**20} MiB.", "web_search_invalid_response"
+                    )
+            return response.status_code, bytes(body)
+        finally:
+            await response.aclose()
+
+    async def search(self, query: str) -> SearchResults:
+        self._check(query)
         timeout = httpx.Timeout(self.config.timeout_seconds)
         try:
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                response = await client.send(self._request(query))
+                status, body = await self._send(client, query)
         except httpx.TimeoutException:
             raise self._error(
                 f"{self._who} did not answer within {self.config.timeout_seconds:g} s.", "web_search_timeout"
@@ -230,22 +253,19 @@ class HTTPWebSearch:
             raise self._error(
                 f"{self._who} could not be reached ({type(exc).__name__}).", "web_search_unreachable"
             ) from None
-        return self._parse(query, response)
+        return self._parse(query, status, body)
 
-    def _parse(self, query: str, response: httpx.Response) -> SearchResults:
-        if response.status_code in (401, 403):
+    def _parse(self, query: str, status: int, raw: bytes) -> SearchResults:
+        if status in (401, 403):
             raise self._error(
-                f"{self._who} refused the API key (HTTP {response.status_code}); check tools.web_search.api_key.",
-                "web_search_auth",
+                f"{self._who} refused the API key (HTTP {status}); check tools.web_search.api_key.", "web_search_auth"
             )
-        if response.status_code >= 400:
-            excerpt = response.text[:_ERROR_EXCERPT].strip()
-            raise self._error(
-                f"{self._who} answered HTTP {response.status_code}: {excerpt or 'no details'}", "web_search_http_error"
-            )
+        if status >= 300:  # redirects are not followed: the key goes only where the config says
+            excerpt = " ".join(raw.decode(errors="replace").split())[:_ERROR_EXCERPT]
+            raise self._error(f"{self._who} answered HTTP {status}: {excerpt or 'no details'}", "web_search_http_error")
         try:
-            body = response.json()
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(raw)
+        except ValueError:  # UnicodeDecodeError included
             raise self._error(
                 f"{self._who} answered with a body that is not JSON.", "web_search_invalid_response"
             ) from None
@@ -275,11 +295,7 @@ class HTTPWebSearch:
             if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
                 continue  # a result the model could not cite
             found.append(
-                SearchResult(
-                    title=_plain(entry.get("title")) or url,
-                    url=url,
-                    content=_plain(entry[snippet] if snippet in entry else ""),
-                )
+                SearchResult(title=_plain(entry.get("title")) or url, url=url, content=_plain(entry.get(snippet)))
             )
         return tuple(found[: self.config.max_results])
 

@@ -15,7 +15,9 @@ made against it replay exactly. Cues in the query steer it, as the fake model se
 - `#fail500`: an HTTP 500 (its message quotes the query, as providers' errors may quote the request);
 - `#garbage`: a 200 whose body is not JSON;
 - `#shape`: a 200 with JSON that is not a result list;
-- `#empty`: no results.
+- `#empty`: no results;
+- `#huge`: a 200 of 5 MiB (more than a client should read);
+- `#redirect`: a 302 to another address (where the key must not follow).
 
 Run it alone: `python -m tests.support.fake_search --port 8398 --key fake-search-key`.
 """
@@ -74,6 +76,17 @@ async def _send(send, status: int, payload: Any = None, raw: bytes | None = None
         }
     )
     await send({"type": "http.response.body", "body": data})
+
+
+async def _redirect(send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 302,
+            "headers": [(b"location", b"http://127.0.0.1:9/elsewhere"), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _tavily(body: bytes) -> tuple[str | None, int]:
@@ -162,6 +175,10 @@ class FakeSearch:
             await _send(send, 500, {"detail": {"error": f"The fake search provider exploded on {query!r}."}})
         elif "#garbage" in query:
             await _send(send, 200, raw=b"<html>this is not json</html>")
+        elif "#huge" in query:
+            await _send(send, 200, raw=b"[" + b"0," * (5 * 2**19) + b"0]")
+        elif "#redirect" in query:
+            await _redirect(send)
         elif "#shape" in query:
             await _send(send, 200, {"results": "not a list", "web": {"results": {"not": "a list"}}})
         else:

@@ -32,10 +32,10 @@ def test_markdown_link_to_a_source():
 
 
 def test_bare_url_of_a_source_without_its_trailing_punctuation():
-    text = f"See {PEP.url}. Also {DOCS.url}, which lists the changes."
+    text = f"See {PEP.url}. Also {DOCS.url}, which lists the changes (and <{PEP.url}>, or **{DOCS.url}**)."
     citations = url_citations(text, SOURCES)
-    assert spans(text, citations) == [PEP.url, DOCS.url]
-    assert [c["title"] for c in citations] == [PEP.title, DOCS.title]
+    assert spans(text, citations) == [PEP.url, DOCS.url, PEP.url, DOCS.url]
+    assert [c["title"] for c in citations] == [PEP.title, DOCS.title, PEP.title, DOCS.title]
 
 
 def test_urls_that_are_not_sources_are_ignored():

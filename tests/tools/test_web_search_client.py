@@ -108,6 +108,27 @@ async def test_connection_refused(provider):
     assert error.message.startswith(f"The web search provider '{provider}' could not be reached")
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_oversized_answer_is_not_read_to_the_end(fake, provider):
+    error = await failure(provider, fake.url, "everything #huge")
+    assert error.code == "web_search_invalid_response"
+    assert error.message == f"The web search provider '{provider}' answered more than 4 MiB."
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_redirect_is_not_followed(fake, provider):
+    error = await failure(provider, fake.url, "moved #redirect")
+    assert error.code == "web_search_http_error"
+    assert error.message == f"The web search provider '{provider}' answered HTTP 302: no details"
+
+
+async def test_a_query_that_is_not_valid_text_is_refused_before_any_request(fake):
+    before = len(fake.requests)
+    error = await failure("tavily", fake.url, "lone \udc80 surrogate")
+    assert error.code == "web_search_invalid_query"
+    assert len(fake.requests) == before
+
+
 async def test_empty_query_is_refused_before_any_request(fake):
     before = len(fake.requests)
     error = await failure("tavily", fake.url, "   ")
