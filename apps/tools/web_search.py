@@ -288,15 +288,16 @@ class HTTPWebSearch:
         return entries if isinstance(entries, list) else None
 
     def _results(self, entries: list) -> tuple[SearchResult, ...]:
-        snippet = "content" if self.config.provider == SearchProvider.TAVILY else "description"
+        if self.config.provider == SearchProvider.TAVILY:
+            snippet, text = "content", _text
+        else:
+            snippet, text = "description", _plain
         found = []
         for entry in entries:
             url = entry.get("url") if isinstance(entry, dict) else None
             if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
                 continue  # a result the model could not cite
-            found.append(
-                SearchResult(title=_plain(entry.get("title")) or url, url=url, content=_plain(entry.get(snippet)))
-            )
+            found.append(SearchResult(title=text(entry.get("title")) or url, url=url, content=text(entry.get(snippet))))
         return tuple(found[: self.config.max_results])
 
 

@@ -48,9 +48,12 @@ async def test_no_results_is_an_empty_answer_not_an_error(fake, provider):
     assert found.results == ()
 
 
-async def test_brave_markup_becomes_plain_text(fake):
-    found = await web_search(query="a < b & c", config=config(fake.url, "brave", max_results=1))
-    assert found.results[0].title == "Result 1 about a < b & c"
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_results_are_plain_text(fake, provider):
+    """Brave's HTML (escaped text, `<strong>` marks) is unmarked; Tavily's text is taken as it is."""
+    found = await web_search(query="x<y & y>z", config=config(fake.url, provider, max_results=1))
+    assert found.results[0].title == "Result 1 about x<y & y>z"
+    assert found.results[0].content == "Snippet 1: what the web says about x<y & y>z."
 
 
 async def test_the_default_client_class_is_the_http_one(fake):
