@@ -177,7 +177,7 @@ def replay_totals(*, run: ReplayRun) -> ReplayTotals:
         errors=Count("id", filter=Q(original_status=ResponseStatus.FAILED)),
         input_tokens=Sum("original_input_tokens"),
         output_tokens=Sum("original_output_tokens"),
-        latency_ms=Sum("original_latency_ms"),
+        latency_ms=Sum("original_latency_ms", filter=~Q(original_status=ResponseStatus.FAILED)),
     )
     candidate = items.values("model").annotate(
         answered=Count("id", filter=~failed),
@@ -392,11 +392,11 @@ def _store_item(run_id: str, item_id: int, fields: dict) -> None:
         )
 
 
-def _finish(run_id: str, status: str) -> None:
+def _finish(run_id: str, status: str, message: str = "") -> None:
     """End a running replay (a cancelled or failed one keeps its status); what was not answered is cancelled."""
     with transaction.atomic(using=_alias()):
         ReplayRun.objects.filter(public_id=run_id, status=ReplayStatus.RUNNING).update(
-            status=status, finished_at=timezone.now()
+            status=status, message=message, finished_at=timezone.now()
         )
         ReplayItem.objects.filter(run__public_id=run_id, state=ReplayItemState.PENDING).update(
             state=ReplayItemState.CANCELLED
@@ -470,6 +470,7 @@ async def replay_execute(*, run_id: str) -> str:
     running = _local[run_id] = _Running(run_id, Principal(**acting_as), pending)
     heartbeat = asyncio.create_task(running.heartbeat())
     concurrency = usage_config().replay_concurrency
+    message = ""
     try:
         await asyncio.gather(*(running.worker() for _ in range(min(concurrency, len(pending)) or 1)))
         status = ReplayStatus.COMPLETED
@@ -478,10 +479,13 @@ async def replay_execute(*, run_id: str) -> str:
             raise  # the process is stopping: another one fails the replay once the heartbeats stop
         asyncio.current_task().uncancel()
         status = ReplayStatus.CANCELLED
+    except Exception as exc:  # the store failed under it: the run says so rather than waiting for the watchers
+        logger.exception("replay %s failed", run_id)
+        status, message = ReplayStatus.FAILED, f"The replay stopped: {reported_error(exc).message}"
     finally:
         heartbeat.cancel()
         _local.pop(run_id, None)
-    await sync_to_async(_finish)(run_id, status)
+    await sync_to_async(_finish)(run_id, status, message)
     return status
 
 

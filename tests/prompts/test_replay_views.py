@@ -160,7 +160,9 @@ def test_a_finished_replay_shows_both_answers_escaped_with_a_word_diff(web, prom
     assert "say &lt;b&gt;bold&lt;/b&gt;" in body  # the input, escaped
     assert "Old &lt;i&gt;answer&lt;/i&gt;" in body
     assert "Hello! You said: say &lt;b&gt;bold&lt;/b&gt;" in body  # the candidate's answer
-    diff = "<del>Old</del><ins>Hello! You said: say</ins> &lt;<del>i</del><ins>b</ins>&gt;<del>answer</del><ins>bold</ins>"
+    diff = (
+        "<del>Old</del><ins>Hello! You said: say</ins> &lt;<del>i</del><ins>b</ins>&gt;<del>answer</del><ins>bold</ins>"
+    )
     assert diff in body  # changed words marked, the text around them escaped
     assert "<b>" not in body.split('id="replay-run"')[1]  # no user text reaches the page unescaped
     assert 'hx-trigger="every 1s"' not in body  # it has ended: nothing polls

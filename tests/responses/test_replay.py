@@ -333,3 +333,35 @@ async def test_more_matching_responses_than_the_maximum_is_refused(prompt_id, se
         spec=ReplaySpec(prompt_id=prompt_id, candidate_version=2, source_version=1, sample=25), principal=ANONYMOUS
     )
     assert sampled.total == 25
+
+
+# ------------------------------------------------------------------------------------------ processes that died
+async def test_a_running_replay_whose_process_died_is_failed_by_any_process(prompt_id):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    await made_with_version_1(prompt_id, 1)
+    run = await replay.replay_create(
+        spec=ReplaySpec(prompt_id=prompt_id, candidate_version=2, source_version=1), principal=ANONYMOUS
+    )
+    silent_since = timezone.now() - replay.STALE_AFTER - timedelta(seconds=1)
+    await ReplayRun.objects.filter(pk=run.pk).aupdate(status="running", heartbeat_at=silent_since)
+    await sync_to_async(replay.replay_reap)("another-worker")
+    failed = await sync_to_async(run_row)(run.public_id)
+    assert failed.status == "failed"
+    assert "stopped" in failed.message
+    assert [item.state for item in await sync_to_async(items_of)(run.public_id)] == ["cancelled"]
+
+
+# ------------------------------------------------------------------------------------------ the run config
+def test_the_usage_section_bounds_replays():
+    from apps.core.config import ConfigError
+    from apps.responses.config import REPLAY_CONCURRENCY, REPLAY_MAX, parse_usage
+
+    assert (parse_usage({}).replay_max, parse_usage({}).replay_concurrency) == (REPLAY_MAX, REPLAY_CONCURRENCY)
+    parsed = parse_usage({"replay_max": 10, "replay_concurrency": 2})
+    assert (parsed.replay_max, parsed.replay_concurrency) == (10, 2)
+    for bad in ({"replay_max": 0}, {"replay_max": "many"}, {"replay_concurrency": True}):
+        with pytest.raises(ConfigError, match=f"usage.{next(iter(bad))}: must be an integer >= 1"):
+            parse_usage(bad)
