@@ -235,3 +235,19 @@ def test_someone_elses_prompt_and_replays_are_not_found(web, settings, models, d
     assert web.post(f"{url}cancel/").status_code == 404
     assert web.post(f"{url}delete/").status_code == 404
     assert only_run().status == "queued"
+
+
+def test_the_list_costs_the_same_queries_for_one_replay_or_many(web, prompt_id):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert web.get(f"/dashboard/{prompt_id}/replays/", headers=hx("replay-runs")).status_code == 200
+        return len(captured)
+
+    start(web, prompt_id)
+    one = queries()
+    for _ in range(3):
+        start(web, prompt_id)
+    assert queries() == one
