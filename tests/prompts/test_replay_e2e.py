@@ -1,16 +1,19 @@
 """A replay against a candidate in headless Chromium against a live server whose model calls go through the
 recorder (recordings in tests/prompts/recordings): responses stored through `/v1` with version 1, a replay
 started from the prompt's page against version 2, its progress reaching the end (computed by the server's task
-runner), the table of answers; then Delete. Screenshot in test-artifacts/screenshots/replay.png."""
+runner), the table of answers; then Delete. On SQLite and on PostgreSQL. Screenshots in
+test-artifacts/screenshots/replay-*.png."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.inference import provider_yaml, recordings, start_inference_server
+from tests.support.postgres import postgres_database, run_config
 
 pytestmark = pytest.mark.browser
 
@@ -19,11 +22,18 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 QUESTIONS = [f"#echo replayed question {n}" for n in range(6)]  # the fake model answers with what it was sent
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, upstream):
-    live = start_inference_server(tmp_path_factory.mktemp("replay"), recordings("prompts"), provider_yaml(upstream.url))
-    yield live
-    live.stop()
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request, tmp_path_factory, upstream):
+    """A live server with its responses store (where replays and the task engine's rows live) on SQLite, or on a
+    fresh PostgreSQL database."""
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(postgres_database()) if request.param == "postgres" else None
+        storage = run_config(database, stores=("responses",)) if database else ""
+        live = start_inference_server(
+            tmp_path_factory.mktemp("replay"), recordings("prompts"), provider_yaml(upstream.url, storage=storage)
+        )
+        stack.callback(live.stop)
+        yield live
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +72,7 @@ def page(browser, server):
     assert errors == [], errors
 
 
-def test_start_a_replay_watch_it_finish_and_read_the_table(page, server, prompt_id):
+def test_start_a_replay_watch_it_finish_and_read_the_table(request, page, server, prompt_id):
     from playwright.sync_api import expect
 
     page.goto(f"{server.url}/dashboard/{prompt_id}/")
@@ -90,7 +100,7 @@ def test_start_a_replay_watch_it_finish_and_read_the_table(page, server, prompt_
     expect(first.locator(".replay-diff del")).to_have_count(0)
     expect(page.locator('tr[data-side="candidate"] td').first).to_have_text(str(len(QUESTIONS)))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "replay.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"replay-{request.node.callspec.id}.png"), full_page=True)
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete replay").click()
