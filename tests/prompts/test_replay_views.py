@@ -88,8 +88,9 @@ def test_the_replays_page_and_its_partials(web, prompt_id):
 
 
 def test_the_prompt_page_has_a_replay_section(web, prompt_id):
-    body = assert_page(web.get(f"/dashboard/{prompt_id}/"), "prompt-replays")
+    body = assert_page(web.get(f"/dashboard/{prompt_id}/"), "prompt-replays", "replay-form", "replay-runs")
     assert f'href="/dashboard/{prompt_id}/replays/"' in body  # without JavaScript: a link to the replays
+    assert body.count(f'hx-get="/dashboard/{prompt_id}/replays/" hx-trigger="load"') == 2  # with it, both regions
 
 
 def test_starting_a_replay_goes_to_its_page(web, prompt_id):
