@@ -76,6 +76,9 @@ def test_start_a_replay_watch_it_finish_and_read_the_table(request, page, server
     from playwright.sync_api import expect
 
     page.goto(f"{server.url}/dashboard/{prompt_id}/")  # the form is on the prompt's page, in its Replay section
+    expect(page.locator("#replay-candidate")).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#prompt-replays").screenshot(path=str(SCREENSHOTS / f"replay-form-{request.node.callspec.id}.png"))
     page.select_option("#replay-source", "v1")
     page.select_option("#replay-window", "24h")
     page.select_option("#replay-candidate", "2")
@@ -98,7 +101,6 @@ def test_start_a_replay_watch_it_finish_and_read_the_table(request, page, server
     expect(first.locator(".replay-diff ins")).to_have_text("briefly ")
     expect(first.locator(".replay-diff del")).to_have_count(0)
     expect(page.locator('tr[data-side="candidate"] td').first).to_have_text(str(len(QUESTIONS)))
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"replay-{request.node.callspec.id}.png"), full_page=True)
 
     page.once("dialog", lambda dialog: dialog.accept())
