@@ -604,3 +604,34 @@ class AdminImportForm(ImportForm):
     """An operator may keep the owners the archive names (as the command does), or own the new prompts."""
 
     keep_owners = forms.BooleanField(required=False, initial=True)
+
+
+# ------------------------------------------------------------------------------------------ replay
+REPLAY_WINDOWS = {
+    "1h": ("Last hour", 1),
+    "24h": ("Last 24 hours", 24),
+    "7d": ("Last 7 days", 24 * 7),
+    "30d": ("Last 30 days", 24 * 30),
+    "all": ("Any time", None),
+}
+
+
+class ReplayForm(forms.Form):
+    """A replay against a candidate: the source (`v3` or `label:production`), the time window, an optional sample
+    size, the candidate version and an optional model. Whether the candidate and the model exist, and how many
+    responses match, is the service's to say (apps.responses.replay)."""
+
+    source = forms.CharField(max_length=80)
+    window = forms.ChoiceField(choices=[(key, label) for key, (label, _) in REPLAY_WINDOWS.items()], initial="7d")
+    sample = forms.IntegerField(required=False, min_value=1)
+    candidate = forms.IntegerField(min_value=1)
+    model = forms.CharField(required=False, max_length=255)
+
+    def clean_source(self) -> tuple[int | None, str]:
+        """(version, label): `v<number>` or `label:<name>`."""
+        source = self.cleaned_data["source"].strip()
+        if source.startswith("label:") and source != "label:":
+            return None, _checked(source.removeprefix("label:"), validate_label)
+        if re.fullmatch(r"v[1-9][0-9]{0,8}", source):
+            return int(source[1:]), ""
+        raise ValidationError("Choose a version (v3) or a label (label:production) to replay.")

@@ -451,3 +451,26 @@ def timeline(versions: Iterable[PromptVersion], entries: Iterable[HistoryEntry])
     ]
     # Stable: entries (newest first) keep their order when their times are equal.
     return sorted(items, key=lambda item: (item.at, item.entry is not None), reverse=True)
+
+
+# ------------------------------------------------------------------------------------------ replay
+@dataclass(frozen=True)
+class AnswerPiece:
+    text: str
+    kind: str  # "same", "removed" (only in the original answer) or "added" (only in the candidate's)
+
+
+def answer_diff(old: str, new: str) -> list[AnswerPiece]:
+    """A word diff of two answers, as one run of pieces: what both say, what only the original said, what only
+    the candidate says. Plain text: the template escapes each piece as it renders it."""
+    a, b = _TOKEN_RE.findall(old), _TOKEN_RE.findall(new)
+    pieces: list[AnswerPiece] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            pieces.append(AnswerPiece("".join(a[i1:i2]), "same"))
+            continue
+        if i2 > i1:
+            pieces.append(AnswerPiece("".join(a[i1:i2]), "removed"))
+        if j2 > j1:
+            pieces.append(AnswerPiece("".join(b[j1:j2]), "added"))
+    return pieces

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.prompts import views
+from apps.prompts import replay_views, views
 
 app_name = "prompts"
 
@@ -36,4 +36,8 @@ urlpatterns = [
     path("<str:prompt_id>/versions/<int:version>/delete/", views.prompt_version_delete, name="version_delete"),
     path("<str:prompt_id>/versions/<int:version>/labels/", views.prompt_label_move, name="label_move"),
     path("<str:prompt_id>/labels/<str:label>/remove/", views.prompt_label_remove, name="label_remove"),
+    path("<str:prompt_id>/replays/", replay_views.prompt_replays, name="replays"),
+    path("<str:prompt_id>/replays/<str:run_id>/", replay_views.replay_detail, name="replay_detail"),
+    path("<str:prompt_id>/replays/<str:run_id>/cancel/", replay_views.replay_cancel, name="replay_cancel"),
+    path("<str:prompt_id>/replays/<str:run_id>/delete/", replay_views.replay_delete, name="replay_delete"),
 ]

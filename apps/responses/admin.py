@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.core.admin import ReadOnlyAdmin, json_display
-from apps.responses.models import StoredResponse
+from apps.responses.models import ReplayRun, StoredResponse
+from apps.responses.replay import replay_delete_rows
 
 
 @admin.register(StoredResponse)
@@ -55,3 +56,62 @@ class StoredResponseAdmin(ReadOnlyAdmin):
     @admin.display(description="instructions")
     def instructions(self, obj: StoredResponse) -> str:
         return obj.response.get("instructions") or ""
+
+
+@admin.register(ReplayRun)
+class ReplayRunAdmin(ReadOnlyAdmin):
+    """Replays against a candidate (made on the dashboard's prompt pages): looked at here, and deleted."""
+
+    list_display = (
+        "public_id",
+        "prompt_id",
+        "source",
+        "candidate_version",
+        "status",
+        "progress",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("public_id", "prompt_id", "created_by")
+    date_hierarchy = "created_at"
+    fields = (
+        "public_id",
+        "prompt_link",
+        "source",
+        "candidate_version",
+        "model",
+        "since",
+        "until",
+        "sample",
+        "status",
+        "progress",
+        "errors",
+        "message",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "owner_principal",
+    )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return True
+
+    def delete_model(self, request, obj: ReplayRun) -> None:
+        replay_delete_rows(runs=ReplayRun.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        replay_delete_rows(runs=queryset)
+
+    @admin.display(description="source")
+    def source(self, obj: ReplayRun) -> str:
+        return f"label {obj.source_label}" if obj.source_label else f"version {obj.source_version}"
+
+    @admin.display(description="progress")
+    def progress(self, obj: ReplayRun) -> str:
+        return f"{obj.processed} / {obj.total}"
+
+    @admin.display(description="prompt")
+    def prompt_link(self, obj: ReplayRun) -> str:
+        url = reverse("prompts:replay_detail", args=[obj.prompt_id, obj.public_id])
+        return format_html('<a href="{}">{}</a> (on the dashboard)', url, obj.prompt_id)

@@ -12,6 +12,8 @@ class ResponsesConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.tasks import housekeeping
         from apps.responses.background import background_reap
+        from apps.responses.replay import replay_reap
 
-        if background_reap not in housekeeping:
-            housekeeping.append(background_reap)
+        for job in (background_reap, replay_reap):
+            if job not in housekeeping:
+                housekeeping.append(job)

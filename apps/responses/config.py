@@ -4,6 +4,8 @@
 usage:
   prices:                       # per million tokens, in whatever currency you bill in
     gpt-4o: {input: 2.5, output: 10}
+  replay_max: 200               # the most stored responses one replay against a candidate may re-run
+  replay_concurrency: 4         # how many of a replay's requests are in flight at once
 ```
 
 A model is named as requests name it (the `model` a response is stored with). A version used with a model that
@@ -26,9 +28,17 @@ class Price:
     output: float  # per million output tokens
 
 
+REPLAY_MAX = 200
+REPLAY_CONCURRENCY = 4
+
+
 @dataclass(frozen=True)
 class UsageConfig:
     prices: dict[str, Price] = field(default_factory=dict)
+    # Replays against a candidate (apps.responses.replay): each one re-runs stored requests through the model, so
+    # its size is bounded; and its calls share the model servers with live traffic, so few run at once.
+    replay_max: int = REPLAY_MAX
+    replay_concurrency: int = REPLAY_CONCURRENCY
 
 
 def usage_config() -> UsageConfig:
@@ -42,13 +52,23 @@ def _amount(value: Any, path: str) -> float:
     return float(value)
 
 
+def _count(raw: dict, name: str, default: int) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"usage.{name}: must be an integer >= 1")
+    return value
+
+
+KNOWN = ("prices", "replay_max", "replay_concurrency")
+
+
 def parse_usage(raw: Any) -> UsageConfig:
     raw = raw or {}
     if not isinstance(raw, dict):
-        raise ConfigError("usage: must be a mapping (prices)")
-    unknown = set(raw) - {"prices"}
+        raise ConfigError("usage: must be a mapping (prices, replay_max, replay_concurrency)")
+    unknown = set(raw) - set(KNOWN)
     if unknown:
-        raise ConfigError(f"usage.{sorted(unknown)[0]}: unknown field (known: prices)")
+        raise ConfigError(f"usage.{sorted(unknown)[0]}: unknown field (known: {', '.join(KNOWN)})")
     prices = raw.get("prices") or {}
     if not isinstance(prices, dict):
         raise ConfigError("usage.prices: must be a mapping of model id to {input, output}")
@@ -61,4 +81,8 @@ def parse_usage(raw: Any) -> UsageConfig:
             input=_amount(price.get("input", 0), f"{path}.input"),
             output=_amount(price.get("output", 0), f"{path}.output"),
         )
-    return UsageConfig(prices=parsed)
+    return UsageConfig(
+        prices=parsed,
+        replay_max=_count(raw, "replay_max", REPLAY_MAX),
+        replay_concurrency=_count(raw, "replay_concurrency", REPLAY_CONCURRENCY),
+    )

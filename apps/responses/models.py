@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import ModelOutput
+from apps.core.models import ModelOutput, OwnedModel
 
 
 class ResponseStatus(models.TextChoices):
@@ -129,3 +129,87 @@ class ResponseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.response_id} #{self.first_sequence}-{self.last_sequence}"
+
+
+class ReplayStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the run itself could not go on (its process died); items' own failures do not fail it
+
+
+class ReplayRun(OwnedModel):
+    """A replay of stored responses of a prompt against a candidate version (apps.responses.replay): what was
+    chosen, its progress, and how its task is run. Kept until deleted; its items hold the answers."""
+
+    public_id = models.CharField("id", max_length=64, unique=True, editable=False)
+    prompt_id = models.CharField(max_length=64, db_index=True, editable=False)
+    source_version = models.IntegerField(null=True, blank=True, editable=False)
+    source_label = models.CharField(max_length=64, blank=True, default="", editable=False)
+    candidate_version = models.IntegerField(editable=False)
+    model = models.CharField(max_length=255, blank=True, default="", editable=False)  # "": each original's model
+    since = models.DateTimeField(null=True, blank=True, editable=False)
+    until = models.DateTimeField(null=True, blank=True, editable=False)
+    sample = models.IntegerField(null=True, blank=True, editable=False)
+    status = models.CharField(max_length=16, choices=ReplayStatus.choices, db_index=True, editable=False)
+    total = models.IntegerField(editable=False)
+    processed = models.IntegerField(default=0, editable=False)  # items finished (answered or failed)
+    errors = models.IntegerField(default=0, editable=False)
+    message = models.TextField(blank=True, default="", editable=False)  # why the run failed
+    created_by = models.CharField(max_length=150, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(db_index=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Who the run acts as (the principal, as JSON): the task resolves the candidate with their access.
+    acting_as = models.JSONField(editable=False)
+    task_id = models.CharField(max_length=64, blank=True, default="", editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+
+    resource_type = "replay_run"
+
+    class Meta:
+        db_table = "responses_replay_runs"
+        verbose_name = "replay run"
+        indexes = [models.Index(fields=["prompt_id", "created_at"], name="replay_prompt_created_idx")]
+
+
+class ReplayItemState(models.TextChoices):
+    PENDING = "pending"
+    DONE = "done"  # the candidate answered (its response may still be `failed` or `incomplete`)
+    ERROR = "error"  # the request could not be made or the model server failed
+    CANCELLED = "cancelled"
+
+
+class ReplayItem(models.Model):
+    """One stored response of a replay: the request re-run (taken when the replay was created, so it does not
+    depend on the stored response afterwards), the original answer and the candidate's."""
+
+    run = models.ForeignKey(ReplayRun, on_delete=models.CASCADE, related_name="items", editable=False)
+    position = models.IntegerField(editable=False)
+    response_id = models.CharField(max_length=64, editable=False)  # the stored response replayed
+    request = models.JSONField(editable=False)  # the create request sent (prompt, input, model)
+    model = models.CharField(max_length=255, editable=False)
+    input_text = models.TextField(blank=True, default="", editable=False)  # the last user text, for the table
+    original_status = models.CharField(max_length=16, editable=False)
+    original_text = models.TextField(blank=True, default="", editable=False)
+    original_error = models.TextField(blank=True, default="", editable=False)
+    original_input_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    original_output_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    original_latency_ms = models.IntegerField(null=True, blank=True, editable=False)
+    state = models.CharField(
+        max_length=16, choices=ReplayItemState.choices, default=ReplayItemState.PENDING, editable=False
+    )
+    status = models.CharField(max_length=16, blank=True, default="", editable=False)  # the candidate response's
+    text = models.TextField(blank=True, default="", editable=False)
+    error = models.TextField(blank=True, default="", editable=False)
+    input_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    output_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    latency_ms = models.IntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "responses_replay_items"
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="replay_item_position_uniq")]
+        ordering = ["run", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} #{self.position}"
