@@ -142,7 +142,31 @@ def items_to_messages(items: list[dict], *, known_calls: set[str], param: str = 
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _output_text(item["output"])})
         elif kind == "compaction":
             messages.append(compaction_message(item, where))
+        elif kind == "mcp_call" and item.get("id"):
+            messages += mcp_call_messages(item)
     return messages
+
+
+def mcp_call_messages(item: dict) -> list[dict]:
+    """An `mcp_call` item (given as input, or from a conversation) in chat form: the assistant's call, then its
+    result (or its error) as the tool message answering it."""
+    function = {"name": item["name"], "arguments": item["arguments"]}
+    call = {"id": item["id"], "type": "function", "function": function}
+    error = item.get("error")
+    result = item.get("output") if item.get("output") is not None else f"Error: {error}" if error else ""
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": item["id"], "content": result},
+    ]
+
+
+def _open_calls(history: list[dict]) -> list[dict]:
+    """The history's last assistant message that called tools, when only tool messages follow it (a server-side
+    tool may have answered some of its calls; the client answers the rest)."""
+    for message in reversed(history):
+        if message["role"] != "tool":
+            return [message] if message.get("tool_calls") else []
+    return []
 
 
 def join_turn(history: list[dict], turn: list[dict]) -> list[dict]:
@@ -151,7 +175,7 @@ def join_turn(history: list[dict], turn: list[dict]) -> list[dict]:
     A chat model needs every assistant tool call answered by a tool message before anything else follows (OpenAI's
     Responses API says "No tool output found" otherwise, so do we, before any model is called).
     """
-    pending = tool_call_ids(history[-1:]) if history and history[-1].get("tool_calls") else set()
+    pending = tool_call_ids(_open_calls(history))
     answers = [m for m in turn if m["role"] == "tool" and m["tool_call_id"] in pending]
     rest = [m for m in turn if not (m["role"] == "tool" and m["tool_call_id"] in pending)]
     messages = [*history, *answers, *rest]
