@@ -79,7 +79,7 @@ class ToolLoop:
     # ------------------------------------------------------------------------------------------ the loop
     async def _model(self, body: dict) -> AsyncIterator[dict]:
         builder = self.builder
-        if not self.plan.stream:
+        if not body.get("stream"):  # a background response streams from the model whatever its caller asked
             builder.from_completion(await self.plan.model.chat(body))
             return
         chunks = await self.plan.model.chat_stream(body)

@@ -35,7 +35,6 @@ import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import PaginatedRequestParams
 
@@ -130,32 +129,58 @@ def _tool_json(tool: Any) -> dict:
     }
 
 
+class _Statuses:
+    """The HTTP error statuses a session's requests got: the streamable HTTP transport turns them into a JSON-RPC
+    error without the status, which is what the caller needs to know (a 401 is a wrong key)."""
+
+    def __init__(self) -> None:
+        self.error: int | None = None
+
+    async def hook(self, response: httpx2.Response) -> None:
+        # Not the optional ones: a server may refuse the listening GET stream (405) and the closing DELETE.
+        optional = response.request.method == "DELETE" or (
+            response.request.method == "GET" and response.status_code == 405
+        )
+        if response.status_code >= 400 and self.error is None and not optional:
+            self.error = response.status_code
+
+
 class SdkMcpClient:
     """MCP over streamable HTTP or SSE with the official SDK."""
 
     @asynccontextmanager
-    async def _session(self, server: McpServer, seconds: float):
+    async def _session(self, server: McpServer, seconds: float, statuses: _Statuses):
+        def http_client(headers=None, timeout=None, auth=None) -> httpx2.AsyncClient:
+            """The SDK's client settings (no redirects followed but within the origin), and our status hook."""
+            return httpx2.AsyncClient(
+                headers=headers, timeout=timeout, auth=auth, event_hooks={"response": [statuses.hook]}
+            )
+
         headers = dict(server.headers)
         if server.uses_sse:
             transport = sse_client(
-                server.url, headers=headers, timeout=server.connect_timeout, sse_read_timeout=seconds
+                server.url,
+                headers=headers,
+                timeout=server.connect_timeout,
+                sse_read_timeout=seconds,
+                httpx_client_factory=http_client,
             )
         else:
-            http = create_mcp_http_client(headers=headers, timeout=httpx2.Timeout(server.connect_timeout, read=seconds))
+            http = http_client(headers=headers, timeout=httpx2.Timeout(server.connect_timeout, read=seconds))
             transport = streamable_http_client(server.url, http_client=http)
         async with transport as (read, write), ClientSession(read, write, read_timeout_seconds=seconds) as session:
             await session.initialize()
             yield session
 
     async def _run(self, server: McpServer, seconds: float, operation) -> Any:
+        statuses = _Statuses()
         try:
-            async with asyncio.timeout(seconds), self._session(server, seconds) as session:
+            async with asyncio.timeout(seconds), self._session(server, seconds, statuses) as session:
                 return await operation(session)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # the SDK's task groups raise groups; KeyboardInterrupt is not ours to catch
-            if not isinstance(exc, Exception):
-                raise
+        except Exception as exc:  # the SDK's task groups raise exception groups
+            if statuses.error is not None and not isinstance(_leaf(exc), TimeoutError):
+                status = statuses.error
+                raise McpError("http_error", status, f"MCP server {server.where} answered HTTP {status}") from None
             raise _mcp_error(exc, server, seconds) from None
 
     async def list_tools(self, server: McpServer) -> list[dict]:
