@@ -356,6 +356,15 @@ def _check_server_tools(request: CreateResponseRequest) -> None:
                 )
 
 
+def _client_request(request: CreateResponseRequest) -> tuple[CreateResponseRequest, list | None]:
+    """(the request with only the client's function tools, as the model settings hold them; its whole `tools`),
+    once its server-side tools passed their checks."""
+    _check_server_tools(request)
+    if request.tools is None:
+        return request, None
+    return request.model_copy(update={"tools": function_tools(request.tools)}), request.tools
+
+
 def _server_tools(request_tools: list | None, history_items: list[dict], input_items: list[dict]) -> list[ServerTool]:
     """The request's server-side tools, made for this response; an approval answer must match a request."""
     mcp = _mcp_params(request_tools)
@@ -377,10 +386,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
     store = request.store is not False
     if store:
         require_create(principal, "response")
-    _check_server_tools(request)
-    request_tools = request.tools
-    if request_tools is not None:  # the model settings hold the client's function tools; server-side ones apart
-        request = request.model_copy(update={"tools": function_tools(request_tools)})
+    request, request_tools = _client_request(request)
     prompt = await resolve_prompt(request.prompt, principal) if request.prompt is not None else None
     settings = merged(prompt.settings, request) if prompt is not None else request
     model = await _model(settings, request, prompt)
