@@ -6,6 +6,8 @@ access control arrives, as a queryset filter in the same statement as the page i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from apps.core.errors import BadRequestError, NotFoundError
@@ -105,3 +107,49 @@ def playground_run_get(*, prompt_id: str, run_id: str, principal: Principal = AN
         .first()
     )
     return row.response if row is not None else None
+
+
+# ------------------------------------------------------------------------------------------ tool items, readably
+@dataclass(frozen=True)
+class ToolActivity:
+    """One tool item of a response, as an operator reads it: what ran where, with what, and how it ended."""
+
+    kind: str  # "list tools", "call", "approval asked", "approval", "function call", "web search", ...
+    server: str
+    name: str
+    detail: str  # the arguments, or the tools listed
+    outcome: str  # the output, the error, or what is pending
+    failed: bool
+
+
+def _error_text(error) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("content") or error)
+    return str(error)
+
+
+def _activity(item: dict) -> ToolActivity | None:
+    kind, server, name = item.get("type"), item.get("server_label") or "", item.get("name") or ""
+    if kind == "mcp_list_tools":
+        listed = ", ".join(tool.get("name", "") for tool in item.get("tools") or ())
+        error = item.get("error")
+        return ToolActivity("list tools", server, "", listed, f"error: {error}" if error else "listed", bool(error))
+    if kind == "mcp_call":
+        error = item.get("error")
+        outcome = f"error: {_error_text(error)}" if error else str(item.get("output") or "")
+        return ToolActivity("call", server, name, item.get("arguments") or "", outcome, bool(error))
+    if kind == "mcp_approval_request":
+        return ToolActivity("approval asked", server, name, item.get("arguments") or "", "waiting for approval", False)
+    if kind == "mcp_approval_response":
+        approved = "approved" if item.get("approve") else "declined"
+        return ToolActivity("approval", "", "", item.get("approval_request_id") or "", approved, False)
+    if kind == "function_call":
+        return ToolActivity("function call", "", name, item.get("arguments") or "", "left to the client", False)
+    if kind and kind.endswith("_call") and kind != "function_call_output":
+        return ToolActivity(kind.removesuffix("_call").replace("_", " "), "", "", "", item.get("status") or "", False)
+    return None
+
+
+def tool_activity(*, items: list[dict]) -> list[ToolActivity]:
+    """The tool items among `items` (a stored response's input or output), oldest first."""
+    return [activity for item in items if isinstance(item, dict) and (activity := _activity(item)) is not None]

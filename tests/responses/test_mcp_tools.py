@@ -8,11 +8,13 @@ runs, and every model call and MCP session is answered from tests/responses/reco
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import openai
 import pytest
 
+from tests.support.dashboard import admin_session, flat
 from tests.support.inference import provider_yaml, raw_http, recorder_env, recordings, sdk, start_inference_server
 from tests.support.live_server import LiveServer, free_port
 from tests.support.mcp_recording import MCP_CLIENT_CLASS
@@ -398,3 +400,19 @@ def test_without_its_headers_the_guarded_server_refuses(client, guarded):
     response = client.responses.create(model="fake-model", input="hi", tools=[bare])
     assert response.status == "failed"
     assert "HTTP 401" in response.output[0].error
+
+
+def test_the_admin_shows_tool_items_as_a_table(client, server, mcp):
+    response = client.responses.create(
+        model="fake-model", input='#call:echo{"text": "<b>bold</b>"}', tools=[tool(mcp, require_approval="never")]
+    )
+    with admin_session(server) as admin:
+        listing = admin.get("/admin/responses/storedresponse/", params={"q": response.id})
+        pk = re.search(r'href="/admin/responses/storedresponse/(\d+)/change/', listing.text).group(1)
+        detail = admin.get(f"/admin/responses/storedresponse/{pk}/change/").text
+    table = re.search(r'<table class="tool-items">.*?</table>', detail, re.S).group(0)
+    rows = [flat(row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)][1:]
+    assert rows[0] == "list tools tests add, echo, slow_echo, explode listed"
+    assert rows[1].startswith("call tests echo")
+    assert "&lt;b&gt;bold&lt;/b&gt;" in table  # the tool's output is escaped
+    assert "<b>bold</b>" not in table
