@@ -1,10 +1,11 @@
 """Responses items <-> chat messages, and `tools`, `tool_choice` and `text.format` as a chat completion takes them.
 
-A response is computed by one chat-completion call. Its input items become chat messages: messages by role
-(`developer` is sent as `system`, which every OpenAI-compatible server knows), consecutive `function_call` items
-one assistant message carrying all those tool calls, each `function_call_output` a `tool` message. The messages
-of earlier turns are not rebuilt from items but taken as stored (see apps.responses.models), so tool calls
-survive multi-turn exactly.
+A response is computed by one chat-completion call (or a tool loop of them). Its input items become chat
+messages: messages by role (`developer` is sent as `system`, which every OpenAI-compatible server knows),
+consecutive `function_call` items one assistant message carrying all those tool calls, each `function_call_output`
+a `tool` message, an `mcp_call` the assistant's call and the tool message with its result. The messages of earlier
+turns are not rebuilt from items but taken as stored (see apps.responses.models), so tool calls survive multi-turn
+exactly.
 
 What a request may hold is its schema's business (`apps.responses.schemas`); what is refused here is what a
 chat model cannot be sent, in this turn's input or in a conversation's stored history alike.

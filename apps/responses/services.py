@@ -1,4 +1,5 @@
-"""Create responses: one chat-completion call to the model's provider, described as an OpenAI response.
+"""Create responses: one chat-completion call to the model's provider, described as an OpenAI response (with
+server-side tools, such as MCP, several: the tool loop of apps/responses/tool_loop.py).
 
 Everything that can be refused is checked before the model is called (and before a stream starts), so a caller's
 mistake, an unknown model, prompt or previous response, or a model server that cannot be reached, is an ordinary
