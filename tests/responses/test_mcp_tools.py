@@ -7,8 +7,11 @@ runs, and every model call and MCP session is answered from tests/responses/reco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
+from typing import get_args
 
 import httpx
 import openai
@@ -216,8 +219,8 @@ def test_streamed_events(client, mcp):
     ]
     assert kinds[-1] == "response.completed"
     assert [event.sequence_number for event in events] == list(range(len(events)))
-    # The SDK parsed every event into its own class (an unknown one would be a plain object).
-    assert all(type(event).__name__.startswith("Response") for event in events)
+    # The SDK parsed every event into the class of its type (it falls back to another class for a type it lacks).
+    assert [get_args(type(event).model_fields["type"].annotation) for event in events] == [(k,) for k in kinds]
     assert events[7].delta == '{"a": 2, "b": 3}'
     assert events[11].item.output == "5"
     assert events[3].item_id == events[2].item.id
@@ -295,6 +298,12 @@ def test_headers_are_sent_and_never_stored_or_echoed(client, server, guarded):
     assert TOKEN not in json.dumps(client.responses.retrieve(response.id).model_dump())
     listed = client.responses.input_items.list(response.id)
     assert TOKEN not in json.dumps(listed.model_dump())
+    with contextlib.closing(sqlite3.connect(server.home / "sql_store.db")) as db:
+        row = db.execute(
+            "SELECT response, input_items, messages FROM openai_responses WHERE public_id = ?", (response.id,)
+        ).fetchone()
+    assert "headers" not in json.loads(row[0])["tools"][0]
+    assert all(TOKEN not in column for column in row)
     for path in server.home.rglob("*"):
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
@@ -329,6 +338,14 @@ def test_an_unreachable_server_fails_the_response(client):
     assert "Could not reach MCP server" in response.output[0].error
     assert response.error.code == "server_error"
     assert client.responses.retrieve(response.id).status == "failed"
+
+
+def test_a_server_that_does_not_speak_mcp_fails_the_response(client, mcp):
+    broken = {"type": "mcp", "server_label": "broken", "server_url": mcp.broken_url}
+    response = client.responses.create(model="fake-model", input="hi", tools=[broken])
+    assert response.status == "failed"
+    assert "Failed to parse JSON response" in response.output[0].error
+    assert "Error retrieving tool list from MCP server 'broken'" in response.error.message
 
 
 # ------------------------------------------------------------------------------------------ stored state

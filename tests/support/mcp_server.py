@@ -9,8 +9,9 @@ Its tools answer deterministically, so recordings made against it replay exactly
 - `explode()`: always fails (the SDK reports it as a result with `isError: true`).
 
 One server object is served twice, on two ports: streamable HTTP at `/mcp`, and the older SSE transport at
-`/sse`. With `token` set, every request must carry `Authorization: Bearer <token>` (else HTTP 401), so a test
-sees the headers it gave were sent.
+`/sse`. `/broken/mcp` (on the first port) is a server that misbehaves: it answers every request 200 with a JSON
+body that does not parse. With `token` set, every other request must carry `Authorization: Bearer <token>` (else
+HTTP 401), so a test sees the headers it gave were sent.
 """
 
 from __future__ import annotations
@@ -52,14 +53,21 @@ def build_server() -> MCPServer:
     return server
 
 
+async def _broken(send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b"{this is not json"})
+
+
 def _guarded(app, token: str | None):
-    """The app, answering 401 to a request without the bearer token (when one is set)."""
-    if token is None:
-        return app
-    expected = f"Bearer {token}".encode()
+    """The app, answering 401 to a request without the bearer token (when one is set), and garbage under
+    `/broken/`."""
+    expected = f"Bearer {token}".encode() if token else None
 
     async def guarded(scope, receive, send):
-        if scope["type"] == "http" and dict(scope.get("headers") or ()).get(b"authorization") != expected:
+        if scope["type"] == "http" and scope["path"].startswith("/broken/"):
+            await _broken(send)
+            return
+        if expected and scope["type"] == "http" and dict(scope.get("headers") or ()).get(b"authorization") != expected:
             await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"missing or wrong token"})
             return
@@ -98,6 +106,7 @@ class McpTestServer:
         self.http_port, self.sse_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.http_port}/mcp"
         self.sse_url = f"http://127.0.0.1:{self.sse_port}/sse"
+        self.broken_url = f"http://127.0.0.1:{self.http_port}/broken/mcp"
         self.running = running
         self._served: list[_Served] = []
         if running:
