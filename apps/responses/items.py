@@ -210,12 +210,15 @@ def chat_tools(tools: list[dict]) -> list[dict]:
     return out
 
 
-def chat_tool_choice(tool_choice: str | Mapping | None, tools: list[dict]) -> tuple[Any, list[dict], Any]:
-    """(`tool_choice` as the response echoes it, the tools to send, the chat `tool_choice` to send or None)."""
+def chat_tool_choice(
+    tool_choice: str | Mapping | None, tools: list[dict], *, server_side: bool = False
+) -> tuple[Any, list[dict], Any]:
+    """(`tool_choice` as the response echoes it, the tools to send, the chat `tool_choice` to send or None).
+    `server_side`: server-side tools will offer functions too (`auto`, `none` and `required` apply to them)."""
     if tool_choice is None:
         return "auto", tools, None
     if isinstance(tool_choice, str):
-        return tool_choice, tools, tool_choice if tools else None
+        return tool_choice, tools, tool_choice if tools or server_side else None
     if tool_choice["type"] == "function":
         return dict(tool_choice), tools, {"type": "function", "function": {"name": tool_choice["name"]}}
     chosen = {ref["name"] for ref in tool_choice["tools"]}

@@ -35,6 +35,7 @@ from apps.core.validation import invalid, missing, rejected, relocated
 from apps.prompts.keys import LABEL_RE
 from apps.prompts.selectors import validate_prompt_id
 from apps.tools.mcp_tool import McpToolParam
+from apps.tools.server_tools import tool_param_schema
 
 # Input items a chat model can be sent; the rest of `_SKIPPED_TYPES` describe work of built-in tools or
 # reasoning and are stored but not sent.
@@ -77,12 +78,12 @@ ResponseInput = Annotated[list[Item], AfterValidator(_supported), BeforeValidato
 
 # ------------------------------------------------------------------------------------------ tools
 def _request_tool(raw: Any) -> Any:
-    """A function tool (run by the client) or a server-side tool (`mcp`), by its `type`."""
-    if isinstance(raw, FunctionTool | McpToolParam):
+    """A function tool (run by the client) or a server-side tool (apps/tools/server_tools.py), by its `type`."""
+    if isinstance(raw, BaseModel):
         return raw
     if not isinstance(raw, Mapping):
         raise invalid("expected a tool object")
-    schema = McpToolParam if raw.get("type") == "mcp" else FunctionTool
+    schema = tool_param_schema(raw.get("type")) or FunctionTool
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
@@ -107,6 +108,11 @@ RequestTools = Annotated[
 def function_tools(tools: list[FunctionTool | McpToolParam] | None) -> list[FunctionTool] | None:
     """The client's function tools of a request's `tools` (None when it gives no `tools`)."""
     return None if tools is None else [tool for tool in tools if isinstance(tool, FunctionTool)]
+
+
+def server_tool_params(tools: list[FunctionTool | McpToolParam] | None) -> list[tuple[int, Any]]:
+    """The server-side tools of a request's `tools`, each with its index there."""
+    return [(index, tool) for index, tool in enumerate(tools or ()) if not isinstance(tool, FunctionTool)]
 
 
 # ------------------------------------------------------------------------------------------ the rest

@@ -128,24 +128,49 @@ def _error_text(error) -> str:
     return str(error)
 
 
+def _listing(item: dict) -> ToolActivity:
+    listed = ", ".join(tool.get("name", "") for tool in item.get("tools") or ())
+    error = item.get("error")
+    outcome = f"error: {error}" if error else "listed"
+    return ToolActivity("list tools", item.get("server_label") or "", "", listed, outcome, bool(error))
+
+
+def _mcp_call(item: dict) -> ToolActivity:
+    error = item.get("error")
+    outcome = f"error: {_error_text(error)}" if error else str(item.get("output") or "")
+    server, name, arguments = item.get("server_label") or "", item.get("name") or "", item.get("arguments") or ""
+    return ToolActivity("call", server, name, arguments, outcome, bool(error))
+
+
+def _approval_request(item: dict) -> ToolActivity:
+    server, name, arguments = item.get("server_label") or "", item.get("name") or "", item.get("arguments") or ""
+    return ToolActivity("approval asked", server, name, arguments, "waiting for approval", False)
+
+
+def _approval(item: dict) -> ToolActivity:
+    approved = "approved" if item.get("approve") else "declined"
+    return ToolActivity("approval", "", "", item.get("approval_request_id") or "", approved, False)
+
+
+def _function_call(item: dict) -> ToolActivity:
+    arguments = item.get("arguments") or ""
+    return ToolActivity("function call", "", item.get("name") or "", arguments, "left to the client", False)
+
+
+_ACTIVITIES = {
+    "mcp_list_tools": _listing,
+    "mcp_call": _mcp_call,
+    "mcp_approval_request": _approval_request,
+    "mcp_approval_response": _approval,
+    "function_call": _function_call,
+}
+
+
 def _activity(item: dict) -> ToolActivity | None:
-    kind, server, name = item.get("type"), item.get("server_label") or "", item.get("name") or ""
-    if kind == "mcp_list_tools":
-        listed = ", ".join(tool.get("name", "") for tool in item.get("tools") or ())
-        error = item.get("error")
-        return ToolActivity("list tools", server, "", listed, f"error: {error}" if error else "listed", bool(error))
-    if kind == "mcp_call":
-        error = item.get("error")
-        outcome = f"error: {_error_text(error)}" if error else str(item.get("output") or "")
-        return ToolActivity("call", server, name, item.get("arguments") or "", outcome, bool(error))
-    if kind == "mcp_approval_request":
-        return ToolActivity("approval asked", server, name, item.get("arguments") or "", "waiting for approval", False)
-    if kind == "mcp_approval_response":
-        approved = "approved" if item.get("approve") else "declined"
-        return ToolActivity("approval", "", "", item.get("approval_request_id") or "", approved, False)
-    if kind == "function_call":
-        return ToolActivity("function call", "", name, item.get("arguments") or "", "left to the client", False)
-    if kind and kind.endswith("_call") and kind != "function_call_output":
+    kind = str(item.get("type") or "")
+    if kind in _ACTIVITIES:
+        return _ACTIVITIES[kind](item)
+    if kind.endswith("_call"):  # another server-side tool (web search, ...): what it was and how it ended
         return ToolActivity(kind.removesuffix("_call").replace("_", " "), "", "", "", item.get("status") or "", False)
     return None
 

@@ -48,15 +48,15 @@ from apps.responses.background import background_create
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseOrigin
 from apps.responses.plans import Plan, response_row
-from apps.responses.schemas import CreateResponseRequest, ResponsePrompt, function_tools
+from apps.responses.schemas import CreateResponseRequest, ResponsePrompt, function_tools, server_tool_params
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
 from apps.responses.tool_loop import ToolLoop
 from apps.responses.truncation import estimated_tokens, truncated_history
 from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
 from apps.tools.config import tools_config
-from apps.tools.mcp_tool import McpServerTool, McpToolParam, approvals_check, mcp_tools_check
-from apps.tools.server_tools import ServerTool, ToolSetupError
+from apps.tools.mcp_tool import McpToolParam, approvals_check, mcp_tools_check
+from apps.tools.server_tools import ServerTool, ToolSetupError, tools_from_params
 
 
 def new_response_id() -> str:
@@ -238,12 +238,15 @@ def _upstream_body(
     messages: list[dict],
     tools: list[dict],
     chat_choice: Any,
+    server_side: bool = False,
 ) -> dict[str, Any]:
-    """The chat-completion request that computes the response."""
+    """The chat-completion request that computes the response (`server_side`: the tool loop adds the functions of
+    server-side tools to it)."""
     body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages, **_sampling(settings)}
     body.update(_passed_on(request))
-    if tools:
-        body["tools"] = conv.chat_tools(tools)
+    if tools or server_side:
+        if tools:
+            body["tools"] = conv.chat_tools(tools)
         if chat_choice is not None:
             body["tool_choice"] = chat_choice
         if settings.parallel_tool_calls is not None:
@@ -335,7 +338,7 @@ def _sent_messages(
 
 # ------------------------------------------------------------------------------------------ server-side tools
 def _mcp_params(tools: list | None) -> list[tuple[int, McpToolParam]]:
-    return [(index, tool) for index, tool in enumerate(tools or ()) if isinstance(tool, McpToolParam)]
+    return [(index, tool) for index, tool in server_tool_params(tools) if isinstance(tool, McpToolParam)]
 
 
 def _check_server_tools(request: CreateResponseRequest) -> None:
@@ -370,7 +373,8 @@ def _server_tools(request_tools: list | None, history_items: list[dict], input_i
     """The request's server-side tools, made for this response; an approval answer must match a request."""
     mcp = _mcp_params(request_tools)
     approvals_check(input_items=input_items, history_items=history_items, labels={t.server_label for _, t in mcp})
-    return [McpServerTool.from_param(tool, history_items=history_items, input_items=input_items) for _, tool in mcp]
+    params = [param for _, param in server_tool_params(request_tools)]
+    return tools_from_params(params, history_items=history_items, input_items=input_items)
 
 
 def _tools_echo(request_tools: list | None, settings_tools: list | None) -> list[dict]:
@@ -397,7 +401,9 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
     conversation_messages = conv.join_turn(history, turn)
     tools = [tool.echo() for tool in settings.tools or ()]
-    tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(settings.tool_choice, tools)
+    tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(
+        settings.tool_choice, tools, server_side=bool(server_tools)
+    )
     if server_tools:
         tools = _tools_echo(request_tools, settings.tools)
     messages = _sent_messages((history, turn, conversation_messages), prompt, request, settings, model)
@@ -411,7 +417,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
         input_items=input_items,
         history_items=history_items,
         messages=conversation_messages,
-        upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice),
+        upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice, bool(server_tools)),
         principal=principal,
         logprobs=LOGPROBS_INCLUDE in (request.include or ()),
         prompt_id=prompt.prompt_id if prompt else "",

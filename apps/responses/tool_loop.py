@@ -71,6 +71,9 @@ class ToolLoop:
             body["tool_choice"] = "auto"  # a forced choice holds for the first call only, or it would never end
         if self._at_cap():
             body["tool_choice"] = "none"
+        if not body.get("tools"):  # the tools offered nothing (`allowed_tools` left none): a plain model call
+            for name in ("tools", "tool_choice", "parallel_tool_calls"):
+                body.pop(name, None)
         return body
 
     def _at_cap(self) -> bool:

@@ -10,6 +10,9 @@ tool asks to stop (an MCP approval request), or when the round cap is reached (t
 A kind of server-side tool is one `ServerTool` subclass, made by the service from one entry of the request's
 `tools` (its `type`: `mcp` now, `web_search` next). What a subclass implements:
 
+- `from_param(param, history_items=, input_items=)`: the tool for one response, from the request's validated tool
+  object (its schema, a pydantic model with a `type` field, is the other half of its `TOOL_KINDS` entry), the
+  items before this turn (a listing made earlier in the chain, an approval request) and this turn's input items.
 - `echo()`: the tool as the response's `tools` shows it (never a secret: MCP `headers` are left out).
 - `spec()`: the tool as a stored plan (a background response) keeps it; JSON, never a secret. `from_spec`
   makes the tool again in the process that runs the plan.
@@ -28,9 +31,10 @@ A kind of server-side tool is one `ServerTool` subclass, made by the service fro
 `ItemOutput` is what a tool writes items and events through (the response builder implements it): every event
 it returns carries the response's next sequence number; the tool yields the events in the order it got them.
 
-Wiring a new kind (web search): a request schema for its tool object (beside `apps.tools.mcp.McpToolParam`, in the
-union of `apps.responses.schemas`), a `ServerTool` subclass registered in `TOOL_KINDS` below, and its run-config
-section in `apps.tools.config`. The loop itself needs no change.
+Wiring a new kind (web search): its request schema and `ServerTool` subclass in one `TOOL_KINDS` entry per `type`
+it answers to (`web_search`, `web_search_preview`), its schema added to the `tools` union of
+`apps.responses.schemas` (which dispatches on `TOOL_KINDS`), and its run-config section in `apps.tools.config`.
+The loop and the Responses service need no change.
 """
 
 from __future__ import annotations
@@ -80,6 +84,10 @@ class ToolSetupError(Exception):
 class ServerTool(ABC):
     kind: ClassVar[str]
 
+    @classmethod
+    @abstractmethod
+    def from_param(cls, param: Any, *, history_items: list[dict], input_items: list[dict]) -> ServerTool: ...
+
     @abstractmethod
     def echo(self) -> dict: ...
 
@@ -100,14 +108,27 @@ class ServerTool(ABC):
     def run(self, call: ToolCall, out: ItemOutput) -> AsyncIterator[dict]: ...
 
 
-# Request tool `type` -> the ServerTool subclass (dotted path, imported on use).
-TOOL_KINDS: dict[str, str] = {
-    "mcp": "apps.tools.mcp_tool.McpServerTool",
+# A request tool's `type` -> (its request schema, its ServerTool subclass), as dotted paths imported on use.
+TOOL_KINDS: dict[str, tuple[str, str]] = {
+    "mcp": ("apps.tools.mcp_tool.McpToolParam", "apps.tools.mcp_tool.McpServerTool"),
 }
 
 
+def tool_param_schema(kind: Any) -> type | None:
+    """The request schema of a server-side tool `type`; None for any other (a function tool, or not a tool)."""
+    return import_string(TOOL_KINDS[kind][0]) if isinstance(kind, str) and kind in TOOL_KINDS else None
+
+
 def tool_class(kind: str) -> type[ServerTool]:
-    return import_string(TOOL_KINDS[kind])
+    return import_string(TOOL_KINDS[kind][1])
+
+
+def tools_from_params(params: list[Any], *, history_items: list[dict], input_items: list[dict]) -> list[ServerTool]:
+    """The server-side tools of a request, for one response."""
+    return [
+        tool_class(param.type).from_param(param, history_items=history_items, input_items=input_items)
+        for param in params
+    ]
 
 
 def tools_from_specs(specs: list[dict], *, history_items: list[dict], input_items: list[dict]) -> list[ServerTool]:

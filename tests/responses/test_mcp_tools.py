@@ -433,3 +433,13 @@ def test_the_admin_shows_tool_items_as_a_table(client, server, mcp):
     assert rows[1].startswith("call tests echo")
     assert "&lt;b&gt;bold&lt;/b&gt;" in table  # the tool's output is escaped
     assert "<b>bold</b>" not in table
+
+
+def test_a_required_tool_choice_holds_for_the_first_model_call_only(client, mcp):
+    response = client.responses.create(
+        model="fake-model", input="no cue", tools=[tool(mcp, require_approval="never")], tool_choice="required"
+    )
+    assert types(response) == ["mcp_list_tools", "mcp_call", "message"]
+    assert response.output[1].name == "add"  # the fake calls the first tool when one is required
+    assert response.output[1].error.type == "mcp_tool_execution_error"  # called without its arguments
+    assert response.tool_choice == "required"
