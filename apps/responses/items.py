@@ -20,6 +20,7 @@ from typing import Any
 from django.core import signing
 
 from apps.core.errors import BadRequestError
+from apps.tools.server_tools import call_id_for
 
 
 def new_output_id(kind: str) -> str:
@@ -143,7 +144,7 @@ def items_to_messages(items: list[dict], *, known_calls: set[str], param: str = 
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _output_text(item["output"])})
         elif kind == "compaction":
             messages.append(compaction_message(item, where))
-        elif kind == "mcp_call" and item.get("id"):
+        elif kind == "mcp_call":
             messages += mcp_call_messages(item)
     return messages
 
@@ -151,13 +152,13 @@ def items_to_messages(items: list[dict], *, known_calls: set[str], param: str = 
 def mcp_call_messages(item: dict) -> list[dict]:
     """An `mcp_call` item (given as input, or from a conversation) in chat form: the assistant's call, then its
     result (or its error) as the tool message answering it."""
-    function = {"name": item["name"], "arguments": item["arguments"]}
-    call = {"id": item["id"], "type": "function", "function": function}
     error = item.get("error")
     result = item.get("output") if item.get("output") is not None else f"Error: {error}" if error else ""
+    call_id = call_id_for(item.get("server_label") or "", item["name"], item["arguments"], result)
+    call = {"id": call_id, "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
     return [
         {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": item["id"], "content": result},
+        {"role": "tool", "tool_call_id": call_id, "content": result},
     ]
 
 

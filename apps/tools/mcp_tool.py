@@ -13,7 +13,7 @@ As OpenAI's: `{"type": "mcp", "server_label", "server_url", "headers", "authoriz
   reported one, or the server failed): the model gets the error text and the loop goes on.
 - **Approval**: `require_approval` is `"always"` (the default, as OpenAI's), `"never"`, or
   `{"always": {tool_names, read_only}, "never": {tool_names, read_only}}` (a tool `never` matches runs at once;
-  any other asks). Asking ends the response with an `mcp_approval_request` item (id `mcpr_<chat call id>`). A
+  any other asks). Asking ends the response with an `mcp_approval_request` item (id `mcpr_...`). A
   next request with `previous_response_id` (or the same conversation), the same `mcp` tool, and an
   `mcp_approval_response` input item runs the call (an `mcp_call` with `approval_request_id`) or tells the model
   it was declined, before the model is called again.
@@ -37,7 +37,7 @@ from apps.core.errors import BadRequestError
 from apps.core.validation import invalid
 from apps.tools.config import McpConfig, tools_config
 from apps.tools.mcp import McpError, McpServer, mcp_client
-from apps.tools.server_tools import ItemOutput, ServerTool, ToolCall, ToolSetupError
+from apps.tools.server_tools import ItemOutput, ServerTool, ToolCall, ToolSetupError, call_id_for
 
 LABEL_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -295,7 +295,7 @@ class McpServerTool(ServerTool):
             request = requests.get(answer["approval_request_id"])
             if request is None or request["server_label"] != self.label:
                 continue
-            call_id = request["id"].removeprefix("mcpr_")
+            call_id = call_id_for(self.label, request["name"], request["arguments"])
             call = ToolCall(call_id=call_id, name=request["name"], arguments=request["arguments"])
             if answer.get("approve") is True:
                 async for event in self._call(call, out, request["name"], approval_request_id=request["id"]):
@@ -328,7 +328,7 @@ class McpServerTool(ServerTool):
         tool = self.names[call.name]
         if self.needs_approval(tool):
             item = {
-                "id": f"mcpr_{call.call_id}",
+                "id": _item_id("mcpr"),
                 "type": "mcp_approval_request",
                 "server_label": self.label,
                 "name": tool["name"],
@@ -345,7 +345,7 @@ class McpServerTool(ServerTool):
         self, call: ToolCall, out: ItemOutput, name: str, approval_request_id: str | None = None
     ) -> AsyncIterator[dict]:
         item: dict[str, Any] = {
-            "id": f"mcp_{call.call_id}",
+            "id": _item_id("mcp"),
             "type": "mcp_call",
             "status": "in_progress",
             "server_label": self.label,

@@ -39,6 +39,8 @@ The loop and the Responses service need no change.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -69,6 +71,13 @@ class ToolCall:
     arguments: str  # JSON text, as the model wrote it
     output: str | None = None  # set by `run`: what the model is told
     stop: bool = False  # set by `run`: the call waits for the client; the response ends after this round
+
+
+def call_id_for(*parts: str) -> str:
+    """A chat tool-call id for a call rebuilt from an item (an approved call, an `mcp_call` of a conversation): made
+    from what the call is, so the same history is sent to the model the same way every time (item ids are random)."""
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+    return f"call_{digest[:24]}"
 
 
 class ToolSetupError(Exception):
