@@ -42,6 +42,7 @@ class ToolLoop:
         self.answered = False  # the last model call ended the loop with its answer (not with calls left open)
         self.rounds = 0
         self.calls_run = 0
+        self.call_ids: set[str] = set()
 
     def stored_messages(self) -> list[dict]:
         answer = self.builder.assistant_message() if self.answered else None
@@ -105,6 +106,7 @@ class ToolLoop:
             if not calls or capped:
                 self.answered = not client_called and not calls
                 return
+            self._distinct_ids(calls)
             round_calls = [ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls]
             async for event in self._run(round_calls):
                 yield event
@@ -114,7 +116,16 @@ class ToolLoop:
             self.rounds += 1
             self.builder.next_round()
 
+    def _distinct_ids(self, calls: list[dict]) -> None:
+        """Some model servers number their calls (`call_0`) afresh in every completion: a call id seen in an
+        earlier round gets a suffix, so each tool message answers one call (the id only lives in our messages)."""
+        for call in calls:
+            if call["id"] in self.call_ids:
+                call["id"] = f"{call['id']}_{self.rounds}"
+            self.call_ids.add(call["id"])
+
     async def _run(self, calls: list[ToolCall]) -> AsyncIterator[dict]:
+        """The round's calls, one after another (each one's events in order; a slow tool delays the next)."""
         for call in calls:
             if self.max_calls is not None and self.calls_run >= self.max_calls:
                 call.output = OVER_LIMIT.format(limit=self.max_calls)

@@ -443,3 +443,15 @@ def test_a_required_tool_choice_holds_for_the_first_model_call_only(client, mcp)
     assert response.output[1].name == "add"  # the fake calls the first tool when one is required
     assert response.output[1].error.type == "mcp_tool_execution_error"  # called without its arguments
     assert response.tool_choice == "required"
+
+
+def test_a_streamed_approval_request(client, mcp):
+    with client.responses.create(model="fake-model", input=ADD, tools=[tool(mcp)], stream=True) as stream:
+        events = list(stream)
+    assert [event.type for event in events][-3:] == [
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert events[-2].item.type == "mcp_approval_request"
+    assert events[-2].item.name == "add"
