@@ -39,7 +39,7 @@ class ToolLoop:
         self.messages: list[dict] = []  # what this response added to the chat: tool calls and their results
         self.owners: dict[str, ServerTool] = {}  # chat function name -> the tool that runs it
         self.definitions: list[dict] = []  # the chat function definitions the tools offer
-        self.answered = False  # the last model call ended the loop with its answer (not with calls left open)
+        self.answered = False  # the last model call ended the loop (not with server-side calls left unanswered)
         self.rounds = 0
         self.calls_run = 0
         self.call_ids: set[str] = set()
@@ -104,7 +104,7 @@ class ToolLoop:
                 yield event
             calls, client_called = self.builder.round_calls()
             if not calls or capped:
-                self.answered = not client_called and not calls
+                self.answered = not calls  # its message (client function calls included) is stored as it is
                 return
             self._distinct_ids(calls)
             round_calls = [ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls]

@@ -274,6 +274,20 @@ def test_function_tools_mixed_in_end_the_response_for_the_client(client, mcp):
     assert second.output_text == "The function returned: 5 | noon"
 
 
+def test_a_function_call_alone_beside_mcp_tools(client, mcp):
+    get_time = {"type": "function", "name": "get_time", "parameters": {"type": "object", "properties": {}}}
+    tools = [tool(mcp, require_approval="never"), get_time]
+    first = client.responses.create(model="fake-model", input="#call:get_time", tools=tools)
+    assert types(first) == ["mcp_list_tools", "function_call"]
+    second = client.responses.create(
+        model="fake-model",
+        previous_response_id=first.id,
+        tools=tools,
+        input=[{"type": "function_call_output", "call_id": first.output[1].call_id, "output": "noon"}],
+    )
+    assert second.output_text == "The function returned: noon"
+
+
 # ------------------------------------------------------------------------------------------ safety
 def test_a_host_not_allowed_is_a_400_naming_it(client):
     elsewhere = {"type": "mcp", "server_label": "x", "server_url": "https://mcp.example.com/mcp"}
