@@ -83,7 +83,15 @@ def _request_tool(raw: Any) -> Any:
         return raw
     if not isinstance(raw, Mapping):
         raise invalid("expected a tool object")
-    schema = tool_param_schema(raw.get("type")) or FunctionTool
+    kind = raw.get("type")
+    if kind not in (None, "function") and tool_param_schema(kind) is None:
+        raise invalid(
+            f"{kind!r} tools are not supported by stackadmin; supported: 'function' (run by the client), 'mcp' "
+            "(remote MCP servers, run by the server)",
+            code="unsupported_tool",
+            at=("type",),
+        )
+    schema = tool_param_schema(kind) or FunctionTool
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:

@@ -31,10 +31,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from apps.core.errors import BadRequestError
-from apps.core.validation import invalid
+from apps.core.validation import invalid, relocated
 from apps.tools.config import McpConfig, tools_config
 from apps.tools.mcp import McpError, McpServer, mcp_client
 from apps.tools.server_tools import ItemOutput, ServerTool, ToolCall, ToolSetupError, call_id_for
@@ -63,6 +63,14 @@ class ApprovalFilter(BaseModel):
     never: ToolFilter | None = None
 
 
+def _validated(schema: type[BaseModel], value: Any) -> BaseModel:
+    """A nested object validated here, so that its errors name the field (not the union's branch)."""
+    try:
+        return schema.model_validate(value)
+    except ValidationError as exc:
+        raise relocated(exc) from None
+
+
 class McpToolParam(BaseModel):
     """An `mcp` entry of a request's `tools`. Fields OpenAI has that need its own services (`connector_id`,
     `tunnel_id`, ...) are unknown parameters here."""
@@ -77,6 +85,26 @@ class McpToolParam(BaseModel):
     allowed_tools: list[str] | ToolFilter | None = None
     require_approval: Literal["always", "never"] | ApprovalFilter | None = None
     server_description: str | None = None
+
+    @field_validator("allowed_tools", mode="before")
+    @classmethod
+    def _allowed_tools(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return _validated(ToolFilter, value)
+        if value is None:
+            return value
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise invalid("expected a list of tool names or {tool_names, read_only}")
+        return value
+
+    @field_validator("require_approval", mode="before")
+    @classmethod
+    def _require_approval(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return _validated(ApprovalFilter, value)
+        if value is None or value in ("always", "never"):
+            return value
+        raise invalid(f"{value!r}; expected 'always', 'never' or {{always: {{...}}, never: {{...}}}}")
 
     @field_validator("server_label")
     @classmethod

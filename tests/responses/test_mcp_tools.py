@@ -298,6 +298,38 @@ def test_a_host_not_allowed_is_a_400_naming_it(client):
     assert caught.value.param == "tools[0].server_url"
 
 
+@pytest.mark.parametrize(
+    ("fields", "param", "code"),
+    [
+        ({"server_url": None}, "tools[0].server_url", "missing_required_parameter"),
+        ({"server_url": "ftp://127.0.0.1/mcp"}, "tools[0].server_url", "invalid_value"),
+        ({"server_label": "two words"}, "tools[0].server_label", "invalid_value"),
+        ({"connector_id": "connector_gmail"}, "tools[0].connector_id", "unknown_parameter"),
+        ({"require_approval": "sometimes"}, "tools[0].require_approval", "invalid_value"),
+        ({"require_approval": {"never": {"tool_names": "add"}}}, "tools[0].require_approval.never.tool_names", None),
+        ({"allowed_tools": {"names": ["add"]}}, "tools[0].allowed_tools.names", "unknown_parameter"),
+        ({"headers": {"Authorization": "Bearer x"}, "authorization": "x"}, "tools[0].authorization", "invalid_value"),
+    ],
+)
+def test_bad_mcp_tools_are_400s_naming_the_field(server, fields, param, code):
+    bad = {"type": "mcp", "server_label": "tests", "server_url": "http://127.0.0.1/mcp", **fields}
+    bad = {name: value for name, value in bad.items() if value is not None}
+    with raw_http(server) as http:
+        answer = http.post("/responses", json={"model": "fake-model", "input": "hi", "tools": [bad]})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == param
+    if code:
+        assert answer.json()["error"]["code"] == code
+
+
+def test_other_server_side_tools_are_400s(server):
+    with raw_http(server) as http:
+        answer = http.post("/responses", json={"model": "fake-model", "input": "hi", "tools": [{"type": "web_search"}]})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "unsupported_tool"
+    assert "'mcp'" in answer.json()["error"]["message"]
+
+
 def test_headers_are_sent_and_never_stored_or_echoed(client, server, guarded):
     secured = {
         "type": "mcp",
