@@ -18,10 +18,12 @@ import openai
 import pytest
 
 from tests.support.dashboard import admin_session, flat
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.inference import provider_yaml, raw_http, recorder_env, recordings, sdk, start_inference_server
 from tests.support.live_server import LiveServer, free_port
 from tests.support.mcp_recording import MCP_CLIENT_CLASS
 from tests.support.mcp_server import McpTestServer
+from tests.support.recording import MODE_ENV
 from tests.support.waiting import wait_until
 
 RECORDINGS = recordings("responses")
@@ -501,3 +503,34 @@ def test_a_streamed_approval_request(client, mcp):
     ]
     assert events[-2].item.type == "mcp_approval_request"
     assert events[-2].item.name == "add"
+
+
+def test_a_queued_background_response_runs_its_tools_from_the_stored_plan(tmp_path):
+    """With one runner slot taken, the MCP response waits `queued` and is computed from its stored plan (the
+    server-side tools as JSON, without secrets), not from the request's objects. Live: the fake model must drip
+    to hold the slot, so both outside servers run here, whatever the mode."""
+    fake, mcp_live = FakeUpstream(free_port()).start(), McpTestServer()
+    running = start_inference_server(
+        tmp_path,
+        tmp_path / "no-recordings",
+        provider_yaml(fake.url) + TOOLS_YAML,
+        env={MODE_ENV: "live", "STACKADMIN_TASK_CAPACITY": "1", "STACKADMIN_MCP_CLIENT_CLASS": MCP_CLIENT_CLASS},
+    )
+    try:
+        client = sdk(running)
+        holding = client.responses.create(model="fake-model", input="hold the runner #drip:0.3", background=True)
+        queued = client.responses.create(
+            model="fake-model", input=ADD, tools=[tool(mcp_live, require_approval="never")], background=True
+        )
+        assert client.responses.retrieve(queued.id).status == "queued"
+        done = wait_until(
+            lambda: (r := client.responses.retrieve(queued.id)).status not in ("queued", "in_progress") and r,
+            timeout=30,
+        )
+        assert types(done) == ["mcp_list_tools", "mcp_call", "message"]
+        assert done.output[1].output == "5"
+        assert client.responses.retrieve(holding.id).status == "completed"
+    finally:
+        running.stop()
+        mcp_live.stop()
+        fake.stop()
