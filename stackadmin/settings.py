@@ -78,7 +78,7 @@ STACKADMIN_ACCESS_LOG = STACKADMIN_RUN_CONFIG.access_log
 # The client that reaches a provider's model server, built per provider (tests name a recording one).
 STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
 # The client that reaches remote MCP servers for Responses' `mcp` tools (tests name a recording one).
-STACKADMIN_MCP_CLIENT_CLASS = os.environ.get("STACKADMIN_MCP_CLIENT_CLASS") or "apps.tools.mcp.SdkMcpClient"
+STACKADMIN_MCP_CLIENT_CLASS = os.environ.get("STACKADMIN_MCP_CLIENT_CLASS") or "apps.tools.mcp_sdk.SdkMcpClient"
 
 # ------------------------------------------------------------------------------------------ Django core
 DEBUG = _env_bool("DJANGO_DEBUG")

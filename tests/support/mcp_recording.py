@@ -21,7 +21,8 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from apps.tools.mcp import McpError, McpServer, SdkMcpClient
+from apps.tools.mcp import McpError, McpServer
+from apps.tools.mcp_sdk import SdkMcpClient
 from tests.support.recording import MODE_ENV, RecordingNotFoundError, recorder_settings, recording_path
 
 MCP_CLIENT_CLASS = "tests.support.mcp_recording.EnvRecordingMcpClient"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.tools.mcp import GATEWAY_ERROR, TIMEOUT_ERROR, McpError, McpServer, SdkMcpClient
+from apps.tools.mcp import GATEWAY_ERROR, TIMEOUT_ERROR, McpError, McpServer
+from apps.tools.mcp_sdk import SdkMcpClient
 from tests.support.live_server import free_port
 from tests.support.mcp_server import McpTestServer
 
