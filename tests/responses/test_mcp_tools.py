@@ -163,6 +163,29 @@ def test_approval_ends_the_response_and_the_answer_runs_the_call(client, mcp):
     assert approved.output_text == "The function returned: 5"
 
 
+def test_approval_within_a_conversation(client, mcp):
+    conversation = client.conversations.create()
+    first = client.responses.create(model="fake-model", conversation=conversation.id, input=ADD, tools=[tool(mcp)])
+    request = first.output[1]
+    approved = client.responses.create(
+        model="fake-model",
+        conversation=conversation.id,
+        tools=[tool(mcp)],
+        input=[{"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}],
+    )
+    assert types(approved) == ["mcp_call", "message"]
+    assert approved.output_text == "The function returned: 5"
+    items = client.conversations.items.list(conversation.id, order="asc").data
+    assert [i.type for i in items] == [
+        "message",
+        "mcp_list_tools",
+        "mcp_approval_request",
+        "mcp_approval_response",
+        "mcp_call",
+        "message",
+    ]
+
+
 def test_a_declined_approval_tells_the_model(client, mcp):
     first = client.responses.create(model="fake-model", input=ADD, tools=[tool(mcp)])
     declined = client.responses.create(
