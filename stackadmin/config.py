@@ -2,9 +2,10 @@
 
 A run config is a llama-stack `run.yaml`. `storage` is parsed by `apps.storage.config`, `files` by
 `apps.files.config`, `providers.inference` and the registered models by `apps.inference.config`, `server.auth` by
-`apps.accounts.config`; `server.channel_layer` and `server.cors` are parsed here, since only the project's settings
-and its `/v1` handler read them. Each app then reads its section through its own accessor (`storage_config()`,
-`files_config()`, `inference_config()`), never through this module.
+`apps.accounts.config`, `tools` (server-side tools in Responses) by `apps.tools.config`; `server.channel_layer`
+and `server.cors` are parsed here, since only the project's settings and its `/v1` handler read them. Each app
+then reads its section through its own accessor (`storage_config()`, `files_config()`, `inference_config()`),
+never through this module.
 
 Loaded once by `stackadmin/settings.py` (and by `stackadmin run` before Django starts). Every mistake raises
 `ConfigError` with one line that names the path of the offending value, so the CLI can print it and
@@ -29,6 +30,7 @@ from apps.inference.config import InferenceConfig, parse_inference
 from apps.prompts.config import PromptsConfig, parse_prompts
 from apps.responses.config import UsageConfig, parse_usage
 from apps.storage.config import KVRedisBackend, StorageConfig, default_storage, parse_storage
+from apps.tools.config import ToolsConfig, parse_tools
 
 # Top-level sections of a llama-stack run.yaml that stackadmin reads; others are ignored with a warning.
 KNOWN_SECTIONS = (
@@ -38,6 +40,7 @@ KNOWN_SECTIONS = (
     "files",
     "prompts",
     "usage",
+    "tools",
     "providers",
     "registered_resources",
     "models",
@@ -70,6 +73,7 @@ class RunConfig:
     auth: AuthConfig
     cors: CorsConfig = CorsConfig()
     usage: UsageConfig = field(default_factory=UsageConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
     metrics: MetricsConfig = MetricsConfig()
     access_log: str | None = None  # `server.access_log`: "text" or "json", None when off
     server: dict = field(default_factory=dict)
@@ -174,6 +178,7 @@ def parse_config(data: Any, *, source: str, home: str) -> RunConfig:
         auth=auth,
         cors=cors,
         usage=parse_usage(data.get("usage")),
+        tools=parse_tools(data.get("tools")),
         metrics=metrics,
         access_log=access_log,
         server=server,

@@ -79,6 +79,8 @@ STACKADMIN_ACCESS_LOG = STACKADMIN_RUN_CONFIG.access_log
 STACKADMIN_UPSTREAM_CLASS = os.environ.get("STACKADMIN_UPSTREAM_CLASS") or "apps.inference.upstream.OpenAIUpstream"
 # The client that reaches the web search provider (`tools.web_search`); tests name a recording one.
 STACKADMIN_WEB_SEARCH_CLASS = os.environ.get("STACKADMIN_WEB_SEARCH_CLASS") or "apps.tools.web_search.HTTPWebSearch"
+# The client that reaches remote MCP servers for Responses' `mcp` tools (tests name a recording one).
+STACKADMIN_MCP_CLIENT_CLASS = os.environ.get("STACKADMIN_MCP_CLIENT_CLASS") or "apps.tools.mcp_sdk.SdkMcpClient"
 
 # ------------------------------------------------------------------------------------------ Django core
 DEBUG = _env_bool("DJANGO_DEBUG")

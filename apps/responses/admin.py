@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from apps.core.admin import ReadOnlyAdmin, json_display
 from apps.responses.models import ReplayRun, StoredResponse
 from apps.responses.replay import replay_delete_rows
+from apps.responses.selectors import tool_activity
 
 
 @admin.register(StoredResponse)
 class StoredResponseAdmin(ReadOnlyAdmin):
-    list_display = ("public_id", "model", "status", "created_at", "prompt_used", "total_tokens")
+    list_display = ("public_id", "model", "status", "created_at", "prompt_used", "tool_calls", "total_tokens")
     list_filter = ("status", "model", "origin")
     search_fields = ("public_id", "model", "prompt_id", "conversation_id", "previous_response_id")
     date_hierarchy = "created_at"
@@ -28,6 +29,7 @@ class StoredResponseAdmin(ReadOnlyAdmin):
         "owner_principal",
         "instructions",
         "input_display",
+        "tools_display",
         "output_display",
         "usage_display",
         "error_display",
@@ -48,6 +50,31 @@ class StoredResponseAdmin(ReadOnlyAdmin):
         url = reverse("prompts:detail", args=[obj.prompt_id]) + f"?version={obj.prompt_version}"
         via = " from the playground" if obj.origin == "playground" else ""
         return format_html('<a href="{}">{} (version {})</a>{}', url, obj.prompt_id, obj.prompt_version, via)
+
+    @admin.display(description="tool calls")
+    def tool_calls(self, obj: StoredResponse) -> int:
+        """Calls the server ran for this response (MCP), besides the function calls left to the client."""
+        return sum(1 for item in obj.response.get("output") or () if item.get("type") == "mcp_call")
+
+    @admin.display(description="tools used")
+    def tools_display(self, obj: StoredResponse) -> str:
+        """The response's tool items (listings, calls, approvals) as a table, rather than in the output's JSON."""
+        rows = tool_activity(items=obj.response.get("output") or [])
+        if not rows:
+            return "-"
+        body = format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>',
+            (
+                ("tool-failed" if row.failed else "tool-ok", row.kind, row.server, row.name, row.detail, row.outcome)
+                for row in rows
+            ),
+        )
+        return format_html(
+            '<table class="tool-items"><thead><tr><th>what</th><th>server</th><th>tool</th><th>arguments / tools'
+            "</th><th>result</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
     @admin.display(description="tokens")
     def total_tokens(self, obj: StoredResponse):

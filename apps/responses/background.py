@@ -33,7 +33,7 @@ from asgiref.sync import sync_to_async
 from django_tasks import task
 
 from apps.conversations.services import conversation_items_add
-from apps.core.errors import BadRequestError, StackAdminError
+from apps.core.errors import BadRequestError, StackAdminError, UpstreamError
 from apps.core.http import sse_event
 from apps.core.principal import Principal
 from apps.core.tasks import current_worker_id, runner_with_room
@@ -42,7 +42,10 @@ from apps.responses.builder import ResponseBuilder, error_code
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseStatus, StoredResponse
 from apps.responses.plans import Plan, response_row, usage_columns
 from apps.responses.selectors import response_get
+from apps.responses.tool_loop import ToolLoop
 from apps.storage.errors import reported_error
+from apps.tools.config import tools_config
+from apps.tools.server_tools import ToolSetupError, tools_from_specs
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +104,9 @@ def _plan_json(plan: Plan) -> dict:
         "conversation_id": plan.conversation_id,
         "prompt_labels": list(plan.prompt_labels),
         "origin": plan.origin,
+        # Server-side tools without secrets (a request whose MCP tools carry headers cannot run in the background).
+        "server_tools": [tool.spec() for tool in plan.server_tools],
+        "max_tool_calls": plan.max_tool_calls,
     }
 
 
@@ -123,6 +129,12 @@ async def _plan_from_json(response_id: str, data: dict) -> Plan:
         conversation_id=data["conversation_id"],
         prompt_labels=tuple(data.get("prompt_labels") or ()),
         origin=data.get("origin") or "api",
+        server_tools=tools_from_specs(
+            data.get("server_tools") or [],
+            history_items=data.get("history_items") or [],
+            input_items=data["input_items"],
+        ),
+        max_tool_calls=data.get("max_tool_calls"),
     )
 
 
@@ -228,6 +240,7 @@ class _Run:
         self.cancelled = False
         self.finishing = False  # its final write has begun: only a cancel by request may stop it now
         self._stop_flushing = asyncio.Event()
+        self.loop = ToolLoop(plan, builder, max_rounds=tools_config().max_rounds) if plan.server_tools else None
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -258,6 +271,10 @@ class _Run:
         builder = self.builder
         flusher = asyncio.create_task(self.flush_every())
         try:
+            if self.loop is not None:
+                async for event in self.loop.events():
+                    self.buffer.append(event)
+                return builder.terminal(builder.final_status())
             chunks = await self.plan.model.chat_stream(self.plan.upstream_body)
             async with aclosing(chunks):
                 async for chunk in chunks:
@@ -266,6 +283,8 @@ class _Run:
             return builder.terminal(builder.final_status())
         except StackAdminError as exc:
             return builder.failed(exc)
+        except ToolSetupError as exc:
+            return builder.failed(UpstreamError(exc.message, code=exc.code))
         finally:
             self._stop_flushing.set()
             await flusher
@@ -276,6 +295,8 @@ class _Run:
         if response["status"] != ResponseStatus.FAILED:
             assistant = self.builder.assistant_message()
             messages = [*messages, *([assistant] if assistant else [])]
+            if self.loop is not None:
+                messages = self.loop.stored_messages()
             if self.plan.conversation_id:
                 try:
                     await sync_to_async(conversation_items_add)(

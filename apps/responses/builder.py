@@ -7,6 +7,11 @@ Stream events follow OpenAI's Responses API exactly: `sequence_number` from 0; `
 `response.incomplete` or `response.failed`. The output item and content part events also carry `response_id`, which
 llama-stack's event models require (llama-stack-client cannot read them without it; OpenAI's SDK keeps the extra
 field).
+
+With server-side tools (apps/responses/tool_loop.py) one response is made of several chat completions: the builder
+keeps its output, sequence numbers and usage across them (`next_round`); calls to the functions server-side tools
+offer (`server_names`) are not `function_call` items but left to the tools, which add their own items through
+`add_item` / `item_event` / `item_done` (the `ItemOutput` of apps/tools/server_tools.py).
 """
 
 from __future__ import annotations
@@ -102,6 +107,9 @@ class ResponseBuilder:
         self._refusal: list[str] | None = None
         self._calls: dict[int, tuple[int, dict]] = {}  # chat tool-call index -> (output index, item)
         self._open_call: int | None = None
+        self.server_names: frozenset[str] = frozenset()  # functions of server-side tools: no function_call items
+        self._server_calls: set[int] = set()  # chat tool-call indexes of this round that call one of those
+        self._usage_before: dict | None = None  # the usage of earlier rounds (chat completions) of this response
 
     # ------------------------------------------------------------------------------------------ objects
     def _choice(self) -> ChoiceAccumulator | None:
@@ -125,7 +133,7 @@ class ResponseBuilder:
             "error": error,
             "incomplete_details": incomplete,
             "output": [dict(item) for item in self.output] if status != "in_progress" else [],
-            "usage": usage_object(self.accumulator.usage) if status != "in_progress" else None,
+            "usage": usage_object(self.usage()) if status != "in_progress" else None,
         }
         body.update(self.echo)
         if self._service_tier:
@@ -137,6 +145,37 @@ class ResponseBuilder:
         if choice is not None and choice.finish_reason in ("length", "content_filter"):
             return "incomplete"
         return "completed"
+
+    def usage(self) -> dict | None:
+        """The chat usage of every round so far."""
+        return _usage_sum(self._usage_before, self.accumulator.usage)
+
+    def next_round(self) -> None:
+        """The model is called again (after server-side tool results): a new chat completion to accumulate."""
+        self._usage_before = self.usage()
+        self.accumulator = CompletionAccumulator()
+        self._calls, self._open_call, self._server_calls = {}, None, set()
+
+    def round_calls(self) -> tuple[list[dict], bool]:
+        """(this round's chat tool calls to server-side tools, whether it also called a client function)."""
+        choice = self._choice()
+        calls = [choice.tool_calls[i] for i in sorted(choice.tool_calls)] if choice is not None else []
+        server = [call for call in calls if call["function"]["name"] in self.server_names]
+        return server, len(server) < len(calls)
+
+    # ------------------------------------------------------------------------------------------ tool items
+    def _index(self, item: dict) -> int:
+        return next(index for index, candidate in enumerate(self.output) if candidate is item)
+
+    def add_item(self, item: dict) -> dict:
+        self.output.append(item)
+        return self.event("response.output_item.added", output_index=len(self.output) - 1, item=dict(item))
+
+    def item_event(self, kind: str, item: dict, **fields: Any) -> dict:
+        return self.event(kind, item_id=item["id"], output_index=self._index(item), **fields)
+
+    def item_done(self, item: dict) -> dict:
+        return self.event("response.output_item.done", output_index=self._index(item), item=dict(item))
 
     def assistant_message(self) -> dict | None:
         """The chat message the model produced, as it will be resumed from."""
@@ -265,6 +304,14 @@ class ResponseBuilder:
         events: list[dict] = []
         position = call.get("index", 0)
         function = call.get("function") or {}
+        if position in self._server_calls:
+            return events
+        if position not in self._calls and function.get("name") in self.server_names:
+            self._server_calls.add(position)  # its tool makes its items once the call is whole
+            accumulated = self.accumulator.choice(0).tool_calls.get(position)
+            if accumulated is not None and not accumulated["id"]:
+                accumulated["id"] = new_output_id("call")
+            return events
         if position not in self._calls:
             events += self._close_message()
             events += self._close_call()
@@ -344,7 +391,34 @@ class ResponseBuilder:
         self.output += [
             _function_call_item("completed", call["id"], call["function"]["name"], call["function"]["arguments"])
             for call in calls
+            if call["function"]["name"] not in self.server_names
         ]
+
+
+def _count(usage: dict, group: str | None, name: str) -> int:
+    part = usage.get(group) if group else usage
+    value = part.get(name) if isinstance(part, dict) else None
+    return int(value or 0)
+
+
+def _usage_sum(first: dict | None, second: dict | None) -> dict | None:
+    """Two chat usages added up (the counts `usage_object` reads)."""
+    if not isinstance(first, dict) or not isinstance(second, dict):
+        return second if isinstance(second, dict) else first
+
+    def both(group: str | None, name: str) -> int:
+        return _count(first, group, name) + _count(second, group, name)
+
+    return {
+        "prompt_tokens": both(None, "prompt_tokens"),
+        "completion_tokens": both(None, "completion_tokens"),
+        "total_tokens": both(None, "total_tokens"),
+        "prompt_tokens_details": {
+            "cached_tokens": both("prompt_tokens_details", "cached_tokens"),
+            "cache_write_tokens": both("prompt_tokens_details", "cache_write_tokens"),
+        },
+        "completion_tokens_details": {"reasoning_tokens": both("completion_tokens_details", "reasoning_tokens")},
+    }
 
 
 def _nonempty_text(value: Any) -> str | None:

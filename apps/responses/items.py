@@ -1,10 +1,11 @@
 """Responses items <-> chat messages, and `tools`, `tool_choice` and `text.format` as a chat completion takes them.
 
-A response is computed by one chat-completion call. Its input items become chat messages: messages by role
-(`developer` is sent as `system`, which every OpenAI-compatible server knows), consecutive `function_call` items
-one assistant message carrying all those tool calls, each `function_call_output` a `tool` message. The messages
-of earlier turns are not rebuilt from items but taken as stored (see apps.responses.models), so tool calls
-survive multi-turn exactly.
+A response is computed by one chat-completion call (or a tool loop of them). Its input items become chat
+messages: messages by role (`developer` is sent as `system`, which every OpenAI-compatible server knows),
+consecutive `function_call` items one assistant message carrying all those tool calls, each `function_call_output`
+a `tool` message, an `mcp_call` the assistant's call and the tool message with its result. The messages of earlier
+turns are not rebuilt from items but taken as stored (see apps.responses.models), so tool calls survive multi-turn
+exactly.
 
 What a request may hold is its schema's business (`apps.responses.schemas`); what is refused here is what a
 chat model cannot be sent, in this turn's input or in a conversation's stored history alike.
@@ -19,6 +20,7 @@ from typing import Any
 from django.core import signing
 
 from apps.core.errors import BadRequestError
+from apps.tools.server_tools import call_id_for
 
 
 def new_output_id(kind: str) -> str:
@@ -142,7 +144,31 @@ def items_to_messages(items: list[dict], *, known_calls: set[str], param: str = 
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _output_text(item["output"])})
         elif kind == "compaction":
             messages.append(compaction_message(item, where))
+        elif kind == "mcp_call":
+            messages += mcp_call_messages(item)
     return messages
+
+
+def mcp_call_messages(item: dict) -> list[dict]:
+    """An `mcp_call` item (given as input, or from a conversation) in chat form: the assistant's call, then its
+    result (or its error) as the tool message answering it."""
+    error = item.get("error")
+    result = item.get("output") if item.get("output") is not None else f"Error: {error}" if error else ""
+    call_id = call_id_for(item.get("server_label") or "", item["name"], item["arguments"], result)
+    call = {"id": call_id, "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call_id, "content": result},
+    ]
+
+
+def _open_calls(history: list[dict]) -> list[dict]:
+    """The history's last assistant message that called tools, when only tool messages follow it (a server-side
+    tool may have answered some of its calls; the client answers the rest)."""
+    for message in reversed(history):
+        if message["role"] != "tool":
+            return [message] if message.get("tool_calls") else []
+    return []
 
 
 def join_turn(history: list[dict], turn: list[dict]) -> list[dict]:
@@ -151,7 +177,7 @@ def join_turn(history: list[dict], turn: list[dict]) -> list[dict]:
     A chat model needs every assistant tool call answered by a tool message before anything else follows (OpenAI's
     Responses API says "No tool output found" otherwise, so do we, before any model is called).
     """
-    pending = tool_call_ids(history[-1:]) if history and history[-1].get("tool_calls") else set()
+    pending = tool_call_ids(_open_calls(history))
     answers = [m for m in turn if m["role"] == "tool" and m["tool_call_id"] in pending]
     rest = [m for m in turn if not (m["role"] == "tool" and m["tool_call_id"] in pending)]
     messages = [*history, *answers, *rest]
@@ -185,12 +211,15 @@ def chat_tools(tools: list[dict]) -> list[dict]:
     return out
 
 
-def chat_tool_choice(tool_choice: str | Mapping | None, tools: list[dict]) -> tuple[Any, list[dict], Any]:
-    """(`tool_choice` as the response echoes it, the tools to send, the chat `tool_choice` to send or None)."""
+def chat_tool_choice(
+    tool_choice: str | Mapping | None, tools: list[dict], *, server_side: bool = False
+) -> tuple[Any, list[dict], Any]:
+    """(`tool_choice` as the response echoes it, the tools to send, the chat `tool_choice` to send or None).
+    `server_side`: server-side tools will offer functions too (`auto`, `none` and `required` apply to them)."""
     if tool_choice is None:
         return "auto", tools, None
     if isinstance(tool_choice, str):
-        return tool_choice, tools, tool_choice if tools else None
+        return tool_choice, tools, tool_choice if tools or server_side else None
     if tool_choice["type"] == "function":
         return dict(tool_choice), tools, {"type": "function", "function": {"name": tool_choice["name"]}}
     chosen = {ref["name"] for ref in tool_choice["tools"]}

@@ -12,6 +12,7 @@ from typing import Any
 from apps.core.principal import Principal
 from apps.inference.selectors import ModelHandle
 from apps.responses.models import StoredResponse
+from apps.tools.server_tools import ServerTool
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Plan:
     conversation_id: str = ""
     prompt_labels: tuple[str, ...] = ()  # the labels pointing at the prompt version when it was resolved
     origin: str = "api"
+    # Server-side tools (apps/tools/server_tools.py) and the request's cap on their calls; none: one model call.
+    server_tools: list[ServerTool] = field(default_factory=list)
+    max_tool_calls: int | None = None
     # Usage timing (apps.responses.usage): when the plan was made, and when the first output reached the stream.
     started: float = field(default_factory=time.monotonic)
     first_token_ms: int | None = None

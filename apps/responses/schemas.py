@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -27,17 +28,27 @@ from apps.conversations.selectors import validate_conversation_id
 from apps.core.errors import BadRequestError
 from apps.core.items import Item
 from apps.core.metadata import Metadata
-from apps.core.model_settings import ModelSettings, check_tool_choice
+from apps.core.model_settings import FunctionTool, ModelSettings, check_tool_choice
 from apps.core.paging import MAX_PAGE_SIZE
 from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery, page_size
-from apps.core.validation import invalid, missing, rejected
+from apps.core.validation import invalid, missing, rejected, relocated
 from apps.prompts.keys import LABEL_RE
 from apps.prompts.selectors import validate_prompt_id
+from apps.tools.mcp_tool import McpToolParam
+from apps.tools.server_tools import tool_param_schema
 
 # Input items a chat model can be sent; the rest of `_SKIPPED_TYPES` describe work of built-in tools or
 # reasoning and are stored but not sent.
-_SENT_TYPES = ("message", "function_call", "function_call_output", "compaction")
-_SKIPPED_TYPES = {"reasoning", "web_search_call", "file_search_call", "mcp_list_tools", "image_generation_call"}
+_SENT_TYPES = ("message", "function_call", "function_call_output", "compaction", "mcp_call")
+_SKIPPED_TYPES = {
+    "reasoning",
+    "web_search_call",
+    "file_search_call",
+    "mcp_list_tools",
+    "mcp_approval_request",
+    "mcp_approval_response",  # not sent as such: it runs (or declines) the call it answers
+    "image_generation_call",
+}
 
 
 # ------------------------------------------------------------------------------------------ input
@@ -55,13 +66,61 @@ def _supported(items: list[dict]) -> list[dict]:
         if item["type"] not in _SENT_TYPES and item["type"] not in _SKIPPED_TYPES:
             raise invalid(
                 f"{item['type']!r} items are not supported by stackadmin's Responses API (supported: message, "
-                "function_call, function_call_output, compaction, reasoning)",
+                "function_call, function_call_output, compaction, reasoning, mcp_call, mcp_list_tools, "
+                "mcp_approval_request, mcp_approval_response)",
                 at=(index, "type"),
             )
     return items
 
 
 ResponseInput = Annotated[list[Item], AfterValidator(_supported), BeforeValidator(_string_or_items)]
+
+
+# ------------------------------------------------------------------------------------------ tools
+def _request_tool(raw: Any) -> Any:
+    """A function tool (run by the client) or a server-side tool (apps/tools/server_tools.py), by its `type`."""
+    if isinstance(raw, BaseModel):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise invalid("expected a tool object")
+    kind = raw.get("type")
+    if kind not in (None, "function") and tool_param_schema(kind) is None:
+        raise invalid(
+            f"{kind!r} tools are not supported by stackadmin; supported: 'function' (run by the client), 'mcp' "
+            "(remote MCP servers, run by the server)",
+            code="unsupported_tool",
+            at=("type",),
+        )
+    schema = tool_param_schema(kind) or FunctionTool
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        raise relocated(exc) from None
+
+
+def _distinct_functions(tools: list[FunctionTool | McpToolParam]) -> list[FunctionTool | McpToolParam]:
+    seen: set[str] = set()
+    for index, tool in enumerate(tools):
+        if isinstance(tool, FunctionTool):
+            if tool.name in seen:
+                raise invalid(f"the function {tool.name!r} is declared twice", at=(index, "name"))
+            seen.add(tool.name)
+    return tools
+
+
+RequestTools = Annotated[
+    list[Annotated[FunctionTool | McpToolParam, BeforeValidator(_request_tool)]], AfterValidator(_distinct_functions)
+]
+
+
+def function_tools(tools: list[FunctionTool | McpToolParam] | None) -> list[FunctionTool] | None:
+    """The client's function tools of a request's `tools` (None when it gives no `tools`)."""
+    return None if tools is None else [tool for tool in tools if isinstance(tool, FunctionTool)]
+
+
+def server_tool_params(tools: list[FunctionTool | McpToolParam] | None) -> list[tuple[int, Any]]:
+    """The server-side tools of a request's `tools`, each with its index there."""
+    return [(index, tool) for index, tool in enumerate(tools or ()) if not isinstance(tool, FunctionTool)]
 
 
 # ------------------------------------------------------------------------------------------ the rest
@@ -185,6 +244,10 @@ class CreateResponseRequest(ModelSettings):
     model: Annotated[str | None, BeforeValidator(_model_or_none)] = Field(
         None, description="Required unless the `prompt` names a version that has one."
     )
+    tools: RequestTools | None = Field(
+        None,
+        description="Function tools (run by the client) and server-side tools: `mcp` (a remote MCP server's tools).",
+    )
     input: ResponseInput | None = None
     instructions: str | None = None
     previous_response_id: str | None = None
@@ -240,7 +303,9 @@ class CreateResponseRequest(ModelSettings):
         if self.prompt is None:
             if self.model is None:
                 raise missing(at=("model",))
-            check_tool_choice(self.tool_choice, self.tools or [])
+            functions = function_tools(self.tools) or []
+            if self.tool_choice != "required" or not self.tools:
+                check_tool_choice(self.tool_choice, functions)
         return self
 
     @model_validator(mode="after")

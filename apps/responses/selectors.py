@@ -6,6 +6,8 @@ access control arrives, as a queryset filter in the same statement as the page i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from apps.core.errors import BadRequestError, NotFoundError
@@ -105,3 +107,74 @@ def playground_run_get(*, prompt_id: str, run_id: str, principal: Principal = AN
         .first()
     )
     return row.response if row is not None else None
+
+
+# ------------------------------------------------------------------------------------------ tool items, readably
+@dataclass(frozen=True)
+class ToolActivity:
+    """One tool item of a response, as an operator reads it: what ran where, with what, and how it ended."""
+
+    kind: str  # "list tools", "call", "approval asked", "approval", "function call", "web search", ...
+    server: str
+    name: str
+    detail: str  # the arguments, or the tools listed
+    outcome: str  # the output, the error, or what is pending
+    failed: bool
+
+
+def _error_text(error) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("content") or error)
+    return str(error)
+
+
+def _listing(item: dict) -> ToolActivity:
+    listed = ", ".join(tool.get("name", "") for tool in item.get("tools") or ())
+    error = item.get("error")
+    outcome = f"error: {error}" if error else "listed"
+    return ToolActivity("list tools", item.get("server_label") or "", "", listed, outcome, bool(error))
+
+
+def _mcp_call(item: dict) -> ToolActivity:
+    error = item.get("error")
+    outcome = f"error: {_error_text(error)}" if error else str(item.get("output") or "")
+    server, name, arguments = item.get("server_label") or "", item.get("name") or "", item.get("arguments") or ""
+    return ToolActivity("call", server, name, arguments, outcome, bool(error))
+
+
+def _approval_request(item: dict) -> ToolActivity:
+    server, name, arguments = item.get("server_label") or "", item.get("name") or "", item.get("arguments") or ""
+    return ToolActivity("approval asked", server, name, arguments, "waiting for approval", False)
+
+
+def _approval(item: dict) -> ToolActivity:
+    approved = "approved" if item.get("approve") else "declined"
+    return ToolActivity("approval", "", "", item.get("approval_request_id") or "", approved, False)
+
+
+def _function_call(item: dict) -> ToolActivity:
+    arguments = item.get("arguments") or ""
+    return ToolActivity("function call", "", item.get("name") or "", arguments, "left to the client", False)
+
+
+_ACTIVITIES = {
+    "mcp_list_tools": _listing,
+    "mcp_call": _mcp_call,
+    "mcp_approval_request": _approval_request,
+    "mcp_approval_response": _approval,
+    "function_call": _function_call,
+}
+
+
+def _activity(item: dict) -> ToolActivity | None:
+    kind = str(item.get("type") or "")
+    if kind in _ACTIVITIES:
+        return _ACTIVITIES[kind](item)
+    if kind.endswith("_call"):  # another server-side tool (web search, ...): what it was and how it ended
+        return ToolActivity(kind.removesuffix("_call").replace("_", " "), "", "", "", item.get("status") or "", False)
+    return None
+
+
+def tool_activity(*, items: list[dict]) -> list[ToolActivity]:
+    """The tool items among `items` (a stored response's input or output), oldest first."""
+    return [activity for item in items if isinstance(item, dict) and (activity := _activity(item)) is not None]

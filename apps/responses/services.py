@@ -1,4 +1,5 @@
-"""Create responses: one chat-completion call to the model's provider, described as an OpenAI response.
+"""Create responses: one chat-completion call to the model's provider, described as an OpenAI response (with
+server-side tools, such as MCP, several: the tool loop of apps/responses/tool_loop.py).
 
 Everything that can be refused is checked before the model is called (and before a stream starts), so a caller's
 mistake, an unknown model, prompt or previous response, or a model server that cannot be reached, is an ordinary
@@ -33,7 +34,7 @@ from pydantic import ValidationError
 from apps.conversations.selectors import conversation_history
 from apps.conversations.services import conversation_items_add
 from apps.core.access import require_create
-from apps.core.errors import BadRequestError, NotFoundError, StackAdminError
+from apps.core.errors import BadRequestError, NotFoundError, StackAdminError, UpstreamError
 from apps.core.http import sse_event
 from apps.core.items import with_id
 from apps.core.model_settings import ModelSettings, merged
@@ -47,11 +48,15 @@ from apps.responses.background import background_create
 from apps.responses.builder import ResponseBuilder
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseOrigin
 from apps.responses.plans import Plan, response_row
-from apps.responses.schemas import CreateResponseRequest, ResponsePrompt
+from apps.responses.schemas import CreateResponseRequest, ResponsePrompt, function_tools, server_tool_params
 from apps.responses.selectors import response_for_resume, response_not_found, responses_visible
+from apps.responses.tool_loop import ToolLoop
 from apps.responses.truncation import estimated_tokens, truncated_history
 from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
+from apps.tools.config import tools_config
+from apps.tools.mcp_tool import McpToolParam, approvals_check, mcp_tools_check
+from apps.tools.server_tools import ServerTool, ToolSetupError, tools_from_params
 
 
 def new_response_id() -> str:
@@ -179,7 +184,7 @@ def _history_from_items(items: list[dict]) -> list[dict]:
     usable = [
         item
         for item in items
-        if item.get("type") in ("message", "function_call", "function_call_output", "compaction")
+        if item.get("type") in ("message", "function_call", "function_call_output", "compaction", "mcp_call")
         and not (item.get("type") == "message" and item.get("role") not in ("user", "assistant", "system", "developer"))
     ]
     return conv.items_to_messages(usable, known_calls=set(), param="conversation.items")
@@ -233,12 +238,15 @@ def _upstream_body(
     messages: list[dict],
     tools: list[dict],
     chat_choice: Any,
+    server_side: bool = False,
 ) -> dict[str, Any]:
-    """The chat-completion request that computes the response."""
+    """The chat-completion request that computes the response (`server_side`: the tool loop adds the functions of
+    server-side tools to it)."""
     body: dict[str, Any] = {"model": model.provider_model_id, "messages": messages, **_sampling(settings)}
     body.update(_passed_on(request))
-    if tools:
-        body["tools"] = conv.chat_tools(tools)
+    if tools or server_side:
+        if tools:
+            body["tools"] = conv.chat_tools(tools)
         if chat_choice is not None:
             body["tool_choice"] = chat_choice
         if settings.parallel_tool_calls is not None:
@@ -328,21 +336,76 @@ def _sent_messages(
     return _with_system(joined, prompt, request.instructions)
 
 
+# ------------------------------------------------------------------------------------------ server-side tools
+def _mcp_params(tools: list | None) -> list[tuple[int, McpToolParam]]:
+    return [(index, tool) for index, tool in server_tool_params(tools) if isinstance(tool, McpToolParam)]
+
+
+def _check_server_tools(request: CreateResponseRequest) -> None:
+    """What the request's server-side tools may not do, refused before anything is resolved, stored or called:
+    reach a host the operator did not allow, or put their secrets in a background response's stored plan."""
+    mcp = _mcp_params(request.tools)
+    if not mcp:
+        return
+    mcp_tools_check(mcp)
+    if request.background:
+        for index, tool in mcp:
+            if tool.headers or tool.authorization:
+                raise BadRequestError(
+                    f"Invalid value for 'tools[{index}].headers': a background response cannot use an MCP tool with "
+                    "headers or authorization (its plan is stored for a worker to run, and secrets are never "
+                    "stored); run it in the foreground, or use a server that needs no headers.",
+                    param=f"tools[{index}].headers",
+                    code="invalid_value",
+                )
+
+
+def _client_request(request: CreateResponseRequest) -> tuple[CreateResponseRequest, list | None]:
+    """(the request with only the client's function tools, as the model settings hold them; its whole `tools`),
+    once its server-side tools passed their checks."""
+    _check_server_tools(request)
+    if request.tools is None:
+        return request, None
+    return request.model_copy(update={"tools": function_tools(request.tools)}), request.tools
+
+
+def _server_tools(request_tools: list | None, history_items: list[dict], input_items: list[dict]) -> list[ServerTool]:
+    """The request's server-side tools, made for this response; an approval answer must match a request."""
+    mcp = _mcp_params(request_tools)
+    approvals_check(input_items=input_items, history_items=history_items, labels={t.server_label for _, t in mcp})
+    params = [param for _, param in server_tool_params(request_tools)]
+    return tools_from_params(params, history_items=history_items, input_items=input_items)
+
+
+def _tools_echo(request_tools: list | None, settings_tools: list | None) -> list[dict]:
+    """`tools` as the response shows them: the request's in its order (server-side tools without their secrets),
+    or the prompt's function tools when the request gives none."""
+    if request_tools is not None:
+        return [tool.echo() for tool in request_tools]
+    return [tool.echo() for tool in settings_tools or ()]
+
+
 async def plan_response(*, request: CreateResponseRequest, principal: Principal, origin: str = "api") -> Plan:
     """Resolve what the (validated) request names: model, prompt and history; build the chat-completion request."""
     started = time.monotonic()
     store = request.store is not False
     if store:
         require_create(principal, "response")
+    request, request_tools = _client_request(request)
     prompt = await resolve_prompt(request.prompt, principal) if request.prompt is not None else None
     settings = merged(prompt.settings, request) if prompt is not None else request
     model = await _model(settings, request, prompt)
     history, history_items = await _history(request, principal, will_append=store)
     input_items = [with_id(item) for item in request.input or ()]
+    server_tools = _server_tools(request_tools, history_items, input_items)
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
     conversation_messages = conv.join_turn(history, turn)
     tools = [tool.echo() for tool in settings.tools or ()]
-    tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(settings.tool_choice, tools)
+    tool_choice_echo, sent_tools, chat_choice = conv.chat_tool_choice(
+        settings.tool_choice, tools, server_side=bool(server_tools)
+    )
+    if server_tools:
+        tools = _tools_echo(request_tools, settings.tools)
     messages = _sent_messages((history, turn, conversation_messages), prompt, request, settings, model)
     return Plan(
         response_id=new_response_id(),
@@ -354,7 +417,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
         input_items=input_items,
         history_items=history_items,
         messages=conversation_messages,
-        upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice),
+        upstream_body=_upstream_body(request, settings, model, messages, sent_tools, chat_choice, bool(server_tools)),
         principal=principal,
         logprobs=LOGPROBS_INCLUDE in (request.include or ()),
         prompt_id=prompt.prompt_id if prompt else "",
@@ -364,12 +427,15 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
         started=started,
         previous_response_id=request.previous_response_id or "",
         conversation_id=request.conversation or "",
+        server_tools=server_tools,
+        max_tool_calls=request.max_tool_calls,
     )
 
 
 # ------------------------------------------------------------------------------------------ finish
-async def _finish(plan: Plan, builder: ResponseBuilder, response: dict) -> None:
-    """After a successful model call: the conversation's new items, then the stored response."""
+async def _finish(plan: Plan, builder: ResponseBuilder, response: dict, messages: list[dict] | None = None) -> None:
+    """After a successful model call: the conversation's new items, then the stored response (with `messages`
+    for resumption: the plan's and the model's answer, unless the tool loop gives its own)."""
     if not plan.store:
         return
     if plan.conversation_id:
@@ -379,8 +445,9 @@ async def _finish(plan: Plan, builder: ResponseBuilder, response: dict) -> None:
             items=[*plan.input_items, *response["output"]],
             principal=plan.principal,
         )
-    assistant = builder.assistant_message()
-    messages = [*plan.messages, *([assistant] if assistant else [])]
+    if messages is None:
+        assistant = builder.assistant_message()
+        messages = [*plan.messages, *([assistant] if assistant else [])]
     await write_queue("responses").insert(response_row(plan=plan, response=response, messages=messages))
 
 
@@ -404,6 +471,9 @@ async def response_create(
         echo=plan.echo,
         logprobs=plan.logprobs,
     )
+    if plan.server_tools:
+        loop = ToolLoop(plan, builder, max_rounds=tools_config().max_rounds)
+        return _stream_loop(plan, builder, loop) if plan.stream else await _run_loop(plan, builder, loop)
     if not plan.stream:
         completion = await plan.model.chat(plan.upstream_body)
         builder.from_completion(completion)
@@ -433,6 +503,45 @@ async def _stream(plan: Plan, builder: ResponseBuilder, chunks: AsyncIterator[di
         yield sse_event(event["type"], event)
     response, terminal = builder.terminal(builder.final_status())
     error = await _stored(_finish(plan, builder, response))
+    if error is not None:
+        _, failed = builder.failed(error)
+        yield sse_event(failed["type"], failed)
+        return
+    yield sse_event(terminal["type"], terminal)
+
+
+async def _run_loop(plan: Plan, builder: ResponseBuilder, loop: ToolLoop) -> dict:
+    """A response with server-side tools, not streamed. A model failure is an HTTP error (nothing stored, as
+    without tools); a tool that cannot be set up ends it `failed` (stored so, with the item that says why)."""
+    try:
+        async for _ in loop.events():
+            pass
+    except ToolSetupError as exc:
+        response, _ = builder.failed(UpstreamError(exc.message, code=exc.code))
+        await _store_failed(plan, response)
+        return response
+    response = builder.response(builder.final_status())
+    await _finish(plan, builder, response, loop.stored_messages())
+    return response
+
+
+async def _stream_loop(plan: Plan, builder: ResponseBuilder, loop: ToolLoop) -> AsyncIterator[bytes]:
+    """A response with server-side tools, streamed: every failure after the start ends it with `response.failed`."""
+    for event in builder.start():
+        yield sse_event(event["type"], event)
+    try:
+        async for event in loop.events():
+            if plan.first_token_ms is None and event["type"].endswith(".delta"):
+                plan.first_token_ms = round((time.monotonic() - plan.started) * 1000)
+            yield sse_event(event["type"], event)
+    except (StackAdminError, ToolSetupError) as exc:
+        error = exc if isinstance(exc, StackAdminError) else UpstreamError(exc.message, code=exc.code)
+        response, event = builder.failed(error)
+        await _stored(_store_failed(plan, response))
+        yield sse_event(event["type"], event)
+        return
+    response, terminal = builder.terminal(builder.final_status())
+    error = await _stored(_finish(plan, builder, response, loop.stored_messages()))
     if error is not None:
         _, failed = builder.failed(error)
         yield sse_event(failed["type"], failed)

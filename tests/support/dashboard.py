@@ -4,6 +4,10 @@ partial must look like."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
 
 
 def hx(target: str | None = None) -> dict:
@@ -50,3 +54,17 @@ def flat(html: str) -> str:
 def activity_rows(body: str) -> list[str]:
     """The entries of an Activity page, newest first, as text."""
     return [flat(row) for row in re.findall(r'<li class="history-item[^"]*"[^>]*>(.*?)</li>', body, re.S)]
+
+
+@contextmanager
+def admin_session(server) -> Iterator[httpx.Client]:
+    """An httpx client logged in to a live server's Django admin as its first operator (`server.admin_password`)."""
+    with httpx.Client(base_url=server.url, timeout=30, follow_redirects=True) as browser:
+        page = browser.get("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        browser.post(
+            "/admin/login/?next=/admin/",
+            data={"username": "admin", "password": server.admin_password, "csrfmiddlewaretoken": token},
+            headers={"Referer": server.url + "/admin/login/"},
+        )
+        yield browser

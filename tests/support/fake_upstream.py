@@ -114,7 +114,7 @@ def reply(body: dict) -> tuple[str | None, list[dict], str]:
     messages = body.get("messages") or []
     cue = _last_user_text(messages)
     last = messages[-1] if messages else {}
-    calls = _tool_calls(body, cue) if last.get("role") == "user" else []
+    calls = _tool_calls(body, cue) if last.get("role") == "user" or "#loop" in cue else []
     if calls:
         return None, calls, "tool_calls"
     if "#echo" in cue:

@@ -1,0 +1,110 @@
+"""Record and replay of the MCP sessions stackadmin opens (list tools, call a tool), beside the model calls'
+recorder (tests/support/recording.py), with its modes, environment variables and file layout.
+
+A server the tests start runs with `STACKADMIN_MCP_CLIENT_CLASS=tests.support.mcp_recording.EnvRecordingMcpClient`;
+`STACKADMIN_TEST_INFERENCE_MODE` and `STACKADMIN_TEST_RECORDING_DIR` select the mode and directory as for model
+calls (`live`, `record`, `replay`, `record-if-missing`). In `replay` no MCP server needs to run: a session without
+its recording fails with an error naming the file it looked for (`RecordingNotFoundError`, which ends the response
+as a failure of the outside world, never as a tool result the model could be fed).
+
+One JSON file per distinct request: `mcp-tools-list-<hash>.json` and `mcp-tools-call-<hash>.json`, the hash over
+the server label, the URL's path and transport (not its host and port: recordings made against a server on a
+random port replay anywhere), and for a call the tool's name and arguments. Headers are neither hashed nor written.
+A server's failure is recorded as the `McpError` it was, and replayed as one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from apps.tools.mcp import McpError, McpServer
+from apps.tools.mcp_sdk import SdkMcpClient
+from tests.support.recording import MODE_ENV, RecordingNotFoundError, recorder_settings, recording_path
+
+MCP_CLIENT_CLASS = "tests.support.mcp_recording.EnvRecordingMcpClient"
+
+
+def _key(server: McpServer, **extra: object) -> dict:
+    return {
+        "server_label": server.label,
+        "path": urlsplit(server.url).path,
+        "transport": "sse" if server.uses_sse else "streamable_http",
+        **extra,
+    }
+
+
+class RecordingMcpClient:
+    """Wraps an MCP client (apps.tools.mcp) with one of the recording modes."""
+
+    def __init__(self, inner, *, mode: str, directory: Path) -> None:
+        if mode not in ("record", "replay", "record-if-missing"):
+            raise ValueError(f"not a recording mode: {mode!r}")
+        self.inner = inner
+        self.mode = mode
+        self.directory = directory
+
+    def _load(self, path: Path, what: str) -> dict | None:
+        if self.mode == "record":
+            return None
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+        if self.mode == "replay":
+            raise RecordingNotFoundError(
+                f"No recording for MCP {what}: {path} does not exist. Record it by running the tests with "
+                f"{MODE_ENV}=record-if-missing (the tests start the MCP server)."
+            )
+        return None
+
+    def _save(self, path: Path, key: dict, response: dict) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"request": key, "response": response}, indent=2, ensure_ascii=False) + "\n"
+        tmp = path.with_suffix(f".{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+
+    async def _recorded(self, endpoint: str, key: dict, what: str, call):
+        path = recording_path(self.directory, "POST", endpoint, key)
+        record = self._load(path, what)
+        if record is not None:
+            response = record["response"]
+            if "error" in response:
+                error = response["error"]
+                raise McpError(error["type"], error["code"], error["message"])
+            return response["body"]
+        try:
+            body = await call()
+        except McpError as exc:
+            self._save(path, key, {"error": exc.error})
+            raise
+        self._save(path, key, {"body": body})
+        return body
+
+    async def list_tools(self, server: McpServer) -> list[dict]:
+        key = _key(server)
+        what = f"tools/list of server '{server.label}'"
+        return await self._recorded("/mcp/tools/list", key, what, lambda: self.inner.list_tools(server))
+
+    async def call_tool(self, server: McpServer, name: str, arguments: dict) -> dict:
+        key = _key(server, name=name, arguments=arguments)
+        what = f"tools/call {name} of server '{server.label}'"
+        return await self._recorded("/mcp/tools/call", key, what, lambda: self.inner.call_tool(server, name, arguments))
+
+
+class EnvRecordingMcpClient:
+    """What `MCP_CLIENT_CLASS` names: the SDK client behind a recorder in the mode and directory the environment
+    gives (none in `live`)."""
+
+    def __init__(self) -> None:
+        mode, directory = recorder_settings()
+        client = SdkMcpClient()
+        self.client = client if mode == "live" else RecordingMcpClient(client, mode=mode, directory=directory)
+
+    async def list_tools(self, server: McpServer) -> list[dict]:
+        return await self.client.list_tools(server)
+
+    async def call_tool(self, server: McpServer, name: str, arguments: dict) -> dict:
+        return await self.client.call_tool(server, name, arguments)
