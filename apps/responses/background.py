@@ -14,7 +14,9 @@
   housekeeping, every second) for runs silent for `STALE_AFTER` and fails them with a `response.failed` event, so a
   response is never left `in_progress` for more than about `STALE_AFTER` + 1 s after its process died.
 - **Streams** (`stream: true` at create, or `GET /v1/responses/{id}?stream=true&starting_after=N`) read the stored
-  events, `READ_POLL_SECONDS` apart, until the terminal one (or a final status: a cancelled response has none).
+  events until the terminal one (or a final status: a cancelled response has none): at once when the run of this
+  process stored more of them (or it was cancelled here), else every `READ_POLL_SECONDS` (a run in another
+  process).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ WORKER_LOST = (
 )
 
 _local: dict[str, _Run] = {}  # the runs of this process, so a cancel here stops them at once
+_readers: dict[str, set[asyncio.Event]] = {}  # the streams of this process, woken when this process stores events
 _prepared: dict[str, tuple] = {}  # (plan, builder, store) of the runs this process claimed as it created them
 
 
@@ -290,6 +293,7 @@ class _Run:
             await self.wait_stored()
             events, self.buffer = self.buffer, []
             await sync_to_async(_store_events)(self.plan.response_id, events)
+            _changed(self.plan.response_id)
 
     async def flush_every(self) -> None:
         while not self._stop_flushing.is_set():
@@ -342,6 +346,7 @@ class _Run:
                     response, terminal = self.builder.failed(exc)
                     messages = self.plan.messages
         await sync_to_async(_store_final)(self.plan, response, messages, [*self.buffer, terminal])
+        _changed(self.plan.response_id)
         return response["status"]
 
 
@@ -377,6 +382,7 @@ async def background_run(*, response_id: str) -> str:
     except Exception as exc:  # the model is gone from the config, the store is down, ...
         error = reported_error(exc)
         await sync_to_async(_fail_now)(response_id, {"code": error_code(error), "message": error.message})
+        _changed(response_id)
         return ResponseStatus.FAILED
     if prepared is None:
         return ResponseStatus.CANCELLED
@@ -396,6 +402,7 @@ async def background_run(*, response_id: str) -> str:
         error = reported_error(exc)
         await run.wait_stored()
         await sync_to_async(_fail_now)(response_id, {"code": "server_error", "message": error.message})
+        _changed(response_id)
         return ResponseStatus.FAILED
     finally:
         heartbeat.cancel()
@@ -431,6 +438,7 @@ async def response_cancel(*, response_id: str, principal: Principal) -> dict:
     """OpenAI's cancel: a queued or running background response becomes `cancelled` (returned); cancelling one
     already cancelled returns it; a finished or foreground one is a 400."""
     cancelled = await sync_to_async(_cancel)(response_id, principal)
+    _changed(response_id)
     run = _local.get(response_id)
     if run is not None:
         run.cancel()
@@ -467,17 +475,33 @@ def _events_after(response_id: str, after: int) -> tuple[str | None, list[dict]]
     return status, [event for event in events if event["sequence_number"] > after]
 
 
+def _changed(response_id: str) -> None:
+    """Wake this process's streams of the response: it has more events stored, or a final status."""
+    for reader in _readers.get(response_id, ()):
+        reader.set()
+
+
 async def _tail(response_id: str, after: int) -> AsyncIterator[bytes]:
-    while True:
-        status, events = await sync_to_async(_events_after)(response_id, after)
-        for event in events:
-            yield sse_event(event["type"], event)
-            after = event["sequence_number"]
-            if event["type"] in TERMINAL_EVENTS:
+    woken = asyncio.Event()
+    _readers.setdefault(response_id, set()).add(woken)
+    try:
+        while True:
+            woken.clear()
+            status, events = await sync_to_async(_events_after)(response_id, after)
+            for event in events:
+                yield sse_event(event["type"], event)
+                after = event["sequence_number"]
+                if event["type"] in TERMINAL_EVENTS:
+                    return
+            if status is None or status in FINAL:
                 return
-        if status is None or status in FINAL:
-            return
-        await asyncio.sleep(READ_POLL_SECONDS)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), READ_POLL_SECONDS)
+    finally:
+        readers = _readers[response_id]
+        readers.discard(woken)
+        if not readers:
+            del _readers[response_id]
 
 
 async def response_stream(
