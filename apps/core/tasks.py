@@ -9,9 +9,9 @@ lifespan), and `manage.py db_worker` (the backend's own worker) can run the same
 Why the runner, and not only `db_worker`: `db_worker` polls (every second by default) and runs an async task on an
 event loop of its own per call. Here:
 
-- a task enqueued by a request of this process is claimed in the same transaction and started at once
-  (`runner_with_room`), with no polling delay and no other thread: a background response costs a few milliseconds
-  more than a foreground one, not half a polling interval;
+- a task enqueued by a request of this process is claimed in the same transaction (its row inserted already
+  claimed: `task_result_row`) and started at once (`runner_with_room`), with no polling delay and no other thread:
+  a background response costs a few milliseconds more than a foreground one, not half a polling interval;
 - tasks run concurrently (up to `capacity`) on the server's event loop, beside its requests, sharing the model
   servers' connection pools, and their database work goes through the same threads as the requests'
   (`context`, given by the ASGI entry point);
@@ -26,6 +26,7 @@ write fewer per task; `bench/background_overhead.py`):
 
 - `task_result_row` builds the task's row already claimed (`RUNNING`, this worker's id), which the app inserts
   in its own transaction: the engine's enqueue and claim, as one `INSERT` instead of an `INSERT` and an `UPDATE`.
+  It is as recoverable as a row claimed by a poll: it names its worker, whose death the app's housekeeping notices.
   A task that must wait is built `READY`, exactly as the backend's `enqueue` builds it, for any runner's poll.
 - `record_task_success`, called inside the task's own final transaction, records its end there: the runner then
   skips its separate write (another commit, which on SQLite also takes the one write lock again). Under
