@@ -302,7 +302,8 @@ class _Run:
     async def flush_every(self) -> None:
         while not self._stop_flushing.is_set():
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_flushing.wait(), FLUSH_SECONDS)
+                async with asyncio.timeout(FLUSH_SECONDS):  # no task of its own, unlike wait_for
+                    await self._stop_flushing.wait()
             if not self._stop_flushing.is_set():
                 await self.flush()
 
@@ -500,7 +501,8 @@ async def _tail(response_id: str, after: int) -> AsyncIterator[bytes]:
             if status is None or status in FINAL:
                 return
             with suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), READ_POLL_SECONDS)
+                async with asyncio.timeout(READ_POLL_SECONDS):
+                    await woken.wait()
     finally:
         readers = _readers[response_id]
         readers.discard(woken)
