@@ -364,6 +364,8 @@ def test_a_worker_killed_mid_response_leaves_it_failed(server, client):
     assert "stopped" in failed.error.message
     events = list(client.responses.retrieve(created.id, stream=True))
     assert events[-1].type == "response.failed"
+    # Its task, inserted already claimed by the killed process, is failed in the task engine too.
+    assert server.task_of(created.id)[0] == "FAILED"
     # The server still answers (uvicorn started another worker in place of the killed one).
     assert client.responses.create(model=MODEL, input="still here").status == "completed"
 
