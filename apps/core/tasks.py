@@ -189,10 +189,10 @@ def task_result_row(task: Any, *, kwargs: dict, worker_id: str | None) -> Any:
         queue_name=task.queue_name,
         run_after=task.run_after or get_date_max(),  # as the backend's pre_save receiver sets it
         backend_name=backend.alias,
-        enqueued_at=timezone.now(),
     )
     if worker_id is not None:
-        row.status, row.started_at, row.worker_ids = TaskResultStatus.RUNNING, row.enqueued_at, [worker_id]
+        # (`enqueued_at` is set as the row is inserted, by its field: a moment after this.)
+        row.status, row.started_at, row.worker_ids = TaskResultStatus.RUNNING, timezone.now(), [worker_id]
     task_enqueued.send(type(backend), task_result=row.task_result)
     return row
 
