@@ -9,9 +9,9 @@ lifespan), and `manage.py db_worker` (the backend's own worker) can run the same
 Why the runner, and not only `db_worker`: `db_worker` polls (every second by default) and runs an async task on an
 event loop of its own per call. Here:
 
-- a task enqueued by a request of this process is claimed in the same transaction and started at once
-  (`runner_with_room`), with no polling delay and no other thread: a background response costs a few milliseconds
-  more than a foreground one, not half a polling interval;
+- a task enqueued by a request of this process is claimed in the same transaction (its row inserted already
+  claimed: `task_result_row`) and started at once (`runner_with_room`), with no polling delay and no other thread:
+  a background response costs a few milliseconds more than a foreground one, not half a polling interval;
 - tasks run concurrently (up to `capacity`) on the server's event loop, beside its requests, sharing the model
   servers' connection pools, and their database work goes through the same threads as the requests'
   (`context`, given by the ASGI entry point);
@@ -20,6 +20,17 @@ event loop of its own per call. Here:
 
 Apps add `housekeeping` that the runner's thread calls every `POLL_SECONDS` with its worker id (background
 responses: heartbeats, cancellation, failing the work of processes that died).
+
+Two shortcuts keep the engine's rows exact at less cost when a request's process runs the task itself (each one
+write fewer per task; `bench/background_overhead.py`):
+
+- `task_result_row` builds the task's row already claimed (`RUNNING`, this worker's id), which the app inserts
+  in its own transaction: the engine's enqueue and claim, as one `INSERT` instead of an `INSERT` and an `UPDATE`.
+  It is as recoverable as a row claimed by a poll: it names its worker, whose death the app's housekeeping notices.
+  A task that must wait is built `READY`, exactly as the backend's `enqueue` builds it, for any runner's poll.
+- `record_task_success`, called inside the task's own final transaction, records its end there: the runner then
+  skips its separate write (another commit, which on SQLite also takes the one write lock again). Under
+  `db_worker`, or when a task does not call it, the backend records the end as usual.
 """
 
 from __future__ import annotations
@@ -33,10 +44,12 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError, close_old_connections, router, transaction
+from django.utils import timezone
 
 from asgiref.sync import sync_to_async
 
@@ -44,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often a process looks for tasks others enqueued, and runs the housekeeping
 housekeeping: list[Callable[[str], None]] = []  # called on the runner's thread, each with the worker id
+_executing: ContextVar[Any] = ContextVar("executing_task_result", default=None)  # set by TaskRunner._execute
 
 
 def new_worker_id() -> str:
@@ -59,6 +73,7 @@ class TaskRunner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._running: set[asyncio.Task] = set()  # touched on the loop's thread only
+        self._recorded: set[Any] = set()  # ids of running tasks whose end is already recorded
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: Callable[[], AbstractAsyncContextManager] = nullcontext
         self._thread: threading.Thread | None = None
@@ -107,11 +122,12 @@ class TaskRunner:
     def has_room(self) -> bool:
         return len(self._running) < self.capacity
 
-    def spawn(self, claimed: Any) -> None:
+    def spawn(self, claimed: Any) -> asyncio.Task:
         """Run a claimed task on the loop (called on the loop's thread)."""
         running = self._loop.create_task(self._execute(claimed))
         self._running.add(running)
         running.add_done_callback(self._running.discard)
+        return running
 
     def claim(self, result_id: str | None = None) -> Any:
         """Claim the next ready task (or the one with this id, if it is still ready); None when there is none."""
@@ -137,15 +153,72 @@ class TaskRunner:
         """Run one claimed task on the server's loop and record its end with the backend. A task cancelled because
         the process is stopping is not recorded (the loop is closing); it stays running in the table, for the
         app's housekeeping in the processes that go on (background responses: their heartbeat watch)."""
+        _executing.set((self, claimed))
         async with self._context():
             try:
                 arguments = claimed.args_kwargs
                 value = await claimed.task.acall(*arguments["args"], **arguments["kwargs"])
             except Exception as exc:
-                await _bookkeeping(claimed.set_failed, exc)
                 logger.exception("task %s (%s) failed", claimed.id, claimed.task_path)
+                if claimed.id not in self._recorded:
+                    await _bookkeeping(claimed.set_failed, exc)
             else:
-                await _bookkeeping(claimed.set_successful, value)
+                if claimed.id not in self._recorded:
+                    await _bookkeeping(claimed.set_successful, value)
+            finally:
+                self._recorded.discard(claimed.id)
+
+
+def task_result_row(task: Any, *, kwargs: dict, worker_id: str | None) -> Any:
+    """The row of `task` called with `kwargs`, not saved: as the database backend's `enqueue` makes it (`READY`,
+    for any runner), or, with `worker_id`, already claimed by that worker (`RUNNING`, started now). The caller
+    inserts it (`bulk_create`) in its own transaction, then `spawn`s a claimed one; `enqueue`'s signal is sent as
+    the backend sends it."""
+    from django_tasks.signals import task_enqueued
+    from django_tasks.utils import normalize_json
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    backend = task.get_backend()
+    backend.validate_task(task)
+    row = DBTaskResult(
+        id=backend._get_id(),
+        args_kwargs=normalize_json({"args": [], "kwargs": kwargs}),
+        priority=task.priority,
+        task_path=task.module_path,
+        queue_name=task.queue_name,
+        run_after=task.run_after or get_date_max(),  # as the backend's pre_save receiver sets it
+        backend_name=backend.alias,
+    )
+    if worker_id is not None:
+        # (`enqueued_at` is set as the row is inserted, by its field: a moment after this.)
+        row.status, row.started_at, row.worker_ids = TaskResultStatus.RUNNING, timezone.now(), [worker_id]
+    task_enqueued.send(type(backend), task_result=row.task_result)
+    return row
+
+
+def record_task_success(value: Any) -> None:
+    """Inside the running task's own final transaction: record its end (`SUCCESSFUL`, returning `value`) there,
+    so that the runner does not write it again afterwards. Does nothing when no runner of this process runs the
+    task (`db_worker`, a direct call): the engine then records it as usual."""
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    executing = _executing.get()
+    if executing is None:
+        return
+    runner, claimed = executing
+    DBTaskResult.objects.using(router.db_for_write(DBTaskResult)).filter(
+        id=claimed.id, status=TaskResultStatus.RUNNING
+    ).update(
+        status=TaskResultStatus.SUCCESSFUL,
+        finished_at=timezone.now(),
+        return_value=value,
+        exception_class_path="",
+        traceback="",
+    )
+    # Once committed only: if the transaction is rolled back, the runner records the end as usual.
+    transaction.on_commit(lambda: runner._recorded.add(claimed.id), using=router.db_for_write(DBTaskResult))
 
 
 def _handing_back(write: Callable[[Any], None], value: Any) -> None:

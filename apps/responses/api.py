@@ -73,8 +73,7 @@ async def get_response(
             response_id=response_id, starting_after=starting_after, principal=principal
         )
         return json_or_stream_response(events)
-    row = await sync_to_async(selectors.response_get)(response_id=response_id, principal=principal)
-    return json_response(selectors.response_object(row))
+    return json_response(await sync_to_async(selectors.response_json)(response_id=response_id, principal=principal))
 
 
 @router.post(

@@ -1,29 +1,37 @@
 """Background responses (`background: true`): computed by the task engine, not by the request that asked.
 
 - **Create** checks and plans the response exactly as a foreground one (every refusal is still an HTTP error), then
-  in one transaction stores it as `queued` with its first events (`response.created`, `response.queued`), its
-  `BackgroundRun` (the plan, as JSON) and the task (`run_background_response` below, django-tasks'
-  database backend, in the responses store), and wakes this process's task runner (apps/core/tasks.py).
+  in one transaction stores it with its first events (`response.created`, `response.queued`), its
+  `BackgroundRun` (the plan, as JSON) and the task's row (`run_background_response` below, django-tasks' database
+  backend, in the responses store). When this process's task runner (apps/core/tasks.py) has room, the row is
+  inserted already claimed for it, the response already `in_progress`, and the run starts at once, while that
+  transaction commits: it writes nothing before the commit, and is cancelled, having written nothing, if the
+  transaction fails. Otherwise the task waits, `queued`, for any process's runner.
 - **Run** (any worker process, on any host that reaches the responses store): the task marks the response
-  `in_progress` and streams the model's answer, storing its events every `FLUSH_SECONDS` (so any process can
-  stream them) and ending with the final response and its terminal event in one transaction. Every
-  `HEARTBEAT_SECONDS` it records a sign of life and looks whether the response was cancelled.
+  `in_progress` (unless its create did) and streams the model's answer, storing its events every `FLUSH_SECONDS`
+  (so any process can stream them) and ending with the final response, its terminal event and the task's end (for
+  the task engine) in one transaction. Every `HEARTBEAT_SECONDS` it records a sign of life and looks whether the
+  response was cancelled.
 - **Cancel** marks a queued or running response `cancelled` (nothing overwrites that: the run's final write only
   replaces `in_progress`); the run stops at once when it is in the same process, else at its next heartbeat.
 - **A process that dies** stops the heartbeats of its runs: every live process looks (the task runner's
   housekeeping, every second) for runs silent for `STALE_AFTER` and fails them with a `response.failed` event, so a
   response is never left `in_progress` for more than about `STALE_AFTER` + 1 s after its process died.
 - **Streams** (`stream: true` at create, or `GET /v1/responses/{id}?stream=true&starting_after=N`) read the stored
-  events, `READ_POLL_SECONDS` apart, until the terminal one (or a final status: a cancelled response has none).
+  events until the terminal one (or a final status: a cancelled response has none): at once when the run of this
+  process stored more of them (or it was cancelled here), else every `READ_POLL_SECONDS` (a run in another
+  process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import router, transaction
 from django.db.models import Max
@@ -36,7 +44,7 @@ from apps.conversations.services import conversation_items_add
 from apps.core.errors import BadRequestError, StackAdminError, UpstreamError
 from apps.core.http import sse_event
 from apps.core.principal import Principal
-from apps.core.tasks import current_worker_id, runner_with_room
+from apps.core.tasks import current_worker_id, record_task_success, runner_with_room, task_result_row
 from apps.inference.selectors import model_resolve
 from apps.responses.builder import ResponseBuilder, error_code
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseStatus, StoredResponse
@@ -61,7 +69,8 @@ WORKER_LOST = (
 )
 
 _local: dict[str, _Run] = {}  # the runs of this process, so a cancel here stops them at once
-_prepared: dict[str, tuple] = {}  # (plan, builder) of the runs this process claimed as it created them
+_readers: dict[str, set[asyncio.Event]] = {}  # the streams of this process, woken when this process stores events
+_prepared: dict[str, tuple] = {}  # (plan, builder, store) of the runs this process claimed as it created them
 
 
 def _alias() -> str:
@@ -148,39 +157,77 @@ def _builder(plan: Plan) -> ResponseBuilder:
 
 
 # ------------------------------------------------------------------------------------------ create
-def _store_created(plan: Plan, builder: ResponseBuilder, worker_id: str | None):
-    """In one transaction: the task, the response with its first events and its run. With `worker_id` (this
-    process has room) the task is claimed for it at once and the response is already `in_progress`; otherwise it
-    stays `queued` for any process's runner. The task engine's result row."""
+@dataclass
+class _Created:
+    """The rows a background response starts with, built on the event loop before its run may touch the builder
+    (`queued`: the response as OpenAI answers the create)."""
+
+    queued: dict
+    task: Any  # the task engine's row (django_tasks_db's DBTaskResult)
+    response: StoredResponse
+    run: BackgroundRun
+    events: list[dict]
+
+
+def _created(plan: Plan, builder: ResponseBuilder, worker_id: str | None) -> _Created:
+    """With `worker_id` (this process has room) the task is already claimed for it and the response already
+    `in_progress`; otherwise both wait, `queued`, for any process's runner."""
     queued = builder.response(ResponseStatus.QUEUED)
     events = [builder.event("response.created", response=queued), builder.event("response.queued", response=queued)]
     stored, run = queued, {"response_id": plan.response_id, "plan": _plan_json(plan)}
+    task = task_result_row(run_background_response, kwargs={"response_id": plan.response_id}, worker_id=worker_id)
+    if worker_id is not None:
+        stored = {**queued, "status": ResponseStatus.IN_PROGRESS}
+        events.append(builder.event("response.in_progress", response=stored))
+        run.update(worker_id=worker_id, heartbeat_at=task.started_at)
+    return _Created(
+        queued=queued,
+        task=task,
+        response=response_row(plan=plan, response=stored, messages=plan.messages),
+        run=BackgroundRun(**run, task_id=str(task.id)),
+        events=events,
+    )
+
+
+def _store_created(created: _Created) -> dict:
+    """In one transaction, one `INSERT` each (`bulk_create`, without save()'s machinery, as the write queue does):
+    the task, the response, its run and its first events."""
     with transaction.atomic(using=_alias()):
-        task = run_background_response.enqueue(response_id=plan.response_id)
-        if worker_id is not None:
-            task.db_result.claim(worker_id)
-            stored = {**queued, "status": ResponseStatus.IN_PROGRESS}
-            events.append(builder.event("response.in_progress", response=stored))
-            run.update(worker_id=worker_id, heartbeat_at=timezone.now())
-        # bulk_create: one INSERT each, without save()'s machinery (as the write queue does).
-        StoredResponse.objects.bulk_create([response_row(plan=plan, response=stored, messages=plan.messages)])
-        BackgroundRun.objects.bulk_create([BackgroundRun(**run, task_id=str(task.id))])
-        _store_events(plan.response_id, events)
-    return task.db_result, queued
+        type(created.task).objects.bulk_create([created.task])
+        StoredResponse.objects.bulk_create([created.response])
+        BackgroundRun.objects.bulk_create([created.run])
+        _store_events(created.response.public_id, created.events)
+    return created.queued
+
+
+def _unless_stored(response_id: str, running: asyncio.Task) -> Callable[[asyncio.Future], None]:
+    """A run started before its response was stored is cancelled, having written nothing, if it never is."""
+
+    def check(store: asyncio.Future) -> None:
+        if store.cancelled() or store.exception() is not None:
+            _prepared.pop(response_id, None)
+            running.cancel()
+
+    return check
 
 
 async def background_create(plan: Plan) -> dict | AsyncIterator[bytes]:
     """Store the planned response with its task; the response (`queued`, as OpenAI answers), or with `stream` its
-    event stream. When this process has room, the response is computed here, starting at once."""
+    event stream. When this process has room, the response is computed here, starting at once: its model call
+    begins while the create's transaction stores it (the run writes nothing before that has committed)."""
     plan.echo = {**plan.echo, "background": True}
     # Streamed from the model whatever the caller asked: the events are what any process streams or resumes.
     plan.upstream_body = {**plan.upstream_body, "stream": True, "stream_options": {"include_usage": True}}
     builder = _builder(plan)
     runner = runner_with_room()
-    claimed, queued = await sync_to_async(_store_created)(plan, builder, runner.worker_id if runner else None)
+    created = _created(plan, builder, runner.worker_id if runner else None)
+    # A task of its own, shielded below: a client that disconnects does not leave the run waiting on a store
+    # that did commit.
+    store = asyncio.ensure_future(sync_to_async(_store_created)(created))
     if runner is not None:
-        _prepared[plan.response_id] = (plan, builder)
-        runner.spawn(claimed)
+        _prepared[plan.response_id] = (plan, builder, store)
+        store.add_done_callback(_unless_stored(plan.response_id, runner.spawn(created.task)))
+    queued = await asyncio.shield(store)
     if plan.stream:
         return _tail(plan.response_id, -1)
     return queued
@@ -223,6 +270,7 @@ def _store_final(plan: Plan, response: dict, messages: list[dict], events: list[
         if finished:
             _store_events(plan.response_id, events)
         BackgroundRun.objects.filter(response_id=plan.response_id).update(finished=True)
+        record_task_success(response["status"])  # the task's end, in the same commit
 
 
 def _run_finished(response_id: str) -> None:
@@ -232,10 +280,11 @@ def _run_finished(response_id: str) -> None:
 class _Run:
     """One background response being computed in this process."""
 
-    def __init__(self, plan, builder: ResponseBuilder, task: asyncio.Task) -> None:
+    def __init__(self, plan, builder: ResponseBuilder, task: asyncio.Task, stored: asyncio.Future | None) -> None:
         self.plan = plan
         self.builder = builder
         self.task = task
+        self.stored = stored  # the create's transaction, when the run started before it committed
         self.buffer: list[dict] = []
         self.cancelled = False
         self.finishing = False  # its final write has begun: only a cancel by request may stop it now
@@ -246,19 +295,33 @@ class _Run:
         self.cancelled = True
         self.task.cancel()
 
+    async def wait_stored(self) -> None:
+        """Return once the response's rows are stored; nothing of the run is written before. A response that was
+        not stored (the create's transaction failed) ends its run as a stopping process does: nothing written."""
+        if self.stored is not None:
+            try:
+                await asyncio.shield(self.stored)
+            except Exception:
+                raise asyncio.CancelledError from None
+            self.stored = None
+
     async def flush(self) -> None:
         if self.buffer:
+            await self.wait_stored()
             events, self.buffer = self.buffer, []
             await sync_to_async(_store_events)(self.plan.response_id, events)
+            _changed(self.plan.response_id)
 
     async def flush_every(self) -> None:
         while not self._stop_flushing.is_set():
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_flushing.wait(), FLUSH_SECONDS)
+                async with asyncio.timeout(FLUSH_SECONDS):  # no task of its own, unlike wait_for
+                    await self._stop_flushing.wait()
             if not self._stop_flushing.is_set():
                 await self.flush()
 
     async def heartbeat(self) -> None:
+        await self.wait_stored()
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             status = await sync_to_async(_heartbeat)(self.plan.response_id)
@@ -290,6 +353,7 @@ class _Run:
             await flusher
 
     async def finish(self, response: dict, terminal: dict) -> str:
+        await self.wait_stored()
         self.finishing = True
         messages = self.plan.messages
         if response["status"] != ResponseStatus.FAILED:
@@ -308,12 +372,14 @@ class _Run:
                     response, terminal = self.builder.failed(exc)
                     messages = self.plan.messages
         await sync_to_async(_store_final)(self.plan, response, messages, [*self.buffer, terminal])
+        _changed(self.plan.response_id)
         return response["status"]
 
 
 async def _prepare(response_id: str) -> tuple | None:
-    """(plan, builder) of a response to compute here: made by the request that created it in this process, or
-    read from its run once it is marked started; None when it was cancelled (or deleted) before it started."""
+    """(plan, builder, the create's store or None) of a response to compute here: made by the request that
+    created it in this process, or read from its run once it is marked started; None when it was cancelled (or
+    deleted) before it started."""
     prepared = _prepared.pop(response_id, None)
     if prepared is not None:
         return prepared
@@ -324,7 +390,7 @@ async def _prepare(response_id: str) -> tuple | None:
     plan = await _plan_from_json(response_id, data)
     builder = _builder(plan)
     builder.sequence = event["sequence_number"] + 1  # after created, queued and in_progress
-    return plan, builder
+    return plan, builder, None
 
 
 @task()
@@ -342,10 +408,12 @@ async def background_run(*, response_id: str) -> str:
     except Exception as exc:  # the model is gone from the config, the store is down, ...
         error = reported_error(exc)
         await sync_to_async(_fail_now)(response_id, {"code": error_code(error), "message": error.message})
+        _changed(response_id)
         return ResponseStatus.FAILED
     if prepared is None:
         return ResponseStatus.CANCELLED
-    run = _local[response_id] = _Run(*prepared, asyncio.current_task())
+    plan, builder, stored = prepared
+    run = _local[response_id] = _Run(plan, builder, asyncio.current_task(), stored)
     heartbeat = asyncio.create_task(run.heartbeat())
     try:
         response, terminal = await run.stream()
@@ -358,7 +426,9 @@ async def background_run(*, response_id: str) -> str:
         return ResponseStatus.CANCELLED
     except Exception as exc:
         error = reported_error(exc)
+        await run.wait_stored()
         await sync_to_async(_fail_now)(response_id, {"code": "server_error", "message": error.message})
+        _changed(response_id)
         return ResponseStatus.FAILED
     finally:
         heartbeat.cancel()
@@ -394,6 +464,7 @@ async def response_cancel(*, response_id: str, principal: Principal) -> dict:
     """OpenAI's cancel: a queued or running background response becomes `cancelled` (returned); cancelling one
     already cancelled returns it; a finished or foreground one is a 400."""
     cancelled = await sync_to_async(_cancel)(response_id, principal)
+    _changed(response_id)
     run = _local.get(response_id)
     if run is not None:
         run.cancel()
@@ -430,17 +501,34 @@ def _events_after(response_id: str, after: int) -> tuple[str | None, list[dict]]
     return status, [event for event in events if event["sequence_number"] > after]
 
 
+def _changed(response_id: str) -> None:
+    """Wake this process's streams of the response: it has more events stored, or a final status."""
+    for reader in _readers.get(response_id, ()):
+        reader.set()
+
+
 async def _tail(response_id: str, after: int) -> AsyncIterator[bytes]:
-    while True:
-        status, events = await sync_to_async(_events_after)(response_id, after)
-        for event in events:
-            yield sse_event(event["type"], event)
-            after = event["sequence_number"]
-            if event["type"] in TERMINAL_EVENTS:
+    woken = asyncio.Event()
+    _readers.setdefault(response_id, set()).add(woken)
+    try:
+        while True:
+            woken.clear()
+            status, events = await sync_to_async(_events_after)(response_id, after)
+            for event in events:
+                yield sse_event(event["type"], event)
+                after = event["sequence_number"]
+                if event["type"] in TERMINAL_EVENTS:
+                    return
+            if status is None or status in FINAL:
                 return
-        if status is None or status in FINAL:
-            return
-        await asyncio.sleep(READ_POLL_SECONDS)
+            with suppress(TimeoutError):
+                async with asyncio.timeout(READ_POLL_SECONDS):
+                    await woken.wait()
+    finally:
+        readers = _readers[response_id]
+        readers.discard(woken)
+        if not readers:
+            del _readers[response_id]
 
 
 async def response_stream(

@@ -67,6 +67,52 @@ class Server:
         (status,) = self._query(query, f"%{response_id}%")
         return status == "RUNNING"
 
+    def _execute(self, *statements: str) -> None:
+        if self.database is None:
+            with contextlib.closing(sqlite3.connect(self.running.home / "sql_store.db")) as db:
+                for statement in statements:
+                    db.execute(statement)
+                db.commit()
+            return
+        with connect(self.database) as db:
+            for statement in statements:
+                db.execute(statement)
+
+    @contextlib.contextmanager
+    def refusing_new_runs(self):
+        """The responses store refuses to insert a background run (a database error in the create's
+        transaction), until the block ends."""
+        if self.database is None:
+            self._execute(
+                "CREATE TRIGGER refuse_runs BEFORE INSERT ON openai_responses_background "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        else:
+            self._execute(
+                "CREATE FUNCTION refuse_runs() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; "
+                "END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_runs BEFORE INSERT ON openai_responses_background "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_runs()",
+            )
+        try:
+            yield
+        finally:
+            if self.database is None:
+                self._execute("DROP TRIGGER refuse_runs")
+            else:
+                self._execute("DROP TRIGGER refuse_runs ON openai_responses_background", "DROP FUNCTION refuse_runs")
+
+    def count(self, query: str, value: str = "") -> int:
+        return self._query(query, value)[0]
+
+    def task_of(self, response_id: str) -> tuple[str, str | None]:
+        """The task engine's record of a background response's task: (status, return value as stored)."""
+        query = (
+            "SELECT status, CAST(return_value AS TEXT) FROM django_tasks_database_dbtaskresult "
+            "WHERE CAST(args_kwargs AS TEXT) LIKE %s"
+        )
+        return self._query(query, f"%{response_id}%")
+
     def worker_of(self, response_id: str) -> str:
         """The task engine's worker id of the process running a background response (host:pid:random)."""
         row = self._query("SELECT worker_id FROM openai_responses_background WHERE response_id = %s", response_id)
@@ -118,6 +164,36 @@ def test_background_create_returns_queued_and_completes(client):
     assert [i.id for i in client.responses.input_items.list(created.id)] != []
     follow_up = client.responses.create(model=MODEL, input="and then?", previous_response_id=created.id)
     assert follow_up.output_text == "Hello! You said: and then?"
+
+
+def test_the_task_engine_records_how_the_task_ended(server, client):
+    created = client.responses.create(model=MODEL, input="record me", background=True)
+    assert finished(client, created.id).status == "completed"
+    status, value = wait_until(
+        lambda: (task := server.task_of(created.id))[0] != "RUNNING" and task, timeout=30, what="the task's end"
+    )
+    assert status == "SUCCESSFUL"
+    assert value == '"completed"'
+
+
+def test_a_create_whose_transaction_fails_leaves_nothing_behind(server, client):
+    """The run starts while the create's transaction stores the response: when that transaction fails, the create
+    is a 500 and its run, cancelled, writes nothing (no events, no task, no response), and the process goes on."""
+    orphans = (
+        "SELECT COUNT(*) FROM openai_responses_events WHERE response_id NOT IN "
+        "(SELECT public_id FROM openai_responses) AND response_id <> %s"
+    )
+    before = server.count(orphans)
+    tasks = "SELECT COUNT(*) FROM django_tasks_database_dbtaskresult WHERE CAST(args_kwargs AS TEXT) <> %s"
+    tasks_before = server.count(tasks)
+    with server.refusing_new_runs(), pytest.raises(openai.InternalServerError):
+        client.responses.create(model=MODEL, input="never stored, streamed slowly #drip:0.05", background=True)
+    # Later work as long completes; by then the refused run had had its chance to write its events.
+    after = client.responses.create(model=MODEL, input="stored again, streamed slowly #drip:0.05", background=True)
+    assert finished(client, after.id).status == "completed"
+    assert server.count(orphans) == before
+    assert server.count(tasks) == tasks_before + 1
+    assert server.count("SELECT COUNT(*) FROM openai_responses WHERE CAST(input_items AS TEXT) LIKE %s", "%never%") == 0
 
 
 def test_a_foreground_response_says_it_is_not_background(client):
@@ -288,6 +364,8 @@ def test_a_worker_killed_mid_response_leaves_it_failed(server, client):
     assert "stopped" in failed.error.message
     events = list(client.responses.retrieve(created.id, stream=True))
     assert events[-1].type == "response.failed"
+    # Its task, inserted already claimed by the killed process, is failed in the task engine too.
+    assert server.task_of(created.id)[0] == "FAILED"
     # The server still answers (uvicorn started another worker in place of the killed one).
     assert client.responses.create(model=MODEL, input="still here").status == "completed"
 
