@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 from typing import get_args
 
@@ -17,6 +18,7 @@ import httpx
 import openai
 import pytest
 
+from tests.support.dashboard import admin_session, flat
 from tests.support.fake_search import KEY, FakeSearch, results_for
 from tests.support.inference import provider_yaml, raw_http, recorder_env, recordings, sdk, start_inference_server
 from tests.support.live_server import LiveServer, free_port
@@ -323,6 +325,20 @@ def test_the_key_is_nowhere_in_what_is_stored(client, server):
         ).fetchone()
     assert json.loads(row[0])["output"][0]["type"] == "web_search_call"
     assert all(KEY not in column for column in row)
+
+
+def test_the_admin_shows_searches_in_the_tool_items_table(client, server):
+    found = client.responses.create(model="fake-model", input=CITED, tools=[WEB_SEARCH], include=[SOURCES])
+    failed = client.responses.create(model="fake-model", input="#search:news #fail500", tools=[WEB_SEARCH])
+    rows = []
+    with admin_session(server) as admin:
+        for response in (found, failed):
+            listing = admin.get("/admin/responses/storedresponse/", params={"q": response.id})
+            pk = re.search(r'href="/admin/responses/storedresponse/(\d+)/change/', listing.text).group(1)
+            detail = admin.get(f"/admin/responses/storedresponse/{pk}/change/").text
+            table = re.search(r'<table class="tool-items">.*?</table>', detail, re.S).group(0)
+            rows += [flat(row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)][1:]
+    assert rows == [f"web search {QUERY} completed: {MAX_RESULTS} sources", "web search news #fail500 failed"]
 
 
 def test_background_runs_the_search(client):
