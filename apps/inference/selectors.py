@@ -24,6 +24,7 @@ from apps.inference.models import ChatCompletion
 from apps.inference.registry import registry
 from apps.inference.schemas import ChatCompletionListQuery, ChatCompletionMessageListQuery
 from apps.inference.upstream import Upstream
+from apps.tools.selectors import tool_runtime_providers
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,22 @@ async def _health(upstream: Upstream) -> dict:
 
 
 async def provider_list() -> list[dict]:
-    """The enabled inference providers, as llama-stack's `GET /v1/providers` lists them (health checked at once)."""
+    """The enabled inference providers, as llama-stack's `GET /v1/providers` lists them (health checked at once),
+    then the configured tool runtimes (web search, MCP)."""
     found = registry()
     providers = list(found.providers.values())
     health = await asyncio.gather(*(_health(found.upstreams[p.provider_id]) for p in providers))
-    return [provider.as_api(status) for provider, status in zip(providers, health, strict=True)]
+    inference = [provider.as_api(status) for provider, status in zip(providers, health, strict=True)]
+    return [*inference, *tool_runtime_providers()]
 
 
 async def provider_get(*, provider_id: str) -> dict:
     found = registry()
     provider = found.providers.get(provider_id)
     if provider is None:
+        for tool_runtime in tool_runtime_providers():
+            if tool_runtime["provider_id"] == provider_id:
+                return tool_runtime
         raise NotFoundError(
             f"Provider '{provider_id}' not found. Use 'client.providers.list()' to list available providers.",
             param="provider_id",

@@ -11,12 +11,15 @@ field).
 With server-side tools (apps/responses/tool_loop.py) one response is made of several chat completions: the builder
 keeps its output, sequence numbers and usage across them (`next_round`); calls to the functions server-side tools
 offer (`server_names`) are not `function_call` items but left to the tools, which add their own items through
-`add_item` / `item_event` / `item_done` (the `ItemOutput` of apps/tools/server_tools.py).
+`add_item` / `item_event` / `item_done` (the `ItemOutput` of apps/tools/server_tools.py). Once an assistant message's
+text is whole, `annotate` (set by the tool loop: web search's `url_citation`s) gives its annotations, streamed as
+`response.output_text.annotation.added` before `response.output_text.done`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from apps.core.chat import ChoiceAccumulator, CompletionAccumulator
@@ -61,8 +64,8 @@ def usage_object(usage: dict | None) -> dict | None:
     }
 
 
-def _text_part(text: str, logprobs: list[dict] | None = None) -> dict:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs or []}
+def _text_part(text: str, logprobs: list[dict] | None = None, annotations: list[dict] | None = None) -> dict:
+    return {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": logprobs or []}
 
 
 def _token(entry: dict) -> dict:
@@ -110,6 +113,7 @@ class ResponseBuilder:
         self.server_names: frozenset[str] = frozenset()  # functions of server-side tools: no function_call items
         self._server_calls: set[int] = set()  # chat tool-call indexes of this round that call one of those
         self._usage_before: dict | None = None  # the usage of earlier rounds (chat completions) of this response
+        self.annotate: Callable[[str], list[dict]] | None = None  # an output text's annotations, once it is whole
 
     # ------------------------------------------------------------------------------------------ objects
     def _choice(self) -> ChoiceAccumulator | None:
@@ -221,8 +225,13 @@ class ResponseBuilder:
         if self._message is None:
             return []
         text = "".join(self._text)
-        part = _text_part(text, self._logprobs)
+        annotations = self._annotations(text)
+        part = _text_part(text, self._logprobs, annotations)
         events = [
+            self._message_event("response.output_text.annotation.added", 0, annotation_index=index, annotation=found)
+            for index, found in enumerate(annotations)
+        ]
+        events += [
             self._message_event("response.output_text.done", 0, text=text, logprobs=list(self._logprobs)),
             self._message_event("response.content_part.done", 0, part=part),
         ]
@@ -238,6 +247,9 @@ class ResponseBuilder:
         )
         self._message, self._refusal = None, None
         return events
+
+    def _annotations(self, text: str) -> list[dict]:
+        return self.annotate(text) if self.annotate is not None and text else []
 
     def _close_call(self) -> list[dict]:
         if self._open_call is None:
@@ -384,7 +396,8 @@ class ResponseBuilder:
         calls = [_chat_tool_call(call) for call in message.get("tool_calls") or () if isinstance(call, dict)]
         choice.tool_calls.update(enumerate(calls))
         if text or refusal:
-            parts = [_text_part(content or "", logprob_items(first.get("logprobs")) if self.with_logprobs else None)]
+            logprobs = logprob_items(first.get("logprobs")) if self.with_logprobs else None
+            parts = [_text_part(content or "", logprobs, self._annotations(content or ""))]
             if refusal:
                 parts.append(_refusal_part(refusal))
             self.output.append(_message_item("completed", parts))

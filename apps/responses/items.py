@@ -5,7 +5,11 @@ messages: messages by role (`developer` is sent as `system`, which every OpenAI-
 consecutive `function_call` items one assistant message carrying all those tool calls, each `function_call_output`
 a `tool` message, an `mcp_call` the assistant's call and the tool message with its result. The messages of earlier
 turns are not rebuilt from items but taken as stored (see apps.responses.models), so tool calls survive multi-turn
-exactly.
+exactly (a `previous_response_id` chain sees its web searches' calls and the results the model read).
+
+A `web_search_call` item is skipped, as llama-stack skips it: it holds the query and at most the result URLs, not
+the titles and snippets the model read, so a call rebuilt from it would show the model results it never had. The
+answer that followed it (with its cited links) carries what the search gave.
 
 What a request may hold is its schema's business (`apps.responses.schemas`); what is refused here is what a
 chat model cannot be sent, in this turn's input or in a conversation's stored history alike.

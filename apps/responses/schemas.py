@@ -36,6 +36,7 @@ from apps.prompts.keys import LABEL_RE
 from apps.prompts.selectors import validate_prompt_id
 from apps.tools.mcp_tool import McpToolParam
 from apps.tools.server_tools import tool_param_schema
+from apps.tools.web_search_tool import WebSearchToolParam
 
 # Input items a chat model can be sent; the rest of `_SKIPPED_TYPES` describe work of built-in tools or
 # reasoning and are stored but not sent.
@@ -67,7 +68,7 @@ def _supported(items: list[dict]) -> list[dict]:
             raise invalid(
                 f"{item['type']!r} items are not supported by stackadmin's Responses API (supported: message, "
                 "function_call, function_call_output, compaction, reasoning, mcp_call, mcp_list_tools, "
-                "mcp_approval_request, mcp_approval_response)",
+                "mcp_approval_request, mcp_approval_response, web_search_call)",
                 at=(index, "type"),
             )
     return items
@@ -87,7 +88,8 @@ def _request_tool(raw: Any) -> Any:
     if kind not in (None, "function") and tool_param_schema(kind) is None:
         raise invalid(
             f"{kind!r} tools are not supported by stackadmin; supported: 'function' (run by the client), 'mcp' "
-            "(remote MCP servers, run by the server)",
+            "(remote MCP servers, run by the server), 'web_search' and 'web_search_preview' (run by the server, when "
+            "its operator configured a search provider)",
             code="unsupported_tool",
             at=("type",),
         )
@@ -98,7 +100,10 @@ def _request_tool(raw: Any) -> Any:
         raise relocated(exc) from None
 
 
-def _distinct_functions(tools: list[FunctionTool | McpToolParam]) -> list[FunctionTool | McpToolParam]:
+RequestTool = FunctionTool | McpToolParam | WebSearchToolParam
+
+
+def _distinct_functions(tools: list[RequestTool]) -> list[RequestTool]:
     seen: set[str] = set()
     for index, tool in enumerate(tools):
         if isinstance(tool, FunctionTool):
@@ -109,16 +114,16 @@ def _distinct_functions(tools: list[FunctionTool | McpToolParam]) -> list[Functi
 
 
 RequestTools = Annotated[
-    list[Annotated[FunctionTool | McpToolParam, BeforeValidator(_request_tool)]], AfterValidator(_distinct_functions)
+    list[Annotated[RequestTool, BeforeValidator(_request_tool)]], AfterValidator(_distinct_functions)
 ]
 
 
-def function_tools(tools: list[FunctionTool | McpToolParam] | None) -> list[FunctionTool] | None:
+def function_tools(tools: list[RequestTool] | None) -> list[FunctionTool] | None:
     """The client's function tools of a request's `tools` (None when it gives no `tools`)."""
     return None if tools is None else [tool for tool in tools if isinstance(tool, FunctionTool)]
 
 
-def server_tool_params(tools: list[FunctionTool | McpToolParam] | None) -> list[tuple[int, Any]]:
+def server_tool_params(tools: list[RequestTool] | None) -> list[tuple[int, Any]]:
     """The server-side tools of a request's `tools`, each with its index there."""
     return [(index, tool) for index, tool in enumerate(tools or ()) if not isinstance(tool, FunctionTool)]
 
@@ -246,7 +251,10 @@ class CreateResponseRequest(ModelSettings):
     )
     tools: RequestTools | None = Field(
         None,
-        description="Function tools (run by the client) and server-side tools: `mcp` (a remote MCP server's tools).",
+        description=(
+            "Function tools (run by the client) and server-side tools: `mcp` (a remote MCP server's tools), "
+            "`web_search` / `web_search_preview` (the operator's search provider)."
+        ),
     )
     input: ResponseInput | None = None
     instructions: str | None = None

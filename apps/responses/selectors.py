@@ -174,12 +174,21 @@ def _function_call(item: dict) -> ToolActivity:
     return ToolActivity("function call", "", item.get("name") or "", arguments, "left to the client", False)
 
 
+def _web_search(item: dict) -> ToolActivity:
+    action = item.get("action") or {}
+    status = str(item.get("status") or "")
+    sources = action.get("sources")
+    outcome = f"{status}: {len(sources)} sources" if isinstance(sources, list) else status
+    return ToolActivity("web search", "", "", str(action.get("query") or ""), outcome, status == "failed")
+
+
 _ACTIVITIES = {
     "mcp_list_tools": _listing,
     "mcp_call": _mcp_call,
     "mcp_approval_request": _approval_request,
     "mcp_approval_response": _approval,
     "function_call": _function_call,
+    "web_search_call": _web_search,
 }
 
 

@@ -57,6 +57,7 @@ from apps.storage.write_queue import write_queue
 from apps.tools.config import tools_config
 from apps.tools.mcp_tool import McpToolParam, approvals_check, mcp_tools_check
 from apps.tools.server_tools import ServerTool, ToolSetupError, tools_from_params
+from apps.tools.web_search_tool import WebSearchToolParam, web_search_tools_check
 
 
 def new_response_id() -> str:
@@ -343,7 +344,11 @@ def _mcp_params(tools: list | None) -> list[tuple[int, McpToolParam]]:
 
 def _check_server_tools(request: CreateResponseRequest) -> None:
     """What the request's server-side tools may not do, refused before anything is resolved, stored or called:
-    reach a host the operator did not allow, or put their secrets in a background response's stored plan."""
+    reach a host the operator did not allow, put their secrets in a background response's stored plan, or search the
+    web on a server without a search provider."""
+    web_search_tools_check(
+        [(index, tool) for index, tool in server_tool_params(request.tools) if isinstance(tool, WebSearchToolParam)]
+    )
     mcp = _mcp_params(request.tools)
     if not mcp:
         return
@@ -369,12 +374,16 @@ def _client_request(request: CreateResponseRequest) -> tuple[CreateResponseReque
     return request.model_copy(update={"tools": function_tools(request.tools)}), request.tools
 
 
-def _server_tools(request_tools: list | None, history_items: list[dict], input_items: list[dict]) -> list[ServerTool]:
+def _server_tools(
+    request: CreateResponseRequest, request_tools: list | None, history_items: list[dict], input_items: list[dict]
+) -> list[ServerTool]:
     """The request's server-side tools, made for this response; an approval answer must match a request."""
     mcp = _mcp_params(request_tools)
     approvals_check(input_items=input_items, history_items=history_items, labels={t.server_label for _, t in mcp})
     params = [param for _, param in server_tool_params(request_tools)]
-    return tools_from_params(params, history_items=history_items, input_items=input_items)
+    return tools_from_params(
+        params, history_items=history_items, input_items=input_items, include=request.include or ()
+    )
 
 
 def _tools_echo(request_tools: list | None, settings_tools: list | None) -> list[dict]:
@@ -397,7 +406,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
     model = await _model(settings, request, prompt)
     history, history_items = await _history(request, principal, will_append=store)
     input_items = [with_id(item) for item in request.input or ()]
-    server_tools = _server_tools(request_tools, history_items, input_items)
+    server_tools = _server_tools(request, request_tools, history_items, input_items)
     turn = conv.items_to_messages(input_items, known_calls=conv.tool_call_ids(history))
     conversation_messages = conv.join_turn(history, turn)
     tools = [tool.echo() for tool in settings.tools or ()]

@@ -13,7 +13,8 @@ not, or a background run) sends them or drops them and ends the response. A resp
 never comes here: it keeps the single-call path of apps/responses/services.py.
 
 What is stored for resumption is `stored_messages()`: the plan's messages, then every assistant message that
-called tools with the tool messages answering it (the chat form of the `mcp_call` items), then the final answer,
+called tools with the tool messages answering it (the chat form of the `mcp_call` and `web_search_call` items:
+a search's tool message holds the results the model read), then the final answer,
 so a `previous_response_id` chain continues with the tool history intact. A call waiting for approval is left out
 (the next request adds it with its result, or that it was declined).
 """
@@ -61,6 +62,12 @@ class ToolLoop:
                 self.definitions.append(definition)
                 taken.add(name)
         self.builder.server_names = frozenset(self.owners)
+        self.builder.annotate = self._annotations
+
+    def _annotations(self, text: str) -> list[dict]:
+        """Every tool's annotations of an answer's text (web search's citations), in order of position."""
+        found = [annotation for tool in self.tools for annotation in tool.annotations(text)]
+        return sorted(found, key=lambda annotation: annotation.get("start_index", annotation.get("index", 0)))
 
     def _body(self) -> dict:
         """The chat request of the next model call."""

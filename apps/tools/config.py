@@ -8,14 +8,18 @@ tools:
     connect_timeout: 10         # seconds to reach a server (each HTTP request)
     list_timeout: 30            # seconds for a whole tools/list (connect, initialize, list)
     call_timeout: 60            # seconds for a whole tools/call
+  web_search:                   # the search provider of `{"type": "web_search"}` tools (absent: web search is off)
+    provider: tavily            # or brave
+    api_key: ${env.TAVILY_API_KEY}
 ```
 
 `allowed_hosts` is how an operator says which addresses a caller may make this server reach: a request naming
 any other host in an MCP tool's `server_url` is a 400 before anything is stored or called. An entry is a host
 name or IP (any port), or `host:port` (that port only); names are compared case-insensitively.
 
-Other server-side tools add their own key here (`web_search: {...}` goes beside `mcp`), parsed by their own
-function and held in their own field of `ToolsConfig`.
+Each server-side tool has its own key here, parsed by its own function and held in its own field of
+`ToolsConfig`: `web_search` by `apps.tools.web_search.parse_web_search` (its module says what the section holds).
+A request with a web search tool on a server whose run config has no `tools.web_search` is a 400 saying so.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.core.config import ConfigError
+from apps.tools.web_search import WebSearchConfig, parse_web_search
 
 DEFAULT_MAX_ROUNDS = 10
 
@@ -58,7 +63,7 @@ def _has_port(entry: str) -> bool:
 class ToolsConfig:
     max_rounds: int = DEFAULT_MAX_ROUNDS
     mcp: McpConfig = field(default_factory=McpConfig)
-    # web_search: WebSearchConfig = ...   (added by the web search tool, parsed from `tools.web_search`)
+    web_search: WebSearchConfig | None = None  # None: no search provider configured, web search tools are a 400
 
 
 def tools_config() -> ToolsConfig:
@@ -66,7 +71,7 @@ def tools_config() -> ToolsConfig:
     return settings.STACKADMIN_RUN_CONFIG.tools
 
 
-_KNOWN = ("max_rounds", "mcp")
+_KNOWN = ("max_rounds", "mcp", "web_search")
 _MCP_KNOWN = ("allowed_hosts", "connect_timeout", "list_timeout", "call_timeout")
 
 
@@ -122,4 +127,6 @@ def parse_tools(raw: Any) -> ToolsConfig:
     rounds = raw.get("max_rounds", DEFAULT_MAX_ROUNDS)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
         raise ConfigError(f"tools.max_rounds: must be a whole number from 1 to 100 (got {rounds!r})")
-    return ToolsConfig(max_rounds=rounds, mcp=parse_mcp(raw.get("mcp")))
+    return ToolsConfig(
+        max_rounds=rounds, mcp=parse_mcp(raw.get("mcp")), web_search=parse_web_search(raw.get("web_search"))
+    )

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -255,7 +255,14 @@ class McpServerTool(ServerTool):
         self.names: dict[str, dict] = {}  # chat function name -> MCP tool
 
     @classmethod
-    def from_param(cls, param: McpToolParam, *, history_items: list[dict], input_items: list[dict]) -> McpServerTool:
+    def from_param(
+        cls,
+        param: McpToolParam,
+        *,
+        history_items: list[dict],
+        input_items: list[dict],
+        include: Collection[str] = (),
+    ) -> McpServerTool:
         return cls(param.echo(), headers=param.secret_headers(), history_items=history_items, input_items=input_items)
 
     @classmethod

@@ -8,11 +8,12 @@ tool asks to stop (an MCP approval request), or when the round cap is reached (t
 `tools.max_rounds`, and the request's `max_tool_calls`; the last model call then gets `tool_choice: "none"`).
 
 A kind of server-side tool is one `ServerTool` subclass, made by the service from one entry of the request's
-`tools` (its `type`: `mcp` now, `web_search` next). What a subclass implements:
+`tools` (its `type`: `mcp`, `web_search` and its aliases). What a subclass implements:
 
-- `from_param(param, history_items=, input_items=)`: the tool for one response, from the request's validated tool
-  object (its schema, a pydantic model with a `type` field, is the other half of its `TOOL_KINDS` entry), the
-  items before this turn (a listing made earlier in the chain, an approval request) and this turn's input items.
+- `from_param(param, history_items=, input_items=, include=)`: the tool for one response, from the request's
+  validated tool object (its schema, a pydantic model with a `type` field, is the other half of its `TOOL_KINDS`
+  entry), the items before this turn (a listing made earlier in the chain, an approval request), this turn's input
+  items and the request's `include` (web search shows its sources only when asked).
 - `echo()`: the tool as the response's `tools` shows it (never a secret: MCP `headers` are left out).
 - `spec()`: the tool as a stored plan (a background response) keeps it; JSON, never a secret. `from_spec`
   makes the tool again in the process that runs the plan.
@@ -27,14 +28,16 @@ A kind of server-side tool is one `ServerTool` subclass, made by the service fro
   functions, adding its output items through `out`, and sets `call.output` (the text the model gets back) or
   `call.stop` (the call is not run now: the response ends after this round, e.g. an `mcp_approval_request`).
   A failure of the outside world is reported in the tool's item and in `call.output`; it never raises.
+- `annotations(text)` (optional; none by default): the annotations of an assistant message's output text once it
+  is whole, e.g. web search's `url_citation`s of the sources its searches found.
 
 `ItemOutput` is what a tool writes items and events through (the response builder implements it): every event
 it returns carries the response's next sequence number; the tool yields the events in the order it got them.
 
-Wiring a new kind (web search): its request schema and `ServerTool` subclass in one `TOOL_KINDS` entry per `type`
-it answers to (`web_search`, `web_search_preview`), its schema added to the `tools` union of
-`apps.responses.schemas` (which dispatches on `TOOL_KINDS`), and its run-config section in `apps.tools.config`.
-The loop and the Responses service need no change.
+Wiring a new kind: its request schema and `ServerTool` subclass in one `TOOL_KINDS` entry per `type` it answers
+to (web search: `web_search`, `web_search_preview` and their dated aliases), its schema added to the `tools` union
+of `apps.responses.schemas` (which dispatches on `TOOL_KINDS`), its run-config section in `apps.tools.config`, and
+its checks before anything is stored (the Responses service's `_check_server_tools`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -95,7 +98,9 @@ class ServerTool(ABC):
 
     @classmethod
     @abstractmethod
-    def from_param(cls, param: Any, *, history_items: list[dict], input_items: list[dict]) -> ServerTool: ...
+    def from_param(
+        cls, param: Any, *, history_items: list[dict], input_items: list[dict], include: Collection[str] = ()
+    ) -> ServerTool: ...
 
     @abstractmethod
     def echo(self) -> dict: ...
@@ -116,10 +121,18 @@ class ServerTool(ABC):
     @abstractmethod
     def run(self, call: ToolCall, out: ItemOutput) -> AsyncIterator[dict]: ...
 
+    def annotations(self, text: str) -> list[dict]:
+        """The annotations this tool puts on an assistant message's whole output text (none by default)."""
+        return []
+
 
 # A request tool's `type` -> (its request schema, its ServerTool subclass), as dotted paths imported on use.
 TOOL_KINDS: dict[str, tuple[str, str]] = {
     "mcp": ("apps.tools.mcp_tool.McpToolParam", "apps.tools.mcp_tool.McpServerTool"),
+    **{
+        kind: ("apps.tools.web_search_tool.WebSearchToolParam", "apps.tools.web_search_tool.WebSearchServerTool")
+        for kind in ("web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11")
+    },
 }
 
 
@@ -132,10 +145,12 @@ def tool_class(kind: str) -> type[ServerTool]:
     return import_string(TOOL_KINDS[kind][1])
 
 
-def tools_from_params(params: list[Any], *, history_items: list[dict], input_items: list[dict]) -> list[ServerTool]:
+def tools_from_params(
+    params: list[Any], *, history_items: list[dict], input_items: list[dict], include: Collection[str] = ()
+) -> list[ServerTool]:
     """The server-side tools of a request, for one response."""
     return [
-        tool_class(param.type).from_param(param, history_items=history_items, input_items=input_items)
+        tool_class(param.type).from_param(param, history_items=history_items, input_items=input_items, include=include)
         for param in params
     ]
 

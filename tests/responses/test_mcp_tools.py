@@ -349,7 +349,8 @@ def test_bad_mcp_tools_are_400s_naming_the_field(server, fields, param, code):
 
 def test_other_server_side_tools_are_400s(server):
     with raw_http(server) as http:
-        answer = http.post("/responses", json={"model": "fake-model", "input": "hi", "tools": [{"type": "web_search"}]})
+        tools = [{"type": "file_search", "vector_store_ids": ["vs_1"]}]
+        answer = http.post("/responses", json={"model": "fake-model", "input": "hi", "tools": tools})
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "unsupported_tool"
     assert "'mcp'" in answer.json()["error"]["message"]

@@ -174,7 +174,8 @@ def test_input_items_paging(client):
             "tools[0].parameters",
             "invalid_schema",
         ),
-        ({"tools": [{"type": "web_search"}]}, "tools[0].type", "unsupported_tool"),
+        ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type", "unsupported_tool"),
+        ({"tools": [{"type": "web_search"}]}, "tools[0].type", "web_search_not_configured"),
         ({"tool_choice": {"type": "function", "name": "missing"}}, "tool_choice.name", "invalid_value"),
         ({"tool_choice": "required"}, "tool_choice", "invalid_value"),
         (

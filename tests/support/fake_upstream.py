@@ -17,6 +17,11 @@ the last user message steer it:
 - `#unstorable`: the reply holds text no store can hold: a NUL and a lone surrogate (`"\\u0000"`, `"\\udc80"`).
 - `#id:NAME`: the completion's id is `chatcmpl-NAME` every time, as on servers that reuse ids (Ollama's are
   `chatcmpl-` and a number below 1000).
+- `#search:TEXT` (last, running to the end of the line): call the offered `web_search` function with
+  `{"query": "TEXT"}` (after the `#call` cues). TEXT is the query only, not a cue for this server, so it may carry
+  the fake search provider's cues (`#search:news #fail500` fails the search, not the model call).
+- `#cite`: after web search results (a tool message listing `[n] title` / `URL: url`), answer citing the first
+  result as a markdown link `[title](url)` and the second by its bare URL, as a model told to cite would.
 
 With `logprobs: true` each token (a word) of the reply comes with its log probability and `top_logprobs`
 alternatives (`<token>~1`, `<token>~2`, ...), as OpenAI's chat completions give them. A requested `service_tier`
@@ -47,6 +52,8 @@ MODELS = ("fake-model", "fake-model-2")
 CREATED = 1_700_000_000
 _CALL_RE = re.compile(r"#call:([A-Za-z0-9_-]+)(\{[^#]*\})?")
 _ID_RE = re.compile(r"#id:([A-Za-z0-9_-]+)")
+_SEARCH_CUE = "#search:"
+_SOURCE_RE = re.compile(r"^\[\d+\] (.*)\nURL: (\S+)$", re.M)
 
 
 # ------------------------------------------------------------------------------------------ behaviour
@@ -65,6 +72,32 @@ def _last_user_text(messages: list[dict]) -> str:
         if message.get("role") == "user" and (text := _text_of(message.get("content"))):
             return text
     return ""
+
+
+def _cue(messages: list[dict]) -> str:
+    """The cues for this server: the last user text, up to a `#search:` query (which is the search's)."""
+    return _last_user_text(messages).partition(_SEARCH_CUE)[0]
+
+
+def _search_call(text: str, tools: set[str]) -> list[tuple[str, str]]:
+    """The `web_search` call a `#search:` cue asks for, when the function is offered."""
+    _, cued, query = text.partition(_SEARCH_CUE)
+    query = query.splitlines()[0].strip() if query.strip() else ""
+    if not cued or "web_search" not in tools:
+        return []
+    return [("web_search", json.dumps({"query": query}))]
+
+
+def _cited(results: list[str]) -> str | None:
+    """An answer that cites web search results (`#cite`), or None when the tool results list none."""
+    sources = [match for text in results for match in _SOURCE_RE.findall(text)]
+    if not sources:
+        return None
+    title, url = sources[0]
+    answer = f"According to [{title}]({url}), the web has an answer."
+    if len(sources) > 1:
+        answer += f" See also {sources[1][1]} for more."
+    return answer
 
 
 def _sample(schema: dict) -> Any:
@@ -93,7 +126,9 @@ def _tool_calls(body: dict, cue_text: str) -> list[dict]:
     choice = body.get("tool_choice")
     if not tools or choice == "none":
         return []
-    wanted = [(name, args or "{}") for name, args in _CALL_RE.findall(cue_text) if name in tools]
+    own, _, _ = cue_text.partition(_SEARCH_CUE)
+    wanted = [(name, args or "{}") for name, args in _CALL_RE.findall(own) if name in tools]
+    wanted += _search_call(cue_text, tools)
     if isinstance(choice, dict):
         forced = (choice.get("function") or {}).get("name")
         wanted = [w for w in wanted if w[0] == forced] or [(forced, "{}")]
@@ -112,9 +147,9 @@ def _tool_calls(body: dict, cue_text: str) -> list[dict]:
 def reply(body: dict) -> tuple[str | None, list[dict], str]:
     """(content, tool calls, finish_reason) for a chat request."""
     messages = body.get("messages") or []
-    cue = _last_user_text(messages)
+    cue = _cue(messages)
     last = messages[-1] if messages else {}
-    calls = _tool_calls(body, cue) if last.get("role") == "user" or "#loop" in cue else []
+    calls = _tool_calls(body, _last_user_text(messages)) if last.get("role") == "user" or "#loop" in cue else []
     if calls:
         return None, calls, "tool_calls"
     if "#echo" in cue:
@@ -151,7 +186,8 @@ def reply(body: dict) -> tuple[str | None, list[dict], str]:
             if message.get("role") != "tool":
                 break
             results.insert(0, _text_of(message.get("content")))
-        text = "The function returned: " + " | ".join(results)
+        cited = _cited(results) if "#cite" in cue else None
+        text = cited or "The function returned: " + " | ".join(results)
     elif "#unstorable" in cue:
         text = "nul:\x00 surrogate:\udc80"
     else:
@@ -170,7 +206,7 @@ def _usage(body: dict, content: str | None, calls: list[dict]) -> dict:
 
 
 def _completion_id(body: dict) -> str:
-    fixed = _ID_RE.search(_last_user_text(body.get("messages") or []))
+    fixed = _ID_RE.search(_cue(body.get("messages") or []))
     return f"chatcmpl-{fixed.group(1)}" if fixed else f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
@@ -321,7 +357,7 @@ async def _stream(send, body: dict, cue: str) -> None:
 
 
 async def _chat(send, body: dict) -> None:
-    cue = _last_user_text(body["messages"])
+    cue = _cue(body["messages"])
     slow = re.search(r"#slow(?::([0-9.]+))?", cue)
     if slow:
         await asyncio.sleep(float(slow.group(1) or 30))

@@ -17,6 +17,7 @@ import openai
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.live_server import LiveServer, free_port
 from tests.support.recording import DIR_ENV, MODE_ENV, MODES, UPSTREAM_CLASS
+from tests.support.search_recording import SEARCH_CLASS
 
 PROVIDER_TIMEOUT = 2.0
 TESTS = Path(__file__).resolve().parents[1]
@@ -72,10 +73,11 @@ registered_resources:
 
 
 def recorder_env(recordings: Path, mode: str | None = None) -> dict:
-    """The environment of a server whose model calls go through the recorder (tests.support.recording)."""
+    """The environment of a server whose model calls and web searches go through the recorders
+    (tests.support.recording, tests.support.search_recording)."""
     mode = mode or inference_mode()
     recorder = {MODE_ENV: mode, DIR_ENV: str(recordings)} if mode != "live" else {MODE_ENV: "live"}
-    return {"STACKADMIN_UPSTREAM_CLASS": UPSTREAM_CLASS, **recorder}
+    return {"STACKADMIN_UPSTREAM_CLASS": UPSTREAM_CLASS, "STACKADMIN_WEB_SEARCH_CLASS": SEARCH_CLASS, **recorder}
 
 
 def start_inference_server(

@@ -16,6 +16,7 @@ def tools(raw) -> object:
 def test_defaults_leave_mcp_off():
     config = parse_config({}, source="test", home="/tmp/unused").tools
     assert config.max_rounds == DEFAULT_MAX_ROUNDS
+    assert config.web_search is None
     assert config.mcp.allowed_hosts == ()
     assert not config.mcp.allows("127.0.0.1", None)
 
@@ -37,6 +38,11 @@ def test_timeouts_and_rounds():
     assert config.mcp.call_timeout == 90.0
 
 
+def test_web_search_is_read_by_its_own_parser():
+    config = tools({"web_search": {"provider": "brave", "api_key": "k", "max_results": 3}}).web_search
+    assert (str(config.provider), config.base_url, config.max_results) == ("brave", "https://api.search.brave.com", 3)
+
+
 @pytest.mark.parametrize(
     ("raw", "path"),
     [
@@ -47,6 +53,9 @@ def test_timeouts_and_rounds():
         ({"mcp": {"allowed_hosts": ["x:y"]}}, "tools.mcp.allowed_hosts[0]: the port"),
         ({"mcp": {"call_timeout": 0}}, "tools.mcp.call_timeout: must be a number of seconds > 0"),
         ({"max_rounds": 0}, "tools.max_rounds: must be a whole number"),
+        ({"web_search": {"provider": "bing", "api_key": "k"}}, "tools.web_search.provider"),
+        ({"web_search": {"provider": "tavily"}}, "tools.web_search.api_key"),
+        ({"web_search": "tavily"}, "tools.web_search: must be a mapping"),
         ({"max_rounds": True}, "tools.max_rounds: must be a whole number"),
         ([], "tools: must be a mapping"),
     ],
