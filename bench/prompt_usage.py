@@ -142,14 +142,17 @@ def main() -> int:
     parser.add_argument("--responses", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--iterations", type=int, default=30)
-    parser.add_argument("--reuse", metavar="HOME", help="time again on a home an earlier SQLite run left behind")
+    parser.add_argument("--reuse", metavar="HOME", help="time again on a home an earlier run left behind")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (for --reuse)")
     args = parser.parse_args()
 
     home = args.reuse or tempfile.mkdtemp(prefix="stackadmin-bench-")
     os.environ["STACKADMIN_HOME"] = home
     os.environ.pop("STACKADMIN_CONFIG", None)
     database = None
-    if args.backend == "postgres":
+    if args.reuse and (Path(home) / "run.yaml").exists():  # a PostgreSQL run kept with --keep
+        os.environ["STACKADMIN_CONFIG"] = str(Path(home) / "run.yaml")
+    elif args.backend == "postgres":
         import psycopg
 
         database = f"bench_usage_{uuid.uuid4().hex[:8]}"
@@ -161,7 +164,7 @@ def main() -> int:
     try:
         return run(args)
     finally:
-        if database:
+        if database and not args.keep:
             from django.db import connections
 
             connections.close_all()

@@ -1,11 +1,16 @@
 """Usage of prompt versions, computed from stored responses in the database.
 
-Every figure is aggregated in SQL over the columns a response is stored with (`prompt_version`, `status`, the token
-counts, `latency_ms`, `first_token_ms`, `prompt_labels`, `origin`), on the index
-`(prompt_id, created_at, prompt_version)`: sums and counts with one GROUP BY, percentiles with a window function
-(each version's rows ranked by the value, the row at rank ceil(p * n) kept: the nearest-rank percentile), the
-time series with one GROUP BY on the truncated time. The same statements run on SQLite and PostgreSQL; nothing
-reads all the rows into Python.
+Counts, token sums, the last use, the labels at use and the time series are summed from the hourly rollup
+(`PromptUsageHour`, kept by the database's triggers in the transaction that writes each response): a month of one
+prompt is some thousand rollup rows, whatever the traffic. A range that does not start or end on a whole hour
+takes its partial hours from the responses themselves. Percentiles need the values themselves: each version's
+responses in the range are ranked by each column (window functions on the covering index
+`responses_prompt_usage_idx`, NULLs last) and only the rows at the wanted ranks are read back; the number of
+values per version and column, hence the rank ceil(p * n) of the nearest-rank percentile, comes with the totals.
+The same statements run on SQLite and PostgreSQL; nothing reads all the rows into Python.
+
+An access policy that names single responses (`response::<id>`, a regex on ids) cannot be applied to a rollup row,
+which stands for many responses: for such a caller every figure is aggregated from the responses themselves.
 
 Only responses the caller may read count (the access policy's filter is part of every statement), of a prompt
 the caller may read (else a 404, exactly as reading the prompt). Runs from the dashboard's playground are left
@@ -14,9 +19,11 @@ out unless asked for.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
@@ -26,12 +33,14 @@ from django.db.models.functions import RowNumber
 
 from apps.core.access import read_predicate
 from apps.core.errors import BadRequestError
+from apps.core.policy import Pred, to_q
 from apps.core.principal import ANONYMOUS, Principal
 from apps.prompts import selectors as prompt_selectors
 from apps.responses.config import usage_config
-from apps.responses.models import ResponseOrigin, ResponseStatus, StoredResponse
+from apps.responses.models import PromptUsageHour, ResponseOrigin, ResponseStatus, StoredResponse
 
-BUCKET_SECONDS = {"hour": 3600, "day": 86400}
+HOUR = 3600
+BUCKET_SECONDS = {"hour": HOUR, "day": 86400}
 MAX_BUCKETS = 2000  # a series longer than this is refused: ask for days instead of hours, or a shorter range
 # The columns whose percentiles are reported, and which percentiles.
 PERCENTILES = {
@@ -191,7 +200,8 @@ def usage_rows(*, prompt_ids: list[str], filters: UsageFilter, principal: Princi
 
 
 def _totals(rows: QuerySet) -> list[dict]:
-    """Per version and model (prices are per model): counts, token sums, the last use."""
+    """Per version and model (prices are per model), from responses: counts, token sums, the last use, and how
+    many responses have each percentile column."""
     return list(
         rows.values("prompt_version", "model")
         .annotate(
@@ -202,46 +212,75 @@ def _totals(rows: QuerySet) -> list[dict]:
             output_sum=Sum("output_tokens"),
             reasoning_sum=Sum("reasoning_tokens"),
             last_used=Max("created_at"),
+            **{f"{column}_count": Count(column) for column in PERCENTILES},
         )
         .order_by()
     )
 
 
-def _percentiles(rows: QuerySet) -> dict[int, dict[str, int]]:
+def _rollup_totals(hours: QuerySet) -> list[dict]:
+    """`_totals`, summed from rollup rows."""
+    return list(
+        hours.values("prompt_version", "model")
+        .annotate(
+            requests=Sum("requests"),
+            errors=Sum("errors"),
+            incomplete=Sum("incomplete"),
+            input_sum=Sum("input_tokens"),
+            output_sum=Sum("output_tokens"),
+            reasoning_sum=Sum("reasoning_tokens"),
+            last_used=Max("last_used_at"),
+            **{f"{column}_count": Sum(f"{column}_count") for column in PERCENTILES},
+        )
+        .order_by()
+    )
+
+
+def _percentiles(rows: QuerySet, counts: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
     """{version: {"<column>_p<p>": value}} for every column of PERCENTILES, in one statement: each version's rows
-    ranked by each column (window functions; NULLs last, and counted out), and only the rows standing at a wanted
-    rank read back (a few per version and column)."""
-    windows = {}
-    for column in PERCENTILES:
-        windows[f"rank_{column}"] = Window(
+    ranked by each column (window functions; NULLs last), and only the rows standing at a wanted rank read back
+    (a few per version and column). `counts` ({version: {column: values}}) gives each wanted rank, the nearest
+    rank ceil(p * n / 100)."""
+    wanted = {
+        (version, column): sorted({(n * p + 99) // 100 for p in PERCENTILES[column]})
+        for version, per_column in counts.items()
+        for column, n in per_column.items()
+        if n
+    }
+    if not wanted:
+        return {}
+    windows = {
+        f"rank_{column}": Window(
             RowNumber(), partition_by=[F("prompt_version")], order_by=F(column).asc(nulls_last=True)
         )
-        windows[f"count_{column}"] = Window(Count(column), partition_by=[F("prompt_version")])
+        for column in PERCENTILES
+    }
     ranked = rows.annotate(**windows).values_list("prompt_version", *PERCENTILES, *windows).order_by()
     sql, params = ranked.query.get_compiler(using=ranked.db).as_sql()
-    # Nearest rank: ceil(p * n / 100), in integer arithmetic (SQLite has no CEIL everywhere).
-    wanted = " OR ".join(
-        f"rank_{column} = (count_{column} * {int(p)} + 99) / 100"
-        for column, points in PERCENTILES.items()
-        for p in points
+    where = " OR ".join(
+        f"(prompt_version = {int(version)} AND rank_{column} IN ({', '.join(str(int(r)) for r in ranks)}))"
+        for (version, column), ranks in wanted.items()
     )
     with connections[ranked.db].cursor() as cursor:
-        cursor.execute(f"SELECT * FROM ({sql}) ranked WHERE {wanted}", params)
+        cursor.execute(f"SELECT * FROM ({sql}) ranked WHERE {where}", params)
         found = cursor.fetchall()
     out: dict[int, dict[str, int]] = defaultdict(dict)
     columns = list(PERCENTILES)
     for row in found:
         version, values, ranks = row[0], row[1 : 1 + len(columns)], row[1 + len(columns) :]
         for i, column in enumerate(columns):
-            rank, count = ranks[2 * i], ranks[2 * i + 1]
+            n = counts.get(version, {}).get(column, 0)
             for p in PERCENTILES[column]:
-                if count and rank == (count * p + 99) // 100:
+                if n and ranks[i] == (n * p + 99) // 100:
                     out[version][f"{column}_p{p}"] = values[i]
     return out
 
 
 def _labels(rows: QuerySet) -> dict[int, list[str]]:
-    combos = rows.values_list("prompt_version", "prompt_labels").distinct().order_by()
+    return _label_sets(rows.values_list("prompt_version", "prompt_labels").distinct().order_by())
+
+
+def _label_sets(combos) -> dict[int, list[str]]:
     labels: dict[int, set[str]] = defaultdict(set)
     for version, tokens in combos:
         labels[version].update(t for t in tokens.split("|") if t)
@@ -255,9 +294,10 @@ def _cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
     return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
 
 
-def _versions(rows: QuerySet) -> list[VersionUsage]:
+def _versions(source: UsageSource) -> list[VersionUsage]:
     by_version: dict[int, VersionUsage] = {}
-    for row in _totals(rows):
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in source.totals():
         usage = by_version.setdefault(row["prompt_version"], VersionUsage(version=row["prompt_version"], cost=0.0))
         usage.requests += row["requests"]
         usage.errors += row["errors"]
@@ -268,11 +308,13 @@ def _versions(rows: QuerySet) -> list[VersionUsage]:
         usage.last_used_at = max(filter(None, (usage.last_used_at, row["last_used"])))
         cost = _cost(row["model"], row["input_sum"] or 0, row["output_sum"] or 0)
         usage.cost = usage.cost + cost if cost is not None and usage.cost is not None else None
+        for column in PERCENTILES:
+            counts[row["prompt_version"]][column] += row[f"{column}_count"] or 0
     if not by_version:
         return []
-    for version, values in _percentiles(rows).items():
+    for version, values in _percentiles(source.rows, counts).items():
         by_version[version].percentiles.update(values)
-    for version, names in _labels(rows).items():
+    for version, names in source.labels().items():
         by_version[version].labels = names
     for usage in by_version.values():
         usage.percentiles = {name: usage.percentiles.get(name) for name in percentile_names()}
@@ -291,6 +333,103 @@ def _series(rows: QuerySet, bucket: str) -> list[SeriesPoint]:
         SeriesPoint(_bucket_start(g["number"], seconds), g["prompt_version"], g["requests"], g["errors"])
         for g in grouped
     ]
+
+
+def _rollup_series(hours: QuerySet, bucket: str) -> list[SeriesPoint]:
+    per = BUCKET_SECONDS[bucket] // HOUR
+    grouped = (
+        hours.annotate(number=F("hour") / per)
+        .values("number", "prompt_version")
+        .annotate(requests=Sum("requests"), errors=Sum("errors"))
+        .order_by("number", "prompt_version")
+    )
+    seconds = BUCKET_SECONDS[bucket]
+    return [
+        SeriesPoint(_bucket_start(g["number"], seconds), g["prompt_version"], g["requests"], g["errors"])
+        for g in grouped
+    ]
+
+
+def _merge_series(*parts: list[SeriesPoint]) -> list[SeriesPoint]:
+    merged: dict[tuple[datetime, int], SeriesPoint] = {}
+    for point in (p for part in parts for p in part):
+        key = (point.start, point.version)
+        if key in merged:
+            before = merged[key]
+            point = replace(point, requests=before.requests + point.requests, errors=before.errors + point.errors)
+        merged[key] = point
+    return [merged[key] for key in sorted(merged)]
+
+
+def _names_responses(predicate: Pred) -> bool:
+    """Whether a compiled policy decides by a response's id (which a rollup row does not have)."""
+    if predicate.op in ("id_is", "id_matches"):
+        return True
+    return predicate.op in ("not", "and", "or") and any(_names_responses(p) for p in predicate.args)
+
+
+def _whole_hours(filters: UsageFilter) -> tuple[int | None, int | None] | None:
+    """The whole hours (first, end) inside the range (None for an open end), or None when it holds none."""
+    first = -(-int(filters.since.timestamp()) // HOUR) if filters.since is not None else None
+    end = int(filters.until.timestamp()) // HOUR if filters.until is not None else None
+    if first is not None and end is not None and first >= end:
+        return None
+    return first, end
+
+
+@dataclass
+class UsageSource:
+    """Where a range's figures come from: the rollup for its whole hours and the responses for the rest (the
+    partial hours at its ends; everything when the caller's policy names single responses)."""
+
+    rows: QuerySet  # every response in the range: what percentiles rank
+    hours: QuerySet | None = None  # rollup rows of the whole hours (None: read the responses for everything)
+    rest: QuerySet | None = None  # responses in the partial hours at the ends, if any
+
+    @classmethod
+    def of(cls, *, prompt_ids: list[str], filters: UsageFilter, principal: Principal) -> UsageSource:
+        rows = usage_rows(prompt_ids=prompt_ids, filters=filters, principal=principal)
+        predicate = read_predicate(principal, "response")
+        span = _whole_hours(filters)
+        if span is None or _names_responses(predicate):
+            return cls(rows=rows)
+        first, end = span
+        hours = PromptUsageHour.objects.filter(prompt_id__in=prompt_ids, requests__gt=0)
+        hours = hours.filter(to_q(predicate, id_field="id"))
+        edges = []
+        if first is not None:
+            hours = hours.filter(hour__gte=first)
+            if first * HOUR != filters.since.timestamp():
+                edges.append(Q(created_at__lt=datetime.fromtimestamp(first * HOUR, UTC)))
+        if end is not None:
+            hours = hours.filter(hour__lt=end)
+            if end * HOUR != filters.until.timestamp():
+                edges.append(Q(created_at__gte=datetime.fromtimestamp(end * HOUR, UTC)))
+        if filters.label is not None:
+            hours = hours.filter(prompt_labels__contains=f"|{filters.label}|")
+        if not filters.include_playground:
+            hours = hours.exclude(origin=ResponseOrigin.PLAYGROUND)
+        rest = rows.filter(functools.reduce(operator.or_, edges)) if edges else None
+        return cls(rows=rows, hours=hours, rest=rest)
+
+    def totals(self) -> list[dict]:
+        if self.hours is None:
+            return _totals(self.rows)
+        return _rollup_totals(self.hours) + (_totals(self.rest) if self.rest is not None else [])
+
+    def labels(self) -> dict[int, list[str]]:
+        if self.hours is None:
+            return _labels(self.rows)
+        merged = _label_sets(self.hours.values_list("prompt_version", "prompt_labels").distinct().order_by())
+        for version, names in (_labels(self.rest) if self.rest is not None else {}).items():
+            merged[version] = sorted({*merged.get(version, []), *names})
+        return merged
+
+    def series(self, bucket: str) -> list[SeriesPoint]:
+        if self.hours is None:
+            return _series(self.rows, bucket)
+        rest = _series(self.rest, bucket) if self.rest is not None else []
+        return _merge_series(_rollup_series(self.hours, bucket), rest)
 
 
 def default_bucket(filters: UsageFilter) -> str:
@@ -326,9 +465,9 @@ def prompt_usage(
     bucket = bucket or default_bucket(filters)
     _check_bucket(filters, bucket)
     prompt_selectors.prompt_get(prompt_id=prompt_id, principal=principal)  # 404 unless it exists and is visible
-    rows = usage_rows(prompt_ids=[prompt_id], filters=filters, principal=principal)
+    source = UsageSource.of(prompt_ids=[prompt_id], filters=filters, principal=principal)
     return PromptUsage(
-        prompt_id=prompt_id, filters=filters, bucket=bucket, versions=_versions(rows), series=_series(rows, bucket)
+        prompt_id=prompt_id, filters=filters, bucket=bucket, versions=_versions(source), series=source.series(bucket)
     )
 
 
