@@ -25,16 +25,17 @@ import operator
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import Count, F, Func, IntegerField, Max, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, Func, IntegerField, Max, Q, QuerySet, Sum
 
 from apps.core.access import read_predicate
 from apps.core.errors import BadRequestError
 from apps.core.policy import Pred, to_q
 from apps.core.principal import ANONYMOUS, Principal
+from apps.inference.selectors import chat_completions_with_prompts
 from apps.prompts import selectors as prompt_selectors
 from apps.responses.config import usage_config
 from apps.responses.models import PromptUsageHour, ResponseOrigin, ResponseStatus, StoredResponse
@@ -69,7 +70,8 @@ class UsageFilter:
 @dataclass
 class VersionUsage:
     version: int
-    requests: int = 0
+    requests: int = 0  # stored responses and chat completions made with the version
+    chat_completions: int = 0  # how many of `requests` are chat completions
     errors: int = 0  # failed responses
     incomplete: int = 0
     input_tokens: int = 0
@@ -99,6 +101,7 @@ class VersionUsage:
         return {
             "version": self.version,
             "requests": self.requests,
+            "chat_completions": self.chat_completions,
             "errors": self.errors,
             "incomplete": self.incomplete,
             "input_tokens": self.input_tokens,
@@ -200,10 +203,10 @@ def usage_rows(*, prompt_ids: list[str], filters: UsageFilter, principal: Princi
 
 
 def _totals(rows: QuerySet) -> list[dict]:
-    """Per version and model (prices are per model), from responses: counts, token sums, the last use, and how
-    many responses have each percentile column."""
+    """Per version, model (prices are per model) and labels at use, from responses (or chat completions):
+    counts, token sums, the last use, and how many have each percentile column."""
     return list(
-        rows.values("prompt_version", "model")
+        rows.values("prompt_version", "model", "prompt_labels")
         .annotate(
             requests=Count("pk"),
             errors=Count("pk", filter=Q(status=ResponseStatus.FAILED)),
@@ -221,7 +224,7 @@ def _totals(rows: QuerySet) -> list[dict]:
 def _rollup_totals(hours: QuerySet) -> list[dict]:
     """`_totals`, summed from rollup rows."""
     return list(
-        hours.values("prompt_version", "model")
+        hours.values("prompt_version", "model", "prompt_labels")
         .annotate(
             requests=Sum("requests"),
             errors=Sum("errors"),
@@ -236,11 +239,12 @@ def _rollup_totals(hours: QuerySet) -> list[dict]:
     )
 
 
-def _percentiles(rows: QuerySet, counts: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
-    """{version: {"<column>_p<p>": value}} for every column of PERCENTILES, in one statement: each version's rows
-    ranked by each column (window functions; NULLs last), and only the rows standing at a wanted rank read back
-    (a few per version and column). `counts` ({version: {column: values}}) gives each wanted rank, the nearest
-    rank ceil(p * n / 100)."""
+def _percentiles(sources: list[QuerySet], counts: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
+    """{version: {"<column>_p<p>": value}} for every column of PERCENTILES, in one statement over the rows of
+    `sources` together (querysets on one database: responses, and chat completions made with the prompt): each
+    version's rows ranked by each column (window functions; NULLs last), and only the rows standing at a wanted
+    rank read back (a few per version and column). `counts` ({version: {column: values}}) gives each wanted rank,
+    the nearest rank ceil(p * n / 100)."""
     wanted = {
         (version, column): sorted({(n * p + 99) // 100 for p in PERCENTILES[column]})
         for version, per_column in counts.items()
@@ -249,42 +253,37 @@ def _percentiles(rows: QuerySet, counts: dict[int, dict[str, int]]) -> dict[int,
     }
     if not wanted:
         return {}
-    windows = {
-        f"rank_{column}": Window(
-            RowNumber(), partition_by=[F("prompt_version")], order_by=F(column).asc(nulls_last=True)
-        )
+    parts, params = [], []
+    for rows in sources:
+        values = rows.values_list("prompt_version", *PERCENTILES).order_by()
+        sql, part_params = values.query.get_compiler(using=values.db).as_sql()
+        parts.append(f"SELECT * FROM ({sql}) part{len(parts)}")
+        params += part_params
+    ranks = ", ".join(
+        f"ROW_NUMBER() OVER (PARTITION BY prompt_version ORDER BY {column} ASC NULLS LAST) AS rank_{column}"
         for column in PERCENTILES
-    }
-    ranked = rows.annotate(**windows).values_list("prompt_version", *PERCENTILES, *windows).order_by()
-    sql, params = ranked.query.get_compiler(using=ranked.db).as_sql()
+    )
     where = " OR ".join(
         f"(prompt_version = {int(version)} AND rank_{column} IN ({', '.join(str(int(r)) for r in ranks)}))"
         for (version, column), ranks in wanted.items()
     )
-    with connections[ranked.db].cursor() as cursor:
-        cursor.execute(f"SELECT * FROM ({sql}) ranked WHERE {where}", params)
+    statement = (
+        f"SELECT * FROM (SELECT prompt_version, {', '.join(PERCENTILES)}, {ranks} "
+        f"FROM ({' UNION ALL '.join(parts)}) used) ranked WHERE {where}"
+    )
+    with connections[sources[0].db].cursor() as cursor:
+        cursor.execute(statement, params)
         found = cursor.fetchall()
     out: dict[int, dict[str, int]] = defaultdict(dict)
     columns = list(PERCENTILES)
     for row in found:
-        version, values, ranks = row[0], row[1 : 1 + len(columns)], row[1 + len(columns) :]
+        version, values, row_ranks = row[0], row[1 : 1 + len(columns)], row[1 + len(columns) :]
         for i, column in enumerate(columns):
             n = counts.get(version, {}).get(column, 0)
             for p in PERCENTILES[column]:
-                if n and ranks[i] == (n * p + 99) // 100:
+                if n and row_ranks[i] == (n * p + 99) // 100:
                     out[version][f"{column}_p{p}"] = values[i]
     return out
-
-
-def _labels(rows: QuerySet) -> dict[int, list[str]]:
-    return _label_sets(rows.values_list("prompt_version", "prompt_labels").distinct().order_by())
-
-
-def _label_sets(combos) -> dict[int, list[str]]:
-    labels: dict[int, set[str]] = defaultdict(set)
-    for version, tokens in combos:
-        labels[version].update(t for t in tokens.split("|") if t)
-    return {version: sorted(names) for version, names in labels.items()}
 
 
 def _cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
@@ -294,28 +293,40 @@ def _cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
     return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
 
 
+def _add(usage: VersionUsage, row: dict) -> None:
+    usage.requests += row["requests"]
+    usage.errors += row["errors"]
+    usage.incomplete += row["incomplete"]
+    usage.input_tokens += row["input_sum"] or 0
+    usage.output_tokens += row["output_sum"] or 0
+    usage.reasoning_tokens += row["reasoning_sum"] or 0
+    usage.last_used_at = max(filter(None, (usage.last_used_at, row["last_used"])))
+    cost = _cost(row["model"], row["input_sum"] or 0, row["output_sum"] or 0)
+    usage.cost = usage.cost + cost if cost is not None and usage.cost is not None else None
+    usage.labels = sorted({*usage.labels, *(t for t in row["prompt_labels"].split("|") if t)})
+
+
 def _versions(source: UsageSource) -> list[VersionUsage]:
+    """Every version used, with its figures: the totals of responses and chat completions, then the percentiles
+    of both ranked together (responses only when chat completions are stored on another database)."""
     by_version: dict[int, VersionUsage] = {}
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in source.totals():
-        usage = by_version.setdefault(row["prompt_version"], VersionUsage(version=row["prompt_version"], cost=0.0))
-        usage.requests += row["requests"]
-        usage.errors += row["errors"]
-        usage.incomplete += row["incomplete"]
-        usage.input_tokens += row["input_sum"] or 0
-        usage.output_tokens += row["output_sum"] or 0
-        usage.reasoning_tokens += row["reasoning_sum"] or 0
-        usage.last_used_at = max(filter(None, (usage.last_used_at, row["last_used"])))
-        cost = _cost(row["model"], row["input_sum"] or 0, row["output_sum"] or 0)
-        usage.cost = usage.cost + cost if cost is not None and usage.cost is not None else None
-        for column in PERCENTILES:
-            counts[row["prompt_version"]][column] += row[f"{column}_count"] or 0
+    chat = source.chat_totals
+    ranked_together = bool(chat) and source.chat.db == source.rows.db
+    for row, is_chat in [*((r, False) for r in source.totals()), *((r, True) for r in chat)]:
+        version = row["prompt_version"]
+        usage = by_version.setdefault(version, VersionUsage(version=version, cost=0.0))
+        _add(usage, row)
+        if is_chat:
+            usage.chat_completions += row["requests"]
+        if ranked_together or not is_chat:
+            for column in PERCENTILES:
+                counts[version][column] += row[f"{column}_count"] or 0
     if not by_version:
         return []
-    for version, values in _percentiles(source.rows, counts).items():
+    sources = [source.rows, source.chat] if ranked_together else [source.rows]
+    for version, values in _percentiles(sources, counts).items():
         by_version[version].percentiles.update(values)
-    for version, names in source.labels().items():
-        by_version[version].labels = names
     for usage in by_version.values():
         usage.percentiles = {name: usage.percentiles.get(name) for name in percentile_names()}
     return sorted(by_version.values(), key=lambda v: v.version, reverse=True)
@@ -380,19 +391,24 @@ def _whole_hours(filters: UsageFilter) -> tuple[int | None, int | None] | None:
 @dataclass
 class UsageSource:
     """Where a range's figures come from: the rollup for its whole hours and the responses for the rest (the
-    partial hours at its ends; everything when the caller's policy names single responses)."""
+    partial hours at its ends; everything when the caller's policy names single responses), and the chat
+    completions made with the prompt."""
 
     rows: QuerySet  # every response in the range: what percentiles rank
+    chat: QuerySet  # every chat completion made with the prompt in the range
     hours: QuerySet | None = None  # rollup rows of the whole hours (None: read the responses for everything)
     rest: QuerySet | None = None  # responses in the partial hours at the ends, if any
 
     @classmethod
     def of(cls, *, prompt_ids: list[str], filters: UsageFilter, principal: Principal) -> UsageSource:
         rows = usage_rows(prompt_ids=prompt_ids, filters=filters, principal=principal)
+        chat = chat_completions_with_prompts(
+            prompt_ids=prompt_ids, since=filters.since, until=filters.until, label=filters.label, principal=principal
+        )
         predicate = read_predicate(principal, "response")
         span = _whole_hours(filters)
         if span is None or _names_responses(predicate):
-            return cls(rows=rows)
+            return cls(rows=rows, chat=chat)
         first, end = span
         hours = PromptUsageHour.objects.filter(prompt_id__in=prompt_ids, requests__gt=0)
         hours = hours.filter(to_q(predicate, id_field="id"))
@@ -410,26 +426,26 @@ class UsageSource:
         if not filters.include_playground:
             hours = hours.exclude(origin=ResponseOrigin.PLAYGROUND)
         rest = rows.filter(functools.reduce(operator.or_, edges)) if edges else None
-        return cls(rows=rows, hours=hours, rest=rest)
+        return cls(rows=rows, chat=chat, hours=hours, rest=rest)
 
     def totals(self) -> list[dict]:
         if self.hours is None:
             return _totals(self.rows)
         return _rollup_totals(self.hours) + (_totals(self.rest) if self.rest is not None else [])
 
-    def labels(self) -> dict[int, list[str]]:
-        if self.hours is None:
-            return _labels(self.rows)
-        merged = _label_sets(self.hours.values_list("prompt_version", "prompt_labels").distinct().order_by())
-        for version, names in (_labels(self.rest) if self.rest is not None else {}).items():
-            merged[version] = sorted({*merged.get(version, []), *names})
-        return merged
+    @cached_property
+    def chat_totals(self) -> list[dict]:
+        return _totals(self.chat)
 
     def series(self, bucket: str) -> list[SeriesPoint]:
+        parts = [_series(self.chat, bucket)] if self.chat_totals else []
         if self.hours is None:
-            return _series(self.rows, bucket)
-        rest = _series(self.rest, bucket) if self.rest is not None else []
-        return _merge_series(_rollup_series(self.hours, bucket), rest)
+            parts.append(_series(self.rows, bucket))
+        else:
+            parts.append(_rollup_series(self.hours, bucket))
+            if self.rest is not None:
+                parts.append(_series(self.rest, bucket))
+        return _merge_series(*parts)
 
 
 def default_bucket(filters: UsageFilter) -> str:

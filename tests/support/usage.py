@@ -33,6 +33,7 @@ EXPECTED_VERSIONS = [
     {
         "version": 2,
         "requests": 3,
+        "chat_completions": 0,
         "errors": 1,
         "incomplete": 0,
         "input_tokens": 12,
@@ -52,6 +53,7 @@ EXPECTED_VERSIONS = [
     {
         "version": 1,
         "requests": 4,
+        "chat_completions": 0,
         "errors": 1,
         "incomplete": 1,
         "input_tokens": 70,
