@@ -79,7 +79,7 @@ def _sqlite_subtract(r: str) -> str:
 SQLITE_FORWARD = [
     f"CREATE UNIQUE INDEX responses_usage_hourly_key ON {TABLE} ({', '.join(KEY)})",
     f"CREATE TRIGGER openai_responses_usage_insert AFTER INSERT ON openai_responses "
-    f"BEGIN {_sqlite_add('NEW')} END",
+    f"WHEN NEW.prompt_id <> '' BEGIN {_sqlite_add('NEW')} END",
     f"CREATE TRIGGER openai_responses_usage_delete AFTER DELETE ON openai_responses "
     f"WHEN OLD.prompt_id <> '' BEGIN {_sqlite_subtract('OLD')} END",
     f"CREATE TRIGGER openai_responses_usage_update AFTER UPDATE OF {', '.join(WATCHED)} ON openai_responses "
