@@ -157,7 +157,7 @@ BEGIN
     {_pg_add("new_rows")}
   ELSIF TG_OP = 'DELETE' THEN
     {_pg_subtract("old_rows")}
-  ELSE
+  ELSIF EXISTS {_CHANGED.format(this="o", this_table="old_rows", other="n", other_table="new_rows")} THEN
     {_pg_subtract(_CHANGED.format(this="o", this_table="old_rows", other="n", other_table="new_rows"))}
     {_pg_add(_CHANGED.format(this="n", this_table="new_rows", other="o", other_table="old_rows"))}
   END IF;
