@@ -171,3 +171,29 @@ def test_cost_shows_when_the_run_config_has_prices(web, used, settings):
     assert '<th scope="col">Cost</th>' in body
     # Version 2: 50 input and 20 output tokens: (50 * 1000 + 20 * 2000) / 1,000,000.
     assert " 0.0900 " in row(body, 2)
+
+
+def test_chat_completions_made_with_the_prompt_count_and_are_marked(web, used):
+    from apps.inference.models import ChatCompletion
+
+    ChatCompletion.objects.bulk_create(
+        ChatCompletion(
+            public_id=f"chatcmpl-view{i}",
+            created_at=datetime.now(UTC) - timedelta(hours=1),
+            model="fake-model",
+            completion={},
+            input_messages=[],
+            metadata={"prompt_id": used, "prompt_version": "2"},
+            prompt_id=used,
+            prompt_version=2,
+            prompt_labels="|default|production|",
+            input_tokens=10,
+            output_tokens=4,
+            latency_ms=100,
+        )
+        for i in range(2)
+    )
+    body = web.get(f"/dashboard/{used}/", headers=hx("prompt-usage")).content.decode()
+    assert row(body, 2).startswith("v2 7 (2 chat) 0 (0%) 0 (0%) 70 (10) 28 (4)")
+    assert row(body, 1).startswith("v1 3 1 (33%)")  # no chat completion: nothing said
+    assert sum(r for v, r in bars(body) if v == 2) == 7
