@@ -241,7 +241,49 @@ def _rollup_totals(hours: QuerySet) -> list[dict]:
 
 def _percentiles(sources: list[QuerySet], counts: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
     """{version: {"<column>_p<p>": value}} for every column of PERCENTILES, in one statement over the rows of
-    `sources` together (querysets on one database: responses, and chat completions made with the prompt).
+    `sources` together (querysets on one database: responses, and chat completions made with the prompt)."""
+    if connections[sources[0].db].vendor == "postgresql":
+        return _percentiles_ordered_set(sources)
+    return _percentiles_ranked(sources, counts)
+
+
+def _union_sql(sources: list[QuerySet], columns: list[str], params: list) -> str:
+    """The rows of `sources` as one relation of (prompt_version, *columns); their parameters added to `params`."""
+    parts = []
+    for rows in sources:
+        values = rows.values_list("prompt_version", *columns).order_by()
+        sql, part_params = values.query.get_compiler(using=values.db).as_sql()
+        parts.append(f"SELECT * FROM ({sql}) part{len(parts)}")
+        params += part_params
+    return " UNION ALL ".join(parts)
+
+
+def _percentiles_ordered_set(sources: list[QuerySet]) -> dict[int, dict[str, int]]:
+    """PostgreSQL's ordered-set aggregate `percentile_disc(p)`: the first value whose position in the order
+    reaches p * n, i.e. the nearest rank ceil(p * n) (NULLs left out), every column in one GROUP BY. It sorts in
+    C what the window functions rank row by row: a month of one prompt (10,000 responses) in about 6 ms instead
+    of 20 (bench/prompt_usage.py)."""
+    params: list = []
+    aggregates = ", ".join(
+        f"percentile_disc(ARRAY[{', '.join(str(p / 100) for p in points)}]::float8[]) WITHIN GROUP (ORDER BY {column})"
+        for column, points in PERCENTILES.items()
+    )
+    statement = f"SELECT prompt_version, {aggregates} FROM ({_union_sql(sources, list(PERCENTILES), params)}) used "
+    statement += "GROUP BY prompt_version"
+    with connections[sources[0].db].cursor() as cursor:
+        cursor.execute(statement, params)
+        found = cursor.fetchall()
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for version, *arrays in found:
+        for (column, points), values in zip(PERCENTILES.items(), arrays, strict=True):
+            for p, value in zip(points, values or [None] * len(points), strict=True):
+                if value is not None:
+                    out[version][f"{column}_p{p}"] = value
+    return out
+
+
+def _percentiles_ranked(sources: list[QuerySet], counts: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
+    """The same with window functions (SQLite has no ordered-set aggregates).
 
     Per column, each version's values are ranked (a window function over that column alone, NULLs left out) and
     only the rows standing at a wanted rank are kept: a few per version and column, read back as
@@ -257,12 +299,8 @@ def _percentiles(sources: list[QuerySet], counts: dict[int, dict[str, int]]) -> 
         }
         if not ranks:
             continue
-        parts = []
-        for rows in sources:
-            values = rows.filter(**{f"{column}__isnull": False}).values_list("prompt_version", column).order_by()
-            sql, part_params = values.query.get_compiler(using=values.db).as_sql()
-            parts.append(f"SELECT * FROM ({sql}) part{len(parts)}")
-            params += part_params
+        present = [rows.filter(**{f"{column}__isnull": False}) for rows in sources]
+        union = _union_sql(present, [column], params)
         wanted = " OR ".join(
             f"(prompt_version = {int(version)} AND rank IN ({', '.join(str(int(r)) for r in numbers)}))"
             for version, numbers in ranks.items()
@@ -270,7 +308,7 @@ def _percentiles(sources: list[QuerySet], counts: dict[int, dict[str, int]]) -> 
         branches.append(
             f"SELECT {index} AS col, prompt_version, value, rank FROM (SELECT prompt_version, {column} AS value, "
             f"ROW_NUMBER() OVER (PARTITION BY prompt_version ORDER BY {column}) AS rank "
-            f"FROM ({' UNION ALL '.join(parts)}) used) ranked WHERE {wanted}"
+            f"FROM ({union}) used) ranked WHERE {wanted}"
         )
     if not branches:
         return {}

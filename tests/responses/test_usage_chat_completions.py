@@ -4,6 +4,7 @@ prompt the caller may not use; updates and deletes move the figures."""
 
 from __future__ import annotations
 
+import httpx
 import openai
 import pytest
 
@@ -11,20 +12,26 @@ from apps.core.errors import BadRequestError
 from apps.core.principal import Principal
 from apps.inference.services import prompt_use
 from apps.prompts import services as prompts
+from tests.support.inference import provider_yaml, recordings, sdk, start_inference_server
+from tests.support.postgres import postgres_database, run_config
 
 
 def ask(client, text: str, **kwargs):
     return client.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": text}], **kwargs)
 
 
-@pytest.fixture
-def prompt_id(http):
+def two_versions(http) -> str:
     """Version 1 (labelled `production`) and version 2 (the default)."""
     created = http.post("/prompts", json={"prompt": "Chat usage {{ n }}.", "variables": ["n"]}).json()
     prompt_id = created["prompt_id"]
     http.put(f"/prompts/{prompt_id}", json={"prompt": "Chat usage v2 {{ n }}.", "variables": ["n"], "version": 1})
     http.put(f"/prompts/{prompt_id}/labels/production", json={"version": 1})
     return prompt_id
+
+
+@pytest.fixture
+def prompt_id(http):
+    return two_versions(http)
 
 
 def usage(http, prompt_id: str) -> dict[int, dict]:
@@ -59,6 +66,7 @@ def test_chat_completions_naming_a_prompt_count_with_its_responses(client, http,
         one.usage.completion_tokens + labelled.usage.completion_tokens + response.usage.output_tokens
     )
     inputs = sorted([one.usage.prompt_tokens, labelled.usage.prompt_tokens, response.usage.input_tokens])
+    assert response.usage.input_tokens != inputs[1]  # the median is a chat completion's
     assert v1["input_tokens_p50"] == inputs[1]  # nearest rank: the 2nd of 3, responses and completions together
     assert v1["labels"] == ["production"]
     assert (v1["errors"], v1["incomplete"]) == (0, 0)
@@ -115,3 +123,32 @@ def test_someone_elses_prompt_is_refused(settings):
     with pytest.raises(BadRequestError) as caught:
         prompt_use(metadata={"prompt_id": prompt.prompt_id}, principal=Principal("bob"))
     assert (caught.value.param, caught.value.code) == ("metadata.prompt_id", "prompt_not_found")
+
+
+@pytest.mark.postgres
+def test_responses_and_chat_completions_are_ranked_together_on_postgresql(tmp_path, upstream):
+    with postgres_database() as database:
+        storage = run_config(database, stores=("inference", "responses"))
+        server = start_inference_server(tmp_path, recordings("responses"), provider_yaml(upstream.url, storage=storage))
+        try:
+            client = sdk(server)
+            with httpx.Client(base_url=server.url + "/v1", timeout=30) as http:
+                prompt_id = two_versions(http)
+                one = ask(client, "chat usage one", metadata={"prompt_id": prompt_id, "prompt_version": "1"})
+                labelled = ask(
+                    client, "chat usage by label two", metadata={"prompt_id": prompt_id, "prompt_version": "production"}
+                )
+                response = client.responses.create(
+                    model="fake-model",
+                    prompt={"id": prompt_id, "version": "1", "variables": {"n": "1"}},
+                    input="with a response",
+                )
+                v1 = usage(http, prompt_id)[1]
+        finally:
+            server.stop()
+    assert (v1["requests"], v1["chat_completions"]) == (3, 2)
+    inputs = sorted([one.usage.prompt_tokens, labelled.usage.prompt_tokens, response.usage.input_tokens])
+    assert v1["input_tokens"] == sum(inputs)
+    assert response.usage.input_tokens != inputs[1]  # the median is a chat completion's: ranked together
+    assert v1["input_tokens_p50"] == inputs[1]
+    assert v1["labels"] == ["production"]
