@@ -135,3 +135,29 @@ def test_the_same_writes_and_figures_on_postgresql(tmp_path):
     assert body["versions"] == EXPECTED_VERSIONS
     assert body["series"] == EXPECTED_SERIES
     assert {v["version"]: v["requests"] for v in partial["versions"]} == {1: 3, 2: 3}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("prompts_backend")
+def test_the_usage_queries_do_not_grow_with_versions_responses_or_hours(django_assert_num_queries):
+    prompt_id = two_versions()
+    StoredResponse.objects.bulk_create(StoredResponse(**row_fields(prompt_id, i, row)) for i, row in enumerate(ROWS))
+    # Totals from the rollup, the chat completions' totals, the percentiles, the series from the rollup.
+    with django_assert_num_queries(4):
+        prompt_usage(prompt_id=prompt_id, filters=DAY_FILTER, bucket="hour")
+    for version in range(2, 6):
+        prompts.prompt_update(prompt_id=prompt_id, text=f"v{version + 1} {{{{ q }}}}", variables=["q"], version=version)
+        more = [
+            (version + 1, DAY.replace(hour=h), "completed", 1, 1, 0, 9, None, "", "fake-model", "api")
+            for h in range(24)
+        ]
+        StoredResponse.objects.bulk_create(
+            StoredResponse(**row_fields(prompt_id, 100 * version + i, row)) for i, row in enumerate(more)
+        )
+    with django_assert_num_queries(4):
+        usage = prompt_usage(prompt_id=prompt_id, filters=DAY_FILTER, bucket="hour")
+    assert len(usage.versions) == 6
+    # A range cut inside hours also reads its partial hours from the responses: their totals and their series.
+    cut = UsageFilter(since=DAY.replace(minute=30), until=DAY.replace(hour=23, minute=30))
+    with django_assert_num_queries(6):
+        prompt_usage(prompt_id=prompt_id, filters=cut, bucket="hour")
