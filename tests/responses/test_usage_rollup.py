@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
 import httpx
 import pytest
 
@@ -161,3 +164,28 @@ def test_the_usage_queries_do_not_grow_with_versions_responses_or_hours(django_a
     cut = UsageFilter(since=DAY.replace(minute=30), until=DAY.replace(hour=23, minute=30))
     with django_assert_num_queries(6):
         prompt_usage(prompt_id=prompt_id, filters=cut, bucket="hour")
+
+
+@pytest.fixture
+def latest_schema_after():
+    """Migrate the test database forward again afterwards: the later tests need the later migrations."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("responses"))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("latest_schema_after", "prompts_backend")
+def test_the_migration_rolls_up_the_responses_already_stored():
+    before, after = [("responses", "0005_usage_backfill")], [("responses", "0006_usage_hourly_rollup")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("responses", "StoredResponse")
+    prompt_id = two_versions()
+    old.objects.bulk_create(old(**row_fields(prompt_id, i, row)) for i, row in enumerate(ROWS))
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    assert UsageSource.of(prompt_ids=[prompt_id], filters=DAY_FILTER, principal=Principal("x")).hours is not None
+    usage = prompt_usage(prompt_id=prompt_id, filters=DAY_FILTER, bucket="hour")
+    assert [v.as_api() for v in usage.versions] == EXPECTED_VERSIONS
+    assert [p.as_api() for p in usage.series] == EXPECTED_SERIES
