@@ -553,8 +553,8 @@ def _daily_counts(rows: QuerySet, starts: list[datetime]) -> dict[str, list[int]
 def prompts_daily_requests(
     *, prompt_ids: list[str], days: int = 14, principal: Principal = ANONYMOUS, now: datetime | None = None
 ) -> dict[str, list[int]]:
-    """Requests per day over the last `days` days (oldest first, today last) for each of these prompts (the
-    caller has read them already): the list page's sparklines.
+    """Requests (responses and chat completions) per day over the last `days` days (oldest first, today last) for
+    each of these prompts (the caller has read them already): the list page's sparklines.
 
     Finished days do not change (a response is stored with the time it was asked for), so their counts are kept in
     Django's cache for an hour (per prompt, window and what the caller may see); each list page then counts only
@@ -576,4 +576,11 @@ def prompts_daily_requests(
         cache.set_many({keys[p]: value for p, value in fresh.items()}, timeout=DAILY_CACHE_SECONDS)
         cached.update(fresh)
     today_counts = _daily_counts(rows, starts[-2:])
-    return {p: [*cached[p], *today_counts.get(p, [0])] for p in prompt_ids}
+    # Chat completions made with these prompts, every day of the window in one statement (their partial index
+    # holds only completions made with a prompt, so this reads little and is not worth a cache).
+    chat = chat_completions_with_prompts(prompt_ids=prompt_ids, since=starts[0], principal=principal)
+    chat_counts = _daily_counts(chat, starts)
+    return {
+        p: [a + b for a, b in zip([*cached[p], *today_counts.get(p, [0])], chat_counts.get(p, [0] * days), strict=True)]
+        for p in prompt_ids
+    }
