@@ -3,11 +3,12 @@
 Counts, token sums, the last use, the labels at use and the time series are summed from the hourly rollup
 (`PromptUsageHour`, kept by the database's triggers in the transaction that writes each response): a month of one
 prompt is some thousand rollup rows, whatever the traffic. A range that does not start or end on a whole hour
-takes its partial hours from the responses themselves. Percentiles need the values themselves: each version's
-responses in the range are ranked by each column (window functions on the covering index
-`responses_prompt_usage_idx`, NULLs last) and only the rows at the wanted ranks are read back; the number of
-values per version and column, hence the rank ceil(p * n) of the nearest-rank percentile, comes with the totals.
-The same statements run on SQLite and PostgreSQL; nothing reads all the rows into Python.
+takes its partial hours from the responses themselves. Stored chat completions that name the prompt in their
+metadata count too (aggregated from their own rows: they have no rollup). Percentiles (nearest rank, ceil(p * n))
+need the values themselves: one statement over the responses (and chat completions) in the range, on the covering
+index `responses_prompt_usage_idx`: PostgreSQL's `percentile_disc`, or on SQLite a window function ranking each
+column per version, of which only the rows at the wanted ranks (known from the totals' counts) are read back.
+Nothing reads all the rows into Python.
 
 An access policy that names single responses (`response::<id>`, a regex on ids) cannot be applied to a rollup row,
 which stands for many responses: for such a caller every figure is aggregated from the responses themselves.
