@@ -13,9 +13,12 @@ under stackadmin's share: the CPU one `openai` SDK call to the fake costs on its
 called one at a time from this process). On a machine where clients, model server and stackadmin share the cores,
 the added latency at 16 clients follows from those CPU figures: every request in flight waits for the others' CPU.
 
-    python bench/responses_overhead.py [--requests 400] [--concurrency 1 16]
+    python bench/responses_overhead.py [--requests 400] [--concurrency 1 16] [--prompt]
 
-Results are printed and written to bench/results/responses_overhead.json.
+`--prompt` makes every response with a stored prompt (`prompt={"id": …}`), so each stored response also updates
+its prompt's usage rollup.
+
+Results are printed and written to bench/results/responses_overhead.json (`_prompt.json` with `--prompt`).
 """
 
 from __future__ import annotations
@@ -136,6 +139,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per measurement (default 400)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--workers", type=int, default=1, help="stackadmin worker processes (default 1)")
+    parser.add_argument(
+        "--prompt", action="store_true", help="make every response with a stored prompt (it is stored for its usage)"
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-responses-"))
@@ -175,12 +181,19 @@ def main() -> None:
         pids = {"stackadmin": server.pid, "fake": fake.pid}
         # On uvloop, as uvicorn runs the server.
         results["sdk_call_cpu_ms"] = uvloop.run(sdk_floor(fake_url, args.requests))
+        body_response = BODY_RESPONSE
+        if args.prompt:
+            created = httpx.post(
+                f"http://127.0.0.1:{port}/v1/prompts", json={"prompt": "Benchmark {{ n }}.", "variables": ["n"]}
+            ).json()
+            body_response = {**BODY_RESPONSE, "prompt": {"id": created["prompt_id"], "variables": {"n": "1"}}}
+            results["prompt"] = True
         for concurrency in args.concurrency:
             run: dict = {"concurrency": concurrency}
             for stream in (False, True):
                 common = {"pids": pids, "stream": stream, "concurrency": concurrency, "requests": args.requests}
                 direct, direct_cpu = measured(fake_url + "/chat/completions", BODY_CHAT, **common)
-                ours, our_cpu = measured(f"http://127.0.0.1:{port}/v1/responses", BODY_RESPONSE, **common)
+                ours, our_cpu = measured(f"http://127.0.0.1:{port}/v1/responses", body_response, **common)
                 d, o = summary(direct), summary(ours)
                 key = "first_byte" if stream else "non_streaming"
                 run[key] = {
@@ -236,7 +249,8 @@ def main() -> None:
     )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "responses_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "responses_overhead_prompt.json" if args.prompt else "responses_overhead.json"
+    (out / name).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

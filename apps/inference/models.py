@@ -14,10 +14,48 @@ class ChatCompletion(ModelOutput):
     completion = models.JSONField(editable=False)
     input_messages = models.JSONField(editable=False)
     metadata = models.JSONField(default=dict, blank=True, editable=False)
+    # A completion made with a stored prompt says so in its metadata (`prompt_id`, optional `prompt_version`: a
+    # number or label, as `prompt.version` of a response). It then counts in that prompt version's usage
+    # (apps.responses.usage), from these columns, named as a stored response's so the same statements aggregate
+    # both: the version and the labels pointing at it when used, the token counts of `completion.usage`, the time
+    # to completion and (streams) to the first chunk, and `incomplete` when the model stopped at the token limit
+    # or its content filter (a failed completion is not stored).
+    prompt_id = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
+    prompt_version = models.IntegerField(null=True, blank=True, editable=False)
+    prompt_labels = models.CharField(max_length=512, blank=True, default="", db_default="", editable=False)
+    status = models.CharField(max_length=16, default="completed", db_default="completed", editable=False)
+    input_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    output_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    reasoning_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    latency_ms = models.IntegerField(null=True, blank=True, editable=False)
+    first_token_ms = models.IntegerField(null=True, blank=True, editable=False)
 
     resource_type = "chat_completion"  # its name in the access policy: `<resource_type>::<public_id>`
 
     class Meta:
         db_table = "inference_store"
         verbose_name = "chat completion"
-        indexes = [models.Index(fields=["model", "created_at"], name="inference_model_created_idx")]
+        indexes = [
+            models.Index(fields=["model", "created_at"], name="inference_model_created_idx"),
+            # Usage of a prompt over a time range, as `responses_prompt_usage_idx` for responses: every column the
+            # usage statements read, so they scan a range of the index; partial, so completions made without a
+            # prompt (most of them) cost no index write.
+            models.Index(
+                fields=[
+                    "prompt_id",
+                    "created_at",
+                    "prompt_version",
+                    "status",
+                    "model",
+                    "input_tokens",
+                    "output_tokens",
+                    "reasoning_tokens",
+                    "latency_ms",
+                    "first_token_ms",
+                    "prompt_labels",
+                    "owner_principal",
+                ],
+                name="inference_prompt_usage_idx",
+                condition=~models.Q(prompt_id=""),
+            ),
+        ]

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import QuerySet
 
@@ -147,6 +148,26 @@ def chat_completion_not_found(completion_id: str) -> NotFoundError:
 def chat_completions_visible(*, principal: Principal = ANONYMOUS) -> QuerySet[ChatCompletion]:
     """Completions the principal may read under the access policy, filtered in the query itself."""
     return ChatCompletion.objects.visible_to(principal)
+
+
+def chat_completions_with_prompts(
+    *,
+    prompt_ids: list[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    label: str | None = None,
+    principal: Principal = ANONYMOUS,
+) -> QuerySet[ChatCompletion]:
+    """The stored completions made with these prompts that `principal` may read, created in [since, until), made
+    while `label` pointed at the version used: what prompt usage counts besides responses."""
+    rows = chat_completions_visible(principal=principal).filter(prompt_id__in=prompt_ids)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    if label is not None:
+        rows = rows.filter(prompt_labels__contains=f"|{label}|")
+    return rows
 
 
 def completion_object(row: ChatCompletion) -> dict:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
@@ -29,6 +31,7 @@ from asgiref.sync import sync_to_async
 
 from apps.core.access import require_create
 from apps.core.chat import CompletionAccumulator
+from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.http import SSE_DONE, error_body, sse_data
 from apps.core.principal import ANONYMOUS, Principal
 from apps.inference.models import ChatCompletion
@@ -39,16 +42,66 @@ from apps.inference.selectors import (
     chat_completions_visible,
     model_resolve,
 )
+from apps.prompts import selectors as prompt_selectors
 from apps.storage.errors import reported_error
 from apps.storage.write_queue import write_queue
 
 logger = logging.getLogger("apps.inference")
 
 _NOT_FORWARDED = ("store", "metadata")
+# What `finish_reason` makes a stored completion count as incomplete in prompt usage.
+_CUT_SHORT = ("length", "content_filter")
+_NO_PROMPT = {"prompt_id": "", "prompt_version": None, "prompt_labels": ""}
 
 
 def new_completion_id() -> str:
     return "chatcmpl-" + secrets.token_hex(16)
+
+
+def prompt_use(*, metadata: dict[str, str], principal: Principal = ANONYMOUS) -> dict[str, Any]:
+    """The prompt version a completion says it was made with, as its usage columns.
+
+    Clients that render a stored prompt themselves and call Chat Completions (Langfuse's and llama-stack's
+    prompt-then-chat pattern) say so in OpenAI's own `metadata`: `prompt_id`, and optionally `prompt_version`,
+    a number or a label, read as `prompt.version` of a response is (absent: the default version). The prompt
+    must be one the caller may read: anything else is a 400 naming the metadata key, as an unknown `prompt.id`
+    is for a response. The labels pointing at the version now are recorded with it."""
+    prompt_id = metadata.get("prompt_id")
+    if not prompt_id:
+        return dict(_NO_PROMPT)
+    version = metadata.get("prompt_version") or None
+    number = int(version) if version is not None and version.isdigit() else None
+    try:
+        prompt_selectors.validate_prompt_id(prompt_id, param="metadata.prompt_id")
+        if version is not None and number is None:
+            prompt_selectors.validate_label(version, param="metadata.prompt_version")
+        prompt = prompt_selectors.prompt_get(
+            prompt_id=prompt_id, version=number, label=None if number is not None else version, principal=principal
+        )
+    except NotFoundError as exc:
+        param = "metadata.prompt_version" if version is not None and exc.param in ("version", "label") else None
+        raise BadRequestError(exc.message, param=param or "metadata.prompt_id", code="prompt_not_found") from exc
+    labels = (*(("default",) if prompt.is_default else ()), *prompt.labels)
+    return {
+        "prompt_id": prompt_id,
+        "prompt_version": prompt.version,
+        "prompt_labels": "".join(f"|{label}" for label in labels) + ("|" if labels else ""),
+    }
+
+
+def usage_columns(completion: dict, *, started: float, first_token_ms: int | None) -> dict[str, Any]:
+    """What prompt usage reads of a finished completion: its token counts, whether it was cut short, the time
+    from the request to now and (streams) to the first chunk with output."""
+    usage = completion.get("usage") or {}
+    cut = any(choice.get("finish_reason") in _CUT_SHORT for choice in completion.get("choices") or ())
+    return {
+        "status": "incomplete" if cut else "completed",
+        "input_tokens": usage.get("prompt_tokens"),
+        "output_tokens": usage.get("completion_tokens"),
+        "reasoning_tokens": (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") if usage else None,
+        "latency_ms": round((time.monotonic() - started) * 1000),
+        "first_token_ms": first_token_ms,
+    }
 
 
 def chat_completion_store(
@@ -60,6 +113,7 @@ def chat_completion_store(
     metadata: dict,
     created_at: datetime,
     principal: Principal = ANONYMOUS,
+    usage: dict[str, Any] | None = None,
 ) -> ChatCompletion:
     """Write one completion (run by the store's writers) and return its row, whose `public_id` is the id its
     caller must be told. A repeated upstream id from the same owner updates that owner's row, as llama-stack does;
@@ -71,6 +125,7 @@ def chat_completion_store(
         "completion": completion,
         "input_messages": input_messages,
         "metadata": metadata,
+        **(usage or {}),
     }
     owner = ChatCompletion.owner_fields(principal)
     db = router.db_for_write(ChatCompletion)
@@ -110,10 +165,12 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
     """The completion (a dict), or for `stream: true` the SSE byte stream to send; upstream errors raise before.
 
     `body` is the request as `CreateChatCompletionRequest` let it through."""
+    started = time.monotonic()
     model = await model_resolve(model_id=body["model"])
     store = body.get("store") is not False
     if store:
         require_create(principal, "chat_completion")
+    prompt = await prompt_selectors.aread(prompt_use, metadata=body.get("metadata") or {}, principal=principal)
     forwarded = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
     forwarded["model"] = model.provider_model_id
     created_at = timezone.now()
@@ -128,7 +185,9 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
     if not body.get("stream"):
         completion = await model.chat(forwarded)
         if store and completion.get("id"):
-            completion = (await _store(completion=completion, **record)).completion  # under the id it was stored by
+            usage = {**prompt, **usage_columns(completion, started=started, first_token_ms=None)}
+            # Under the id it was stored by.
+            completion = (await _store(completion=completion, usage=usage, **record)).completion
         return completion
 
     chunks = await model.chat_stream(forwarded)
@@ -136,8 +195,11 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
     async def events() -> AsyncIterator[bytes]:
         accumulator = CompletionAccumulator()
         told = None  # the id this stream's chunks carry, once known
+        first_token_ms = None
         try:
             async for chunk in chunks:
+                if first_token_ms is None and _has_output(chunk):
+                    first_token_ms = round((time.monotonic() - started) * 1000)
                 if store and told is None and chunk.get("id"):
                     told = await _stream_id(chunk["id"], principal)
                 if told is not None and chunk.get("id") not in (None, told):
@@ -145,7 +207,9 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
                 accumulator.add(chunk)
                 yield sse_data(chunk)
             if store and accumulator.id:
-                row = await _store(completion=accumulator.completion(), **record)
+                completion = accumulator.completion()
+                usage = {**prompt, **usage_columns(completion, started=started, first_token_ms=first_token_ms)}
+                row = await _store(completion=completion, usage=usage, **record)
                 if row.public_id != told:
                     logger.warning(
                         "chat completion stream %s: another owner's completion took the id while it streamed; "
@@ -162,14 +226,29 @@ async def chat_completion_create(*, body: dict, principal: Principal = ANONYMOUS
     return events()
 
 
+def _has_output(chunk: dict) -> bool:
+    return any(
+        (choice.get("delta") or {}).get("content") or (choice.get("delta") or {}).get("tool_calls")
+        for choice in chunk.get("choices") or ()
+    )
+
+
 def chat_completion_update(
     *, completion_id: str, metadata: dict[str, str] | None, principal: Principal = ANONYMOUS
 ) -> ChatCompletion:
-    """Replace a stored completion's metadata (OpenAI's only update)."""
+    """Replace a stored completion's metadata (OpenAI's only update). A change of the prompt it names moves it to
+    that prompt's usage (checked as on create; the labels recorded are those pointing at the version now)."""
     row = chat_completion_get(completion_id=completion_id, principal=principal)
     row.require_allowed(principal, "update")
-    row.metadata = metadata or {}
-    row.save(update_fields=["metadata"], using=router.db_for_write(ChatCompletion))
+    metadata = metadata or {}
+    fields = ["metadata"]
+    named = [(m.get("prompt_id") or "", m.get("prompt_version") or "") for m in (row.metadata or {}, metadata)]
+    if named[0] != named[1]:
+        for name, value in prompt_use(metadata=metadata, principal=principal).items():
+            setattr(row, name, value)
+            fields.append(name)
+    row.metadata = metadata
+    row.save(update_fields=fields, using=router.db_for_write(ChatCompletion))
     return row
 
 

@@ -264,12 +264,15 @@ HistoryPageSize = documented(int, type="integer", minimum=1, maximum=100)
 # ------------------------------------------------------------------------------------------ usage
 class VersionUsage(Schema):
     version: int
-    requests: int = Field(description="Stored responses made with this version.")
+    requests: int = Field(
+        description="Stored responses made with this version, and stored chat completions naming it in their metadata."
+    )
+    chat_completions: int = Field(description="Of them, chat completions.")
     errors: int = Field(description="Of them, failed.")
     incomplete: int = Field(description="Of them, incomplete (an output limit or a content filter).")
-    input_tokens: int = Field(description="Total over the responses.")
-    output_tokens: int = Field(description="Total over the responses.")
-    reasoning_tokens: int = Field(description="Total over the responses (part of output_tokens).")
+    input_tokens: int = Field(description="Total over the requests.")
+    output_tokens: int = Field(description="Total over the requests.")
+    reasoning_tokens: int = Field(description="Total over the requests (part of output_tokens).")
     latency_ms_p50: int | None = Field(description="Time to completion, median (nearest rank).")
     latency_ms_p95: int | None
     first_token_ms_p50: int | None = Field(description="Time to the first output of a stream, median.")

@@ -213,3 +213,48 @@ class ReplayItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} #{self.position}"
+
+
+class PromptUsageHour(models.Model):
+    """Usage of one prompt version in one UTC hour, per model, origin, labels at use and owner: the rollup the
+    usage figures are summed from (apps.responses.usage), so a month of usage reads some thousand of these rows
+    instead of every response.
+
+    The database keeps it: triggers on `openai_responses` (migration `usage_hourly_rollup`) add, move and subtract
+    a response's figures in the statement that inserts, updates or deletes it, so every way a response is written
+    (the write queue's batched inserts, background runs' status updates, deletes of one or many) keeps the rollup
+    exact in the same transaction, and nothing in Python has to remember to. Its unique key is an index of the
+    migration's own SQL (an md5 of the long text columns on PostgreSQL, whose index rows are limited in size).
+    Rows are never written through the ORM.
+    """
+
+    prompt_id = models.CharField(max_length=64, editable=False)
+    prompt_version = models.IntegerField(editable=False)
+    hour = models.IntegerField(editable=False)  # whole hours since 1970-01-01 00:00 UTC
+    model = models.CharField(max_length=255, editable=False)
+    origin = models.CharField(max_length=16, editable=False)
+    prompt_labels = models.CharField(max_length=512, editable=False)
+    # The access policy's columns, so the caller's filter applies to the rollup as it does to the responses.
+    owner_principal = models.CharField(max_length=255, editable=False)
+    access_keys = models.TextField(editable=False)
+    requests = models.IntegerField(editable=False)
+    errors = models.IntegerField(editable=False)  # failed
+    incomplete = models.IntegerField(editable=False)
+    input_tokens = models.BigIntegerField(editable=False)
+    output_tokens = models.BigIntegerField(editable=False)
+    reasoning_tokens = models.BigIntegerField(editable=False)
+    # How many responses have each percentile column (NULLs are not ranked): the ranks of the percentiles.
+    latency_ms_count = models.IntegerField(editable=False)
+    first_token_ms_count = models.IntegerField(editable=False)
+    input_tokens_count = models.IntegerField(editable=False)
+    output_tokens_count = models.IntegerField(editable=False)
+    reasoning_tokens_count = models.IntegerField(editable=False)
+    last_used_at = models.DateTimeField(editable=False)
+
+    class Meta:
+        db_table = "openai_responses_usage_hourly"
+        verbose_name = "prompt usage per hour"
+        verbose_name_plural = "prompt usage per hour"
+
+    def __str__(self) -> str:
+        return f"{self.prompt_id} v{self.prompt_version} @{self.hour}"

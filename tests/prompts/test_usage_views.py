@@ -171,3 +171,41 @@ def test_cost_shows_when_the_run_config_has_prices(web, used, settings):
     assert '<th scope="col">Cost</th>' in body
     # Version 2: 50 input and 20 output tokens: (50 * 1000 + 20 * 2000) / 1,000,000.
     assert " 0.0900 " in row(body, 2)
+
+
+def chatted(prompt_id: str, version: int, when: datetime, *, n: int) -> None:
+    """`n` stored chat completions that named the prompt version in their metadata."""
+    from apps.inference.models import ChatCompletion
+
+    ChatCompletion.objects.bulk_create(
+        ChatCompletion(
+            public_id=f"chatcmpl-view{next(_ids):06d}",
+            created_at=when,
+            model="fake-model",
+            completion={},
+            input_messages=[],
+            metadata={"prompt_id": prompt_id, "prompt_version": str(version)},
+            prompt_id=prompt_id,
+            prompt_version=version,
+            prompt_labels="|default|production|",
+            input_tokens=10,
+            output_tokens=4,
+            latency_ms=100,
+        )
+        for _ in range(n)
+    )
+
+
+def test_chat_completions_made_with_the_prompt_count_and_are_marked(web, used):
+    chatted(used, 2, datetime.now(UTC) - timedelta(hours=1), n=2)
+    body = web.get(f"/dashboard/{used}/", headers=hx("prompt-usage")).content.decode()
+    assert row(body, 2).startswith("v2 7 (2 chat) 0 (0%) 0 (0%) 70 (10) 28 (4)")
+    assert row(body, 1).startswith("v1 3 1 (33%)")  # no chat completion: nothing said
+    assert sum(r for v, r in bars(body) if v == 2) == 7
+
+
+def test_the_sparkline_counts_chat_completions_too(web, used):
+    chatted(used, 2, datetime.now(UTC) - timedelta(hours=1), n=2)
+    chatted(used, 1, datetime.now(UTC) - timedelta(days=20), n=1)  # outside the 14 days
+    body = assert_page(web.get("/dashboard/"), "prompt-list")
+    assert "10 requests in the last 14 days (peak 7 a day)" in body

@@ -176,14 +176,15 @@ def test_list_queries_do_not_grow_with_prompts(web, django_assert_num_queries):
     for i in range(3):
         make(text=f"small {i}", variables=())
     # Session, user and the user's access attributes; prompts live in the KV store, not in SQL. The sparklines of
-    # the page's prompts: one GROUP BY for today, one more for the finished days of prompts not counted yet.
-    with django_assert_num_queries(5):
+    # the page's prompts: one GROUP BY for today's responses, one more for the finished days of prompts not counted
+    # yet, one for the chat completions made with them.
+    with django_assert_num_queries(6):
         assert web.get("/dashboard/").status_code == 200
     for i in range(60):
         make(text=f"more {i}", variables=())
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert web.get("/dashboard/").status_code == 200
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert web.get("/dashboard/", headers=hx("prompt-list")).status_code == 200
 
 

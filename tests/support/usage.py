@@ -33,6 +33,7 @@ EXPECTED_VERSIONS = [
     {
         "version": 2,
         "requests": 3,
+        "chat_completions": 0,
         "errors": 1,
         "incomplete": 0,
         "input_tokens": 12,
@@ -52,6 +53,7 @@ EXPECTED_VERSIONS = [
     {
         "version": 1,
         "requests": 4,
+        "chat_completions": 0,
         "errors": 1,
         "incomplete": 1,
         "input_tokens": 70,
@@ -121,3 +123,38 @@ def insert_script(prompt_id: str, rows: list[tuple] = ROWS) -> str:
     for f in fields:
         f["created_at"] = f["created_at"].isoformat()
     return INSERT_SCRIPT.format(rows=json.dumps(fields))
+
+
+# ROWS again, written the ways responses are written: in two batches (as the write queue inserts), one of them
+# first stored `queued` without figures and completed by an update (as a background response is), and three
+# extra responses stored and deleted again (one by one, and two in one statement), one of them the newest use of
+# its version (so the last use must be found again). What usage answers afterwards is what it answers for ROWS.
+EVERY_WRITE_SCRIPT = """
+from datetime import datetime
+from apps.responses.models import StoredResponse
+from tests.support.usage import ROWS, row_fields, at
+prompt_id = {prompt_id!r}
+rows = [StoredResponse(**row_fields(prompt_id, i, row)) for i, row in enumerate(ROWS)]
+later = rows[5]
+queued = {{"status": "queued", "input_tokens": None, "output_tokens": None, "reasoning_tokens": None,
+          "latency_ms": None, "first_token_ms": None}}
+final = {{name: getattr(later, name) for name in queued}}
+for name, value in queued.items():
+    setattr(later, name, value)
+StoredResponse.objects.bulk_create(rows[:4])
+StoredResponse.objects.bulk_create(rows[4:])
+StoredResponse.objects.filter(public_id=later.public_id).update(status="in_progress")
+StoredResponse.objects.filter(public_id=later.public_id).update(**final)
+extra = [(2, at(12, 45), "completed", 1, 1, 1, 5, 5, "|default|production|", "fake-model", "api"),
+         (1, at(10, 30), "failed", 3, 3, 3, 3, 3, "|default|", "fake-model", "api"),
+         (1, at(23, 0), "completed", 2, 2, 2, 2, 2, "|canary|", "other-model", "api")]
+StoredResponse.objects.bulk_create(StoredResponse(**row_fields(prompt_id, 100 + i, row)) for i, row in enumerate(extra))
+StoredResponse.objects.get(public_id=row_fields(prompt_id, 100, extra[0])["public_id"]).delete()
+gone = [row_fields(prompt_id, 100 + i, extra[i])["public_id"] for i in (1, 2)]
+StoredResponse.objects.filter(public_id__in=gone).delete()
+print(StoredResponse.objects.filter(prompt_id=prompt_id).count())
+"""
+
+
+def every_write_script(prompt_id: str) -> str:
+    return EVERY_WRITE_SCRIPT.format(prompt_id=prompt_id)

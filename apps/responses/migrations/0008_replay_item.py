@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('responses', '0006_replay_run'),
+        ('responses', '0007_replay_run'),
     ]
 
     operations = [

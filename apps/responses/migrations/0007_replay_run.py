@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('responses', '0005_usage_backfill'),
+        ('responses', '0006_usage_hourly_rollup'),
     ]
 
     operations = [
