@@ -243,9 +243,10 @@ def _store_created(created: _Created) -> dict:
     the task, the response, its run and its first events."""
     events = _events_row(created.response.public_id, created.events)
     if _one_statement():
-        _execute_with(
-            [_insert_sql(created.task), _insert_sql(created.response), _insert_sql(created.run)], _insert_sql(events)
-        )
+        rows = [created.task, created.response, created.run, events]
+        _execute_with([_insert_sql(row) for row in rows[:-1]], _insert_sql(events))
+        for row in rows:  # saved, as bulk_create leaves them: the runner saves the task's end on its row
+            row._state.adding, row._state.db = False, _alias()
         return created.queued
     with transaction.atomic(using=_alias()):
         type(created.task).objects.bulk_create([created.task])
