@@ -1,17 +1,18 @@
 """Background responses (`background: true`): computed by the task engine, not by the request that asked.
 
 - **Create** checks and plans the response exactly as a foreground one (every refusal is still an HTTP error), then
-  in one transaction stores it with its first events (`response.created`, `response.queued`), its
-  `BackgroundRun` (the plan, as JSON) and the task's row (`run_background_response` below, django-tasks' database
-  backend, in the responses store). When this process's task runner (apps/core/tasks.py) has room, the row is
-  inserted already claimed for it, the response already `in_progress`, and the run starts at once, while that
-  transaction commits: it writes nothing before the commit, and is cancelled, having written nothing, if the
-  transaction fails. Otherwise the task waits, `queued`, for any process's runner.
+  in one transaction (one statement on PostgreSQL: "one statement" below) stores it with its first events
+  (`response.created`, `response.queued`), its `BackgroundRun` (the plan, as JSON) and the task's row
+  (`run_background_response` below, django-tasks' database backend, in the responses store). When this process's
+  task runner (apps/core/tasks.py) has room, the row is inserted already claimed for it, the response already
+  `in_progress`, and the run starts at once, while that transaction commits: it writes nothing before the commit,
+  and is cancelled, having written nothing, if the transaction fails. Otherwise the task waits, `queued`, for any
+  process's runner.
 - **Run** (any worker process, on any host that reaches the responses store): the task marks the response
   `in_progress` (unless its create did) and streams the model's answer, storing its events every `FLUSH_SECONDS`
   (so any process can stream them) and ending with the final response, its terminal event and the task's end (for
-  the task engine) in one transaction. Every `HEARTBEAT_SECONDS` it records a sign of life and looks whether the
-  response was cancelled.
+  the task engine) in one transaction (one statement on PostgreSQL). Every `HEARTBEAT_SECONDS` it records a sign
+  of life and looks whether the response was cancelled.
 - **Cancel** marks a queued or running response `cancelled` (nothing overwrites that: the run's final write only
   replaces `in_progress`); the run stops at once when it is in the same process, else at its next heartbeat.
 - **A process that dies** stops the heartbeats of its runs: every live process looks (the task runner's
