@@ -341,16 +341,17 @@ def _store_final_at_once(rows: QuerySet, values: dict, run: QuerySet, events: Re
     update, update_params = _update_sql(rows, values)
     parts = [(f"{update} RETURNING 1", update_params), _update_sql(run, {"finished": True})]
     task = task_success_write(values["status"])
-    if task is not None and task[0].db != _alias():  # (the task engine's table beside the responses, as configured)
-        record_task_success(values["status"])
-        task = None
-    if task is not None:
+    # The task engine's table is in the responses store (apps.storage.databases), so its end goes in too.
+    together = task is not None and task[0].db == _alias()
+    if together:
         parts.append(_update_sql(task[0], task[1]))
     insert, insert_params = _insert_sql(events)
     head, _, row = insert.rpartition(" VALUES ")
     _execute_with(parts, (f"{head} SELECT {row.removeprefix('(').removesuffix(')')} FROM w0", insert_params))
-    if task is not None:
+    if together:
         task[2]()  # committed: the runner does not record the end again
+    elif task is not None:
+        record_task_success(values["status"])
 
 
 def _run_finished(response_id: str) -> None:
