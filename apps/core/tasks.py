@@ -28,8 +28,9 @@ write fewer per task; `bench/background_overhead.py`):
   in its own transaction: the engine's enqueue and claim, as one `INSERT` instead of an `INSERT` and an `UPDATE`.
   It is as recoverable as a row claimed by a poll: it names its worker, whose death the app's housekeeping notices.
   A task that must wait is built `READY`, exactly as the backend's `enqueue` builds it, for any runner's poll.
-- `record_task_success`, called inside the task's own final transaction, records its end there: the runner then
-  skips its separate write (another commit, which on SQLite also takes the one write lock again). Under
+- `record_task_success`, called inside the task's own final transaction, records its end there (or
+  `task_success_write`, for a task that makes it part of a statement of its own): the runner then skips its
+  separate write (another commit, which on SQLite also takes the one write lock again). Under
   `db_worker`, or when a task does not call it, the backend records the end as usual.
 """
 
@@ -197,28 +198,40 @@ def task_result_row(task: Any, *, kwargs: dict, worker_id: str | None) -> Any:
     return row
 
 
-def record_task_success(value: Any) -> None:
-    """Inside the running task's own final transaction: record its end (`SUCCESSFUL`, returning `value`) there,
-    so that the runner does not write it again afterwards. Does nothing when no runner of this process runs the
+def task_success_write(value: Any) -> tuple[Any, dict, Callable[[], None]] | None:
+    """The write that records the running task's end (`SUCCESSFUL`, returning `value`), for a task that makes it
+    part of its own final write: (the task's row as a queryset, the values of its `UPDATE`, what to call once that
+    has committed, so that the runner does not write the end again). None when no runner of this process runs the
     task (`db_worker`, a direct call): the engine then records it as usual."""
     from django_tasks_db.compat import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
 
     executing = _executing.get()
     if executing is None:
-        return
+        return None
     runner, claimed = executing
-    DBTaskResult.objects.using(router.db_for_write(DBTaskResult)).filter(
+    rows = DBTaskResult.objects.using(router.db_for_write(DBTaskResult)).filter(
         id=claimed.id, status=TaskResultStatus.RUNNING
-    ).update(
-        status=TaskResultStatus.SUCCESSFUL,
-        finished_at=timezone.now(),
-        return_value=value,
-        exception_class_path="",
-        traceback="",
     )
+    values = {
+        "status": TaskResultStatus.SUCCESSFUL,
+        "finished_at": timezone.now(),
+        "return_value": value,
+        "exception_class_path": "",
+        "traceback": "",
+    }
+    return rows, values, lambda: runner._recorded.add(claimed.id)
+
+
+def record_task_success(value: Any) -> None:
+    """Inside the running task's own final transaction: record its end there (`task_success_write`)."""
+    write = task_success_write(value)
+    if write is None:
+        return
+    rows, values, recorded = write
+    rows.update(**values)
     # Once committed only: if the transaction is rolled back, the runner records the end as usual.
-    transaction.on_commit(lambda: runner._recorded.add(claimed.id), using=router.db_for_write(DBTaskResult))
+    transaction.on_commit(recorded, using=rows.db)
 
 
 def _handing_back(write: Callable[[Any], None], value: Any) -> None:

@@ -1,17 +1,18 @@
 """Background responses (`background: true`): computed by the task engine, not by the request that asked.
 
 - **Create** checks and plans the response exactly as a foreground one (every refusal is still an HTTP error), then
-  in one transaction stores it with its first events (`response.created`, `response.queued`), its
-  `BackgroundRun` (the plan, as JSON) and the task's row (`run_background_response` below, django-tasks' database
-  backend, in the responses store). When this process's task runner (apps/core/tasks.py) has room, the row is
-  inserted already claimed for it, the response already `in_progress`, and the run starts at once, while that
-  transaction commits: it writes nothing before the commit, and is cancelled, having written nothing, if the
-  transaction fails. Otherwise the task waits, `queued`, for any process's runner.
+  in one transaction (one statement on PostgreSQL: "one statement" below) stores it with its first events
+  (`response.created`, `response.queued`), its `BackgroundRun` (the plan, as JSON) and the task's row
+  (`run_background_response` below, django-tasks' database backend, in the responses store). When this process's
+  task runner (apps/core/tasks.py) has room, the row is inserted already claimed for it, the response already
+  `in_progress`, and the run starts at once, while that transaction commits: it writes nothing before the commit,
+  and is cancelled, having written nothing, if the transaction fails. Otherwise the task waits, `queued`, for any
+  process's runner.
 - **Run** (any worker process, on any host that reaches the responses store): the task marks the response
   `in_progress` (unless its create did) and streams the model's answer, storing its events every `FLUSH_SECONDS`
   (so any process can stream them) and ending with the final response, its terminal event and the task's end (for
-  the task engine) in one transaction. Every `HEARTBEAT_SECONDS` it records a sign of life and looks whether the
-  response was cancelled.
+  the task engine) in one transaction (one statement on PostgreSQL). Every `HEARTBEAT_SECONDS` it records a sign
+  of life and looks whether the response was cancelled.
 - **Cancel** marks a queued or running response `cancelled` (nothing overwrites that: the run's final write only
   replaces `in_progress`); the run stops at once when it is in the same process, else at its next heartbeat.
 - **A process that dies** stops the heartbeats of its runs: every live process looks (the task runner's
@@ -33,8 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import router, transaction
-from django.db.models import Max
+from django.db import connections, models, router, transaction
+from django.db.models import Max, QuerySet, sql
 from django.utils import timezone
 
 from asgiref.sync import sync_to_async
@@ -44,7 +45,13 @@ from apps.conversations.services import conversation_items_add
 from apps.core.errors import BadRequestError, StackAdminError, UpstreamError
 from apps.core.http import sse_event
 from apps.core.principal import Principal
-from apps.core.tasks import current_worker_id, record_task_success, runner_with_room, task_result_row
+from apps.core.tasks import (
+    current_worker_id,
+    record_task_success,
+    runner_with_room,
+    task_result_row,
+    task_success_write,
+)
 from apps.inference.selectors import model_resolve
 from apps.responses.builder import ResponseBuilder, error_code
 from apps.responses.models import BackgroundRun, ResponseEvent, ResponseStatus, StoredResponse
@@ -77,13 +84,56 @@ def _alias() -> str:
     return router.db_for_write(StoredResponse)
 
 
-def _store_events(response_id: str, events: list[dict]) -> None:
+def _events_row(response_id: str, events: list[dict]) -> ResponseEvent:
     """Events as one row (see ResponseEvent)."""
+    first, last = events[0]["sequence_number"], events[-1]["sequence_number"]
+    return ResponseEvent(response_id=response_id, first_sequence=first, last_sequence=last, events=events)
+
+
+def _store_events(response_id: str, events: list[dict]) -> None:
     if events:
-        first, last = events[0]["sequence_number"], events[-1]["sequence_number"]
-        ResponseEvent.objects.bulk_create(
-            [ResponseEvent(response_id=response_id, first_sequence=first, last_sequence=last, events=events)]
-        )
+        ResponseEvent.objects.bulk_create([_events_row(response_id, events)])
+
+
+# ------------------------------------------------------------------------------------------ one statement
+# On PostgreSQL each statement is a round trip to the server, and a transaction two more (`BEGIN`, `COMMIT`): the
+# create's rows and the run's final write are each sent as one statement instead (a data-modifying `WITH`, which
+# PostgreSQL runs atomically, all or nothing, like the transaction it replaces). The parts are Django's own SQL
+# for the same `bulk_create` and `update` calls, compiled and not run. SQLite has no `INSERT` or `UPDATE` in `WITH`,
+# and no round trips: there the same writes stay one transaction.
+def _one_statement() -> bool:
+    return connections[_alias()].vendor == "postgresql"
+
+
+def _insert_sql(obj: models.Model) -> tuple[str, list]:
+    """The `INSERT` that `bulk_create([obj])` runs (the primary key left to the database when obj has none)."""
+    model = type(obj)
+    fields = [
+        field
+        for field in model._meta.concrete_fields
+        if not field.generated and not (field.primary_key and getattr(obj, field.attname) is None)
+    ]
+    query = sql.InsertQuery(model)
+    query.insert_values(fields, [obj])
+    [(text, params)] = query.get_compiler(using=_alias()).as_sql()
+    return text, list(params)
+
+
+def _update_sql(rows: QuerySet, values: dict) -> tuple[str, list]:
+    """The `UPDATE` that `rows.update(**values)` runs."""
+    query = rows.query.chain(sql.UpdateQuery)
+    query.add_update_values(values)
+    text, params = query.get_compiler(using=_alias()).as_sql()
+    return text, list(params)
+
+
+def _execute_with(parts: list[tuple[str, list]], last: tuple[str, list]) -> None:
+    """`parts` then `last` as one statement: `WITH w0 AS (part), w1 AS (part) last`."""
+    names = [f"w{number}" for number in range(len(parts))]
+    text = ", ".join(f"{name} AS ({part})" for name, (part, _) in zip(names, parts, strict=True))
+    params = [param for _, part_params in parts for param in part_params]
+    with connections[_alias()].cursor() as cursor:
+        cursor.execute(f"WITH {text} {last[0]}", [*params, *last[1]])
 
 
 def _last_sequence(response_id: str) -> int | None:
@@ -192,11 +242,18 @@ def _created(plan: Plan, builder: ResponseBuilder, worker_id: str | None) -> _Cr
 def _store_created(created: _Created) -> dict:
     """In one transaction, one `INSERT` each (`bulk_create`, without save()'s machinery, as the write queue does):
     the task, the response, its run and its first events."""
+    events = _events_row(created.response.public_id, created.events)
+    if _one_statement():
+        rows = [created.task, created.response, created.run, events]
+        _execute_with([_insert_sql(row) for row in rows[:-1]], _insert_sql(events))
+        for row in rows:  # saved, as bulk_create leaves them: the runner saves the task's end on its row
+            row._state.adding, row._state.db = False, _alias()
+        return created.queued
     with transaction.atomic(using=_alias()):
         type(created.task).objects.bulk_create([created.task])
         StoredResponse.objects.bulk_create([created.response])
         BackgroundRun.objects.bulk_create([created.run])
-        _store_events(created.response.public_id, created.events)
+        ResponseEvent.objects.bulk_create([events])
     return created.queued
 
 
@@ -259,18 +316,42 @@ def _heartbeat(response_id: str) -> str | None:
 
 
 def _store_final(plan: Plan, response: dict, messages: list[dict], events: list[dict]) -> None:
-    """The final response and its last events, unless it was cancelled (or deleted) meanwhile."""
+    """The final response and its last events, unless it was cancelled (or deleted) meanwhile; the run finished,
+    and the task's end recorded, in the same commit."""
+    rows = StoredResponse.objects.filter(public_id=plan.response_id, status=ResponseStatus.IN_PROGRESS)
+    values = {
+        "status": response["status"],
+        "response": response,
+        "messages": messages,
+        **usage_columns(plan=plan, response=response),
+    }
+    run = BackgroundRun.objects.filter(response_id=plan.response_id)
+    if _one_statement():
+        _store_final_at_once(rows, values, run, _events_row(plan.response_id, events))
+        return
     with transaction.atomic(using=_alias()):
-        finished = StoredResponse.objects.filter(public_id=plan.response_id, status=ResponseStatus.IN_PROGRESS).update(
-            status=response["status"],
-            response=response,
-            messages=messages,
-            **usage_columns(plan=plan, response=response),
-        )
-        if finished:
+        if rows.update(**values):
             _store_events(plan.response_id, events)
-        BackgroundRun.objects.filter(response_id=plan.response_id).update(finished=True)
-        record_task_success(response["status"])  # the task's end, in the same commit
+        run.update(finished=True)
+        record_task_success(response["status"])
+
+
+def _store_final_at_once(rows: QuerySet, values: dict, run: QuerySet, events: ResponseEvent) -> None:
+    """`_store_final` as one statement: the events are inserted only when the response was (still) running."""
+    update, update_params = _update_sql(rows, values)
+    parts = [(f"{update} RETURNING 1", update_params), _update_sql(run, {"finished": True})]
+    task = task_success_write(values["status"])
+    # The task engine's table is in the responses store (apps.storage.databases), so its end goes in too.
+    together = task is not None and task[0].db == _alias()
+    if together:
+        parts.append(_update_sql(task[0], task[1]))
+    insert, insert_params = _insert_sql(events)
+    head, _, row = insert.rpartition(" VALUES ")
+    _execute_with(parts, (f"{head} SELECT {row.removeprefix('(').removesuffix(')')} FROM w0", insert_params))
+    if together:
+        task[2]()  # committed: the runner does not record the end again
+    elif task is not None:
+        record_task_success(values["status"])
 
 
 def _run_finished(response_id: str) -> None:

@@ -333,6 +333,29 @@ def test_deleting_a_running_background_response_stops_it(server, client):
     wait_until(lambda: not server.running_anywhere(created.id), timeout=30, what="the run to stop")
 
 
+def test_a_run_that_ends_after_its_response_was_cancelled_elsewhere_leaves_it_cancelled(server, client):
+    """A cancel through another host reaches the run at its next heartbeat; a run that ends before then still makes
+    its final write, which must leave the response cancelled and add none of its events (on PostgreSQL that write
+    is one statement, its events inserted only with the response's update). Whichever comes first, the heartbeat
+    or the end, the response stays cancelled and its stream has no completion."""
+    created = client.responses.create(model=MODEL, input="cancelled behind its back #drip:0.05", background=True)
+    wait_until(lambda: server.worker_of(created.id), timeout=30, what="a worker to take the response")
+    # As a cancel through another host does it: the row only, the run's process not told.
+    if server.database is None:
+        cancelled = "json_set(response, '$.status', 'cancelled')"
+    else:
+        cancelled = """jsonb_set(response, '{status}', '"cancelled"')"""
+    server._execute(
+        f"UPDATE openai_responses SET status = 'cancelled', response = {cancelled} "
+        f"WHERE public_id = '{created.id}' AND status = 'in_progress'"
+    )
+    wait_until(lambda: not server.running_anywhere(created.id), timeout=30, what="the run to end")
+    assert client.responses.retrieve(created.id).status == "cancelled"
+    completions = "SELECT COUNT(*) FROM openai_responses_events WHERE response_id = %s AND CAST(events AS TEXT) LIKE "
+    assert server.count(completions + "'%%response.completed%%'", created.id) == 0
+    assert "response.completed" not in [e.type for e in client.responses.retrieve(created.id, stream=True)]
+
+
 # ------------------------------------------------------------------------------------------ bad input
 def test_background_without_store_is_a_400_and_stores_nothing(server, client):
     with server.http() as http:  # the SDK has no list of responses (a llama-stack extension)
