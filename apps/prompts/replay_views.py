@@ -25,8 +25,6 @@ from apps.prompts import presenters, selectors
 from apps.prompts.forms import REPLAY_WINDOWS, ReplayForm
 from apps.prompts.views import _gone, _partial_request, _render, _who, dashboard_view
 from apps.responses import replay
-from apps.responses.config import usage_config
-from apps.responses.models import ReplayRun
 
 LIST_PARTIALS = ("replay-runs", "replay-form")
 
@@ -42,7 +40,7 @@ def _list_context(prompt_id: str, principal: Principal, form: ReplayForm | None 
         "version_sources": [(f"v{v.version}", f"version {v.version}") for v in versions[::-1]],
         "form": form or ReplayForm(initial={"source": "label:default", "candidate": versions[-1].version}),
         "replay_error": error,
-        "replay_max": usage_config().replay_max,
+        "replay_max": replay.replay_max(),
         "runs": runs,
         "polling": any(run.status in replay.ACTIVE for run in runs),
         "nav": "prompts",
@@ -106,7 +104,7 @@ def _list_page(request, prompt_id, principal, form, error, status) -> HttpRespon
 
 
 # ------------------------------------------------------------------------------------------ one replay
-def _rows(run: ReplayRun) -> list[dict]:
+def _rows(run: replay.ReplayRun) -> list[dict]:
     rows = []
     for item in replay.replay_items(run=run):
         answered = item.state == "done"

@@ -74,6 +74,11 @@ def _alias() -> str:
     return router.db_for_write(ReplayRun)
 
 
+def replay_max() -> int:
+    """The most stored responses one replay may re-run (the run config's `usage.replay_max`)."""
+    return usage_config().replay_max
+
+
 def replay_not_found(run_id: str) -> NotFoundError:
     return NotFoundError(f"Replay '{run_id}' not found.", param="replay_id")
 
