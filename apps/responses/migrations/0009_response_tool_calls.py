@@ -1,0 +1,34 @@
+"""A column counting each stored response's tool calls (its output items typed `*_call`), so the dashboard's list
+of responses shows and filters them in SQL; the responses stored before it are counted once, by the database
+(only rows whose JSON mentions `_call` are touched)."""
+
+from django.db import migrations, models
+
+SQLITE_BACKFILL = (
+    "UPDATE openai_responses SET tool_calls = (SELECT count(*) FROM json_each(openai_responses.response, '$.output') "
+    "AS item WHERE json_extract(item.value, '$.type') LIKE '%\\_call' ESCAPE '\\') "
+    "WHERE instr(response, '_call') > 0 AND json_type(response, '$.output') = 'array'"
+)
+POSTGRES_BACKFILL = (
+    "UPDATE openai_responses SET tool_calls = (SELECT count(*) FROM jsonb_array_elements(response -> 'output') "
+    "AS item WHERE item ->> 'type' LIKE '%\\_call' ESCAPE '\\') "
+    "WHERE strpos(response::text, '_call') > 0 AND jsonb_typeof(response -> 'output') = 'array'"
+)
+
+
+def backfill(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    schema_editor.execute(POSTGRES_BACKFILL if vendor == "postgresql" else SQLITE_BACKFILL, params=None)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("responses", "0008_replay_item")]
+
+    operations = [
+        migrations.AddField(
+            model_name="storedresponse",
+            name="tool_calls",
+            field=models.IntegerField(db_default=0, default=0, editable=False),
+        ),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
+    ]
