@@ -16,9 +16,11 @@ POSTGRES_BACKFILL = (
 )
 
 
+BACKFILL = {"postgresql": POSTGRES_BACKFILL, "sqlite": SQLITE_BACKFILL}
+
+
 def backfill(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    schema_editor.execute(POSTGRES_BACKFILL if vendor == "postgresql" else SQLITE_BACKFILL, params=None)
+    schema_editor.execute(BACKFILL[schema_editor.connection.vendor], params=None)
 
 
 class Migration(migrations.Migration):
