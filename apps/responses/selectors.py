@@ -322,25 +322,40 @@ def _reasoning_text(item: dict) -> str:
     return text or ("(encrypted)" if item.get("encrypted_content") else "")
 
 
-def _item_fields(kind: str, item: dict) -> dict | None:
-    """What the page shows of an item of a known type (None: an unknown type, shown as its JSON)."""
-    if kind == "message":
-        return {"role": str(item.get("role") or ""), "parts": _message_parts(item.get("content"))}
-    if kind in ("function_call", "mcp_call", "mcp_approval_request"):
-        return {"arguments": _pretty(item.get("arguments") or ""), "error": _error_text(item.get("error") or "")}
-    if kind == "function_call_output":
-        return {"output": _pretty(item.get("output") or "")}
-    if kind == "mcp_list_tools":
-        names = [str(tool.get("name") or "") for tool in item.get("tools") or () if isinstance(tool, dict)]
-        return {"tool_names": names, "error": _error_text(item.get("error") or "")}
-    if kind == "mcp_approval_response":
-        return {}
-    if kind == "web_search_call":
-        action = item.get("action") or {}
-        return {"query": str(action.get("query") or ""), "sources": _sources(item)}
-    if kind in ("reasoning", "compaction"):
-        return {"text": _reasoning_text(item) if kind == "reasoning" else "(compacted history, encrypted)"}
-    return None
+def _message(item: dict) -> dict:
+    return {"role": str(item.get("role") or ""), "parts": _message_parts(item.get("content"))}
+
+
+def _call(item: dict) -> dict:
+    return {"arguments": _pretty(item.get("arguments") or ""), "error": _error_text(item.get("error") or "")}
+
+
+def _call_output(item: dict) -> dict:
+    return {"output": _pretty(item.get("output") or "")}
+
+
+def _tools_listed(item: dict) -> dict:
+    names = [str(tool.get("name") or "") for tool in item.get("tools") or () if isinstance(tool, dict)]
+    return {"tool_names": names, "error": _error_text(item.get("error") or "")}
+
+
+def _search(item: dict) -> dict:
+    return {"query": str((item.get("action") or {}).get("query") or ""), "sources": _sources(item)}
+
+
+# What a page shows of each item type it knows, besides the item's own fields; other types are shown as JSON.
+_ITEM_FIELDS = {
+    "message": _message,
+    "function_call": _call,
+    "mcp_call": _call,
+    "mcp_approval_request": _call,
+    "function_call_output": _call_output,
+    "mcp_list_tools": _tools_listed,
+    "mcp_approval_response": lambda item: {},
+    "web_search_call": _search,
+    "reasoning": lambda item: {"text": _reasoning_text(item)},
+    "compaction": lambda item: {"text": "(compacted history, encrypted)"},
+}
 
 
 def item_views(*, items: list) -> list[dict]:
@@ -353,9 +368,8 @@ def item_views(*, items: list) -> list[dict]:
             views.append({"kind": "unknown", "item": {}, "view": {}, "json": _pretty(item)})
             continue
         kind = str(item.get("type") or ("message" if "role" in item else ""))
-        fields = _item_fields(kind, item)
-        if fields is None:
-            views.append({"kind": "unknown", "type": kind, "item": item, "view": {}, "json": _pretty(item)})
+        if kind in _ITEM_FIELDS:
+            views.append({"kind": kind, "item": item, "view": _ITEM_FIELDS[kind](item), "json": ""})
         else:
-            views.append({"kind": kind, "item": item, "view": fields, "json": ""})
+            views.append({"kind": "unknown", "type": kind, "item": item, "view": {}, "json": _pretty(item)})
     return views

@@ -18,6 +18,7 @@ from django.utils.html import escape
 import pytest
 
 from apps.core.principal import Principal
+from apps.prompts import services as prompt_services
 from apps.responses.models import StoredResponse
 from apps.responses.plans import tool_call_count
 from tests.support.dashboard import assert_page, assert_partial, flat, hx
@@ -389,3 +390,22 @@ def test_the_stored_rows_count_their_tool_calls_in_the_migration_too(full):
     with connection.cursor() as cursor:
         cursor.execute(migration.BACKFILL[connection.vendor])
     assert StoredResponse.objects.get(pk=full.pk).tool_calls == 4
+
+
+@pytest.mark.usefixtures("prompts_backend")
+def test_the_prompt_page_links_to_its_responses(web):
+    prompt_id = prompt_services.prompt_create(text="Hi {{ name }}", variables=["name"]).prompt_id
+    store(prompt_id=prompt_id, prompt_version=1, when=NOW - timedelta(hours=1))
+    body = web.get(f"/dashboard/{prompt_id}/").content.decode()
+    assert f'href="/dashboard/responses/?prompt={prompt_id}&amp;version=1"' in body
+    assert f'href="/dashboard/responses/?prompt={prompt_id}"' in body
+
+
+def test_the_usage_rollup_still_counts_new_responses():
+    """The column's migration keeps the table (and so the rollup's triggers) instead of rebuilding it."""
+    store(prompt_id="pmpt_" + "f" * 48, prompt_version=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(requests) FROM openai_responses_usage_hourly WHERE prompt_id = %s", ["pmpt_" + "f" * 48]
+        )
+        assert cursor.fetchone()[0] == 1

@@ -1,6 +1,10 @@
 """A column counting each stored response's tool calls (its output items typed `*_call`), so the dashboard's list
 of responses shows and filters them in SQL; the responses stored before it are counted once, by the database
-(only rows whose JSON mentions `_call` are touched)."""
+(only rows whose JSON mentions `_call` are touched).
+
+The column is added by a plain `ALTER TABLE ... ADD COLUMN` on both databases: Django's schema editor would rebuild
+the table on SQLite for a NOT NULL column with a default, and a rebuilt table loses the usage rollup's triggers
+(migration `usage_hourly_rollup`)."""
 
 from django.db import migrations, models
 
@@ -27,10 +31,20 @@ class Migration(migrations.Migration):
     dependencies = [("responses", "0008_replay_item")]
 
     operations = [
-        migrations.AddField(
-            model_name="storedresponse",
-            name="tool_calls",
-            field=models.IntegerField(db_default=0, default=0, editable=False),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddField(
+                    model_name="storedresponse",
+                    name="tool_calls",
+                    field=models.IntegerField(db_default=0, default=0, editable=False),
+                )
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    "ALTER TABLE openai_responses ADD COLUMN tool_calls integer DEFAULT 0 NOT NULL",
+                    "ALTER TABLE openai_responses DROP COLUMN tool_calls",
+                )
+            ],
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
