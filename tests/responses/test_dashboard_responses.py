@@ -409,3 +409,8 @@ def test_the_usage_rollup_still_counts_new_responses():
             "SELECT sum(requests) FROM openai_responses_usage_hourly WHERE prompt_id = %s", ["pmpt_" + "f" * 48]
         )
         assert cursor.fetchone()[0] == 1
+
+
+def test_the_admin_links_a_response_to_its_dashboard_page(admin_client, full):
+    body = admin_client.get(f"/admin/responses/storedresponse/{full.pk}/change/").content.decode()
+    assert f'href="/dashboard/responses/{full.public_id}/"' in body
