@@ -31,6 +31,8 @@ from apps.prompts.records import HISTORY_ACTIONS, PromptVersion
 from apps.prompts.schemas import MESSAGE_ROLES, PromptMessages
 from apps.prompts.selectors import HistoryFilter, validate_label, validate_prompt_id
 from apps.prompts.templating import TEXT_PART_TYPES, declarable, validate_messages, validate_template
+from apps.responses.models import ResponseOrigin, ResponseStatus
+from apps.responses.selectors import ResponseFilter
 
 KINDS = ("text", "chat")
 MESSAGE_FORMATS = ("text", "parts")  # a message's content as typed text, or as OpenAI's content parts in JSON
@@ -635,3 +637,35 @@ class ReplayForm(forms.Form):
         if re.fullmatch(r"v[1-9][0-9]{0,8}", source):
             return int(source[1:]), ""
         raise ValidationError("Choose a version (v3) or a label (label:production) to replay.")
+
+
+class ResponseFilterForm(forms.Form):
+    """The filters of the dashboard's list of stored responses: GET parameters, a prompt id checked by the rule
+    `/v1/prompts` applies."""
+
+    prompt = forms.CharField(required=False, max_length=53, strip=True)
+    version = forms.IntegerField(required=False, min_value=1)
+    model = forms.CharField(required=False, max_length=255, strip=True)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *ResponseStatus.choices])
+    origin = forms.ChoiceField(
+        required=False,
+        choices=[("", "Anywhere"), (ResponseOrigin.API, "API"), (ResponseOrigin.PLAYGROUND, "Playground")],
+    )
+    tools = forms.ChoiceField(
+        required=False, choices=[("", "With or without"), ("yes", "With tool calls"), ("no", "Without tool calls")]
+    )
+
+    def clean_prompt(self) -> str:
+        return _checked(self.cleaned_data["prompt"], validate_prompt_id)
+
+    def filters(self) -> ResponseFilter:
+        """The filters of a valid form."""
+        data = self.cleaned_data
+        return ResponseFilter(
+            prompt_id=data["prompt"],
+            prompt_version=data["version"],
+            model=data["model"],
+            status=data["status"],
+            origin=data["origin"],
+            tool_calls={"yes": True, "no": False}.get(data["tools"]),
+        )

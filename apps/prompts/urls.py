@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.prompts import replay_views, views
+from apps.prompts import replay_views, response_views, views
 
 app_name = "prompts"
 
@@ -24,6 +24,8 @@ urlpatterns = [
     path("activity/", views.prompt_activity, name="activity"),
     path("import/", views.prompt_import, name="import"),
     path("export/", views.prompt_export, name="export"),
+    path("responses/", response_views.response_list, name="responses"),
+    path("responses/<str:response_id>/", response_views.response_detail, name="response_detail"),
     path("<str:prompt_id>/", views.prompt_detail, name="detail"),
     path("<str:prompt_id>/edit/", views.prompt_edit, name="edit"),
     path("<str:prompt_id>/edit/notice/", views.prompt_edit_notice, name="edit_notice"),

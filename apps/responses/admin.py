@@ -20,6 +20,7 @@ class StoredResponseAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     fields = (
         "public_id",
+        "dashboard_link",
         "model",
         "status",
         "created_at",
@@ -50,6 +51,11 @@ class StoredResponseAdmin(ReadOnlyAdmin):
         url = reverse("prompts:detail", args=[obj.prompt_id]) + f"?version={obj.prompt_version}"
         via = " from the playground" if obj.origin == "playground" else ""
         return format_html('<a href="{}">{} (version {})</a>{}', url, obj.prompt_id, obj.prompt_version, via)
+
+    @admin.display(description="on the dashboard")
+    def dashboard_link(self, obj: StoredResponse) -> str:
+        """The response's page on the dashboard, where its items read by type rather than as JSON."""
+        return format_html('<a href="{}">{}</a>', reverse("prompts:response_detail", args=[obj.public_id]), "Open")
 
     @admin.display(description="tool calls")
     def tool_calls(self, obj: StoredResponse) -> int:

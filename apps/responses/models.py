@@ -54,6 +54,9 @@ class StoredResponse(ModelOutput):
     origin = models.CharField(
         max_length=16, choices=ResponseOrigin.choices, default="api", db_default="api", editable=False
     )
+    # The output's tool calls (`function_call`, `mcp_call`, `web_search_call`, any `*_call`), so the dashboard's list
+    # counts and filters them in SQL instead of decoding every row's output.
+    tool_calls = models.IntegerField(default=0, db_default=0, editable=False)
 
     resource_type = "response"  # its name in the access policy: `<resource_type>::<public_id>`
 

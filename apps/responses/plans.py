@@ -43,11 +43,20 @@ class Plan:
     first_token_ms: int | None = None
 
 
+def tool_call_count(output: object) -> int:
+    """How many tool calls (items typed `*_call`: function, MCP, web search, ...) an output holds."""
+    if not isinstance(output, list):
+        return 0
+    return sum(1 for item in output if isinstance(item, dict) and str(item.get("type") or "").endswith("_call"))
+
+
 def usage_columns(*, plan: Plan, response: dict) -> dict[str, Any]:
     """What usage per prompt version reads of a finished response (apps.responses.usage): its token counts and
-    the time from the plan to now (and to the first output, for a stream)."""
+    the time from the plan to now (and to the first output, for a stream); and its tool calls, which the
+    dashboard's list of responses counts and filters on."""
     usage = response.get("usage") or {}
     return {
+        "tool_calls": tool_call_count(response.get("output")),
         "input_tokens": usage.get("input_tokens"),
         "output_tokens": usage.get("output_tokens"),
         "reasoning_tokens": (usage.get("output_tokens_details") or {}).get("reasoning_tokens") if usage else None,

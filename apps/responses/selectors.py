@@ -6,13 +6,15 @@ access control arrives, as a queryset filter in the same statement as the page i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from apps.core.errors import BadRequestError, NotFoundError
-from apps.core.paging import Page, check_page_args, list_page, model_page
+from apps.core.paging import Page, check_page_args, keyset_page, list_page, model_page
 from apps.core.principal import ANONYMOUS, Principal
 from apps.responses.models import ResponseOrigin, ResponseStatus, StoredResponse
 from apps.responses.schemas import InputItemListQuery, ResponseListQuery
@@ -86,6 +88,62 @@ def response_for_resume(*, response_id: str, principal: Principal = ANONYMOUS) -
 
 def response_list(*, query: ResponseListQuery, principal: Principal = ANONYMOUS) -> Page:
     return model_page(responses_visible(principal=principal).defer("messages"), **query.model_dump())
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    """What the dashboard's list of responses narrows to; empty fields do not narrow."""
+
+    prompt_id: str = ""
+    prompt_version: int | None = None
+    model: str = ""
+    status: str = ""
+    origin: str = ""
+    tool_calls: bool | None = None  # True: with tool calls; False: without
+
+
+# What a row of the list shows: the stored objects (response, input items, messages) are left in the database.
+LIST_COLUMNS = (
+    "public_id",
+    "created_at",
+    "model",
+    "status",
+    "prompt_id",
+    "prompt_version",
+    "origin",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "tool_calls",
+    "owner_principal",
+)
+
+
+def responses_filtered(*, filters: ResponseFilter, after: str | None, limit: int, principal: Principal) -> Page:
+    """A page of the responses the principal may read, newest first, narrowed by `filters` (`after`: the last
+    response of the page before). One query (two when paging on), whatever the page size."""
+    rows = responses_visible(principal=principal).only(*LIST_COLUMNS)
+    narrowing = {
+        "prompt_id": filters.prompt_id,
+        "prompt_version": filters.prompt_version,
+        "model": filters.model,
+        "status": filters.status,
+        "origin": filters.origin,
+    }
+    rows = rows.filter(**{name: value for name, value in narrowing.items() if value not in ("", None)})
+    if filters.tool_calls is not None:
+        rows = rows.filter(tool_calls__gt=0) if filters.tool_calls else rows.filter(tool_calls=0)
+    return keyset_page(rows, after=after, limit=limit, order="desc")
+
+
+def response_detail(*, response_id: str, principal: Principal = ANONYMOUS) -> StoredResponse:
+    """The stored response (object and columns) for a page that shows it; its input items are read as
+    `GET /v1/responses/{id}/input_items` reads them (`response_input_items_list`), its chat messages not at all."""
+    return (
+        responses_visible(principal=principal)
+        .defer("messages", "input_items")
+        .get_by_id(response_id, missing=response_not_found)
+    )
 
 
 def response_input_items_list(*, response_id: str, query: InputItemListQuery, principal: Principal = ANONYMOUS) -> Page:
@@ -204,3 +262,114 @@ def _activity(item: dict) -> ToolActivity | None:
 def tool_activity(*, items: list[dict]) -> list[ToolActivity]:
     """The tool items among `items` (a stored response's input or output), oldest first."""
     return [activity for item in items if isinstance(item, dict) and (activity := _activity(item)) is not None]
+
+
+# ------------------------------------------------------------------------------------------ items, for a page
+def _pretty(value: object) -> str:
+    """JSON given as text (tool arguments) indented; anything else that is not text, as indented JSON."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(value, str):
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _web_url(url: object) -> str:
+    """`url` when a browser may follow it from our page (http or https), else "" (shown as text only)."""
+    text = str(url or "")
+    return text if urlsplit(text).scheme in ("http", "https") else ""
+
+
+def _links(pairs: list[tuple[object, object]]) -> list[dict]:
+    return [{"url": str(url or ""), "href": _web_url(url), "title": str(title or url or "")} for url, title in pairs]
+
+
+def _message_parts(content: object) -> list[dict]:
+    """A message's content as parts of text (with their cited links) or of another kind (images, files)."""
+    if isinstance(content, str):
+        return [{"text": content, "links": []}]
+    parts = []
+    for part in content if isinstance(content, list) else ():
+        if not isinstance(part, dict):
+            continue
+        if "text" in part or "refusal" in part:
+            notes = [a for a in part.get("annotations") or () if isinstance(a, dict)]
+            links = _links([(a.get("url"), a.get("title")) for a in notes if a.get("type") == "url_citation"])
+            parts.append({"text": str(part.get("text") or part.get("refusal") or ""), "links": links})
+        else:
+            parts.append({"other": str(part.get("type") or "part"), "json": _pretty(part)})
+    return parts
+
+
+def _text_list(parts: object) -> str:
+    if not isinstance(parts, list):
+        return ""
+    return "\n\n".join(str(p.get("text") or "") for p in parts if isinstance(p, dict))
+
+
+def _sources(item: dict) -> list[dict]:
+    sources = (item.get("action") or {}).get("sources")
+    if not isinstance(sources, list):
+        return []
+    return _links([(s.get("url"), s.get("title")) for s in sources if isinstance(s, dict)])
+
+
+def _reasoning_text(item: dict) -> str:
+    text = "\n\n".join(t for t in (_text_list(item.get("summary")), _text_list(item.get("content"))) if t)
+    return text or ("(encrypted)" if item.get("encrypted_content") else "")
+
+
+def _message(item: dict) -> dict:
+    return {"role": str(item.get("role") or ""), "parts": _message_parts(item.get("content"))}
+
+
+def _call(item: dict) -> dict:
+    return {"arguments": _pretty(item.get("arguments") or ""), "error": _error_text(item.get("error") or "")}
+
+
+def _call_output(item: dict) -> dict:
+    return {"output": _pretty(item.get("output") or "")}
+
+
+def _tools_listed(item: dict) -> dict:
+    names = [str(tool.get("name") or "") for tool in item.get("tools") or () if isinstance(tool, dict)]
+    return {"tool_names": names, "error": _error_text(item.get("error") or "")}
+
+
+def _search(item: dict) -> dict:
+    return {"query": str((item.get("action") or {}).get("query") or ""), "sources": _sources(item)}
+
+
+# What a page shows of each item type it knows, besides the item's own fields; other types are shown as JSON.
+_ITEM_FIELDS = {
+    "message": _message,
+    "function_call": _call,
+    "mcp_call": _call,
+    "mcp_approval_request": _call,
+    "function_call_output": _call_output,
+    "mcp_list_tools": _tools_listed,
+    "mcp_approval_response": lambda item: {},
+    "web_search_call": _search,
+    "reasoning": lambda item: {"text": _reasoning_text(item)},
+    "compaction": lambda item: {"text": "(compacted history, encrypted)"},
+}
+
+
+def item_views(*, items: list) -> list[dict]:
+    """Input or output items as a page reads them: each item's own fields (`item`) and what is worked out of them
+    (`kind`, `view`): pretty-printed arguments, cited links safe to follow, names of listed tools. An item of a
+    type not known here keeps `kind` "unknown" and is shown as its JSON."""
+    views = []
+    for item in items:
+        if not isinstance(item, dict):
+            views.append({"kind": "unknown", "item": {}, "view": {}, "json": _pretty(item)})
+            continue
+        kind = str(item.get("type") or ("message" if "role" in item else ""))
+        if kind in _ITEM_FIELDS:
+            views.append({"kind": kind, "item": item, "view": _ITEM_FIELDS[kind](item), "json": ""})
+        else:
+            views.append({"kind": "unknown", "type": kind, "item": item, "view": {}, "json": _pretty(item)})
+    return views
