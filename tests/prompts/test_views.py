@@ -842,7 +842,12 @@ def test_switching_between_text_and_chat_keeps_what_was_written(web):
         ("temperature", "3", "error-temperature"),
         ("top_p", "lots", "error-top_p"),
         ("max_output_tokens", "8", "error-max_output_tokens"),
-        ("tools", '[{"type": "web_search"}]', "error-tools"),
+        ("tools", '[{"type": "file_search"}]', "error-tools"),
+        (
+            "tools",
+            '[{"type": "mcp", "server_label": "d", "server_url": "https://h.test/mcp", "authorization": "t"}]',
+            "error-tools",
+        ),
         ("tools", '[{"type": "function", "name": "a b"}]', "error-tools"),
         ("tool_choice", "sometimes", "error-tool_choice"),
         ("text_format", '{"type": "json_schema", "name": "x"}', "error-text_format"),
