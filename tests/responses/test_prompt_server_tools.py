@@ -22,6 +22,7 @@ from tests.support.inference import provider_yaml, recorder_env, recordings, sdk
 from tests.support.live_server import free_port
 from tests.support.mcp_recording import MCP_CLIENT_CLASS
 from tests.support.mcp_server import McpTestServer
+from tests.support.waiting import wait_until
 
 RECORDINGS = recordings("responses")
 MAX_RESULTS = 3
@@ -221,3 +222,23 @@ def test_a_version_holding_mcp_secrets_is_refused(http, mcp):
     error = answer.json()["error"]
     assert error["param"] == "tools[0].headers"
     assert "never stored at rest in prompts" in error["message"]
+
+
+def test_a_background_response_runs_the_prompts_tools(client, http, mcp):
+    prompt_id = prompt(http, ADD, [mcp_tool(mcp)])
+    queued = client.responses.create(prompt={"id": prompt_id}, background=True)
+    done = wait_until(
+        lambda: (r := client.responses.retrieve(queued.id)).status not in ("queued", "in_progress") and r,
+        timeout=30,
+    )
+    assert done.status == "completed"
+    assert types(done) == ["mcp_list_tools", "mcp_call", "message"]
+    assert done.output[1].output == "9"
+
+
+def test_background_refuses_request_time_mcp_headers_for_a_prompt(client, http, mcp):
+    prompt_id = prompt(http, ADD, [mcp_tool(mcp)])
+    credentials = {"type": "mcp", "server_label": "tests", "headers": {"X-Key": "k"}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(prompt={"id": prompt_id}, tools=[credentials], background=True)
+    assert caught.value.param == "tools[0].headers"
