@@ -1,10 +1,16 @@
 """Model settings: what a Responses request and a prompt version can both say about how a model is called.
 
 `model`, `temperature`, `top_p`, `max_output_tokens`, `tools` (function tools, their JSON Schemas checked as
-OpenAI checks them), `tool_choice`, `parallel_tool_calls`, `text` (the output format), `reasoning` and
+OpenAI checks them, and the server-side tools registered with `register_tool_kinds`), `tool_choice`,
+`parallel_tool_calls`, `text` (the output format), `reasoning` and
 `truncation`, with the names, shapes and rules of OpenAI's `responses.create`, so settings move between a request
 and a stored prompt by copy and paste. `ModelSettings` validates them once, at whichever boundary they arrive
 (`/v1/responses`, `/v1/prompts`, the dashboard's form); `merged` lays a request's settings over a prompt's.
+
+Server-side tools (`mcp`, `web_search`, ...) are run by apps.tools, which apps/core may not import: their request
+schemas are registered here (`register_tool_kinds`, called by the Responses app's `ready()`, as it registers its
+housekeeping jobs) and `tools` dispatches on `type` through that registry, so a request and a prompt version check a
+tool with the same schema. What is stored (`StoredModelSettings`, a prompt version's) may not hold a tool's secrets.
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainValidator, ValidationError, model_validator
 
 from apps.core.json_schemas import check_json_schema, check_strict_schema
-from apps.core.validation import invalid, missing, rejected, validated
+from apps.core.validation import invalid, missing, rejected, relocated, validated
 
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
@@ -24,18 +30,50 @@ REASONING_SUMMARIES = ("auto", "concise", "detailed")
 
 
 # ------------------------------------------------------------------------------------------ tools
-def _tool_object(tool: Any) -> Any:
-    if not isinstance(tool, Mapping):
+# A server-side tool's `type` -> its request schema (a pydantic model with `echo()`, and `SECRET_FIELDS`: the fields
+# that are never stored), and what the "not supported" message says of each group of kinds.
+_TOOL_SCHEMAS: dict[str, type[BaseModel]] = {}
+_TOOL_SUMMARIES: dict[str, str] = {}
+
+
+def register_tool_kinds(kinds: tuple[str, ...], schema: type[BaseModel], *, summary: str) -> None:
+    """Accept `tools` entries of these `type`s, validated by `schema` (idempotent: `ready()` may run twice)."""
+    for kind in kinds:
+        _TOOL_SCHEMAS[kind] = schema
+    _TOOL_SUMMARIES[kinds[0]] = summary
+
+
+def tool_kinds() -> tuple[str, ...]:
+    """Every `type` a tool may have: 'function' and the registered server-side kinds."""
+    return ("function", *_TOOL_SCHEMAS)
+
+
+def _unsupported(kind: Any, at: tuple[str, ...] = ()) -> Exception:
+    supported = ", ".join(["'function' (run by the client)", *_TOOL_SUMMARIES.values()])
+    return invalid(
+        f"{kind!r} tools are not supported by stackadmin; supported: {supported}", code="unsupported_tool", at=at
+    )
+
+
+def _tool(raw: Any) -> Any:
+    """A function tool (run by the client) or a registered server-side tool, by its `type`."""
+    if isinstance(raw, BaseModel):
+        return raw
+    if not isinstance(raw, Mapping):
         raise invalid("expected a tool object")
-    return tool
+    kind = raw.get("type")
+    schema = FunctionTool if kind in (None, "function") else _TOOL_SCHEMAS.get(kind) if isinstance(kind, str) else None
+    if schema is None:
+        raise _unsupported(kind, at=("type",))
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        raise relocated(exc) from None
 
 
 def _function_type(kind: Any) -> Any:
     if kind != "function":
-        raise invalid(
-            f"{kind!r} tools are not supported by stackadmin; only 'function' tools (run by the client) are",
-            code="unsupported_tool",
-        )
+        raise _unsupported(kind)
     return kind
 
 
@@ -99,16 +137,39 @@ class FunctionTool(BaseModel):
         }
 
 
-def _distinct_names(tools: list[FunctionTool]) -> list[FunctionTool]:
+def _distinct_names(tools: list[Any]) -> list[Any]:
     seen: set[str] = set()
     for index, tool in enumerate(tools):
+        if not isinstance(tool, FunctionTool):
+            continue
         if tool.name in seen:
             raise invalid(f"the function {tool.name!r} is declared twice", at=(index, "name"))
         seen.add(tool.name)
     return tools
 
 
-Tools = Annotated[list[Annotated[FunctionTool, BeforeValidator(_tool_object)]], AfterValidator(_distinct_names)]
+# A tool is a `FunctionTool` or an instance of a registered server-side tool's schema (`_tool` picks by `type`).
+Tool = Annotated[Any, PlainValidator(_tool)]
+Tools = Annotated[list[Tool], AfterValidator(_distinct_names)]
+
+
+def _no_secrets(tools: list[Any] | None) -> list[Any] | None:
+    """A stored tool (a prompt version's) without the fields its kind keeps secret (an MCP server's `headers` and
+    `authorization`): a stored prompt is readable by everyone who may read it, exported, copied between servers."""
+    for index, tool in enumerate(tools or ()):
+        for name in getattr(tool, "SECRET_FIELDS", ()):
+            if getattr(tool, name, None) is not None:
+                raise invalid(
+                    f"a prompt version cannot hold {tool.type!r} tool secrets ('{name}'): secrets are never stored at "
+                    "rest in prompts; give them at request time, in the request's tools (an mcp tool with this "
+                    "server_label and only its headers/authorization)",
+                    code="secret_not_stored",
+                    at=(index, name),
+                )
+    return tools
+
+
+StoredTools = Annotated[Tools, AfterValidator(_no_secrets)]
 
 
 # ------------------------------------------------------------------------------------------ tool_choice
@@ -132,8 +193,9 @@ def _tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
     raise invalid(f"{choice!r}; {_TOOL_CHOICE_FORMS}")
 
 
-def check_tool_choice(choice: str | dict[str, Any] | None, tools: list[FunctionTool]) -> None:
-    names = {tool.name for tool in tools}
+def check_tool_choice(choice: str | dict[str, Any] | None, tools: list[Any]) -> None:
+    """`tool_choice` against `tools`: 'required' needs a tool (of any kind); a named choice names a function."""
+    names = {tool.name for tool in tools if isinstance(tool, FunctionTool)}
     if choice == "required" and not tools:
         raise invalid("'required' needs at least one tool in 'tools'", at=("tool_choice",))
     if not isinstance(choice, Mapping):
@@ -205,6 +267,10 @@ def _model_name(model: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ the settings
+TOOLS_DESCRIPTION = (
+    "Function tools (run by the client), with JSON Schema parameters, and server-side tools: `mcp` (a remote MCP "
+    "server's tools), `web_search` / `web_search_preview` (the operator's search provider)."
+)
 SETTING_NAMES = (
     "model",
     "temperature",
@@ -228,7 +294,7 @@ class ModelSettings(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     max_output_tokens: int | None = Field(None, ge=16)
-    tools: Tools | None = Field(None, description="Function tools (run by the client), with JSON Schema parameters.")
+    tools: Tools | None = Field(None, description=TOOLS_DESCRIPTION)
     tool_choice: Annotated[str | dict[str, Any], AfterValidator(_tool_choice)] | None = None
     parallel_tool_calls: bool | None = None
     text: Annotated[dict[str, Any], AfterValidator(_text_format)] | None = Field(
@@ -258,11 +324,22 @@ class ModelSettings(BaseModel):
         return out
 
 
+class StoredModelSettings(ModelSettings):
+    """A prompt version's settings: its tools hold no secrets (a 400 naming the field). Hosts of MCP tools are not
+    checked against the operator's allow-list here but when a response uses them, as a request's are: the operator
+    may allow a host later."""
+
+    tools: StoredTools | None = Field(None, description=TOOLS_DESCRIPTION)
+
+
 def settings_given(data: Mapping[str, Any]) -> dict[str, Any]:
-    """`data`'s settings, validated (a 400 naming the first bad one), as `ModelSettings.given()` stores them."""
-    return validated(ModelSettings, {name: data.get(name) for name in SETTING_NAMES}).given()
+    """`data`'s settings, validated as a prompt version stores them (a 400 naming the first bad one), as
+    `ModelSettings.given()` writes them."""
+    return validated(StoredModelSettings, {name: data.get(name) for name in SETTING_NAMES}).given()
 
 
 def merged(stored: Mapping[str, Any], request: ModelSettings) -> ModelSettings:
-    """`request`'s settings laid over `stored` ones (a prompt version's): a setting the request gives wins."""
+    """`request`'s settings laid over `stored` ones (a prompt version's): a setting the request gives wins. `tools`
+    is one setting: a request that gives `tools` replaces the prompt's list, it does not add to it (the Responses
+    service takes MCP credentials aside first, apps/responses/services.py `_prompt_tools`)."""
     return validated(ModelSettings, {**stored, **request.given()})

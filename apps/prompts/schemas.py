@@ -9,7 +9,7 @@ from ninja import Schema
 from pydantic import BeforeValidator, Field
 
 from apps.core.errors import BadRequestError
-from apps.core.model_settings import ModelSettings
+from apps.core.model_settings import StoredModelSettings
 from apps.core.schemas import documented, id_pattern, page_size
 from apps.core.validation import invalid, missing
 from apps.files.selectors import validate_file_id
@@ -126,7 +126,7 @@ PromptMessage = Annotated[
 PromptMessages = Annotated[list[PromptMessage], Field(min_length=1, max_length=MAX_MESSAGES)]
 
 
-class VersionContent(ModelSettings):
+class VersionContent(StoredModelSettings):
     """What a version holds besides its number: llama-stack's text or a chat template, variables, model settings.
 
     Unknown fields are ignored, as llama-stack's Prompts API ignores them."""

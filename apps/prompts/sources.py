@@ -4,7 +4,8 @@ Each reader returns raw archive entries, `{"prompt_id", "default", "labels", "ve
 in the shape of stackadmin's own export (apps.prompts.transfer), so that every source meets the same checks:
 
 - OpenAI prompt objects (`openai`): the JSON of a prompt version, a list of them, or the `{"data": [...]}` list the
-  prompts API returned. Ids (`pmpt_...`) and version numbers are kept.
+  prompts API returned. Ids (`pmpt_...`) and version numbers are kept, and the tools (function, web_search, mcp)
+  without an MCP tool's headers/authorization (dropped with a note: secrets are never stored in prompts).
 - Langfuse (`langfuse`): the bulk export (a JSON array of prompt rows, one per version, as Langfuse's
   `GET /api/public/prompts/export` and the Export button write them: `name`, `version`, `type`, `prompt`, `config`,
   `labels`, `tags`, `commitMessage`, `createdBy`, `createdAt`, ...), or the `{"prompts": [...]}` body its import
@@ -114,10 +115,12 @@ def _openai_prompt(prompt_id: str, objects: list[dict]) -> dict:
     except SourceError as exc:
         raise SourceError(f"prompt {prompt_id}: {exc}") from None
     defaults = [number for number, o in numbered if o.get("is_default") is True]
+    notes: list[str] = []
     return {
         "prompt_id": prompt_id,
         "default": defaults[-1] if defaults else numbered[-1][0],
-        "versions": [_openai_content(number, o) for number, o in numbered],
+        "versions": [_openai_content(number, o, f"version {number}", notes) for number, o in numbered],
+        "notes": notes,
     }
 
 
@@ -130,7 +133,31 @@ def _openai_variables(variables: Any) -> Any:
     return [] if variables is None else variables
 
 
-def _openai_content(number: int, item: dict) -> dict:
+# What an OpenAI prompt object's tool may carry that a stored version never holds (apps.core.model_settings refuses
+# it): an MCP server's credentials. The app gives them at request time.
+_SECRET_TOOL_FIELDS = {"mcp": ("headers", "authorization")}
+
+
+def _openai_tools(tools: Any, where: str, notes: list[str]) -> Any:
+    """The prompt's tools as given (web_search, mcp and function tools are all kept), without secrets: each one
+    dropped is noted, since the app must now send it with its requests."""
+    if not isinstance(tools, list):
+        return tools
+    kept = []
+    for index, tool in enumerate(tools):
+        kind = tool.get("type") if isinstance(tool, Mapping) else None
+        secret = [name for name in _SECRET_TOOL_FIELDS.get(kind, ()) if tool.get(name) is not None]
+        if secret:
+            tool = {name: value for name, value in tool.items() if name not in secret}
+            notes.append(
+                f"{where}: tools[{index}] ({tool.get('server_label')!r}): {', '.join(secret)} not imported "
+                "(secrets are never stored in prompts; give them in each request's tools)"
+            )
+        kept.append(tool)
+    return kept
+
+
+def _openai_content(number: int, item: dict, where: str, notes: list[str]) -> dict:
     messages = item.get("messages", item.get("input"))
     instructions = item.get("instructions", item.get("prompt"))
     if isinstance(messages, list) and isinstance(instructions, str):
@@ -141,7 +168,11 @@ def _openai_content(number: int, item: dict) -> dict:
         "prompt": None if messages is not None else instructions,
         "messages": messages,
         "variables": _openai_variables(item.get("variables")),
-        "settings": {name: item[name] for name in SETTING_NAMES if item.get(name) is not None},
+        "settings": {
+            name: _openai_tools(item[name], where, notes) if name == "tools" else item[name]
+            for name in SETTING_NAMES
+            if item.get(name) is not None
+        },
         "created_at": created if isinstance(created, int | float) and not isinstance(created, bool) else None,
         "created_by": item.get("created_by"),
         "message": item.get("description") or item.get("message"),

@@ -13,6 +13,9 @@ class ResponsesConfig(AppConfig):
         from apps.core.tasks import housekeeping
         from apps.responses.background import background_reap
         from apps.responses.replay import replay_reap
+        from apps.tools.server_tools import register_tool_schemas
+
+        register_tool_schemas()
 
         for job in (background_reap, replay_reap):
             if job not in housekeeping:

@@ -17,7 +17,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -31,12 +30,9 @@ from apps.core.metadata import Metadata
 from apps.core.model_settings import FunctionTool, ModelSettings, check_tool_choice
 from apps.core.paging import MAX_PAGE_SIZE
 from apps.core.schemas import CursorList, Deleted, ModelOutput, ModelPageQuery, PageQuery, page_size
-from apps.core.validation import invalid, missing, rejected, relocated
+from apps.core.validation import invalid, missing, rejected
 from apps.prompts.keys import LABEL_RE
 from apps.prompts.selectors import validate_prompt_id
-from apps.tools.mcp_tool import McpToolParam
-from apps.tools.server_tools import tool_param_schema
-from apps.tools.web_search_tool import WebSearchToolParam
 
 # Input items a chat model can be sent; the rest of `_SKIPPED_TYPES` describe work of built-in tools or
 # reasoning and are stored but not sent.
@@ -78,52 +74,14 @@ ResponseInput = Annotated[list[Item], AfterValidator(_supported), BeforeValidato
 
 
 # ------------------------------------------------------------------------------------------ tools
-def _request_tool(raw: Any) -> Any:
-    """A function tool (run by the client) or a server-side tool (apps/tools/server_tools.py), by its `type`."""
-    if isinstance(raw, BaseModel):
-        return raw
-    if not isinstance(raw, Mapping):
-        raise invalid("expected a tool object")
-    kind = raw.get("type")
-    if kind not in (None, "function") and tool_param_schema(kind) is None:
-        raise invalid(
-            f"{kind!r} tools are not supported by stackadmin; supported: 'function' (run by the client), 'mcp' "
-            "(remote MCP servers, run by the server), 'web_search' and 'web_search_preview' (run by the server, when "
-            "its operator configured a search provider)",
-            code="unsupported_tool",
-            at=("type",),
-        )
-    schema = tool_param_schema(kind) or FunctionTool
-    try:
-        return schema.model_validate(raw)
-    except ValidationError as exc:
-        raise relocated(exc) from None
-
-
-RequestTool = FunctionTool | McpToolParam | WebSearchToolParam
-
-
-def _distinct_functions(tools: list[RequestTool]) -> list[RequestTool]:
-    seen: set[str] = set()
-    for index, tool in enumerate(tools):
-        if isinstance(tool, FunctionTool):
-            if tool.name in seen:
-                raise invalid(f"the function {tool.name!r} is declared twice", at=(index, "name"))
-            seen.add(tool.name)
-    return tools
-
-
-RequestTools = Annotated[
-    list[Annotated[RequestTool, BeforeValidator(_request_tool)]], AfterValidator(_distinct_functions)
-]
-
-
-def function_tools(tools: list[RequestTool] | None) -> list[FunctionTool] | None:
+# `tools` is the model settings' own (apps.core.model_settings `Tools`): function tools and the server-side kinds of
+# apps/tools/server_tools.py `TOOL_KINDS`, which this app registers there (apps.responses.apps), one schema each.
+def function_tools(tools: list[Any] | None) -> list[FunctionTool] | None:
     """The client's function tools of a request's `tools` (None when it gives no `tools`)."""
     return None if tools is None else [tool for tool in tools if isinstance(tool, FunctionTool)]
 
 
-def server_tool_params(tools: list[RequestTool] | None) -> list[tuple[int, Any]]:
+def server_tool_params(tools: list[Any] | None) -> list[tuple[int, Any]]:
     """The server-side tools of a request's `tools`, each with its index there."""
     return [(index, tool) for index, tool in enumerate(tools or ()) if not isinstance(tool, FunctionTool)]
 
@@ -249,13 +207,6 @@ class CreateResponseRequest(ModelSettings):
     model: Annotated[str | None, BeforeValidator(_model_or_none)] = Field(
         None, description="Required unless the `prompt` names a version that has one."
     )
-    tools: RequestTools | None = Field(
-        None,
-        description=(
-            "Function tools (run by the client) and server-side tools: `mcp` (a remote MCP server's tools), "
-            "`web_search` / `web_search_preview` (the operator's search provider)."
-        ),
-    )
     input: ResponseInput | None = None
     instructions: str | None = None
     previous_response_id: str | None = None
@@ -311,9 +262,7 @@ class CreateResponseRequest(ModelSettings):
         if self.prompt is None:
             if self.model is None:
                 raise missing(at=("model",))
-            functions = function_tools(self.tools) or []
-            if self.tool_choice != "required" or not self.tools:
-                check_tool_choice(self.tool_choice, functions)
+            check_tool_choice(self.tool_choice, self.tools or [])
         return self
 
     @model_validator(mode="after")

@@ -342,18 +342,18 @@ def _mcp_params(tools: list | None) -> list[tuple[int, McpToolParam]]:
     return [(index, tool) for index, tool in server_tool_params(tools) if isinstance(tool, McpToolParam)]
 
 
-def _check_server_tools(request: CreateResponseRequest) -> None:
-    """What the request's server-side tools may not do, refused before anything is resolved, stored or called:
-    reach a host the operator did not allow, put their secrets in a background response's stored plan, or search the
-    web on a server without a search provider."""
+def _check_server_tools(tools: list | None, *, background: bool = False, at: str = "tools") -> None:
+    """What server-side tools may not do, refused before anything is stored or called: reach a host the operator did
+    not allow, put their secrets in a background response's stored plan, or search the web on a server without a
+    search provider. `at` names the list in errors (`prompt.tools`: a prompt version's, checked when used)."""
     web_search_tools_check(
-        [(index, tool) for index, tool in server_tool_params(request.tools) if isinstance(tool, WebSearchToolParam)]
+        [(index, tool) for index, tool in server_tool_params(tools) if isinstance(tool, WebSearchToolParam)], at=at
     )
-    mcp = _mcp_params(request.tools)
+    mcp = _mcp_params(tools)
     if not mcp:
         return
-    mcp_tools_check(mcp)
-    if request.background:
+    mcp_tools_check(mcp, at=at)
+    if background:
         for index, tool in mcp:
             if tool.headers or tool.authorization:
                 raise BadRequestError(
@@ -365,13 +365,61 @@ def _check_server_tools(request: CreateResponseRequest) -> None:
                 )
 
 
+def _credentials(tools: list | None) -> list[tuple[int, McpToolParam]]:
+    """The request's credentials-only `mcp` tools (no `server_url`): secrets for its prompt's MCP tools."""
+    return [(index, tool) for index, tool in _mcp_params(tools) if tool.credentials_only]
+
+
 def _client_request(request: CreateResponseRequest) -> tuple[CreateResponseRequest, list | None]:
     """(the request with only the client's function tools, as the model settings hold them; its whole `tools`),
-    once its server-side tools passed their checks."""
-    _check_server_tools(request)
+    once its server-side tools passed their checks. A request whose `tools` are only credentials for its prompt's
+    MCP tools gives no tools of its own: the prompt's stay (`merged` keeps them)."""
+    _check_server_tools(request.tools, background=bool(request.background))
     if request.tools is None:
         return request, None
-    return request.model_copy(update={"tools": function_tools(request.tools)}), request.tools
+    only_credentials = len(_credentials(request.tools)) == len(request.tools) > 0
+    functions = None if only_credentials else function_tools(request.tools)
+    return request.model_copy(update={"tools": functions}), request.tools
+
+
+def _unused_credentials(index: int, tool: McpToolParam, prompt: ResolvedPrompt | None, own: bool) -> BadRequestError:
+    if prompt is None:
+        why = "this request names no prompt whose MCP tool it could give headers/authorization to"
+    elif own:
+        why = (
+            "the request gives tools of its own, which replace the prompt's (so the prompt's MCP tools are not "
+            "used): give the whole mcp tool"
+        )
+    else:
+        why = f"prompt '{prompt.prompt_id}' version {prompt.version} has no MCP tool labelled {tool.server_label!r}"
+    return BadRequestError(
+        f"Missing required parameter: 'tools[{index}].server_url' ({why}).",
+        param=f"tools[{index}].server_url",
+        code="missing_required_parameter",
+    )
+
+
+def _prompt_tools(
+    request_tools: list | None, settings: ModelSettings, prompt: ResolvedPrompt | None
+) -> tuple[ModelSettings, list | None]:
+    """(the settings with only function tools; every tool this response uses), when the tools come from the prompt
+    version (the request gives none of its own): checked as a request's are, when used (the operator may have
+    allowed an MCP host since the version was saved, or stopped allowing it), then given the request's credentials
+    for its MCP tools (by `server_label`; they live for this response only, as a request's own do)."""
+    credentials = _credentials(request_tools)
+    own = request_tools is not None and len(credentials) < len(request_tools)
+    tools = list(settings.tools or ()) if prompt is not None and not own else []
+    by_label = {tool.server_label: at for at, tool in enumerate(tools) if isinstance(tool, McpToolParam)}
+    for index, tool in credentials:
+        if tool.server_label not in by_label:
+            raise _unused_credentials(index, tool, prompt, own)
+    if not server_tool_params(tools):
+        return settings, request_tools
+    _check_server_tools(tools, at="prompt.tools")
+    for _, tool in credentials:
+        at = by_label[tool.server_label]
+        tools[at] = tools[at].model_copy(update={"headers": tool.headers, "authorization": tool.authorization})
+    return settings.model_copy(update={"tools": function_tools(tools)}), tools
 
 
 def _server_tools(
@@ -403,6 +451,7 @@ async def plan_response(*, request: CreateResponseRequest, principal: Principal,
     request, request_tools = _client_request(request)
     prompt = await resolve_prompt(request.prompt, principal) if request.prompt is not None else None
     settings = merged(prompt.settings, request) if prompt is not None else request
+    settings, request_tools = _prompt_tools(request_tools, settings, prompt)
     model = await _model(settings, request, prompt)
     history, history_items = await _history(request, principal, will_append=store)
     input_items = [with_id(item) for item in request.input or ()]

@@ -28,13 +28,13 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator, Collection, Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from apps.core.errors import BadRequestError
-from apps.core.validation import invalid, relocated
+from apps.core.validation import invalid, missing, relocated
 from apps.tools.config import McpConfig, tools_config
 from apps.tools.mcp import McpError, McpServer, mcp_client
 from apps.tools.server_tools import ItemOutput, ServerTool, ToolCall, ToolSetupError, call_id_for
@@ -76,10 +76,17 @@ class McpToolParam(BaseModel):
     `tunnel_id`, ...) are unknown parameters here."""
 
     model_config = ConfigDict(extra="forbid")
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("headers", "authorization")  # never stored (nor in a prompt)
 
     type: Literal["mcp"]
     server_label: str = Field(description="A name for the server, unique among the request's MCP tools.")
-    server_url: str = Field(description="The server's MCP endpoint (http or https; a path ending in /sse: SSE).")
+    server_url: str | None = Field(
+        None,
+        description=(
+            "The server's MCP endpoint (http or https; a path ending in /sse: SSE). Left out, the tool only gives "
+            "`headers`/`authorization` for the MCP tool of this `server_label` of the request's prompt."
+        ),
+    )
     headers: dict[str, str] | None = Field(None, description="HTTP headers for the server; never stored or echoed.")
     authorization: str | None = Field(None, description="A token sent as 'Authorization: Bearer'; never stored.")
     allowed_tools: list[str] | ToolFilter | None = None
@@ -115,7 +122,9 @@ class McpToolParam(BaseModel):
 
     @field_validator("server_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise invalid(f"{value!r}; expected an http or https URL")
@@ -129,7 +138,26 @@ class McpToolParam(BaseModel):
     def _one_authorization(self) -> McpToolParam:
         if self.authorization and any(name.lower() == "authorization" for name in self.headers or {}):
             raise invalid("give 'authorization' or an Authorization header, not both", at=("authorization",))
+        if self.server_url is None:
+            self._credentials_only()
         return self
+
+    def _credentials_only(self) -> None:
+        """Without `server_url` the tool is credentials for a prompt's MCP tool: `headers`/`authorization`, no more."""
+        if not self.headers and not self.authorization:
+            raise missing(at=("server_url",))
+        for name in ("allowed_tools", "require_approval", "server_description"):
+            if name in self.model_fields_set:
+                raise invalid(
+                    f"an mcp tool without 'server_url' only gives headers/authorization for the prompt's MCP tool "
+                    f"{self.server_label!r}; give 'server_url' too to define a tool of its own",
+                    at=(name,),
+                )
+
+    @property
+    def credentials_only(self) -> bool:
+        """The tool gives only secrets, for the MCP tool with its label of the request's prompt."""
+        return self.server_url is None
 
     def echo(self) -> dict:
         """The tool as a response shows it: everything but its secrets."""
@@ -143,28 +171,33 @@ class McpToolParam(BaseModel):
         return headers
 
 
-def mcp_tools_check(tools: list[tuple[int, McpToolParam]], *, config: McpConfig | None = None) -> None:
-    """The business rules of a request's MCP tools (each with its index in `tools`): distinct labels, and only
-    hosts the operator allowed (a 400 naming the host: nothing is stored or called before this passes)."""
+def mcp_tools_check(
+    tools: list[tuple[int, McpToolParam]], *, config: McpConfig | None = None, at: str = "tools"
+) -> None:
+    """The business rules of a request's MCP tools (each with its index in `tools`, or in the list `at` names: a
+    prompt version's `prompt.tools`): distinct labels, and only hosts the operator allowed (a 400 naming the host:
+    nothing is stored or called before this passes). A credentials-only tool has no host of its own."""
     config = config or tools_config().mcp
     seen: set[str] = set()
     for index, tool in tools:
         if tool.server_label in seen:
             raise BadRequestError(
-                f"Invalid value for 'tools[{index}].server_label': the MCP server label {tool.server_label!r} is "
+                f"Invalid value for '{at}[{index}].server_label': the MCP server label {tool.server_label!r} is "
                 "used twice.",
-                param=f"tools[{index}].server_label",
+                param=f"{at}[{index}].server_label",
                 code="invalid_value",
             )
         seen.add(tool.server_label)
+        if tool.credentials_only:
+            continue
         parts = urlsplit(tool.server_url)
         if not config.allows(parts.hostname or "", parts.port):
             host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
             raise BadRequestError(
-                f"Invalid value for 'tools[{index}].server_url': MCP server host '{host}' is not allowed on this "
+                f"Invalid value for '{at}[{index}].server_url': MCP server host '{host}' is not allowed on this "
                 "server (the operator lists the hosts MCP tools may reach in the run config's "
                 "tools.mcp.allowed_hosts).",
-                param=f"tools[{index}].server_url",
+                param=f"{at}[{index}].server_url",
                 code="mcp_host_not_allowed",
             )
 

@@ -35,9 +35,11 @@ A kind of server-side tool is one `ServerTool` subclass, made by the service fro
 it returns carries the response's next sequence number; the tool yields the events in the order it got them.
 
 Wiring a new kind: its request schema and `ServerTool` subclass in one `TOOL_KINDS` entry per `type` it answers
-to (web search: `web_search`, `web_search_preview` and their dated aliases), its schema added to the `tools` union
-of `apps.responses.schemas` (which dispatches on `TOOL_KINDS`), its run-config section in `apps.tools.config`, and
-its checks before anything is stored (the Responses service's `_check_server_tools`).
+to (web search: `web_search`, `web_search_preview` and their dated aliases) and a `TOOL_SUMMARIES` line; the
+Responses app's `ready()` registers the schemas with the model settings (`register_tool_schemas`), so a request's
+and a prompt version's `tools` accept it (a schema's `SECRET_FIELDS` are refused in a prompt version). Then its
+run-config section in `apps.tools.config`, and its checks before anything is stored or called (the Responses
+service's `_check_server_tools`), which also run on a prompt version's tools when a response uses them.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from django.utils.module_loading import import_string
+
+from apps.core.model_settings import register_tool_kinds
 
 
 class ItemOutput(Protocol):
@@ -136,9 +140,22 @@ TOOL_KINDS: dict[str, tuple[str, str]] = {
 }
 
 
-def tool_param_schema(kind: Any) -> type | None:
-    """The request schema of a server-side tool `type`; None for any other (a function tool, or not a tool)."""
-    return import_string(TOOL_KINDS[kind][0]) if isinstance(kind, str) and kind in TOOL_KINDS else None
+# What the "not supported" message of `tools` says of each group of kinds (keyed by the group's first kind).
+TOOL_SUMMARIES: dict[str, str] = {
+    "mcp": "'mcp' (remote MCP servers, run by the server)",
+    "web_search": "'web_search' and 'web_search_preview' (run by the server, when its operator configured a search "
+    "provider)",
+}
+
+
+def register_tool_schemas() -> None:
+    """Make the model settings' `tools` (a request's and a prompt version's) accept every kind of `TOOL_KINDS`, each
+    validated by its request schema: apps.core cannot import this app, so the schemas are handed down to it."""
+    groups: dict[str, list[str]] = {}
+    for kind, (schema, _) in TOOL_KINDS.items():
+        groups.setdefault(schema, []).append(kind)
+    for schema, kinds in groups.items():
+        register_tool_kinds(tuple(kinds), import_string(schema), summary=TOOL_SUMMARIES[kinds[0]])
 
 
 def tool_class(kind: str) -> type[ServerTool]:

@@ -54,7 +54,7 @@ from apps.tools.web_search import (
 
 _PREVIEW_TYPES = ("web_search_preview", "web_search_preview_2025_03_11")
 NOT_CONFIGURED = (
-    "Invalid value for 'tools[{index}].type': web search is not available on this server: the operator has not "
+    "Invalid value for '{at}[{index}].type': web search is not available on this server: the operator has not "
     "configured a search provider (the run config's tools.web_search)."
 )
 
@@ -114,13 +114,13 @@ class WebSearchToolParam(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-def web_search_tools_check(tools: list[tuple[int, WebSearchToolParam]]) -> None:
-    """A request's web search tools (each with its index in `tools`) need a search provider: a 400 otherwise, before
-    anything is stored or called."""
+def web_search_tools_check(tools: list[tuple[int, WebSearchToolParam]], *, at: str = "tools") -> None:
+    """A request's web search tools (each with its index in `tools`, or in the list `at` names: a prompt version's
+    `prompt.tools`) need a search provider: a 400 otherwise, before anything is stored or called."""
     if tools and tools_config().web_search is None:
         index = tools[0][0]
         raise BadRequestError(
-            NOT_CONFIGURED.format(index=index), param=f"tools[{index}].type", code="web_search_not_configured"
+            NOT_CONFIGURED.format(at=at, index=index), param=f"{at}[{index}].type", code="web_search_not_configured"
         )
 
 

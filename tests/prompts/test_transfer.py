@@ -306,3 +306,55 @@ def test_a_users_import_sets_protected_labels_only_if_they_may_promote(prompts_b
     rows = {r.prompt_id: r for r in services.prompts_import(paths=[archive], principal=releaser).rows}
     assert rows[text_id].action == "created"
     assert selectors.prompt_dump(prompt_id=text_id).labels == {"staging": 3}
+
+
+OPENAI_WITH_TOOLS = {
+    "id": "pmpt_" + "a1" * 24,
+    "object": "prompt",
+    "version": "1",
+    "is_default": True,
+    "model": "gpt-4.1",
+    "instructions": "Answer from the docs.",
+    "tools": [
+        {"type": "web_search", "filters": {"allowed_domains": ["docs.python.org"]}, "search_context_size": "medium"},
+        {
+            "type": "mcp",
+            "server_label": "docs",
+            "server_url": "https://mcp.example.com/mcp",
+            "allowed_tools": ["search"],
+            "require_approval": "never",
+            "headers": {"X-Api-Key": "s3cret"},
+            "authorization": "tok3n",
+        },
+        {"type": "web_search_preview"},
+    ],
+}
+
+
+@pytest.mark.parametrize("prompts_backend", ["sqlite"], indirect=True)
+def test_openai_web_search_and_mcp_tools_import_without_secrets_and_round_trip(prompts_backend, tmp_path):
+    source = tmp_path / "openai.json"
+    source.write_text(json.dumps([OPENAI_WITH_TOOLS]))
+    ((_, read),), _ = transfer.read_archives([source])
+    assert read.notes == [
+        "version 1: tools[1] ('docs'): headers, authorization not imported (secrets are never stored in prompts; "
+        "give them in each request's tools)"
+    ]
+    import_paths(source)
+    stored = selectors.prompt_get(prompt_id=OPENAI_WITH_TOOLS["id"]).settings["tools"]
+    mcp = {
+        name: value for name, value in OPENAI_WITH_TOOLS["tools"][1].items() if name not in ("headers", "authorization")
+    }
+    assert stored == [
+        OPENAI_WITH_TOOLS["tools"][0],
+        {**mcp, "server_description": None},
+        {"type": "web_search_preview"},
+    ]
+    text = export_text()
+    assert "s3cret" not in text
+    assert "tok3n" not in text
+    archive = tmp_path / "export.json"
+    archive.write_text(text)
+    wipe_store()
+    import_paths(archive)
+    assert selectors.prompt_get(prompt_id=OPENAI_WITH_TOOLS["id"]).settings["tools"] == stored

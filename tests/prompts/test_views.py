@@ -735,6 +735,9 @@ WEATHER_TOOL = {
 }
 
 
+DOCS_MCP = {"server_label": "docs", "server_url": "https://mcp.example.com/mcp", "require_approval": "never"}
+
+
 def chat_form(*messages: tuple[str, str], variables=(), **fields) -> dict:
     """What the chat editor posts: a role, a content and a format per message, in order."""
     return {
@@ -842,7 +845,12 @@ def test_switching_between_text_and_chat_keeps_what_was_written(web):
         ("temperature", "3", "error-temperature"),
         ("top_p", "lots", "error-top_p"),
         ("max_output_tokens", "8", "error-max_output_tokens"),
-        ("tools", '[{"type": "web_search"}]', "error-tools"),
+        ("tools", '[{"type": "file_search"}]', "error-tools"),
+        (
+            "tools",
+            '[{"type": "mcp", "server_label": "d", "server_url": "https://h.test/mcp", "authorization": "t"}]',
+            "error-tools",
+        ),
         ("tools", '[{"type": "function", "name": "a b"}]', "error-tools"),
         ("tool_choice", "sometimes", "error-tool_choice"),
         ("text_format", '{"type": "json_schema", "name": "x"}', "error-text_format"),
@@ -915,12 +923,35 @@ def test_analyze_reads_every_message(web):
     assert re.findall(r'name="variables" value="(\w+)"', declared) == ["a", "b"]
 
 
+def test_web_search_and_mcp_tools_are_saved_and_shown(web):
+    tools = [{"type": "web_search", "search_context_size": "low"}, {"type": "mcp", **DOCS_MCP}]
+    form = chat_form(("user", "Look up {{ q }}."), variables=["q"], model="gpt-5", tools=json.dumps(tools))
+    response = web.post("/dashboard/new/", form)
+    assert response.status_code == 302, re.findall(r'class="field-error"[^>]*>(.*?)<', text_of(response))
+    created = selectors.prompt_list().data[0].default
+    assert created.settings["tools"] == [tools[0], {**tools[1], "server_description": None}]
+    detail = html.unescape(assert_page(web.get(f"/dashboard/{created.prompt_id}/")))
+    assert '"type": "web_search"' in detail
+    assert '"server_url": "https://mcp.example.com/mcp"' in detail
+    edit = html.unescape(assert_page(web.get(f"/dashboard/{created.prompt_id}/edit/")))
+    assert '"server_label": "docs"' in edit
+    assert '"search_context_size": "low"' in edit
+
+
 @pytest.mark.parametrize(
     ("target", "field", "value", "shown"),
     [
         ("check-tools", "tools", "[{", "not valid JSON"),
         ("check-tools", "tools", json.dumps([WEATHER_TOOL]), "Valid tools."),
         ("check-tools", "tools", "[]", "Valid tools."),
+        ("check-tools", "tools", json.dumps([{"type": "web_search"}, {"type": "mcp", **DOCS_MCP}]), "Valid tools."),
+        (
+            "check-tools",
+            "tools",
+            json.dumps([{"type": "mcp", **DOCS_MCP, "headers": {"k": "v"}}]),
+            "never stored at rest",
+        ),
+        ("check-tools", "tools", '[{"type": "code_interpreter"}]', "supported: 'function' (run by the client), 'mcp'"),
         ("check-text_format", "text_format", '{"type": "xml"}', "expected text, json_object or json_schema"),
         ("check-text_format", "text_format", '{"type": "json_object"}', "Valid text format."),
     ],
