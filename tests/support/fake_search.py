@@ -30,11 +30,10 @@ import hashlib
 import html
 import json
 import re
-import threading
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.support.waiting import wait_until
+from tests.support.loopback import LoopbackServer
 
 KEY = "fake-search-key"
 
@@ -120,22 +119,23 @@ def _brave_answer(query: str, count: int) -> dict:
     return {"type": "search", "query": {"original": query}, "web": {"type": "search", "results": results}}
 
 
-class FakeSearch:
+class FakeSearch(LoopbackServer):
     """The fake served by uvicorn on a loopback port, in a background thread of the current process.
     `requests` lists what it was asked (provider, query), so a test can tell that a replay asked nothing."""
 
     def __init__(self, port: int, *, key: str = KEY) -> None:
-        import uvicorn
-
+        super().__init__(
+            self.app,
+            port,
+            what="the fake search provider",
+            thread_name="fake-search",
+            lifespan="off",
+            interface="asgi3",
+        )
         self.port = port
         self.key = key
         self.url = f"http://127.0.0.1:{port}"
         self.requests: list[tuple[str, str]] = []
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", interface="asgi3"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="fake-search", daemon=True)
 
     def _route(self, scope, body: bytes) -> tuple[str, bool, str | None, int] | None:
         """(provider, key accepted, query, count) for a known route, else None."""
@@ -185,20 +185,6 @@ class FakeSearch:
             count = 0 if "#empty" in query else count
             answer = _tavily_answer(query, count) if provider == "tavily" else _brave_answer(query, count)
             await _send(send, 200, answer)
-
-    def start(self) -> FakeSearch:
-        self.thread.start()
-        try:
-            wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
-        except TimeoutError:
-            raise RuntimeError("the fake search provider did not start") from None
-        if not self.server.started:
-            raise RuntimeError("the fake search provider did not start")
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def main() -> None:

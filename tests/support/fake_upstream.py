@@ -42,11 +42,10 @@ import asyncio
 import hashlib
 import json
 import re
-import threading
 import uuid
 from typing import Any
 
-from tests.support.waiting import wait_until
+from tests.support.loopback import LoopbackServer
 
 MODELS = ("fake-model", "fake-model-2")
 CREATED = 1_700_000_000
@@ -394,31 +393,13 @@ async def app(scope, receive, send) -> None:
 
 
 # ------------------------------------------------------------------------------------------ running
-class FakeUpstream:
+class FakeUpstream(LoopbackServer):
     """The fake served by uvicorn on a loopback port, in a background thread of the current process."""
 
     def __init__(self, port: int) -> None:
-        import uvicorn
-
+        super().__init__(app, port, what="the fake upstream", thread_name="fake-upstream", lifespan="off")
         self.port = port
         self.url = f"http://127.0.0.1:{port}/v1"
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="fake-upstream", daemon=True)
-
-    def start(self) -> FakeUpstream:
-        self.thread.start()
-        try:
-            wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
-        except TimeoutError:
-            raise RuntimeError("the fake upstream did not start") from None
-        if not self.server.started:
-            raise RuntimeError("the fake upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def main() -> None:
