@@ -45,7 +45,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer, read_body, send_json
 
 MODELS = ("fake-model", "fake-model-2")
 CREATED = 1_700_000_000
@@ -282,27 +282,6 @@ def chunks(body: dict) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ ASGI
-async def _read_body(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
-
-
-async def _send_json(send, status: int, payload: Any, raw: bytes | None = None) -> None:
-    data = raw if raw is not None else json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
-
-
 def _error(message: str, code: str | None = None, kind: str = "invalid_request_error") -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
@@ -361,13 +340,13 @@ async def _chat(send, body: dict) -> None:
     if slow:
         await asyncio.sleep(float(slow.group(1) or 30))
     if "#fail500" in cue:
-        await _send_json(send, 500, _error("The fake model server exploded.", None, "server_error"))
+        await send_json(send, 500, _error("The fake model server exploded.", None, "server_error"))
     elif body.get("stream"):
         await _stream(send, body, cue)
     elif "#garbage" in cue:
-        await _send_json(send, 200, None, raw=b"<html>this is not json</html>")
+        await send_json(send, 200, None, raw=b"<html>this is not json</html>")
     else:
-        await _send_json(send, 200, completion(body))
+        await send_json(send, 200, completion(body))
 
 
 async def app(scope, receive, send) -> None:
@@ -377,17 +356,17 @@ async def app(scope, receive, send) -> None:
     path, method = scope["path"], scope["method"]
     if path.startswith("/v1/"):
         path = path[3:]
-    raw = await _read_body(receive)
+    raw = await read_body(receive)
     if path == "/models" and method == "GET":
         data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in MODELS]
-        await _send_json(send, 200, {"object": "list", "data": data})
+        await send_json(send, 200, {"object": "list", "data": data})
         return
     if path != "/chat/completions" or method != "POST":
-        await _send_json(send, 404, _error(f"No route {method} {path}", "not_found"))
+        await send_json(send, 404, _error(f"No route {method} {path}", "not_found"))
         return
     status, body = _refusal(raw)
     if status is not None:
-        await _send_json(send, status, body)
+        await send_json(send, status, body)
         return
     await _chat(send, body)
 

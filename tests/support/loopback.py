@@ -3,10 +3,34 @@ the outside world (model server, search provider, MCP server) run beside the cod
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any, Self
 
 from tests.support.waiting import wait_until
+
+
+async def read_body(receive) -> bytes:
+    """The whole body of an ASGI request, however many messages it came in."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+async def send_json(send, status: int, payload: Any = None, raw: bytes | None = None) -> None:
+    """A JSON answer (or `raw` bytes under the JSON content type, for a fake that answers garbage)."""
+    data = raw if raw is not None else json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
 
 
 class LoopbackServer:

@@ -37,23 +37,17 @@ class RecordingMcpClient(Recorder):
     """Wraps an MCP client (apps.tools.mcp) with one of the recording modes."""
 
     how_to_record = " (the tests start the MCP server)"
+    failure = McpError
+
+    def _failure_record(self, exc: Exception) -> dict:
+        return exc.error
+
+    def _failure_from_record(self, record: dict) -> Exception:
+        return McpError(record["type"], record["code"], record["message"])
 
     async def _recorded(self, endpoint: str, key: dict, what: str, call):
         path = recording_path(self.directory, "POST", endpoint, key)
-        record = self._load(path, f"MCP {what}")
-        if record is not None:
-            response = record["response"]
-            if "error" in response:
-                error = response["error"]
-                raise McpError(error["type"], error["code"], error["message"])
-            return response["body"]
-        try:
-            body = await call()
-        except McpError as exc:
-            self._write(path, key, {"error": exc.error})
-            raise
-        self._write(path, key, {"body": body})
-        return body
+        return await self._answer(path, key, self._load(path, f"MCP {what}"), call)
 
     async def list_tools(self, server: McpServer) -> list[dict]:
         key = _key(server)

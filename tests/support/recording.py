@@ -27,7 +27,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +122,23 @@ class _Ids:
         return out
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 class Recorder:
     """What the recorders of model calls, web searches (search_recording.py) and MCP sessions (mcp_recording.py)
     share: the client they wrap, their mode and directory, and their files, read in the mode's way and written
     whole, so a test never replays half a recording."""
 
     how_to_record = ""  # what the error for a missing recording adds after "running the tests with <mode env>"
+    failure: type[Exception] = Exception  # what the wrapped client raises for a failure that is recorded
+
+    def _failure_record(self, exc: Exception) -> dict:
+        raise NotImplementedError("subclasses of Recorder must provide a _failure_record() method")
+
+    def _failure_from_record(self, record: dict) -> Exception:
+        raise NotImplementedError("subclasses of Recorder must provide a _failure_from_record() method")
 
     def __init__(self, inner, *, mode: str, directory: Path) -> None:
         if mode not in RECORDING_MODES:
@@ -158,11 +169,38 @@ class Recorder:
         tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
         tmp.replace(path)
 
+    async def _answer(
+        self,
+        path: Path,
+        request: dict,
+        record: dict | None,
+        call: Callable[[], Awaitable[Any]],
+        *,
+        extra: dict | None = None,
+        stored: Callable[[Any], Any] = _as_is,
+        replayed: Callable[[Any], Any] = _as_is,
+    ) -> Any:
+        """The recorded answer, or failure, when there is a `record` (see `_load`); otherwise `call()`'s, written to
+        `path` (as `stored` gives it, after `extra`) whether it answered or failed."""
+        if record is not None:
+            response = record["response"]
+            if "error" in response:
+                raise self._failure_from_record(response["error"])
+            return replayed(response["body"])
+        try:
+            result = await call()
+        except self.failure as exc:
+            self._write(path, request, {**(extra or {}), "error": self._failure_record(exc)})
+            raise
+        self._write(path, request, {**(extra or {}), "body": stored(result)})
+        return result
+
 
 class RecordingUpstream(Recorder):
     """Wraps an `Upstream` (see apps.inference.upstream) with one of the recording modes above."""
 
     how_to_record = " and a model server up"
+    failure = StackAdminError
 
     def __init__(self, inner, *, mode: str, directory: Path) -> None:
         super().__init__(inner, mode=mode, directory=directory)
@@ -177,6 +215,12 @@ class RecordingUpstream(Recorder):
     def _save(self, path: Path, method: str, endpoint: str, body: dict | None, response: dict) -> None:
         self._write(path, {"method": method, "endpoint": endpoint, "body": body}, response)
 
+    def _failure_record(self, exc: Exception) -> dict:
+        return _error_record(exc)
+
+    def _failure_from_record(self, record: dict) -> Exception:
+        return _error_from_record(record)
+
     # ------------------------------------------------------------------------------------------ calls
     def _chat_recording(self, body: dict) -> tuple[Path, _Ids, dict | None]:
         """Where a chat call's recording is, the ids it hands out, and the recording if there is one."""
@@ -185,20 +229,17 @@ class RecordingUpstream(Recorder):
         return path, _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12]), self._load(path, self._what(method, endpoint))
 
     async def chat(self, body: dict) -> dict:
-        method, endpoint = "POST", "/chat/completions"
         path, ids, record = self._chat_recording(body)
-        if record is not None:
-            response = record["response"]
-            if "error" in response:
-                raise _error_from_record(response["error"])
-            return ids.replayed(response["body"])
-        try:
-            result = await self.inner.chat(body)
-        except StackAdminError as exc:
-            self._save(path, method, endpoint, body, {"is_streaming": False, "error": _error_record(exc)})
-            raise
-        self._save(path, method, endpoint, body, {"is_streaming": False, "body": ids.stored(result)})
-        return result
+        request = {"method": "POST", "endpoint": "/chat/completions", "body": body}
+        return await self._answer(
+            path,
+            request,
+            record,
+            lambda: self.inner.chat(body),
+            extra={"is_streaming": False},
+            stored=ids.stored,
+            replayed=ids.replayed,
+        )
 
     async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
         method, endpoint = "POST", "/chat/completions"
@@ -244,18 +285,8 @@ class RecordingUpstream(Recorder):
         key = {"provider_id": self.provider_id}  # model lists differ between providers; the request has no body
         path = recording_path(self.directory, method, endpoint, key)
         record = self._load(path, self._what(method, endpoint))
-        if record is not None:
-            response = record["response"]
-            if "error" in response:
-                raise _error_from_record(response["error"])
-            return response["body"]
-        try:
-            models = await self.inner.list_models()
-        except StackAdminError as exc:
-            self._save(path, method, endpoint, key, {"error": _error_record(exc)})
-            raise
-        self._save(path, method, endpoint, key, {"body": models})
-        return models
+        request = {"method": method, "endpoint": endpoint, "body": key}
+        return await self._answer(path, request, record, self.inner.list_models)
 
 
 class EnvRecordingUpstream:

@@ -38,28 +38,31 @@ class RecordingWebSearch(Recorder):
     """Wraps a web search client (see apps.tools.web_search) with one of the recording modes."""
 
     how_to_record = " (the fake search provider runs then)"
+    failure = WebSearchError
 
     def __init__(self, inner: WebSearchClient, *, mode: str, directory: Path) -> None:
         super().__init__(inner, mode=mode, directory=directory)
         self.config = inner.config
 
+    def _failure_record(self, exc: Exception) -> dict:
+        return {"message": exc.message, "code": exc.code}
+
+    def _failure_from_record(self, record: dict) -> Exception:
+        return WebSearchError(record["message"], code=record["code"])
+
     async def search(self, query: str) -> SearchResults:
         endpoint, body = search_request(self.config, query)
         path = recording_path(self.directory, METHOD, endpoint, body)
         record = self._load(path, f"{METHOD} {endpoint}")
-        if record is not None:
-            response = record["response"]
-            if "error" in response:
-                raise WebSearchError(response["error"]["message"], code=response["error"]["code"])
-            return SearchResults.from_dict(response["body"])
         request = {"method": METHOD, "endpoint": endpoint, "body": body}
-        try:
-            results = await self.inner.search(query)
-        except WebSearchError as exc:
-            self._write(path, request, {"error": {"message": exc.message, "code": exc.code}})
-            raise
-        self._write(path, request, {"body": results.as_dict()})
-        return results
+        return await self._answer(
+            path,
+            request,
+            record,
+            lambda: self.inner.search(query),
+            stored=SearchResults.as_dict,
+            replayed=SearchResults.from_dict,
+        )
 
 
 class EnvRecordingWebSearch:
