@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import ModelOutput, PromptUsageColumns
+from apps.core.models import PROMPT_USAGE_READS, ModelOutput, PromptUsageColumns
 
 
 class ChatCompletion(ModelOutput, PromptUsageColumns):
@@ -33,20 +33,7 @@ class ChatCompletion(ModelOutput, PromptUsageColumns):
             # usage statements read, so they scan a range of the index; partial, so completions made without a
             # prompt (most of them) cost no index write.
             models.Index(
-                fields=[
-                    "prompt_id",
-                    "created_at",
-                    "prompt_version",
-                    "status",
-                    "model",
-                    "input_tokens",
-                    "output_tokens",
-                    "reasoning_tokens",
-                    "latency_ms",
-                    "first_token_ms",
-                    "prompt_labels",
-                    "owner_principal",
-                ],
+                fields=["prompt_id", "created_at", "prompt_version", *PROMPT_USAGE_READS],
                 name="inference_prompt_usage_idx",
                 condition=~models.Q(prompt_id=""),
             ),

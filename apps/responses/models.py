@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import ModelOutput, OwnedModel, PromptUsageColumns
+from apps.core.models import PROMPT_USAGE_READS, ModelOutput, OwnedModel, PromptUsageColumns
 
 
 class ResponseStatus(models.TextChoices):
@@ -58,21 +58,7 @@ class StoredResponse(ModelOutput, PromptUsageColumns):
             # (As key columns, not PostgreSQL's INCLUDE, which SQLite lacks.) bench/prompt_usage.py: a 7-day usage
             # query over 1,000,000 rows went from about 20 ms to 3 ms on SQLite with it.
             models.Index(
-                fields=[
-                    "prompt_id",
-                    "created_at",
-                    "prompt_version",
-                    "origin",
-                    "status",
-                    "model",
-                    "input_tokens",
-                    "output_tokens",
-                    "reasoning_tokens",
-                    "latency_ms",
-                    "first_token_ms",
-                    "prompt_labels",
-                    "owner_principal",  # the access policy's filter, for the common owner rules
-                ],
+                fields=["prompt_id", "created_at", "prompt_version", "origin", *PROMPT_USAGE_READS],
                 name="responses_prompt_usage_idx",
             ),
         ]
