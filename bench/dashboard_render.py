@@ -11,15 +11,15 @@ whether it meets the target (full page <= 100 ms p50, partial <= 30 ms p50).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import use_home  # noqa: E402
 
 FULL_PAGE_TARGET_MS = 100.0
 PARTIAL_TARGET_MS = 30.0
@@ -36,11 +36,7 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=200)
     args = parser.parse_args()
 
-    home = tempfile.mkdtemp(prefix="stackadmin-bench-")
-    os.environ["STACKADMIN_HOME"] = home
-    os.environ.pop("STACKADMIN_CONFIG", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
-    os.environ.setdefault("STACKADMIN_LOG_LEVEL", "WARNING")
+    home = use_home()
 
     import django
 

@@ -23,7 +23,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import create_database, drop_database, postgres_config, use_home  # noqa: E402
 
 TARGET_MS = 100.0
 PROMPTS = 100
@@ -45,22 +46,6 @@ COLUMNS = (
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def postgres_config(home: str, database: str) -> str:
-    path = Path(home) / "run.yaml"
-    path.write_text(
-        f"""
-storage:
-  backends:
-    kv_default: {{type: kv_sqlite, db_path: "{home}/kvstore.db"}}
-    sql_default: {{type: sql_sqlite, db_path: "{home}/sql_store.db"}}
-    pg: {{type: sql_postgres, host: 127.0.0.1, port: 5432, user: postgres, db: {database}}}
-  stores:
-    responses: {{backend: pg, table_name: openai_responses}}
-"""
-    )
-    return str(path)
 
 
 def rows(prompt_ids: list[str], count: int, now: datetime):
@@ -148,31 +133,19 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (for --reuse)")
     args = parser.parse_args()
 
-    home = args.reuse or tempfile.mkdtemp(prefix="stackadmin-bench-")
-    os.environ["STACKADMIN_HOME"] = home
-    os.environ.pop("STACKADMIN_CONFIG", None)
+    home = use_home(args.reuse)
     database = None
     if args.reuse and (Path(home) / "run.yaml").exists():  # a PostgreSQL run kept with --keep
         os.environ["STACKADMIN_CONFIG"] = str(Path(home) / "run.yaml")
         args.backend = "postgres"
     elif args.backend == "postgres":
-        import psycopg
-
-        database = f"bench_usage_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{database}"')
+        database = create_database("bench_usage")
         os.environ["STACKADMIN_CONFIG"] = postgres_config(home, database)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
-    os.environ.setdefault("STACKADMIN_LOG_LEVEL", "WARNING")
     try:
         return run(args)
     finally:
         if database and not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            drop_database(database)
 
 
 def run(args) -> int:

@@ -14,7 +14,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.prompt_usage import postgres_config  # noqa: E402
+from bench.scratch import create_database, drop_database, postgres_config, use_home  # noqa: E402
 
 ROUNDS = 5
 
@@ -106,28 +105,16 @@ def main() -> int:
     parser.add_argument("--responses", type=int, default=20000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 64])
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="stackadmin-bench-")
-    os.environ["STACKADMIN_HOME"] = home
-    os.environ.pop("STACKADMIN_CONFIG", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stackadmin.settings")
-    os.environ.setdefault("STACKADMIN_LOG_LEVEL", "WARNING")
+    home = use_home()
     database = None
     if args.backend == "postgres":
-        import psycopg
-
-        database = f"bench_rollup_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{database}"')
+        database = create_database("bench_rollup")
         os.environ["STACKADMIN_CONFIG"] = postgres_config(home, database)
     try:
         return run(args)
     finally:
         if database:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            drop_database(database)
 
 
 def run(args) -> int:

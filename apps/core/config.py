@@ -8,7 +8,8 @@ report it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -28,3 +29,13 @@ def validation_message(prefix: str, exc: ValidationError, *, hidden: Container =
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown field"
     return f"{where}: {err['msg']} (got {err.get('input')!r})"
+
+
+def check_fields(raw: Any, path: str, known: Sequence[str]) -> None:
+    """A section must be a mapping of the fields it knows; the first unknown one (sorted) is named, so that a typo
+    is pointed at instead of silently ignored."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping ({', '.join(known)})")
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{path}.{unknown[0]}: unknown field (known: {', '.join(known)})")

@@ -113,3 +113,37 @@ class ModelOutput(OwnedModel):
 
     class Meta:
         abstract = True
+
+
+# What the usage statements read of a row besides its prompt, time and version: the trailing columns of each model's
+# covering usage index (`responses_prompt_usage_idx`, `inference_prompt_usage_idx`), so they scan a range of it.
+# `owner_principal` is the access policy's filter, for the common owner rules.
+PROMPT_USAGE_READS = (
+    "status",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+    "first_token_ms",
+    "prompt_labels",
+    "owner_principal",
+)
+
+
+class PromptUsageColumns(models.Model):
+    """What usage per prompt version is computed from (apps.responses.usage), in columns so the database aggregates
+    them: the version used and the labels pointing at it then (`|default|production|`), the token counts of the
+    output's `usage`, the time to completion and (streams) to the first output. Stored responses and chat
+    completions made with a prompt share them under the same names, so the same statements aggregate both."""
+
+    prompt_version = models.IntegerField(null=True, blank=True, editable=False)
+    prompt_labels = models.CharField(max_length=512, blank=True, default="", db_default="", editable=False)
+    input_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    output_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    reasoning_tokens = models.IntegerField(null=True, blank=True, editable=False)
+    latency_ms = models.IntegerField(null=True, blank=True, editable=False)
+    first_token_ms = models.IntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True

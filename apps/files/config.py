@@ -25,7 +25,7 @@ from django.conf import settings
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from apps.core.config import ConfigError, validation_message
+from apps.core.config import ConfigError, check_fields, validation_message
 
 STORAGE_TYPES = ("local", "s3")
 
@@ -84,11 +84,7 @@ def files_config() -> FilesConfig:
 def parse_files(raw: Any, *, home: str) -> FilesConfig:
     """`files: {storage_dir, max_upload_bytes, storage}`; the directory defaults to `files/` under the home."""
     raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError("files: must be a mapping (storage_dir, max_upload_bytes, storage)")
-    unknown = set(raw) - {"storage_dir", "max_upload_bytes", "storage"}
-    if unknown:
-        raise ConfigError(f"files.{sorted(unknown)[0]}: unknown field (known: storage_dir, max_upload_bytes, storage)")
+    check_fields(raw, "files", ("storage_dir", "max_upload_bytes", "storage"))
     max_upload = raw.get("max_upload_bytes", FilesConfig.max_upload_bytes)
     if not isinstance(max_upload, int) or isinstance(max_upload, bool) or max_upload < 1:
         raise ConfigError(f"files.max_upload_bytes: must be a positive integer (got {max_upload!r})")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import ModelOutput
+from apps.core.models import PROMPT_USAGE_READS, ModelOutput, PromptUsageColumns
 
 
-class ChatCompletion(ModelOutput):
+class ChatCompletion(ModelOutput, PromptUsageColumns):
     public_id = models.CharField("id", max_length=255, unique=True, editable=False)
     provider_id = models.CharField(max_length=255, blank=True, default="", editable=False)
     # The chat.completion object exactly as returned to the caller (for a stream: assembled from its chunks).
@@ -16,19 +16,11 @@ class ChatCompletion(ModelOutput):
     metadata = models.JSONField(default=dict, blank=True, editable=False)
     # A completion made with a stored prompt says so in its metadata (`prompt_id`, optional `prompt_version`: a
     # number or label, as `prompt.version` of a response). It then counts in that prompt version's usage
-    # (apps.responses.usage), from these columns, named as a stored response's so the same statements aggregate
-    # both: the version and the labels pointing at it when used, the token counts of `completion.usage`, the time
-    # to completion and (streams) to the first chunk, and `incomplete` when the model stopped at the token limit
-    # or its content filter (a failed completion is not stored).
+    # (apps.responses.usage), from the usage columns (`completion.usage`; the first chunk of a stream) and
+    # `status`: `incomplete` when the model stopped at the token limit or its content filter (a failed completion
+    # is not stored).
     prompt_id = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
-    prompt_version = models.IntegerField(null=True, blank=True, editable=False)
-    prompt_labels = models.CharField(max_length=512, blank=True, default="", db_default="", editable=False)
     status = models.CharField(max_length=16, default="completed", db_default="completed", editable=False)
-    input_tokens = models.IntegerField(null=True, blank=True, editable=False)
-    output_tokens = models.IntegerField(null=True, blank=True, editable=False)
-    reasoning_tokens = models.IntegerField(null=True, blank=True, editable=False)
-    latency_ms = models.IntegerField(null=True, blank=True, editable=False)
-    first_token_ms = models.IntegerField(null=True, blank=True, editable=False)
 
     resource_type = "chat_completion"  # its name in the access policy: `<resource_type>::<public_id>`
 
@@ -41,20 +33,7 @@ class ChatCompletion(ModelOutput):
             # usage statements read, so they scan a range of the index; partial, so completions made without a
             # prompt (most of them) cost no index write.
             models.Index(
-                fields=[
-                    "prompt_id",
-                    "created_at",
-                    "prompt_version",
-                    "status",
-                    "model",
-                    "input_tokens",
-                    "output_tokens",
-                    "reasoning_tokens",
-                    "latency_ms",
-                    "first_token_ms",
-                    "prompt_labels",
-                    "owner_principal",
-                ],
+                fields=["prompt_id", "created_at", "prompt_version", *PROMPT_USAGE_READS],
                 name="inference_prompt_usage_idx",
                 condition=~models.Q(prompt_id=""),
             ),

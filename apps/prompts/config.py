@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.core.config import ConfigError
+from apps.core.config import ConfigError, check_fields
 from apps.prompts.keys import LABEL_RE
 
 
@@ -30,11 +30,7 @@ def prompts_config() -> PromptsConfig:
 def parse_prompts(raw: Any) -> PromptsConfig:
     """`prompts: {protected_labels: [names]}`; `default` may be protected too (then set-default needs `promote`)."""
     raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError("prompts: must be a mapping (protected_labels)")
-    unknown = set(raw) - {"protected_labels"}
-    if unknown:
-        raise ConfigError(f"prompts.{sorted(unknown)[0]}: unknown field (known: protected_labels)")
+    check_fields(raw, "prompts", ("protected_labels",))
     labels = raw.get("protected_labels") or []
     if not isinstance(labels, list):
         raise ConfigError("prompts.protected_labels: must be a list of label names")

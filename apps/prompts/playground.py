@@ -28,6 +28,7 @@ from apps.core.errors import BadRequestError, StackAdminError
 from apps.core.principal import Principal
 from apps.responses import selectors as response_selectors
 from apps.responses import services as response_services
+from apps.responses.selectors import response_output_text as output_text  # views.py imports it from here
 
 SALT = "stackadmin.prompts.playground"
 MAX_AGE = 600  # seconds a run's stream URL stays good
@@ -107,16 +108,6 @@ async def run_once(run: PlaygroundRun, principal: Principal) -> dict:
     """The run without streaming (a browser without JavaScript): the stored response."""
     return await response_services.response_create(
         request=run.request(stream=False), principal=principal, origin=response_services.PLAYGROUND
-    )
-
-
-def output_text(response: dict) -> str:
-    return "".join(
-        part.get("text", "")
-        for item in response.get("output") or ()
-        if item.get("type") == "message"
-        for part in item.get("content") or ()
-        if part.get("type") == "output_text"
     )
 
 

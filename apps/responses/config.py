@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.core.config import ConfigError
+from apps.core.config import ConfigError, check_fields
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,7 @@ KNOWN = ("prices", "replay_max", "replay_concurrency")
 
 def parse_usage(raw: Any) -> UsageConfig:
     raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError("usage: must be a mapping (prices, replay_max, replay_concurrency)")
-    unknown = set(raw) - set(KNOWN)
-    if unknown:
-        raise ConfigError(f"usage.{sorted(unknown)[0]}: unknown field (known: {', '.join(KNOWN)})")
+    check_fields(raw, "usage", KNOWN)
     prices = raw.get("prices") or {}
     if not isinstance(prices, dict):
         raise ConfigError("usage.prices: must be a mapping of model id to {input, output}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import ModelOutput, OwnedModel
+from apps.core.models import PROMPT_USAGE_READS, ModelOutput, OwnedModel, PromptUsageColumns
 
 
 class ResponseStatus(models.TextChoices):
@@ -26,7 +26,7 @@ class ResponseOrigin(models.TextChoices):
     PLAYGROUND = "playground"
 
 
-class StoredResponse(ModelOutput):
+class StoredResponse(ModelOutput, PromptUsageColumns):
     public_id = models.CharField("id", max_length=64, unique=True, editable=False)
     status = models.CharField(max_length=16, choices=ResponseStatus.choices, editable=False)
     # The response object as returned (without its input).
@@ -39,18 +39,9 @@ class StoredResponse(ModelOutput):
     # what a follow-up with `previous_response_id` resumes from, so tool calls survive exactly.
     messages = models.JSONField(editable=False)
     prompt_id = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
-    prompt_version = models.IntegerField(null=True, blank=True, editable=False)
     previous_response_id = models.CharField(max_length=64, blank=True, default="", editable=False)
     conversation_id = models.CharField(max_length=64, blank=True, default="", editable=False)
-    # What usage per prompt version is computed from, in columns so the database aggregates them (apps.responses.
-    # usage): the labels pointing at the version when it was used (`|default|production|`), the token counts of
-    # `response.usage`, the time to completion and (streams) to the first output, and where the request came from.
-    prompt_labels = models.CharField(max_length=512, blank=True, default="", db_default="", editable=False)
-    input_tokens = models.IntegerField(null=True, blank=True, editable=False)
-    output_tokens = models.IntegerField(null=True, blank=True, editable=False)
-    reasoning_tokens = models.IntegerField(null=True, blank=True, editable=False)
-    latency_ms = models.IntegerField(null=True, blank=True, editable=False)
-    first_token_ms = models.IntegerField(null=True, blank=True, editable=False)
+    # Beside the usage columns (`response.usage`): where the request came from.
     origin = models.CharField(
         max_length=16, choices=ResponseOrigin.choices, default="api", db_default="api", editable=False
     )
@@ -70,21 +61,7 @@ class StoredResponse(ModelOutput):
             # (As key columns, not PostgreSQL's INCLUDE, which SQLite lacks.) bench/prompt_usage.py: a 7-day usage
             # query over 1,000,000 rows went from about 20 ms to 3 ms on SQLite with it.
             models.Index(
-                fields=[
-                    "prompt_id",
-                    "created_at",
-                    "prompt_version",
-                    "origin",
-                    "status",
-                    "model",
-                    "input_tokens",
-                    "output_tokens",
-                    "reasoning_tokens",
-                    "latency_ms",
-                    "first_token_ms",
-                    "prompt_labels",
-                    "owner_principal",  # the access policy's filter, for the common owner rules
-                ],
+                fields=["prompt_id", "created_at", "prompt_version", "origin", *PROMPT_USAGE_READS],
                 name="responses_prompt_usage_idx",
             ),
         ]

@@ -55,7 +55,7 @@ from apps.responses.models import (
     ResponseStatus,
     StoredResponse,
 )
-from apps.responses.selectors import responses_visible
+from apps.responses.selectors import response_output_text, responses_visible
 from apps.storage.errors import reported_error
 
 logger = logging.getLogger(__name__)
@@ -211,17 +211,6 @@ def _add(side: Side, row: dict, prices: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ create
-def output_text(response: dict) -> str:
-    """The text of a response's message output (what the table compares)."""
-    return "".join(
-        part.get("text", "")
-        for item in response.get("output") or ()
-        if item.get("type") == "message"
-        for part in item.get("content") or ()
-        if part.get("type") == "output_text"
-    )
-
-
 def _last_user_text(items: list[dict]) -> str:
     for item in reversed(items):
         if item.get("type", "message") == "message" and item.get("role") == "user":
@@ -261,7 +250,7 @@ def _item(run: ReplayRun, position: int, row: StoredResponse, spec: ReplaySpec) 
         model=spec.model or row.model,
         input_text=_last_user_text(row.input_items),
         original_status=row.status,
-        original_text=output_text(row.response),
+        original_text=response_output_text(row.response),
         original_error=error.get("message") or "" if row.status == ResponseStatus.FAILED else "",
         original_input_tokens=row.input_tokens,
         original_output_tokens=row.output_tokens,
@@ -426,7 +415,7 @@ async def _answer(request: dict, principal: Principal) -> dict:
     return {
         "state": ReplayItemState.DONE,
         "status": response.get("status", ""),
-        "text": output_text(response),
+        "text": response_output_text(response),
         "error": (response.get("error") or {}).get("message") or "",
         "input_tokens": usage.get("input_tokens"),
         "output_tokens": usage.get("output_tokens"),

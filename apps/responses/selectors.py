@@ -173,6 +173,17 @@ def response_object(row: StoredResponse, *, with_input: bool = False) -> dict:
     return body
 
 
+def response_output_text(response: dict) -> str:
+    """The text of a response's message output: what the playground shows and a replay compares."""
+    return "".join(
+        part.get("text", "")
+        for item in response.get("output") or ()
+        if item.get("type") == "message"
+        for part in item.get("content") or ()
+        if part.get("type") == "output_text"
+    )
+
+
 def playground_run_get(*, prompt_id: str, run_id: str, principal: Principal = ANONYMOUS) -> dict | None:
     """The stored response of a dashboard playground run (its `metadata.playground_run`), if it was stored."""
     row = (

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.core.config import ConfigError
+from apps.core.config import ConfigError, check_fields
 from apps.tools.web_search import WebSearchConfig, parse_web_search
 
 DEFAULT_MAX_ROUNDS = 10
@@ -102,11 +102,7 @@ def parse_mcp(raw: Any) -> McpConfig:
     path = "tools.mcp"
     if raw is None:
         return McpConfig()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: must be a mapping ({', '.join(_MCP_KNOWN)})")
-    unknown = sorted(set(raw) - set(_MCP_KNOWN))
-    if unknown:
-        raise ConfigError(f"{path}.{unknown[0]}: unknown field (known: {', '.join(_MCP_KNOWN)})")
+    check_fields(raw, path, _MCP_KNOWN)
     defaults = McpConfig()
     return McpConfig(
         allowed_hosts=_hosts(raw.get("allowed_hosts"), f"{path}.allowed_hosts"),
@@ -119,11 +115,7 @@ def parse_mcp(raw: Any) -> McpConfig:
 def parse_tools(raw: Any) -> ToolsConfig:
     if raw is None:
         return ToolsConfig()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"tools: must be a mapping ({', '.join(_KNOWN)})")
-    unknown = sorted(set(raw) - set(_KNOWN))
-    if unknown:
-        raise ConfigError(f"tools.{unknown[0]}: unknown field (known: {', '.join(_KNOWN)})")
+    check_fields(raw, "tools", _KNOWN)
     rounds = raw.get("max_rounds", DEFAULT_MAX_ROUNDS)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
         raise ConfigError(f"tools.max_rounds: must be a whole number from 1 to 100 (got {rounds!r})")

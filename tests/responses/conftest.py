@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
 import httpx
 import pytest
 
@@ -24,3 +27,12 @@ def client(responses_server):
 def http(responses_server):
     with httpx.Client(base_url=responses_server.url + "/v1", timeout=30) as session:
         yield session
+
+
+@pytest.fixture
+def latest_schema_after():
+    """For a test that migrates the test database back: migrate it forward again afterwards, as the later tests
+    need the later migrations' tables."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("responses"))

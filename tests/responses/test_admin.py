@@ -7,17 +7,12 @@ import re
 import httpx
 import pytest
 
+from tests.support.dashboard import admin_session
+
 
 @pytest.fixture
 def admin(responses_server):
-    with httpx.Client(base_url=responses_server.url, timeout=30, follow_redirects=True) as browser:
-        page = browser.get("/admin/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        browser.post(
-            "/admin/login/?next=/admin/",
-            data={"username": "admin", "password": responses_server.admin_password, "csrfmiddlewaretoken": token},
-            headers={"Referer": responses_server.url + "/admin/login/"},
-        )
+    with admin_session(responses_server) as browser:
         yield browser
 
 

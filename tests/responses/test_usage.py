@@ -14,7 +14,6 @@ import pytest
 from apps.accounts import services as accounts
 from apps.core.errors import BadRequestError, NotFoundError
 from apps.core.principal import Principal
-from apps.prompts import services as prompts
 from apps.responses.config import parse_usage
 from apps.responses.models import StoredResponse
 from apps.responses.selectors import UsageFilter, prompt_usage, prompts_daily_requests
@@ -22,6 +21,7 @@ from tests.support.live_server import LiveServer
 from tests.support.postgres import postgres_database, run_config
 from tests.support.usage import (
     DAY,
+    DAY_FILTER,
     EXPECTED_SERIES,
     EXPECTED_VERSIONS,
     ROWS,
@@ -30,19 +30,8 @@ from tests.support.usage import (
     at,
     insert_script,
     row_fields,
+    usage_prompt,
 )
-
-DAY_FILTER = UsageFilter(since=DAY, until=datetime.fromtimestamp(UNTIL, UTC))
-
-
-def three_versions(principal: Principal | None = None) -> str:
-    owner = {"principal": principal} if principal else {}
-    first = prompts.prompt_create(text="Answer {{ q }}", variables=["q"], **owner)
-    for version in (1, 2):
-        prompts.prompt_update(
-            prompt_id=first.prompt_id, text=f"v{version + 1}: {{{{ q }}}}", variables=["q"], version=version, **owner
-        )
-    return first.prompt_id
 
 
 def store_rows(prompt_id: str, rows=ROWS, *, start: int = 0, **fields) -> None:
@@ -57,9 +46,9 @@ def store_rows(prompt_id: str, rows=ROWS, *, start: int = 0, **fields) -> None:
 class TestFigures:
     @pytest.fixture
     def prompt_id(self):
-        prompt_id = three_versions()
+        prompt_id = usage_prompt(versions=3)
         store_rows(prompt_id)
-        other = three_versions()
+        other = usage_prompt(versions=3)
         store_rows(other, rows=ROWS[:2])  # another prompt's use counts for that prompt only
         return prompt_id
 
@@ -112,7 +101,7 @@ class TestFigures:
         assert caught.value.param == "bucket"
 
     def test_an_unused_prompt_has_no_versions_and_no_series(self):
-        usage = prompt_usage(prompt_id=three_versions())
+        usage = prompt_usage(prompt_id=usage_prompt(versions=3))
         assert (usage.versions, usage.series) == ([], [])
 
     def test_daily_requests_for_sparklines(self, prompt_id):
@@ -130,7 +119,7 @@ def _usage_of_rows(prompt_id):
 def test_someone_elses_prompt_is_not_found_and_only_readable_responses_count(settings):
     settings.STACKADMIN_AUTH_ENABLED = True
     alice, bob = Principal("alice"), Principal("bob")
-    prompt_id = three_versions(alice)
+    prompt_id = usage_prompt(versions=3, principal=alice)
     store_rows(prompt_id, rows=ROWS[:2], owner_principal="alice")
     store_rows(prompt_id, rows=ROWS[2:4], start=2, owner_principal="bob")
     with pytest.raises(NotFoundError):
@@ -142,7 +131,7 @@ def test_someone_elses_prompt_is_not_found_and_only_readable_responses_count(set
 # ------------------------------------------------------------------------------------------ the JSON route
 @pytest.fixture
 def route_prompt(prompts_backend, transactional_db):
-    prompt_id = three_versions()
+    prompt_id = usage_prompt(versions=3)
     store_rows(prompt_id)
     return prompt_id
 
@@ -192,7 +181,7 @@ def keys(settings, transactional_db):
 
 @pytest.fixture
 def alices_prompt(prompts_backend, keys):
-    return three_versions(Principal("alice"))
+    return usage_prompt(versions=3, principal=Principal("alice"))
 
 
 async def test_another_users_prompt_is_a_404_over_http(v1, alices_prompt, keys):
@@ -261,7 +250,7 @@ def test_a_response_made_with_a_prompt_records_what_usage_needs(client, http):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("prompts_backend")
 def test_finished_days_of_sparklines_are_counted_once_and_today_always():
-    prompt_id = three_versions()
+    prompt_id = usage_prompt(versions=3)
     now = datetime.now(UTC)
     yesterday, today = now - timedelta(days=1), now
     first = [(1, yesterday, "completed", 1, 1, 0, 10, None, "|default|", "fake-model", "api")]

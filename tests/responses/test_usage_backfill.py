@@ -12,14 +12,6 @@ BEFORE = [("responses", "0004_usage")]
 AFTER = [("responses", "0005_usage_backfill")]
 
 
-@pytest.fixture
-def latest_schema_after():
-    """Migrate the test database forward again afterwards: the later tests need the later migrations' tables."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes("responses"))
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("latest_schema_after")
 def test_old_responses_get_their_tokens_from_their_stored_usage():

@@ -4,8 +4,6 @@ do not start on a whole hour, and policies that name single responses, are answe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -22,6 +20,7 @@ from tests.support.live_server import LiveServer
 from tests.support.postgres import postgres_database, run_config
 from tests.support.usage import (
     DAY,
+    DAY_FILTER,
     EXPECTED_SERIES,
     EXPECTED_VERSIONS,
     ROWS,
@@ -29,16 +28,8 @@ from tests.support.usage import (
     UNTIL,
     every_write_script,
     row_fields,
+    usage_prompt,
 )
-
-DAY_FILTER = UsageFilter(since=DAY, until=datetime.fromtimestamp(UNTIL, UTC))
-
-
-def two_versions(principal: Principal | None = None) -> str:
-    owner = {"principal": principal} if principal else {}
-    prompt = prompts.prompt_create(text="Answer {{ q }}", variables=["q"], **owner)
-    prompts.prompt_update(prompt_id=prompt.prompt_id, text="v2 {{ q }}", variables=["q"], version=1, **owner)
-    return prompt.prompt_id
 
 
 @pytest.mark.django_db
@@ -46,7 +37,7 @@ def two_versions(principal: Principal | None = None) -> str:
 class TestKeptByTheDatabase:
     @pytest.fixture
     def prompt_id(self):
-        prompt_id = two_versions()
+        prompt_id = usage_prompt(versions=2)
         exec(every_write_script(prompt_id), {})  # the same writes the PostgreSQL test runs
         return prompt_id
 
@@ -78,7 +69,7 @@ class TestKeptByTheDatabase:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("prompts_backend")
 def test_partial_hours_at_the_ends_are_read_from_the_responses():
-    prompt_id = two_versions()
+    prompt_id = usage_prompt(versions=2)
     StoredResponse.objects.bulk_create(StoredResponse(**row_fields(prompt_id, i, row)) for i, row in enumerate(ROWS))
     # 10:10 to 12:20: half of hour 10 (the 10:20 use, not the 10:05 one), hour 11 whole, and 12:00 and 12:10.
     since, until = DAY.replace(hour=10, minute=10), DAY.replace(hour=12, minute=20)
@@ -108,7 +99,7 @@ def test_a_policy_naming_single_responses_is_applied_to_the_responses(settings):
             {"permit": {"actions": ["read"], "resource": f"response::{row_fields('p', 0, ROWS[0])['public_id']}"}},
         ]
     )
-    prompt_id = two_versions()
+    prompt_id = usage_prompt(versions=2)
     fields = [row_fields(prompt_id, i, row) for i, row in enumerate(ROWS)]
     fields[0]["public_id"] = row_fields("p", 0, ROWS[0])["public_id"]
     StoredResponse.objects.bulk_create(StoredResponse(**f) for f in fields)
@@ -143,7 +134,7 @@ def test_the_same_writes_and_figures_on_postgresql(tmp_path):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("prompts_backend")
 def test_the_usage_queries_do_not_grow_with_versions_responses_or_hours(django_assert_num_queries):
-    prompt_id = two_versions()
+    prompt_id = usage_prompt(versions=2)
     StoredResponse.objects.bulk_create(StoredResponse(**row_fields(prompt_id, i, row)) for i, row in enumerate(ROWS))
     # Totals from the rollup, the chat completions' totals, the percentiles, the series from the rollup.
     with django_assert_num_queries(4):
@@ -166,14 +157,6 @@ def test_the_usage_queries_do_not_grow_with_versions_responses_or_hours(django_a
         prompt_usage(prompt_id=prompt_id, filters=cut, bucket="hour")
 
 
-@pytest.fixture
-def latest_schema_after():
-    """Migrate the test database forward again afterwards: the later tests need the later migrations."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes("responses"))
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("latest_schema_after", "prompts_backend")
 def test_the_migration_rolls_up_the_responses_already_stored():
@@ -181,7 +164,7 @@ def test_the_migration_rolls_up_the_responses_already_stored():
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps.get_model("responses", "StoredResponse")
-    prompt_id = two_versions()
+    prompt_id = usage_prompt(versions=2)
     old.objects.bulk_create(old(**row_fields(prompt_id, i, row)) for i, row in enumerate(ROWS))
     executor = MigrationExecutor(connection)
     executor.migrate(after)

@@ -30,11 +30,9 @@ import hashlib
 import html
 import json
 import re
-import threading
-from typing import Any
 from urllib.parse import parse_qs
 
-from tests.support.waiting import wait_until
+from tests.support.loopback import LoopbackServer, read_body, send_json
 
 KEY = "fake-search-key"
 
@@ -55,27 +53,6 @@ def results_for(query: str, count: int) -> list[dict]:
         }
         for n in range(1, min(count, 10) + 1)
     ]
-
-
-async def _read_body(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
-
-
-async def _send(send, status: int, payload: Any = None, raw: bytes | None = None) -> None:
-    data = raw if raw is not None else json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
 
 
 async def _redirect(send) -> None:
@@ -120,22 +97,23 @@ def _brave_answer(query: str, count: int) -> dict:
     return {"type": "search", "query": {"original": query}, "web": {"type": "search", "results": results}}
 
 
-class FakeSearch:
+class FakeSearch(LoopbackServer):
     """The fake served by uvicorn on a loopback port, in a background thread of the current process.
     `requests` lists what it was asked (provider, query), so a test can tell that a replay asked nothing."""
 
     def __init__(self, port: int, *, key: str = KEY) -> None:
-        import uvicorn
-
+        super().__init__(
+            self.app,
+            port,
+            what="the fake search provider",
+            thread_name="fake-search",
+            lifespan="off",
+            interface="asgi3",
+        )
         self.port = port
         self.key = key
         self.url = f"http://127.0.0.1:{port}"
         self.requests: list[tuple[str, str]] = []
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", interface="asgi3"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="fake-search", daemon=True)
 
     def _route(self, scope, body: bytes) -> tuple[str, bool, str | None, int] | None:
         """(provider, key accepted, query, count) for a known route, else None."""
@@ -149,20 +127,20 @@ class FakeSearch:
         return None
 
     async def app(self, scope, receive, send) -> None:
-        body = await _read_body(receive)
+        body = await read_body(receive)
         route = self._route(scope, body)
         if route is None:
-            await _send(send, 404, {"detail": f"No route {scope['method']} {scope['path']}"})
+            await send_json(send, 404, {"detail": f"No route {scope['method']} {scope['path']}"})
             return
         provider, authorised, query, count = route
         if not authorised:
             error = {"detail": {"error": "Unauthorized: missing or invalid API key."}}
             if provider == "brave":
                 error = {"type": "ErrorResponse", "error": {"status": 401, "code": "SUBSCRIPTION_TOKEN_INVALID"}}
-            await _send(send, 401, error)
+            await send_json(send, 401, error)
             return
         if not query:
-            await _send(send, 400, {"detail": {"error": "query is required"}})
+            await send_json(send, 400, {"detail": {"error": "query is required"}})
             return
         self.requests.append((provider, query))
         await self._answer(send, provider, query, count)
@@ -172,33 +150,19 @@ class FakeSearch:
         if slow:
             await asyncio.sleep(float(slow.group(1) or 30))
         if "#fail500" in query:
-            await _send(send, 500, {"detail": {"error": f"The fake search provider exploded on {query!r}."}})
+            await send_json(send, 500, {"detail": {"error": f"The fake search provider exploded on {query!r}."}})
         elif "#garbage" in query:
-            await _send(send, 200, raw=b"<html>this is not json</html>")
+            await send_json(send, 200, raw=b"<html>this is not json</html>")
         elif "#huge" in query:
-            await _send(send, 200, raw=b"[" + b"0," * (5 * 2**19) + b"0]")
+            await send_json(send, 200, raw=b"[" + b"0," * (5 * 2**19) + b"0]")
         elif "#redirect" in query:
             await _redirect(send)
         elif "#shape" in query:
-            await _send(send, 200, {"results": "not a list", "web": {"results": {"not": "a list"}}})
+            await send_json(send, 200, {"results": "not a list", "web": {"results": {"not": "a list"}}})
         else:
             count = 0 if "#empty" in query else count
             answer = _tavily_answer(query, count) if provider == "tavily" else _brave_answer(query, count)
-            await _send(send, 200, answer)
-
-    def start(self) -> FakeSearch:
-        self.thread.start()
-        try:
-            wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
-        except TimeoutError:
-            raise RuntimeError("the fake search provider did not start") from None
-        if not self.server.started:
-            raise RuntimeError("the fake search provider did not start")
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+            await send_json(send, 200, answer)
 
 
 def main() -> None:

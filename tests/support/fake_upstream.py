@@ -42,11 +42,10 @@ import asyncio
 import hashlib
 import json
 import re
-import threading
 import uuid
 from typing import Any
 
-from tests.support.waiting import wait_until
+from tests.support.loopback import LoopbackServer, read_body, send_json
 
 MODELS = ("fake-model", "fake-model-2")
 CREATED = 1_700_000_000
@@ -283,27 +282,6 @@ def chunks(body: dict) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ ASGI
-async def _read_body(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
-
-
-async def _send_json(send, status: int, payload: Any, raw: bytes | None = None) -> None:
-    data = raw if raw is not None else json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
-
-
 def _error(message: str, code: str | None = None, kind: str = "invalid_request_error") -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
@@ -362,13 +340,13 @@ async def _chat(send, body: dict) -> None:
     if slow:
         await asyncio.sleep(float(slow.group(1) or 30))
     if "#fail500" in cue:
-        await _send_json(send, 500, _error("The fake model server exploded.", None, "server_error"))
+        await send_json(send, 500, _error("The fake model server exploded.", None, "server_error"))
     elif body.get("stream"):
         await _stream(send, body, cue)
     elif "#garbage" in cue:
-        await _send_json(send, 200, None, raw=b"<html>this is not json</html>")
+        await send_json(send, 200, None, raw=b"<html>this is not json</html>")
     else:
-        await _send_json(send, 200, completion(body))
+        await send_json(send, 200, completion(body))
 
 
 async def app(scope, receive, send) -> None:
@@ -378,47 +356,29 @@ async def app(scope, receive, send) -> None:
     path, method = scope["path"], scope["method"]
     if path.startswith("/v1/"):
         path = path[3:]
-    raw = await _read_body(receive)
+    raw = await read_body(receive)
     if path == "/models" and method == "GET":
         data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in MODELS]
-        await _send_json(send, 200, {"object": "list", "data": data})
+        await send_json(send, 200, {"object": "list", "data": data})
         return
     if path != "/chat/completions" or method != "POST":
-        await _send_json(send, 404, _error(f"No route {method} {path}", "not_found"))
+        await send_json(send, 404, _error(f"No route {method} {path}", "not_found"))
         return
     status, body = _refusal(raw)
     if status is not None:
-        await _send_json(send, status, body)
+        await send_json(send, status, body)
         return
     await _chat(send, body)
 
 
 # ------------------------------------------------------------------------------------------ running
-class FakeUpstream:
+class FakeUpstream(LoopbackServer):
     """The fake served by uvicorn on a loopback port, in a background thread of the current process."""
 
     def __init__(self, port: int) -> None:
-        import uvicorn
-
+        super().__init__(app, port, what="the fake upstream", thread_name="fake-upstream", lifespan="off")
         self.port = port
         self.url = f"http://127.0.0.1:{port}/v1"
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="fake-upstream", daemon=True)
-
-    def start(self) -> FakeUpstream:
-        self.thread.start()
-        try:
-            wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
-        except TimeoutError:
-            raise RuntimeError("the fake upstream did not start") from None
-        if not self.server.started:
-            raise RuntimeError("the fake upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def main() -> None:

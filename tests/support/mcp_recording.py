@@ -15,15 +15,11 @@ A server's failure is recorded as the `McpError` it was, and replayed as one.
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from apps.tools.mcp import McpError, McpServer
 from apps.tools.mcp_sdk import SdkMcpClient
-from tests.support.recording import MODE_ENV, RecordingNotFoundError, recorder_settings, recording_path
+from tests.support.recording import Recorder, recorder_settings, recording_path
 
 MCP_CLIENT_CLASS = "tests.support.mcp_recording.EnvRecordingMcpClient"
 
@@ -37,51 +33,21 @@ def _key(server: McpServer, **extra: object) -> dict:
     }
 
 
-class RecordingMcpClient:
+class RecordingMcpClient(Recorder):
     """Wraps an MCP client (apps.tools.mcp) with one of the recording modes."""
 
-    def __init__(self, inner, *, mode: str, directory: Path) -> None:
-        if mode not in ("record", "replay", "record-if-missing"):
-            raise ValueError(f"not a recording mode: {mode!r}")
-        self.inner = inner
-        self.mode = mode
-        self.directory = directory
+    how_to_record = " (the tests start the MCP server)"
+    failure = McpError
 
-    def _load(self, path: Path, what: str) -> dict | None:
-        if self.mode == "record":
-            return None
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-        if self.mode == "replay":
-            raise RecordingNotFoundError(
-                f"No recording for MCP {what}: {path} does not exist. Record it by running the tests with "
-                f"{MODE_ENV}=record-if-missing (the tests start the MCP server)."
-            )
-        return None
+    def _failure_record(self, exc: Exception) -> dict:
+        return exc.error
 
-    def _save(self, path: Path, key: dict, response: dict) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"request": key, "response": response}, indent=2, ensure_ascii=False) + "\n"
-        tmp = path.with_suffix(f".{os.getpid()}-{secrets.token_hex(4)}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    def _failure_from_record(self, record: dict) -> Exception:
+        return McpError(record["type"], record["code"], record["message"])
 
     async def _recorded(self, endpoint: str, key: dict, what: str, call):
         path = recording_path(self.directory, "POST", endpoint, key)
-        record = self._load(path, what)
-        if record is not None:
-            response = record["response"]
-            if "error" in response:
-                error = response["error"]
-                raise McpError(error["type"], error["code"], error["message"])
-            return response["body"]
-        try:
-            body = await call()
-        except McpError as exc:
-            self._save(path, key, {"error": exc.error})
-            raise
-        self._save(path, key, {"body": body})
-        return body
+        return await self._answer(path, key, self._load(path, f"MCP {what}"), call)
 
     async def list_tools(self, server: McpServer) -> list[dict]:
         key = _key(server)

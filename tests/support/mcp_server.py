@@ -17,13 +17,12 @@ HTTP 401), so a test sees the headers it gave were sent.
 from __future__ import annotations
 
 import asyncio
-import threading
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
 from tests.support.live_server import free_port
-from tests.support.waiting import wait_until
+from tests.support.loopback import LoopbackServer
 
 
 def build_server() -> MCPServer:
@@ -76,28 +75,6 @@ def _guarded(app, token: str | None):
     return guarded
 
 
-class _Served:
-    def __init__(self, app, port: int) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"mcp-server-{port}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        try:
-            wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
-        except TimeoutError:
-            raise RuntimeError("the MCP test server did not start") from None
-        if not self.server.started:
-            raise RuntimeError("the MCP test server did not start")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 class McpTestServer:
     """The test MCP server on two loopback ports, or (`running=False`) the URLs of ports nobody listens on, so a
     replayed test that still reached out would fail."""
@@ -108,13 +85,13 @@ class McpTestServer:
         self.sse_url = f"http://127.0.0.1:{self.sse_port}/sse"
         self.broken_url = f"http://127.0.0.1:{self.http_port}/broken/mcp"
         self.running = running
-        self._served: list[_Served] = []
+        self._served: list[LoopbackServer] = []
         if running:
             server = build_server()
             for app, port in ((server.streamable_http_app(), self.http_port), (server.sse_app(), self.sse_port)):
-                served = _Served(_guarded(app, token), port)
-                served.start()
-                self._served.append(served)
+                what = "the MCP test server"
+                served = LoopbackServer(_guarded(app, token), port, what=what, thread_name=f"mcp-server-{port}")
+                self._served.append(served.start())
 
     def stop(self) -> None:
         for served in self._served:

@@ -27,7 +27,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from apps.inference.upstream import OpenAIUpstream, Upstream
 UPSTREAM_CLASS = "tests.support.recording.EnvRecordingUpstream"
 MODE_ENV = "STACKADMIN_TEST_INFERENCE_MODE"
 DIR_ENV = "STACKADMIN_TEST_RECORDING_DIR"
-MODES = ("live", "record", "replay", "record-if-missing")
+RECORDING_MODES = ("record", "replay", "record-if-missing")
+MODES = ("live", *RECORDING_MODES)
 
 
 class RecordingNotFoundError(UpstreamError):
@@ -121,63 +122,124 @@ class _Ids:
         return out
 
 
-class RecordingUpstream:
-    """Wraps an `Upstream` (see apps.inference.upstream) with one of the recording modes above."""
+def _as_is(value: Any) -> Any:
+    return value
+
+
+class Recorder:
+    """What the recorders of model calls, web searches (search_recording.py) and MCP sessions (mcp_recording.py)
+    share: the client they wrap, their mode and directory, and their files, read in the mode's way and written
+    whole, so a test never replays half a recording."""
+
+    how_to_record = ""  # what the error for a missing recording adds after "running the tests with <mode env>"
+    failure: type[Exception] = Exception  # what the wrapped client raises for a failure that is recorded
+
+    def _failure_record(self, exc: Exception) -> dict:
+        raise NotImplementedError("subclasses of Recorder must provide a _failure_record() method")
+
+    def _failure_from_record(self, record: dict) -> Exception:
+        raise NotImplementedError("subclasses of Recorder must provide a _failure_from_record() method")
 
     def __init__(self, inner, *, mode: str, directory: Path) -> None:
-        if mode not in ("record", "replay", "record-if-missing"):
+        if mode not in RECORDING_MODES:
             raise ValueError(f"not a recording mode: {mode!r}")
         self.inner = inner
-        self.provider_id = inner.provider_id
         self.mode = mode
         self.directory = directory
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    # ------------------------------------------------------------------------------------------ files
-    def _load(self, path: Path, method: str, endpoint: str) -> dict | None:
+    def _load(self, path: Path, what: str) -> dict | None:
+        """The recording at `path`; None when the call is to be made (and recorded); in `replay`, an error naming
+        the file when there is none (nothing is contacted)."""
         if self.mode == "record":
             return None
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))
         if self.mode == "replay":
             raise RecordingNotFoundError(
-                f"No recording for {method} {endpoint} (provider '{self.provider_id}'): {path} does not exist. "
-                f"Record it by running the tests with {MODE_ENV}=record-if-missing and a model server up."
+                f"No recording for {what}: {path} does not exist. Record it by running the tests with "
+                f"{MODE_ENV}=record-if-missing{self.how_to_record}."
             )
         return None
 
-    def _save(self, path: Path, method: str, endpoint: str, body: dict | None, response: dict) -> None:
+    def _write(self, path: Path, request: dict, response: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        record = {"request": {"method": method, "endpoint": endpoint, "body": body}, "response": response}
         tmp = path.with_suffix(f".{os.getpid()}-{secrets.token_hex(4)}.tmp")
-        text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+        text = json.dumps({"request": request, "response": response}, indent=2, ensure_ascii=False) + "\n"
         # A lone surrogate (only ever inside a JSON string) is written as its JSON escape, `\udc80`.
         tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
         tmp.replace(path)
 
-    # ------------------------------------------------------------------------------------------ calls
-    def _chat_recording(self, body: dict) -> tuple[Path, _Ids, dict | None]:
-        """Where a chat call's recording is, the ids it hands out, and the recording if there is one."""
-        path = recording_path(self.directory, "POST", "/chat/completions", body)
-        return path, _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12]), self._load(path, "POST", "/chat/completions")
-
-    async def chat(self, body: dict) -> dict:
-        method, endpoint = "POST", "/chat/completions"
-        path, ids, record = self._chat_recording(body)
+    async def _answer(
+        self,
+        path: Path,
+        request: dict,
+        record: dict | None,
+        call: Callable[[], Awaitable[Any]],
+        *,
+        extra: dict | None = None,
+        stored: Callable[[Any], Any] = _as_is,
+        replayed: Callable[[Any], Any] = _as_is,
+    ) -> Any:
+        """The recorded answer, or failure, when there is a `record` (see `_load`); otherwise `call()`'s, written to
+        `path` (as `stored` gives it, after `extra`) whether it answered or failed."""
         if record is not None:
             response = record["response"]
             if "error" in response:
-                raise _error_from_record(response["error"])
-            return ids.replayed(response["body"])
+                raise self._failure_from_record(response["error"])
+            return replayed(response["body"])
         try:
-            result = await self.inner.chat(body)
-        except StackAdminError as exc:
-            self._save(path, method, endpoint, body, {"is_streaming": False, "error": _error_record(exc)})
+            result = await call()
+        except self.failure as exc:
+            self._write(path, request, {**(extra or {}), "error": self._failure_record(exc)})
             raise
-        self._save(path, method, endpoint, body, {"is_streaming": False, "body": ids.stored(result)})
+        self._write(path, request, {**(extra or {}), "body": stored(result)})
         return result
+
+
+class RecordingUpstream(Recorder):
+    """Wraps an `Upstream` (see apps.inference.upstream) with one of the recording modes above."""
+
+    how_to_record = " and a model server up"
+    failure = StackAdminError
+
+    def __init__(self, inner, *, mode: str, directory: Path) -> None:
+        super().__init__(inner, mode=mode, directory=directory)
+        self.provider_id = inner.provider_id
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def _what(self, method: str, endpoint: str) -> str:
+        return f"{method} {endpoint} (provider '{self.provider_id}')"
+
+    def _save(self, path: Path, method: str, endpoint: str, body: dict | None, response: dict) -> None:
+        self._write(path, {"method": method, "endpoint": endpoint, "body": body}, response)
+
+    def _failure_record(self, exc: Exception) -> dict:
+        return _error_record(exc)
+
+    def _failure_from_record(self, record: dict) -> Exception:
+        return _error_from_record(record)
+
+    # ------------------------------------------------------------------------------------------ calls
+    def _chat_recording(self, body: dict) -> tuple[Path, _Ids, dict | None]:
+        """Where a chat call's recording is, the ids it hands out, and the recording if there is one."""
+        method, endpoint = "POST", "/chat/completions"
+        path = recording_path(self.directory, method, endpoint, body)
+        return path, _Ids("rec-" + path.stem.rsplit("-", 1)[-1][:12]), self._load(path, self._what(method, endpoint))
+
+    async def chat(self, body: dict) -> dict:
+        path, ids, record = self._chat_recording(body)
+        request = {"method": "POST", "endpoint": "/chat/completions", "body": body}
+        return await self._answer(
+            path,
+            request,
+            record,
+            lambda: self.inner.chat(body),
+            extra={"is_streaming": False},
+            stored=ids.stored,
+            replayed=ids.replayed,
+        )
 
     async def chat_stream(self, body: dict) -> AsyncIterator[dict]:
         method, endpoint = "POST", "/chat/completions"
@@ -222,19 +284,9 @@ class RecordingUpstream:
         method, endpoint = "GET", "/models"
         key = {"provider_id": self.provider_id}  # model lists differ between providers; the request has no body
         path = recording_path(self.directory, method, endpoint, key)
-        record = self._load(path, method, endpoint)
-        if record is not None:
-            response = record["response"]
-            if "error" in response:
-                raise _error_from_record(response["error"])
-            return response["body"]
-        try:
-            models = await self.inner.list_models()
-        except StackAdminError as exc:
-            self._save(path, method, endpoint, key, {"error": _error_record(exc)})
-            raise
-        self._save(path, method, endpoint, key, {"body": models})
-        return models
+        record = self._load(path, self._what(method, endpoint))
+        request = {"method": method, "endpoint": endpoint, "body": key}
+        return await self._answer(path, request, record, self.inner.list_models)
 
 
 class EnvRecordingUpstream:

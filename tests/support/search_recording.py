@@ -15,13 +15,10 @@ its key, replay anywhere. A failed search is recorded too, as its `WebSearchErro
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 from pathlib import Path
 
 from apps.tools.web_search import HTTPWebSearch, SearchResults, WebSearchClient, WebSearchConfig, WebSearchError
-from tests.support.recording import MODE_ENV, RecordingNotFoundError, recorder_settings, recording_path
+from tests.support.recording import Recorder, recorder_settings, recording_path
 
 SEARCH_CLASS = "tests.support.search_recording.EnvRecordingWebSearch"
 METHOD = "POST"
@@ -37,54 +34,35 @@ def search_recording_path(directory: Path, config: WebSearchConfig, query: str) 
     return recording_path(directory, METHOD, endpoint, body)
 
 
-def _write(path: Path, record: dict) -> None:
-    """Whole or not at all (a temporary file renamed), as recording.py writes its files."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-class RecordingWebSearch:
+class RecordingWebSearch(Recorder):
     """Wraps a web search client (see apps.tools.web_search) with one of the recording modes."""
 
-    def __init__(self, inner: WebSearchClient, *, mode: str, directory: Path) -> None:
-        if mode not in ("record", "replay", "record-if-missing"):
-            raise ValueError(f"not a recording mode: {mode!r}")
-        self.inner = inner
-        self.config = inner.config
-        self.mode = mode
-        self.directory = directory
+    how_to_record = " (the fake search provider runs then)"
+    failure = WebSearchError
 
-    def _load(self, path: Path, endpoint: str) -> dict | None:
-        if self.mode == "record":
-            return None
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-        if self.mode == "replay":
-            raise RecordingNotFoundError(
-                f"No recording for {METHOD} {endpoint}: {path} does not exist. Record it by running the tests with "
-                f"{MODE_ENV}=record-if-missing (the fake search provider runs then)."
-            )
-        return None
+    def __init__(self, inner: WebSearchClient, *, mode: str, directory: Path) -> None:
+        super().__init__(inner, mode=mode, directory=directory)
+        self.config = inner.config
+
+    def _failure_record(self, exc: Exception) -> dict:
+        return {"message": exc.message, "code": exc.code}
+
+    def _failure_from_record(self, record: dict) -> Exception:
+        return WebSearchError(record["message"], code=record["code"])
 
     async def search(self, query: str) -> SearchResults:
         endpoint, body = search_request(self.config, query)
         path = recording_path(self.directory, METHOD, endpoint, body)
-        record = self._load(path, endpoint)
-        if record is not None:
-            response = record["response"]
-            if "error" in response:
-                raise WebSearchError(response["error"]["message"], code=response["error"]["code"])
-            return SearchResults.from_dict(response["body"])
+        record = self._load(path, f"{METHOD} {endpoint}")
         request = {"method": METHOD, "endpoint": endpoint, "body": body}
-        try:
-            results = await self.inner.search(query)
-        except WebSearchError as exc:
-            _write(path, {"request": request, "response": {"error": {"message": exc.message, "code": exc.code}}})
-            raise
-        _write(path, {"request": request, "response": {"body": results.as_dict()}})
-        return results
+        return await self._answer(
+            path,
+            request,
+            record,
+            lambda: self.inner.search(query),
+            stored=SearchResults.as_dict,
+            replayed=SearchResults.from_dict,
+        )
 
 
 class EnvRecordingWebSearch:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from apps.core.principal import Principal
+from apps.prompts import services as prompts
+from apps.responses.selectors import UsageFilter
+
 DAY = datetime(2026, 11, 1, tzinfo=UTC)
 SINCE = int(DAY.timestamp())
 UNTIL = SINCE + 86400
+DAY_FILTER = UsageFilter(since=DAY, until=datetime.fromtimestamp(UNTIL, UTC))
 
 
 def at(hour: int, minute: int = 0, day: datetime = DAY) -> datetime:
@@ -78,6 +83,17 @@ EXPECTED_SERIES = [
     {"start": int(at(12).timestamp()), "version": 1, "requests": 1, "errors": 0},
     {"start": int(at(12).timestamp()), "version": 2, "requests": 2, "errors": 1},
 ]
+
+
+def usage_prompt(*, versions: int, principal: Principal | None = None) -> str:
+    """A prompt with `versions` versions for the rows to name (owned by `principal` when given)."""
+    owner = {"principal": principal} if principal else {}
+    first = prompts.prompt_create(text="Answer {{ q }}", variables=["q"], **owner)
+    for version in range(1, versions):
+        prompts.prompt_update(
+            prompt_id=first.prompt_id, text=f"v{version + 1}: {{{{ q }}}}", variables=["q"], version=version, **owner
+        )
+    return first.prompt_id
 
 
 def row_fields(prompt_id: str, index: int, row: tuple) -> dict:
