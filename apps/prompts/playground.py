@@ -28,7 +28,7 @@ from apps.core.errors import BadRequestError, StackAdminError
 from apps.core.principal import Principal
 from apps.responses import selectors as response_selectors
 from apps.responses import services as response_services
-from apps.responses.selectors import response_output_text as output_text  # views.py imports it from here
+from apps.responses.selectors import response_output_text
 
 SALT = "stackadmin.prompts.playground"
 MAX_AGE = 600  # seconds a run's stream URL stays good
@@ -155,7 +155,7 @@ async def run_stream(run: PlaygroundRun, principal: Principal) -> AsyncIterator[
     yield b"retry: 86400000\n\n"  # a broken stream is not retried by the browser's own EventSource logic
     stored = await sync_to_async(_stored_run)(run, principal)
     if stored is not None:
-        yield _event("delta", escape(output_text(stored)))
+        yield _event("delta", escape(response_output_text(stored)))
         yield _event("done", summary(stored))
         return
     try:

@@ -43,9 +43,10 @@ from apps.prompts.forms import (
     template_texts,
     with_error,
 )
-from apps.prompts.playground import PlaygroundRun, output_text, run_check, run_once, run_stream, summary
+from apps.prompts.playground import PlaygroundRun, run_check, run_once, run_stream, summary
 from apps.prompts.records import PromptVersion
 from apps.prompts.schemas import MESSAGE_ROLES
+from apps.responses.selectors import response_output_text
 
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 200
@@ -778,7 +779,7 @@ async def prompt_version_run(request: HttpRequest, prompt_id: str, version: int)
                 {
                     "version": run.version,
                     "model": run.model,
-                    "text": output_text(response),
+                    "text": response_output_text(response),
                     "summary": summary(response),
                 }
             )
