@@ -13,9 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from apps.core.errors import BadRequestError, NotFoundError
+from apps.core.errors import NotFoundError
 from apps.prompts.forms import ResponseFilterForm
-from apps.prompts.views import _principal, _render, dashboard_view
+from apps.prompts.views import _principal, _render, dashboard_view, filtered_page
 from apps.responses import selectors
 from apps.responses.models import ResponseStatus
 from apps.responses.schemas import InputItemListQuery
@@ -31,18 +31,18 @@ RUNNING = (ResponseStatus.QUEUED, ResponseStatus.IN_PROGRESS)
 def response_list(request: HttpRequest) -> HttpResponse:
     """The stored responses the user may read, newest first, 50 a page (`after`: the last one of the page before),
     filtered by prompt (and version), model, status, origin and whether tools were called."""
-    form = ResponseFilterForm(request.GET)
-    after = request.GET.get("after") or None
-    context = {"form": form, "after": after, "rows": [], "has_more": False, "last_id": None, "nav": "responses"}
-    if not form.is_valid():
+    principal = _principal(request)
+    context, page = filtered_page(
+        request,
+        ResponseFilterForm(request.GET),
+        nav="responses",
+        fetch=lambda filters, after: selectors.responses_filtered(
+            filters=filters, after=after, limit=PAGE_SIZE, principal=principal
+        ),
+    )
+    if page is None:
         return _render(request, "responses/response_list.html", context, partials=("response-list",), status=400)
-    try:
-        page = selectors.responses_filtered(
-            filters=form.filters(), after=after, limit=PAGE_SIZE, principal=_principal(request)
-        )
-    except BadRequestError as exc:  # an `after` response that is not in this (filtered) list
-        context["problem"] = exc.message
-        return _render(request, "responses/response_list.html", context, partials=("response-list",), status=400)
+    form = context["form"]
     context.update(
         rows=page.data,
         has_more=page.has_more,

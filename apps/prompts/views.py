@@ -7,8 +7,10 @@ plain link or form, so the pages work without JavaScript.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from inspect import iscoroutinefunction
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -640,23 +642,40 @@ def prompt_delete(request: HttpRequest, prompt_id: str) -> HttpResponse:
 ACTIVITY_PAGE_SIZE = 50
 
 
+def filtered_page(
+    request: HttpRequest, form: Any, *, nav: str, fetch: Callable[[Any, str | None], Any]
+) -> tuple[dict, Any]:
+    """(context, page) of a list page filtered by `form` and paged by `after` (the last row of the page before),
+    `page` None when the filters are refused or `after` is not in the list (the context then says why, and the
+    page is a 400)."""
+    after = request.GET.get("after") or None
+    context = {"form": form, "after": after, "rows": [], "has_more": False, "last_id": None, "nav": nav}
+    if not form.is_valid():
+        return context, None
+    try:
+        return context, fetch(form.filters(), after)
+    except BadRequestError as exc:  # an `after` row that is not in this (filtered) list
+        context["problem"] = exc.message
+        return context, None
+
+
 @dashboard_view
 @require_GET
 def prompt_activity(request: HttpRequest) -> HttpResponse:
     """Every prompt's history the user may read, newest first, filtered, 50 entries a page (`after`: the last
     entry of the page before). Entries link to their prompt while it exists."""
-    form = HistoryFilterForm(request.GET)
-    after = request.GET.get("after") or None
-    context = {"form": form, "after": after, "rows": [], "has_more": False, "last_id": None, "nav": "activity"}
-    if not form.is_valid():
+    principal = _principal(request)
+    context, page = filtered_page(
+        request,
+        HistoryFilterForm(request.GET),
+        nav="activity",
+        fetch=lambda filters, after: selectors.prompts_history(
+            filters=filters, limit=ACTIVITY_PAGE_SIZE, after=after, principal=principal
+        ),
+    )
+    if page is None:
         return _render(request, "prompts/history_list.html", context, partials=("history-list",), status=400)
-    try:
-        page = selectors.prompts_history(
-            filters=form.filters(), limit=ACTIVITY_PAGE_SIZE, after=after, principal=_principal(request)
-        )
-    except BadRequestError as exc:  # an `after` entry that is not in this (filtered) history
-        context["problem"] = exc.message
-        return _render(request, "prompts/history_list.html", context, partials=("history-list",), status=400)
+    form = context["form"]
     existing = selectors.prompt_index().by_id
     context.update(
         rows=[{"entry": e, "prompt": existing.get(e.prompt_id)} for e in page.data],

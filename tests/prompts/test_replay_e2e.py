@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.browser import admin_page
 from tests.support.inference import provider_yaml, recordings, start_inference_server
 from tests.support.postgres import postgres_database, run_config
 
@@ -58,18 +59,8 @@ def prompt_id(server) -> str:
 
 @pytest.fixture
 def page(browser, server):
-    errors: list[str] = []
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    opened.goto(server.url + "/dashboard/login/")
-    opened.fill("#id_username", "admin")
-    opened.fill("#id_password", server.admin_password)
-    opened.click("button[type=submit]")
-    opened.wait_for_url(server.url + "/dashboard/")
-    yield opened
-    context.close()
-    assert errors == [], errors
+    with admin_page(browser, server) as opened:
+        yield opened
 
 
 def test_start_a_replay_watch_it_finish_and_read_the_table(request, page, server, prompt_id):

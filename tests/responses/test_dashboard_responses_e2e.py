@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import admin_page
 from tests.support.inference import provider_yaml, recordings, sdk, start_inference_server
 from tests.support.mcp_recording import MCP_CLIENT_CLASS
-from tests.support.mcp_server import McpTestServer
 
 pytestmark = pytest.mark.browser
 
@@ -25,14 +25,6 @@ tools:
     allowed_hosts: ["127.0.0.1"]
     call_timeout: 2
 """
-
-
-@pytest.fixture(scope="module")
-def mcp(upstream):
-    """The MCP test server, running unless the model calls are replayed (then nothing listens at its URLs)."""
-    server = McpTestServer(running=upstream.mode != "replay")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +42,8 @@ def server(tmp_path_factory, upstream):
 
 @pytest.fixture
 def page(browser, server):
-    errors: list[str] = []
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    opened.goto(server.url + "/dashboard/login/")
-    opened.fill("#id_username", "admin")
-    opened.fill("#id_password", server.admin_password)
-    opened.click("button[type=submit]")
-    opened.wait_for_url(server.url + "/dashboard/")
-    yield opened
-    context.close()
-    assert errors == [], errors
+    with admin_page(browser, server) as opened:
+        yield opened
 
 
 def test_filter_the_list_and_read_an_mcp_call(page, server, mcp):

@@ -22,13 +22,13 @@ from tests.support.fake_upstream import FakeUpstream
 from tests.support.inference import provider_yaml, raw_http, recorder_env, recordings, sdk, start_inference_server
 from tests.support.live_server import LiveServer, free_port
 from tests.support.mcp_recording import MCP_CLIENT_CLASS
-from tests.support.mcp_server import McpTestServer
+from tests.support.mcp_server import GUARD_TOKEN, McpTestServer
 from tests.support.recording import MODE_ENV
 from tests.support.waiting import wait_until
 
 RECORDINGS = recordings("responses")
 
-TOKEN = "mcp-secret-token-4f1c9e"  # what the guarded MCP server wants; must be nowhere in the server's home
+TOKEN = GUARD_TOKEN  # what the guarded MCP server wants; must be nowhere in the server's home
 MAX_ROUNDS = 3
 TOOLS_YAML = f"""
 tools:
@@ -45,22 +45,6 @@ def start(home, upstream, *, mode: str | None = None) -> LiveServer:
     if mode is not None:
         env.update(recorder_env(RECORDINGS, mode))
     return start_inference_server(home, RECORDINGS, provider_yaml(upstream.url) + TOOLS_YAML, env=env)
-
-
-@pytest.fixture(scope="module")
-def mcp(upstream):
-    """The MCP test server, running unless the model calls are replayed (then nothing listens at its URLs)."""
-    server = McpTestServer(running=upstream.mode != "replay")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def guarded(upstream):
-    """An MCP server that wants `Authorization: Bearer TOKEN`."""
-    server = McpTestServer(running=upstream.mode != "replay", token=TOKEN)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,16 @@ import httpx
 import openai
 import pytest
 
-from tests.support.fake_search import KEY, FakeSearch, results_for
+from tests.support.fake_search import KEY, results_for
 from tests.support.inference import provider_yaml, recorder_env, recordings, sdk, start_inference_server
-from tests.support.live_server import free_port
 from tests.support.mcp_recording import MCP_CLIENT_CLASS
-from tests.support.mcp_server import McpTestServer
+from tests.support.mcp_server import GUARD_TOKEN, McpTestServer
 from tests.support.waiting import wait_until
 
 RECORDINGS = recordings("responses")
 MAX_RESULTS = 3
 QUERY = "prompt tools in stackadmin"
-TOKEN = "prompt-mcp-token-7d2a91"  # what the guarded MCP server wants; must be nowhere in the server's home
+TOKEN = GUARD_TOKEN  # what the guarded MCP server wants; must be nowhere in the server's home
 ADD = '#call:add{"a": 4, "b": 5}'
 GET_TIME = {"type": "function", "name": "get_time", "parameters": {"type": "object", "properties": {}}}
 
@@ -45,32 +44,6 @@ tools:
     timeout_seconds: 2
     max_results: {MAX_RESULTS}
 """
-
-
-@pytest.fixture(scope="module")
-def search_url(upstream):
-    """The fake search provider, running unless the model calls are replayed (then nothing listens at its URL)."""
-    if upstream.mode == "replay":
-        yield f"http://127.0.0.1:{free_port()}"
-        return
-    fake = FakeSearch(free_port()).start()
-    yield fake.url
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def mcp(upstream):
-    server = McpTestServer(running=upstream.mode != "replay")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def guarded(upstream):
-    """An MCP server that wants `Authorization: Bearer TOKEN`."""
-    server = McpTestServer(running=upstream.mode != "replay", token=TOKEN)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

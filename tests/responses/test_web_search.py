@@ -19,7 +19,7 @@ import openai
 import pytest
 
 from tests.support.dashboard import admin_session, flat
-from tests.support.fake_search import KEY, FakeSearch, results_for
+from tests.support.fake_search import KEY, results_for
 from tests.support.inference import provider_yaml, raw_http, recorder_env, recordings, sdk, start_inference_server
 from tests.support.live_server import LiveServer, free_port
 from tests.support.waiting import wait_until
@@ -52,17 +52,6 @@ def start(home, upstream, search_url: str, *, mode: str | None = None, max_resul
     home.mkdir(parents=True, exist_ok=True)
     config = provider_yaml(upstream.url) + tools_yaml(search_url, max_results=max_results)
     return start_inference_server(home, RECORDINGS, config, env=env)
-
-
-@pytest.fixture(scope="module")
-def search_url(upstream):
-    """The fake search provider, running unless the model calls are replayed (then nothing listens at its URL)."""
-    if upstream.mode == "replay":
-        yield f"http://127.0.0.1:{free_port()}"
-        return
-    fake = FakeSearch(free_port()).start()
-    yield fake.url
-    fake.stop()
 
 
 @pytest.fixture(scope="module")

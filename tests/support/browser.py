@@ -33,3 +33,20 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def admin_page(browser, server) -> Iterator:
+    """A page logged in to `server`'s dashboard as its admin; a script error on it fails the test at the end."""
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.goto(server.url + "/dashboard/login/")
+    opened.fill("#id_username", "admin")
+    opened.fill("#id_password", server.admin_password)
+    opened.click("button[type=submit]")
+    opened.wait_for_url(server.url + "/dashboard/")
+    yield opened
+    context.close()
+    assert errors == [], errors

@@ -75,6 +75,10 @@ def _guarded(app, token: str | None):
     return guarded
 
 
+# The token the guarded test server wants (`McpTestServer(token=GUARD_TOKEN)`); tests check it is stored nowhere.
+GUARD_TOKEN = "mcp-secret-token-4f1c9e"
+
+
 class McpTestServer:
     """The test MCP server on two loopback ports, or (`running=False`) the URLs of ports nobody listens on, so a
     replayed test that still reached out would fail."""
