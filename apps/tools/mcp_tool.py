@@ -132,6 +132,9 @@ class McpToolParam(BaseModel):
             parts.port  # noqa: B018 - a port that is not a number raises here
         except ValueError:
             raise invalid(f"{value!r}; its port is not a number") from None
+        if parts.username is not None or parts.password is not None or "\\" in parts.netloc:
+            # URL parsers disagree on `user@host` tricks (`a\\@b`): the host checked must be the host reached.
+            raise invalid(f"{value!r}; give the server's credentials in 'headers' or 'authorization', not in the URL")
         return value
 
     @model_validator(mode="after")

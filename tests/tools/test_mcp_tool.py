@@ -3,6 +3,9 @@ the model is offered. The tool loop with a real MCP server is tested in tests/re
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from apps.tools.config import McpConfig
 from apps.tools.mcp_tool import McpServerTool, McpToolParam, call_output_text
 from apps.tools.server_tools import tools_from_specs
@@ -80,3 +83,13 @@ def test_call_output_as_text():
 def test_timeouts_come_from_the_config():
     made = McpServerTool(param().echo(), history_items=[], input_items=[], config=McpConfig(call_timeout=3.5))
     assert made.server.call_timeout == 3.5
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://user:pw@mcp.example.com/mcp", "http://evil.example\\@127.0.0.1/mcp", "http://127.0.0.1@evil.example/mcp"],
+)
+def test_a_server_url_carrying_credentials_or_a_backslash_before_its_host_is_refused(url):
+    with pytest.raises(ValidationError) as caught:
+        param(server_url=url)
+    assert "not in the URL" in str(caught.value)
